@@ -1,0 +1,46 @@
+"""drgym's exception hierarchy: every expected failure is a `DrgymError` with a message that names the fix."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "CorpusError",
+    "DependencyNotInstalled",
+    "DrgymError",
+    "IngestError",
+    "SearchIndexError",
+    "TaskFileError",
+    "UnknownSuiteError",
+]
+
+
+class DrgymError(Exception):
+    """Base class of every error drgym raises on purpose."""
+
+
+class ConfigError(DrgymError):
+    """A configuration value is missing, malformed or inconsistent."""
+
+
+class CorpusError(DrgymError):
+    """A corpus on disk is missing, unreadable or of the wrong format."""
+
+
+class IngestError(DrgymError):
+    """An ingest source cannot be read at all (single bad records are reported and skipped instead)."""
+
+
+class SearchIndexError(DrgymError):
+    """A search index is missing, stale or cannot be built."""
+
+
+class TaskFileError(DrgymError):
+    """A task file has a malformed line or field; the message names the file, line and field."""
+
+
+class UnknownSuiteError(DrgymError):
+    """A named task suite does not exist."""
+
+
+class DependencyNotInstalled(DrgymError):
+    """An optional dependency is needed for this feature; the message names the extra to install."""

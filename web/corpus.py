@@ -1,0 +1,225 @@
+"""A corpus of web pages stored as one Arrow IPC file, opened memory-mapped so many processes share it.
+
+On disk a corpus is a folder::
+
+    corpus.json    name, format version, page and paragraph counts
+    pages.arrow    one row per page: url, domain, title, published, tier, paragraphs, outlinks, html
+    urls.npy       sorted 64-bit url hashes, and rows.npy the page row of each: url lookup without a dict
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from drgym.errors import CorpusError
+
+__all__ = ["Corpus", "Page", "url_hash"]
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_SCHEMA = pa.schema(
+    [
+        ("url", pa.string()),
+        ("domain", pa.string()),
+        ("title", pa.string()),
+        ("published", pa.string()),
+        ("tier", pa.int8()),
+        ("paragraphs", pa.list_(pa.string())),
+        ("outlinks", pa.list_(pa.string())),
+        ("html", pa.string()),
+    ]
+)
+_BATCH_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class Page:
+    """One web page, already extracted to clean text paragraphs."""
+
+    url: str
+    """Absolute url; the page's identity in the corpus."""
+    domain: str
+    """Host name, e.g. ``stats.kelvara.gov``."""
+    title: str
+    published: str
+    """ISO date ``YYYY-MM-DD``, or ``""`` when unknown."""
+    tier: int
+    """Authority tier: 1 primary/official, 2 reputable secondary, 3 low-trust (forums, content farms)."""
+    paragraphs: tuple[str, ...]
+    outlinks: tuple[str, ...] = ()
+    html: str = field(default="", repr=False)
+    """The source HTML when it was kept (ingested pages); procedural pages render it on demand."""
+
+    def __post_init__(self) -> None:
+        if self.tier not in (1, 2, 3):
+            raise CorpusError(f"page {self.url!r}: tier must be 1, 2 or 3, got {self.tier!r}")
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+def url_hash(url: str) -> int:
+    """Stable 63-bit hash of a url (blake2b), the key of the on-disk url lookup."""
+    return int.from_bytes(hashlib.blake2b(url.encode("utf-8"), digest_size=8).digest(), "little") >> 1
+
+
+class Corpus:
+    """Pages backed by an Arrow table; `Corpus.load` maps the file into memory instead of reading it.
+
+    Example:
+        >>> corpus = Corpus.from_pages([Page("https://a.example/x", "a.example", "X", "", 2, ("Hello.",))])
+        >>> corpus.page("https://a.example/x").paragraphs
+        ('Hello.',)
+    """
+
+    def __init__(self, table: pa.Table, *, name: str = "corpus", path: Path | None = None,
+                 url_hashes: np.ndarray | None = None, url_rows: np.ndarray | None = None) -> None:
+        self.table = table
+        self.name = name
+        self.path = path
+        if url_hashes is None or url_rows is None:
+            url_hashes, url_rows = _url_lookup(table.column("url").to_pylist())
+        self._url_hashes = url_hashes
+        self._url_rows = url_rows
+        self._columns: dict[str, pa.ChunkedArray] = {}
+
+    # -- construction ---------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pages(cls, pages: Iterable[Page], *, name: str = "corpus") -> Corpus:
+        """Builds an in-memory corpus; a url seen twice is an error (urls are page identities)."""
+        batches = list(_record_batches(pages))
+        table = pa.Table.from_batches(batches, schema=_SCHEMA)
+        urls = table.column("url").to_pylist()
+        if len(set(urls)) != len(urls):
+            seen: set[str] = set()
+            duplicate = next(u for u in urls if u in seen or seen.add(u))
+            raise CorpusError(f"duplicate page url {duplicate!r}: every page needs its own url")
+        return cls(table, name=name)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Corpus:
+        """Opens a saved corpus memory-mapped (no copy: processes that load the same folder share pages)."""
+        path = Path(path)
+        meta_path = path / "corpus.json"
+        if not meta_path.is_file():
+            raise CorpusError(f"{path} is not a drgym corpus: {meta_path.name} is missing "
+                              "(build one with `drgym web ingest` or `drgym world build`)")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise CorpusError(f"{path}: corpus format {meta.get('format_version')} is not supported "
+                              f"(this drgym reads format {FORMAT_VERSION}); rebuild it")
+        try:
+            source = pa.memory_map(str(path / "pages.arrow"), "r")
+            table = pa.ipc.open_file(source).read_all()
+            url_hashes = np.load(path / "urls.npy", mmap_mode="r")
+            url_rows = np.load(path / "rows.npy", mmap_mode="r")
+        except (OSError, pa.ArrowInvalid, ValueError) as e:
+            raise CorpusError(f"{path}: cannot read corpus files ({e}); rebuild it") from e
+        return cls(table, name=meta.get("name", path.name), path=path, url_hashes=url_hashes, url_rows=url_rows)
+
+    def save(self, path: str | Path) -> Path:
+        """Writes the corpus folder; the bytes depend only on the pages (no timestamps), so builds diff cleanly."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        with pa.OSFile(str(path / "pages.arrow"), "wb") as sink, pa.ipc.new_file(sink, _SCHEMA) as writer:
+            for batch in self.table.to_batches(max_chunksize=_BATCH_ROWS):
+                writer.write_batch(batch)
+        np.save(path / "urls.npy", np.asarray(self._url_hashes))
+        np.save(path / "rows.npy", np.asarray(self._url_rows))
+        meta = {"format_version": FORMAT_VERSION, "name": self.name, "n_pages": len(self),
+                "n_paragraphs": self.n_paragraphs}
+        (path / "corpus.json").write_text(json.dumps(meta, indent=2) + "\n")
+        self.path = path
+        return path
+
+    # -- access ---------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def __contains__(self, url: str) -> bool:
+        return self.row_of(url) is not None
+
+    @property
+    def n_paragraphs(self) -> int:
+        return int(pc.sum(pc.list_value_length(self.column("paragraphs"))).as_py() or 0)
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        if name not in self._columns:
+            self._columns[name] = self.table.column(name)
+        return self._columns[name]
+
+    def row_of(self, url: str) -> int | None:
+        """The table row of `url`, or None; a binary search over the sorted url hashes."""
+        key = url_hash(url)
+        at = int(np.searchsorted(self._url_hashes, key))
+        while at < len(self._url_hashes) and int(self._url_hashes[at]) == key:
+            row = int(self._url_rows[at])
+            if self.column("url")[row].as_py() == url:
+                return row
+            at += 1
+        return None
+
+    def page(self, url: str) -> Page:
+        """The page at `url`; raises CorpusError when there is none (`get` returns None instead)."""
+        row = self.row_of(url)
+        if row is None:
+            raise CorpusError(f"no page at {url!r} in corpus {self.name!r}")
+        return self.page_at(row)
+
+    def get(self, url: str) -> Page | None:
+        row = self.row_of(url)
+        return None if row is None else self.page_at(row)
+
+    def page_at(self, row: int) -> Page:
+        values = {name: self.column(name)[row].as_py() for name in _SCHEMA.names}
+        return Page(url=values["url"], domain=values["domain"], title=values["title"],
+                    published=values["published"], tier=int(values["tier"]),
+                    paragraphs=tuple(values["paragraphs"]), outlinks=tuple(values["outlinks"]),
+                    html=values["html"] or "")
+
+    def paragraph(self, row: int, index: int) -> str:
+        return self.column("paragraphs")[row][index].as_py()
+
+    def __iter__(self) -> Iterator[Page]:
+        for batch in self.table.to_batches():
+            for values in batch.to_pylist():
+                yield Page(url=values["url"], domain=values["domain"], title=values["title"],
+                           published=values["published"], tier=int(values["tier"]),
+                           paragraphs=tuple(values["paragraphs"]), outlinks=tuple(values["outlinks"]),
+                           html=values["html"] or "")
+
+
+def _record_batches(pages: Iterable[Page]) -> Iterator[pa.RecordBatch]:
+    columns: dict[str, list] = {name: [] for name in _SCHEMA.names}
+    for page in pages:
+        columns["url"].append(page.url)
+        columns["domain"].append(page.domain)
+        columns["title"].append(page.title)
+        columns["published"].append(page.published)
+        columns["tier"].append(page.tier)
+        columns["paragraphs"].append(list(page.paragraphs))
+        columns["outlinks"].append(list(page.outlinks))
+        columns["html"].append(page.html or None)
+        if len(columns["url"]) >= _BATCH_ROWS:
+            yield pa.RecordBatch.from_pydict(columns, schema=_SCHEMA)
+            columns = {name: [] for name in _SCHEMA.names}
+    yield pa.RecordBatch.from_pydict(columns, schema=_SCHEMA)  # the last rows; an empty corpus keeps its schema
+
+
+def _url_lookup(urls: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    hashes = np.fromiter((url_hash(u) for u in urls), dtype=np.int64, count=len(urls))
+    order = np.argsort(hashes, kind="stable")
+    return hashes[order], order.astype(np.int64)
