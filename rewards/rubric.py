@@ -1,0 +1,117 @@
+"""Rubrics (ResearchRubrics-compatible) and their machine-checkable specs for the deterministic judge.
+
+A rubric has a `criterion` (text), an integer `weight` in −5…5 (|w| ≥ 4: mandatory; negative: a fault
+that costs when present), an `axis`, and optionally a `check` the deterministic judge evaluates.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["Check", "CitationCheck", "CoverageCheck", "FactCheck", "FaultCheck", "MentionCheck", "Rubric",
+           "StructureCheck"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FactCheck(_Spec):
+    """The report states `value` near a mention of the entity, in a sentence that does not refute it, and states
+    none of `wrong_values` there as fact."""
+
+    type: Literal["fact"] = "fact"
+    entity: list[str] = Field(min_length=1)
+    """The entity's name and aliases."""
+    value: str
+    """As written in the world, e.g. ``"12,345"`` or an entity name."""
+    numeric: bool = True
+    value_aliases: list[str] = []
+    """Other names of a non-numeric value (an entity's aliases)."""
+    tolerance: float = 0.01
+    """Relative tolerance of a numeric match."""
+    wrong_values: list[str] = []
+    """Known-wrong values (fabricated on low-trust pages) that must not be stated as fact near the entity."""
+    context: list[str] = []
+    """Words that must also appear near the entity (e.g. the year of a historical value)."""
+    window: int = 300
+    """Characters around the entity mention that count as near."""
+
+
+class CitationCheck(_Spec):
+    """A sentence stating `value` near the entity cites one of `urls` (``\\cite{url}``, ``[n]`` or an inline url)."""
+
+    type: Literal["citation"] = "citation"
+    entity: list[str] = Field(min_length=1)
+    value: str
+    numeric: bool = True
+    tolerance: float = 0.01
+    urls: list[str] = Field(min_length=1)
+    window: int = 300
+
+
+class CoverageCheck(_Spec):
+    """At least `min_fraction` of the entities (each a list of name and aliases) are mentioned."""
+
+    type: Literal["coverage"] = "coverage"
+    entities: list[list[str]] = Field(min_length=1)
+    min_fraction: float = 1.0
+
+
+class MentionCheck(_Spec):
+    """The entity is mentioned near one of `terms` (e.g. the largest company named next to 'largest')."""
+
+    type: Literal["mention"] = "mention"
+    entity: list[str] = Field(min_length=1)
+    terms: list[str] = Field(min_length=1)
+    window: int = 200
+
+
+class StructureCheck(_Spec):
+    """Section headings, a table and a length within bounds."""
+
+    type: Literal["structure"] = "structure"
+    min_sections: int = 0
+    needs_table: bool = False
+    min_words: int = 0
+    max_words: int | None = None
+
+
+class FaultCheck(_Spec):
+    """Satisfied when the report commits the fault: states the known-wrong `value` near the entity as fact."""
+
+    type: Literal["fault"] = "fault"
+    entity: list[str] = Field(min_length=1)
+    value: str
+    numeric: bool = True
+    tolerance: float = 0.01
+    window: int = 300
+
+
+Check = Annotated[FactCheck | CitationCheck | CoverageCheck | MentionCheck | StructureCheck | FaultCheck,
+                  Field(discriminator="type")]
+
+
+class Rubric(BaseModel):
+    """One checklist item of a task."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    criterion: str
+    weight: int = Field(ge=-5, le=5)
+    axis: str = "general"
+    check: Check | None = None
+
+    @field_validator("weight")
+    @classmethod
+    def _nonzero(cls, weight: int) -> int:
+        if weight == 0:
+            raise ValueError("weight must be non-zero: positive for a requirement, negative for a fault")
+        return weight
+
+    @property
+    def is_mandatory(self) -> bool:
+        return abs(self.weight) >= 4

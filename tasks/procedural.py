@@ -1,0 +1,144 @@
+"""A procedural world on disk: graph, rendered corpus, ground-truth statements, tasks and search index.
+
+Folder layout (the corpus files sit at the top, so `Corpus.load(world_dir)` works)::
+
+    world.json         the knowledge graph, the generator's knobs and versions
+    statements.jsonl   every fact as each page states it (url, tier, entity, key, value, year, status)
+    tasks.jsonl        synthesised tasks (deep_search and deep_research)
+    authority.tsv      the world's domains and their tiers
+    corpus.json, pages.arrow, urls.npy, rows.npy   the pages
+    index/             the search index (derived; not part of the byte-identical world)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from drgym.errors import CorpusError
+from drgym.tasks.render import RenderKnobs, Statement, authority_tsv, render_world
+from drgym.tasks.schema import TaskSet
+from drgym.tasks.synth import FactIndex, synthesise_tasks
+from drgym.tasks.world import WORLD_VERSION, World, world_from_dict, world_to_dict
+from drgym.web.corpus import Corpus
+from drgym.web.index import SearchIndex
+
+__all__ = ["PAGES_PER_ENTITY", "ProceduralWorld", "WorldSpec"]
+
+logger = logging.getLogger(__name__)
+
+PAGES_PER_ENTITY = 4.6
+"""Pages rendered per entity on average (measured); turns a page target into an entity count."""
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    """Everything a procedural world is generated from: same spec, byte-identical world."""
+
+    seed: int = 7
+    pages: int = 2000
+    """Approximate page count (the renderer's pages per entity vary with the draw)."""
+    distractor_rate: float = 0.1
+    conflict_rate: float = 0.25
+    outdated_rate: float = 0.25
+    low_trust_rate: float = 0.8
+    n_deep_search: int = 40
+    n_deep_research: int = 20
+    min_hops: int = 2
+    max_hops: int = 4
+
+
+class ProceduralWorld:
+    """A world folder, with its parts loaded on first use."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not (self.path / "world.json").is_file():
+            raise CorpusError(f"{self.path} is not a drgym world (world.json is missing); "
+                              "build one with `drgym world build`")
+
+    @classmethod
+    def build(cls, path: str | Path, spec: WorldSpec | None = None, *, index: bool = True, dense: bool = False,
+              show_progress: bool = True) -> ProceduralWorld:
+        """Generates, renders, synthesises tasks and (by default) indexes, into `path` (replaced atomically)."""
+        spec = spec or WorldSpec()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        try:
+            world = World.generate(spec.seed, n_entities=max(7, round(spec.pages / PAGES_PER_ENTITY)),
+                                   distractor_rate=spec.distractor_rate)
+            knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
+                                low_trust_rate=spec.low_trust_rate)
+            pages, statements = [], []
+            progress = tqdm(render_world(world, knobs), desc="render pages", unit="page", disable=not show_progress,
+                            total=round(len(world.entities) * PAGES_PER_ENTITY))
+            for page, page_statements in progress:
+                pages.append(page)
+                statements += page_statements
+            corpus = Corpus.from_pages(pages, name=f"world-{spec.seed}")
+            corpus.save(staging)
+            with (staging / "statements.jsonl").open("w", encoding="utf-8") as out:
+                for statement in statements:
+                    out.write(json.dumps(dataclasses.astuple(statement), ensure_ascii=False) + "\n")
+            tasks = synthesise_tasks(world, FactIndex(statements), n_deep_search=spec.n_deep_search,
+                                     n_deep_research=spec.n_deep_research, hops=(spec.min_hops, spec.max_hops),
+                                     seed=spec.seed)
+            for_corpus = [t.model_copy(update={"corpus": path.name}) for t in tasks]
+            TaskSet(for_corpus, name=path.name).save(staging / "tasks.jsonl")
+            (staging / "authority.tsv").write_text(authority_tsv(), encoding="utf-8")
+            meta = {"format_version": 1, "world_version": WORLD_VERSION, "spec": dataclasses.asdict(spec),
+                    "n_pages": len(corpus), "n_paragraphs": corpus.n_paragraphs, "n_statements": len(statements),
+                    "graph": world_to_dict(world)}
+            (staging / "world.json").write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True) + "\n",
+                                                encoding="utf-8")
+            if index:
+                SearchIndex.build(Corpus.load(staging), staging / "index", dense=dense, show_progress=show_progress)
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(staging, path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return cls(path)
+
+    @cached_property
+    def meta(self) -> dict:
+        return json.loads((self.path / "world.json").read_text(encoding="utf-8"))
+
+    @property
+    def spec(self) -> WorldSpec:
+        return WorldSpec(**self.meta["spec"])
+
+    @cached_property
+    def graph(self) -> World:
+        return world_from_dict(self.meta["graph"])
+
+    @cached_property
+    def corpus(self) -> Corpus:
+        return Corpus.load(self.path)
+
+    @cached_property
+    def tasks(self) -> TaskSet:
+        return TaskSet.load(self.path / "tasks.jsonl")
+
+    @cached_property
+    def statements(self) -> list[Statement]:
+        with (self.path / "statements.jsonl").open(encoding="utf-8") as lines:
+            return [Statement(*json.loads(line)) for line in lines]
+
+    @cached_property
+    def index(self) -> SearchIndex:
+        """The saved index, built now if the world was built without one."""
+        if not (self.path / "index" / "index.json").is_file():
+            SearchIndex.build(self.corpus, self.path / "index", show_progress=False)
+        return SearchIndex.load(self.path / "index", self.corpus)

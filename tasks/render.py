@@ -1,0 +1,392 @@
+"""Renders a `World` as web pages across 22 fictional domains in three authority tiers, and records every
+statement a page makes (the ground truth behind citation and conflict rubrics).
+
+Per entity: a tier-1 register entry (relations, current values, a history table), a tier-1 archive record
+one link deeper (facts found nowhere else, and the dated history in sentences), a tier-2 encyclopedia article,
+often a tier-2 news story or tier-1 press release, and often a tier-3 forum post or listicle that may state a
+conflicting (fabricated) or outdated value. Tier-1 statistics tables list many entities' values at once.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from drgym.tasks.world import ATTRIBUTES, RELATION_BY_KEY, RELATIONS_BY_SOURCE, Attribute, Entity, World, format_value
+from drgym.web.corpus import Page
+
+__all__ = ["DOMAINS", "RenderKnobs", "Statement", "authority_tsv", "render_world"]
+
+# domain -> (tier, what it publishes)
+DOMAINS: dict[str, tuple[int, str]] = {
+    "registry.commerce-office.gov": (1, "company register"),
+    "people.national-archive.gov": (1, "civil register"),
+    "census.statbureau.gov": (1, "statistics office"),
+    "products.trade-standards.int": (1, "product register"),
+    "register.chem-standards.org": (1, "chemical register"),
+    "gazette.law-council.gov": (1, "official gazette"),
+    "events.culture-ministry.gov": (1, "event register"),
+    "press.corporate-wire.org": (1, "official press releases"),
+    "journal.applied-chem-review.org": (1, "peer-reviewed journal"),
+    "openpedia.org": (2, "encyclopedia"),
+    "dailyledger.com": (2, "business news"),
+    "metro-herald.com": (2, "city news"),
+    "techreview-weekly.com": (2, "product reviews"),
+    "sciencebeat.net": (2, "science news"),
+    "policywatch.org": (2, "policy analysis"),
+    "marketpulse.com": (2, "market news"),
+    "askaround-forum.net": (3, "forum"),
+    "factsnack.com": (3, "content farm"),
+    "buzztrivia.net": (3, "content farm"),
+    "chatterbox-board.com": (3, "forum"),
+    "quickwiki-mirror.info": (3, "scraper mirror"),
+    "randomblogs.net": (3, "blog platform"),
+}
+_REGISTRY = {"organisation": "registry.commerce-office.gov", "person": "people.national-archive.gov",
+             "place": "census.statbureau.gov", "product": "products.trade-standards.int",
+             "compound": "register.chem-standards.org", "regulation": "gazette.law-council.gov",
+             "event": "events.culture-ministry.gov"}
+_NEWS = {"organisation": ("dailyledger.com", "marketpulse.com"), "person": ("sciencebeat.net",),
+         "place": ("metro-herald.com",), "product": ("techreview-weekly.com",), "compound": ("sciencebeat.net",),
+         "regulation": ("policywatch.org",), "event": ("metro-herald.com",)}
+_LOW_TRUST = ("askaround-forum.net", "factsnack.com", "buzztrivia.net", "chatterbox-board.com",
+              "quickwiki-mirror.info", "randomblogs.net")
+_KIND_WORD = {"organisation": "company", "person": "person", "place": "city", "product": "product",
+              "compound": "compound", "regulation": "regulation", "event": "event"}
+_FILLER = (
+    "Observers note that the {sector} sector has seen steady consolidation over the past decade.",
+    "Local officials declined to comment on the figures when contacted.",
+    "The broader region has attracted new investment in infrastructure and training.",
+    "Several industry associations have published guidance on reporting standards.",
+    "Commentators disagree about how representative annual figures are of long-term trends.",
+    "The information on this page is compiled from public filings and may be revised.",
+    "Earlier coverage focused on supply-chain disruptions that affected many firms.",
+    "Readers are encouraged to consult primary records for authoritative figures.",
+    "Analysts expect reporting requirements to tighten in the coming years.",
+    "The topic drew renewed attention after a series of conference presentations.",
+    "Independent auditors review such records on a rolling schedule.",
+    "Historical archives hold additional documents that have not been digitised.",
+)
+
+
+@dataclass(frozen=True)
+class RenderKnobs:
+    """Rates that set how hard a world's web is to research."""
+
+    conflict_rate: float = 0.25
+    """Share of dated attributes for which low-trust pages state a fabricated value."""
+    outdated_rate: float = 0.25
+    """Share of low-trust statements that give an old value as if it were current."""
+    low_trust_rate: float = 0.8
+    """Chance that an entity is discussed on a low-trust page."""
+    news_rate: float = 0.6
+    """Chance that an entity with dated values gets a news story."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One fact as a page states it."""
+
+    url: str
+    tier: int
+    entity_id: str
+    key: str
+    """``"attr:<attribute>"`` or ``"rel:<relation>"``."""
+    value: str
+    """The stated value (a number as written) or the related entity's id."""
+    year: int
+    """The year the statement attaches to the value (0: none)."""
+    status: str
+    """``current``, ``history``, ``fixed``, ``relation``, ``conflict`` (fabricated) or ``outdated``."""
+
+
+def authority_tsv() -> str:
+    """The world's authority table in the `drgym.web.authority` TSV format."""
+    rows = [f"{domain}\t{tier}\t{category}" for domain, (tier, category) in DOMAINS.items()]
+    return "# authority tiers of a procedural drgym world\n" + "\n".join(rows) + "\n"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def registry_url(entity: Entity) -> str:
+    return f"https://{_REGISTRY[entity.kind]}/entry/{slug(entity.name)}-{slug(entity.id)}"
+
+
+def archive_url(entity: Entity) -> str:
+    return f"https://{_REGISTRY[entity.kind]}/archive/{slug(entity.id)}"
+
+
+def encyclopedia_url(entity: Entity) -> str:
+    return f"https://openpedia.org/wiki/{slug(entity.name)}-{slug(entity.id)}"
+
+
+def render_world(world: World, knobs: RenderKnobs | None = None) -> Iterator[tuple[Page, list[Statement]]]:
+    """Yields each page with the statements it makes, in a fixed order (deterministic for the world)."""
+    knobs = knobs or RenderKnobs()
+    rng = random.Random(f"drgym-render-{world.seed}")
+    renderer = _Renderer(world, knobs, rng)
+    for entity in world.entities.values():
+        yield from renderer.entity_pages(entity)
+    yield from renderer.table_pages()
+
+
+class _Renderer:
+    def __init__(self, world: World, knobs: RenderKnobs, rng: random.Random) -> None:
+        self.world = world
+        self.knobs = knobs
+        self.rng = rng
+        self.inverse: dict[str, list[tuple[str, str]]] = defaultdict(list)  # object id -> (relation, subject id)
+        for entity in world.entities.values():
+            for key, target in entity.relations.items():
+                self.inverse[target].append((key, entity.id))
+        self.low_trust_counter = 0
+
+    def entity_pages(self, entity: Entity) -> Iterator[tuple[Page, list[Statement]]]:
+        yield self.registry(entity)
+        yield self.archive(entity)
+        yield self.encyclopedia(entity)
+        dated = [a for a in ATTRIBUTES[entity.kind] if a.dated]
+        if dated and self.rng.random() < self.knobs.news_rate:
+            yield self.news(entity, self.rng.choice(dated))
+        if self.rng.random() < self.knobs.low_trust_rate:
+            yield self.low_trust(entity)
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def value_sentence(self, entity: Entity, attribute: Attribute, year: int, value: float) -> str:
+        text = format_value(value, attribute)
+        if attribute.is_year:
+            return f"The {attribute.label} of {entity.name} is {text}."
+        if year:
+            return f"As of {year}, the {attribute.label} of {entity.name} was {text}."
+        return f"The {attribute.label} of {entity.name} is {text}."
+
+    def relation_sentence(self, entity: Entity, key: str) -> str:
+        target = self.world.target(entity, key)
+        return RELATION_BY_KEY[key].sentence.format(s=entity.name, o=target.name)
+
+    def filler(self, entity: Entity, count: int) -> list[str]:
+        sector = entity.category or "research"
+        return [self.rng.choice(_FILLER).format(sector=sector) for _ in range(count)]
+
+    def date(self, year: int) -> str:
+        return f"{year:04d}-{self.rng.randint(1, 12):02d}-{self.rng.randint(1, 28):02d}"
+
+    def latest_year(self, entity: Entity) -> int:
+        years = [h[-1][0] for h in entity.attributes.values() if h[-1][0]]
+        return max(years) if years else 2023
+
+    # -- page styles ----------------------------------------------------------------------------------
+
+    def registry(self, entity: Entity) -> tuple[Page, list[Statement]]:
+        url, domain = registry_url(entity), _REGISTRY[entity.kind]
+        statements: list[Statement] = []
+        lead = f"{entity.name} is a {_KIND_WORD[entity.kind]} listed in the {DOMAINS[domain][1]}"
+        lead += f", operating in the {entity.category} sector." if entity.category else "."
+        if entity.aliases:
+            lead += f" It is also known as {', '.join(entity.aliases)}."
+        paragraphs = [lead]
+        for relation in RELATIONS_BY_SOURCE[entity.kind]:
+            paragraphs.append(self.relation_sentence(entity, relation.key))
+            statements.append(Statement(url, 1, entity.id, f"rel:{relation.key}", entity.relations[relation.key], 0,
+                                        "relation"))
+        for key, subject_id in sorted(self.inverse.get(entity.id, ()))[:12]:
+            subject = self.world.entities[subject_id]
+            paragraphs.append(RELATION_BY_KEY[key].sentence.format(s=subject.name, o=entity.name))
+            statements.append(Statement(url, 1, subject.id, f"rel:{key}", entity.id, 0, "relation"))
+        tables = []
+        for attribute in ATTRIBUTES[entity.kind]:
+            if attribute.deep:
+                continue
+            history = entity.attributes[attribute.key]
+            year, value = history[-1]
+            paragraphs.append(self.value_sentence(entity, attribute, year, value))
+            statements.append(Statement(url, 1, entity.id, f"attr:{attribute.key}", format_value(value, attribute,
+                                        with_unit=False), year, "current" if attribute.dated else "fixed"))
+            if attribute.dated and len(history) > 1:
+                unit = f" ({attribute.unit})" if attribute.unit else ""
+                rows = [f"| Year | {attribute.label.capitalize()}{unit} |", "| --- | --- |"]
+                for old_year, old_value in history:
+                    rows.append(f"| {old_year} | {format_value(old_value, attribute, with_unit=False)} |")
+                    if old_year != year:
+                        statements.append(Statement(url, 1, entity.id, f"attr:{attribute.key}",
+                                                    format_value(old_value, attribute, with_unit=False), old_year,
+                                                    "history"))
+                tables.append("\n".join(rows))
+        paragraphs.extend(tables)
+        paragraphs.append(f"Further records on {entity.name} are kept in the archive (record {entity.id}).")
+        outlinks = [archive_url(entity), encyclopedia_url(entity)]
+        outlinks += [registry_url(self.world.entities[t]) for t in entity.relations.values()]
+        title = f"{entity.name} — register entry"
+        return Page(url, domain, title, self.date(self.latest_year(entity)), 1, tuple(paragraphs),
+                    tuple(dict.fromkeys(outlinks))), statements
+
+    def archive(self, entity: Entity) -> tuple[Page, list[Statement]]:
+        url, domain = archive_url(entity), _REGISTRY[entity.kind]
+        statements: list[Statement] = []
+        paragraphs = [f"Archive record {entity.id}. This record collects historical filings for {entity.name}."]
+        for attribute in ATTRIBUTES[entity.kind]:
+            history = entity.attributes[attribute.key]
+            if attribute.deep or not attribute.dated:
+                year, value = history[-1]
+                if attribute.deep:
+                    paragraphs.append(self.value_sentence(entity, attribute, year, value))
+                    statements.append(Statement(url, 1, entity.id, f"attr:{attribute.key}",
+                                                format_value(value, attribute, with_unit=False), year, "fixed"))
+                continue
+            for year, value in history:
+                paragraphs.append(f"In {year}, {entity.name} recorded {_article(attribute.label)} {attribute.label} of "
+                                  f"{format_value(value, attribute)}.")
+                statements.append(Statement(url, 1, entity.id, f"attr:{attribute.key}",
+                                            format_value(value, attribute, with_unit=False), year,
+                                            "current" if (year, value) == history[-1] else "history"))
+        paragraphs.extend(self.filler(entity, 1))
+        return Page(url, domain, f"Archive record {entity.id}", self.date(self.latest_year(entity)), 1,
+                    tuple(paragraphs), (registry_url(entity),)), statements
+
+    def encyclopedia(self, entity: Entity) -> tuple[Page, list[Statement]]:
+        url, domain = encyclopedia_url(entity), "openpedia.org"
+        statements: list[Statement] = []
+        paragraphs = [f"{entity.name} is a {_KIND_WORD[entity.kind]}"
+                      + (f" in the {entity.category} sector." if entity.category else ".")]
+        for relation in RELATIONS_BY_SOURCE[entity.kind]:
+            paragraphs.append(self.relation_sentence(entity, relation.key))
+            statements.append(Statement(url, 2, entity.id, f"rel:{relation.key}", entity.relations[relation.key], 0,
+                                        "relation"))
+        for attribute in ATTRIBUTES[entity.kind]:
+            if attribute.deep or self.rng.random() < 0.4:
+                continue
+            year, value = entity.attributes[attribute.key][-1]
+            paragraphs.append(self.value_sentence(entity, attribute, year, value))
+            statements.append(Statement(url, 2, entity.id, f"attr:{attribute.key}",
+                                        format_value(value, attribute, with_unit=False), year,
+                                        "current" if attribute.dated else "fixed"))
+        paragraphs.extend(self.filler(entity, self.rng.randint(2, 4)))
+        if entity.twin_of:
+            paragraphs.append(f"Not to be confused with {self.world.entities[entity.twin_of].name}.")
+        outlinks = [encyclopedia_url(self.world.entities[t]) for t in entity.relations.values()]
+        outlinks.append(registry_url(entity))
+        return Page(url, domain, entity.name, self.date(self.latest_year(entity)), 2, tuple(paragraphs),
+                    tuple(dict.fromkeys(outlinks))), statements
+
+    def news(self, entity: Entity, attribute: Attribute) -> tuple[Page, list[Statement]]:
+        history = entity.attributes[attribute.key]
+        (year, value) = history[-1]
+        official = entity.kind == "organisation" and self.rng.random() < 0.5
+        domain = "press.corporate-wire.org" if official else self.rng.choice(_NEWS[entity.kind])
+        tier = DOMAINS[domain][0]
+        url = f"https://{domain}/{year}/{slug(entity.name)}-{slug(attribute.label)}-{slug(entity.id)}"
+        statements = [Statement(url, tier, entity.id, f"attr:{attribute.key}",
+                                format_value(value, attribute, with_unit=False), year, "current")]
+        verb = "reports" if official else "reported"
+        paragraphs = [f"{entity.name} {verb} {_article(attribute.label)} {attribute.label} of {format_value(value, attribute)} for {year}."]
+        if len(history) > 1:
+            old_year, old_value = history[-2]
+            direction = "up" if value > old_value else "down"
+            paragraphs.append(f"That is {direction} from {format_value(old_value, attribute)} in {old_year}.")
+            statements.append(Statement(url, tier, entity.id, f"attr:{attribute.key}",
+                                        format_value(old_value, attribute, with_unit=False), old_year, "history"))
+        relations = RELATIONS_BY_SOURCE[entity.kind]
+        if relations:
+            relation = self.rng.choice(relations)
+            paragraphs.append(self.relation_sentence(entity, relation.key))
+            statements.append(Statement(url, tier, entity.id, f"rel:{relation.key}", entity.relations[relation.key],
+                                        0, "relation"))
+        paragraphs.extend(self.filler(entity, self.rng.randint(1, 3)))
+        title = f"{entity.name}: {attribute.label} {'rises' if len(history) < 2 or value > history[-2][1] else 'falls'} to " \
+                f"{format_value(value, attribute)}"
+        return Page(url, domain, title, self.date(year), tier, tuple(paragraphs),
+                    (registry_url(entity), encyclopedia_url(entity))), statements
+
+    def conflicting_value(self, entity: Entity, attribute: Attribute) -> float:
+        """The fabricated value low-trust pages repeat for this attribute: 15-45 % off the current one."""
+        rumour = random.Random(f"{self.world.seed}-{entity.id}-{attribute.key}")
+        history = [v for _, v in entity.attributes[attribute.key]]
+        while True:  # also ≥ 5 % away from every true historical value, so no check can confuse them
+            factor = rumour.uniform(1.15, 1.45) if rumour.random() < 0.5 else rumour.uniform(0.55, 0.85)
+            value = round(history[-1] * factor, attribute.decimals)
+            value = float(int(value)) if attribute.decimals == 0 else value
+            if all(abs(value - old) > 0.05 * abs(old) for old in history):
+                return value
+
+    def has_conflict(self, entity: Entity, attribute: Attribute) -> bool:
+        draw = random.Random(f"{self.world.seed}-{entity.id}-{attribute.key}-conflict").random()
+        return attribute.dated and draw < self.knobs.conflict_rate
+
+    def low_trust(self, entity: Entity) -> tuple[Page, list[Statement]]:
+        domain = _LOW_TRUST[self.low_trust_counter % len(_LOW_TRUST)]
+        self.low_trust_counter += 1
+        url = f"https://{domain}/t/{self.low_trust_counter}-{slug(entity.name)}"
+        statements: list[Statement] = []
+        attributes = [a for a in ATTRIBUTES[entity.kind] if not a.deep]
+        if not attributes:
+            return self.low_trust_gossip(entity, domain, url)
+        attribute = self.rng.choice(attributes)
+        history = entity.attributes[attribute.key]
+        if self.has_conflict(entity, attribute):
+            year, value, status = history[-1][0], self.conflicting_value(entity, attribute), "conflict"
+        elif len(history) > 1 and self.rng.random() < self.knobs.outdated_rate:
+            (year, value), status = self.rng.choice(history[:-1]), "outdated"
+        else:
+            (year, value), status = history[-1], "current" if attribute.dated else "fixed"
+        stated = format_value(value, attribute)
+        if domain in ("askaround-forum.net", "chatterbox-board.com"):
+            paragraphs = [f"Does anyone know the {attribute.label} of {entity.name}?",
+                          f"Pretty sure the {attribute.label} of {entity.name} is {stated}, saw it somewhere.",
+                          "Thanks, that matches what my colleague said."]
+            title = f"Question about {entity.name}"
+        else:
+            paragraphs = [f"Ten things you did not know about {entity.name}.",
+                          f"Number four: the {attribute.label} of {entity.name} is {stated}!"]
+            title = f"Ten surprising facts about {entity.name}"
+        statements.append(Statement(url, 3, entity.id, f"attr:{attribute.key}",
+                                    format_value(value, attribute, with_unit=False), year, status))
+        twins = [e for e in (self.world.entities.get(f"{entity.id}-twin"),) if e is not None]
+        if twins:
+            paragraphs.append(f"Some people mix it up with {twins[0].name}, which is a different {_KIND_WORD[entity.kind]}.")
+        paragraphs.extend(self.filler(entity, self.rng.randint(1, 2)))
+        published = self.date(year if status == "outdated" else self.rng.randint(2019, 2024))
+        return Page(url, domain, title, published, 3, tuple(paragraphs), (encyclopedia_url(entity),)), statements
+
+    def low_trust_gossip(self, entity: Entity, domain: str, url: str) -> tuple[Page, list[Statement]]:
+        """A low-trust page about an entity with no public numbers: chatter around one relation."""
+        relation = self.rng.choice(RELATIONS_BY_SOURCE[entity.kind])
+        paragraphs = [f"Has anyone heard more about {entity.name}?", self.relation_sentence(entity, relation.key),
+                      *self.filler(entity, self.rng.randint(1, 2))]
+        statement = Statement(url, 3, entity.id, f"rel:{relation.key}", entity.relations[relation.key], 0, "relation")
+        return Page(url, domain, f"Thread about {entity.name}", self.date(self.rng.randint(2019, 2024)), 3,
+                    tuple(paragraphs), (encyclopedia_url(entity),)), [statement]
+
+    def table_pages(self) -> Iterator[tuple[Page, list[Statement]]]:
+        """Statistics tables: one tier-1 page per 25 entities of a kind, listing current values."""
+        for kind, attribute_key in (("place", "population"), ("product", "unit_price_usd"),
+                                    ("compound", "melting_point_c")):
+            attribute = next(a for a in ATTRIBUTES[kind] if a.key == attribute_key)
+            entities = [e for e in self.world.by_kind(kind) if not e.twin_of]
+            domain = _REGISTRY[kind]
+            for start in range(0, len(entities), 25):
+                chunk = entities[start:start + 25]
+                url = f"https://{domain}/tables/{slug(attribute.label)}-{start // 25 + 1}"
+                unit = f" ({attribute.unit})" if attribute.unit else ""
+                rows = [f"| {_KIND_WORD[kind].capitalize()} | {attribute.label.capitalize()}{unit} | Year |",
+                        "| --- | --- | --- |"]
+                statements = []
+                for entity in chunk:
+                    year, value = entity.attributes[attribute.key][-1]
+                    written = format_value(value, attribute, with_unit=False)
+                    rows.append(f"| {entity.name} | {written} | {year or ''} |")
+                    statements.append(Statement(url, 1, entity.id, f"attr:{attribute.key}", written, year,
+                                                "current" if attribute.dated else "fixed"))
+                paragraphs = (f"Table {start // 25 + 1}: {attribute.label} by {_KIND_WORD[kind]}, latest figures.",
+                              "\n".join(rows), "Figures are compiled from official filings.")
+                yield Page(url, domain, f"{attribute.label.capitalize()} by {_KIND_WORD[kind]}, table {start // 25 + 1}",
+                           "2024-06-30", 1, paragraphs, tuple(registry_url(e) for e in chunk)), statements
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"

@@ -1,0 +1,309 @@
+"""Procedural research worlds: a seeded knowledge graph of fictional entities with typed relations and dated
+attributes. Fictional names make every task contamination-free: no model can answer from memory.
+
+`World.generate(seed, …)` is deterministic for a seed, its knobs and `WORLD_VERSION`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+__all__ = ["ATTRIBUTES", "Attribute", "Entity", "KINDS", "RELATIONS", "Relation", "World", "WORLD_VERSION",
+           "format_value", "world_from_dict", "world_to_dict"]
+
+WORLD_VERSION = 1
+"""Bump when generation changes, so cached worlds are rebuilt."""
+
+KINDS = ("organisation", "person", "place", "product", "compound", "regulation", "event")
+# Shares of each kind among a world's entities.
+_KIND_SHARES = {"organisation": 0.22, "person": 0.2, "place": 0.12, "product": 0.16, "compound": 0.1,
+                "regulation": 0.1, "event": 0.1}
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A numeric or categorical property of an entity kind."""
+
+    key: str
+    label: str
+    """How text names it: 'annual revenue'."""
+    unit: str
+    """Written after the value: 'USD million'; '' for none."""
+    lo: float
+    hi: float
+    decimals: int = 0
+    dated: bool = False
+    """True: a history of dated values (the latest is current); False: one fixed value."""
+    deep: bool = False
+    """True: stated only on the entity's archive page, one link away from its registry entry."""
+
+    @property
+    def is_year(self) -> bool:
+        return self.unit == "" and self.decimals == 0
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A functional relation: each subject has exactly one object of `target` kind."""
+
+    key: str
+    source: str
+    target: str
+    phrase: str
+    """Noun phrase for the object, given the subject: 'the company that makes {x}'."""
+    sentence: str
+    """A sentence stating the fact: '{s} is made by {o}.'"""
+
+
+ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {
+    "organisation": (
+        Attribute("employees", "workforce", "employees", 80, 90_000, dated=True),
+        Attribute("revenue_musd", "annual revenue", "USD million", 5, 25_000, decimals=1, dated=True),
+        Attribute("founded", "founding year", "", 1890, 2015, deep=True),
+    ),
+    "person": (Attribute("born", "year of birth", "", 1940, 1995, deep=True),),
+    "place": (
+        Attribute("population", "population", "inhabitants", 4_000, 3_500_000, dated=True),
+        Attribute("area_km2", "land area", "km²", 12, 4_000, decimals=1, deep=True),
+    ),
+    "product": (
+        Attribute("unit_price_usd", "unit price", "USD", 9, 40_000, decimals=2, dated=True),
+        Attribute("launch_year", "launch year", "", 1995, 2023, deep=True),
+    ),
+    "compound": (
+        Attribute("melting_point_c", "melting point", "°C", -120, 1_800, decimals=1),
+        Attribute("molar_mass", "molar mass", "g/mol", 30, 900, decimals=2, deep=True),
+    ),
+    "regulation": (
+        Attribute("max_fine_musd", "maximum fine", "USD million", 0.5, 900, decimals=1, dated=True),
+        Attribute("enacted", "year of enactment", "", 1960, 2023, deep=True),
+    ),
+    "event": (
+        Attribute("attendance", "attendance", "attendees", 300, 250_000),
+        Attribute("first_held", "year first held", "", 1950, 2020, deep=True),
+    ),
+}
+
+RELATIONS: tuple[Relation, ...] = (
+    Relation("headquarters", "organisation", "place", "the city where {x} is headquartered",
+             "{s} is headquartered in {o}."),
+    Relation("ceo", "organisation", "person", "the chief executive of {x}", "{o} is the chief executive of {s}."),
+    Relation("birthplace", "person", "place", "the birthplace of {x}", "{s} was born in {o}."),
+    Relation("maker", "product", "organisation", "the company that makes {x}", "{s} is made by {o}."),
+    Relation("key_compound", "product", "compound", "the key compound in {x}", "The key compound in {s} is {o}."),
+    Relation("discoverer", "compound", "person", "the person who first synthesised {x}",
+             "{s} was first synthesised by {o}."),
+    Relation("issuer", "regulation", "organisation", "the body that issued {x}", "{s} was issued by {o}."),
+    Relation("regulates", "regulation", "compound", "the compound regulated by {x}", "{s} regulates the use of {o}."),
+    Relation("host_city", "event", "place", "the city that hosts {x}", "{s} is held in {o}."),
+    Relation("organiser", "event", "organisation", "the organiser of {x}", "{s} is organised by {o}."),
+)
+RELATIONS_BY_SOURCE: dict[str, tuple[Relation, ...]] = {
+    kind: tuple(r for r in RELATIONS if r.source == kind) for kind in KINDS}
+RELATION_BY_KEY = {r.key: r for r in RELATIONS}
+
+SECTORS = ("battery storage", "aquaculture", "precision optics", "freight logistics", "biopolymers",
+           "satellite services", "water treatment", "agritech", "medical imaging", "textile recycling")
+
+_ONSETS = ("b", "br", "c", "d", "dr", "f", "g", "gr", "h", "k", "kl", "l", "m", "n", "p", "pr", "r", "s", "st",
+           "t", "tr", "v", "w", "z", "th", "sh", "qu")
+_VOWELS = ("a", "e", "i", "o", "u", "a", "e", "o", "ei", "ou")
+_CODAS = ("", "", "n", "r", "l", "s", "th", "nd", "rk", "x", "m", "lt", "v")
+_ORG_SUFFIXES = ("Dynamics", "Holdings", "Laboratories", "Works", "Systems", "Group", "Industries", "Collective",
+                 "Partners", "Institute")
+_PLACE_SUFFIXES = ("ford", "haven", "mere", "stad", "ville", "burg", "port", "dale", "ria", "ton")
+_COMPOUND_SUFFIXES = ("ine", "ate", "ol", "ide", "ene", "ium", "ane")
+_PRODUCT_LINES = ("X", "Pro", "Mini", "Max", "S", "Neo", "Air", "Flux")
+_EVENT_KINDS = ("Summit", "Expo", "Festival", "Forum", "Congress", "Biennale")
+_REGULATION_KINDS = ("Safety Act", "Emissions Directive", "Handling Code", "Import Standard", "Labelling Rule")
+
+
+@dataclass
+class Entity:
+    id: str
+    kind: str
+    name: str
+    aliases: list[str]
+    attributes: dict[str, list[tuple[int, float]]]
+    """Attribute key → history of (year, value), oldest first; fixed attributes have one entry."""
+    relations: dict[str, str] = field(default_factory=dict)
+    """Relation key → object entity id."""
+    category: str = ""
+    """Organisations: sector."""
+    twin_of: str = ""
+    """Id of the entity whose near-identical name this one carries (a distractor), or ''."""
+
+    @property
+    def names(self) -> list[str]:
+        return [self.name, *self.aliases]
+
+    def current(self, key: str) -> tuple[int, float]:
+        return self.attributes[key][-1]
+
+
+@dataclass
+class World:
+    """A generated knowledge graph; render it with `drgym.tasks.render.render_world`."""
+
+    seed: int
+    entities: dict[str, Entity]
+    knobs: dict[str, float]
+
+    def by_kind(self, kind: str) -> list[Entity]:
+        return [e for e in self.entities.values() if e.kind == kind]
+
+    def target(self, entity: Entity, relation_key: str) -> Entity:
+        return self.entities[entity.relations[relation_key]]
+
+    @classmethod
+    def generate(cls, seed: int, *, n_entities: int = 400, distractor_rate: float = 0.1) -> World:
+        """A world of `n_entities` fictional entities (at least 7: one of each kind) plus distractor twins.
+
+        Args:
+            seed: everything follows from it.
+            n_entities: entities before twins.
+            distractor_rate: share of entities that get a twin with a near-identical name and other values.
+        """
+        rng = random.Random(f"drgym-world-{WORLD_VERSION}-{seed}")
+        n_entities = max(n_entities, len(KINDS))
+        counts = {kind: max(1, round(n_entities * share)) for kind, share in _KIND_SHARES.items()}
+        names: set[str] = set()
+        entities: dict[str, Entity] = {}
+        for kind in KINDS:
+            for number in range(counts[kind]):
+                entity = _new_entity(rng, kind, f"{kind[:3]}-{number:05d}", names)
+                entities[entity.id] = entity
+        by_kind = {kind: [e.id for e in entities.values() if e.kind == kind] for kind in KINDS}
+        free_people = list(by_kind["person"])
+        rng.shuffle(free_people)
+        for entity in entities.values():
+            for relation in RELATIONS_BY_SOURCE[entity.kind]:
+                if relation.key == "ceo" and free_people:  # one company per chief executive while people last
+                    entity.relations[relation.key] = free_people.pop()
+                    continue
+                candidates = by_kind[relation.target]
+                target = rng.choice(candidates)
+                if target == entity.id and len(candidates) > 1:
+                    target = candidates[(candidates.index(target) + 1) % len(candidates)]
+                entity.relations[relation.key] = target
+        for entity in list(entities.values()):
+            if rng.random() < distractor_rate:
+                twin = _twin(rng, entity, names)
+                entities[twin.id] = twin
+        return cls(seed=seed, entities=entities,
+                   knobs={"n_entities": n_entities, "distractor_rate": distractor_rate})
+
+
+def _word(rng: random.Random, syllables: int) -> str:
+    parts = [rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(syllables)]
+    return ("".join(parts) + rng.choice(_CODAS)).capitalize()
+
+
+def _name(rng: random.Random, kind: str) -> tuple[str, list[str]]:
+    if kind == "organisation":
+        core = _word(rng, rng.choice((2, 3)))
+        return f"{core} {rng.choice(_ORG_SUFFIXES)}", [core]
+    if kind == "person":
+        first, last = _word(rng, 2), _word(rng, rng.choice((2, 3)))
+        return f"{first} {last}", [f"{first[0]}. {last}"]
+    if kind == "place":
+        return _word(rng, 2) + rng.choice(_PLACE_SUFFIXES), []
+    if kind == "product":
+        core = _word(rng, 2)
+        return f"{core} {rng.choice(_PRODUCT_LINES)}{rng.randint(2, 99)}", []
+    if kind == "compound":
+        return (_word(rng, 2) + rng.choice(_COMPOUND_SUFFIXES)).lower(), []
+    if kind == "regulation":
+        return f"{_word(rng, 2)} {rng.choice(_REGULATION_KINDS)}", []
+    return f"{_word(rng, 2)} {rng.choice(_EVENT_KINDS)}", []
+
+
+def _value(rng: random.Random, attribute: Attribute) -> float:
+    if attribute.lo > 0 and attribute.hi / attribute.lo > 50:  # spread over orders of magnitude
+        value = 10 ** rng.uniform(_log10(attribute.lo), _log10(attribute.hi))
+    else:
+        value = rng.uniform(attribute.lo, attribute.hi)
+    return round(value, attribute.decimals)
+
+
+def _log10(x: float) -> float:
+    return math.log10(x)
+
+
+def _history(rng: random.Random, attribute: Attribute) -> list[tuple[int, float]]:
+    if not attribute.dated:
+        return [(0 if attribute.is_year else rng.randint(2016, 2024), _value(rng, attribute))]
+    n_years = rng.randint(2, 4)
+    last_year = rng.randint(2022, 2024)
+    years = sorted(rng.sample(range(last_year - 6, last_year), n_years - 1)) + [last_year]
+    value = _value(rng, attribute)
+    history = []
+    for year in years:
+        history.append((year, value))
+        # successive values differ by 8-30 %, far outside any matching tolerance
+        factor = rng.uniform(1.08, 1.3) if rng.random() < 0.65 else rng.uniform(0.72, 0.92)
+        value = round(value * factor, attribute.decimals)
+        if attribute.decimals == 0:
+            value = float(int(value))
+    return history
+
+
+def _new_entity(rng: random.Random, kind: str, entity_id: str, names: set[str]) -> Entity:
+    for _ in range(100):
+        name, aliases = _name(rng, kind)
+        if name not in names and not any(a in names for a in aliases):
+            break
+    names.update([name, *aliases])
+    attributes = {a.key: _history(rng, a) for a in ATTRIBUTES[kind]}
+    return Entity(id=entity_id, kind=kind, name=name, aliases=aliases, attributes=attributes,
+                  category=rng.choice(SECTORS) if kind == "organisation" else "")
+
+
+def _twin(rng: random.Random, entity: Entity, names: set[str]) -> Entity:
+    """A distractor: same kind, a name one letter away, its own values and relations."""
+    for _ in range(100):
+        first, _, rest = entity.name.partition(" ")
+        position = rng.randrange(1, len(first))
+        letter = rng.choice("aeiouyhdtk")
+        changed = first[:position] + letter + first[position + 1:] if rng.random() < 0.5 else \
+            first[:position] + letter + first[position:]
+        name = f"{changed} {rest}".strip()
+        if name not in names and name.lower() != entity.name.lower():
+            break
+    names.add(name)
+    aliases = [changed] if entity.kind == "organisation" and changed not in names else []
+    names.update(aliases)
+    return Entity(id=f"{entity.id}-twin", kind=entity.kind, name=name, aliases=aliases,
+                  attributes={a.key: _history(rng, a) for a in ATTRIBUTES[entity.kind]},
+                  relations=dict(entity.relations), category=entity.category, twin_of=entity.id)
+
+
+def format_value(value: float, attribute: Attribute, *, with_unit: bool = True) -> str:
+    """``12345.0`` → ``"12,345 employees"``; years print without separators."""
+    if attribute.unit == "" and attribute.decimals == 0:
+        text = str(int(value))
+    elif attribute.decimals == 0:
+        text = f"{int(value):,}"
+    else:
+        text = f"{value:,.{attribute.decimals}f}"
+    return f"{text} {attribute.unit}" if with_unit and attribute.unit else text
+
+
+def world_to_dict(world: World) -> dict:
+    """A JSON-ready dict of the graph; `world_from_dict` inverts it."""
+    return {"world_version": WORLD_VERSION, "seed": world.seed, "knobs": world.knobs,
+            "entities": [{"id": e.id, "kind": e.kind, "name": e.name, "aliases": e.aliases,
+                          "attributes": {k: [list(p) for p in v] for k, v in e.attributes.items()},
+                          "relations": e.relations, "category": e.category, "twin_of": e.twin_of}
+                         for e in world.entities.values()]}
+
+
+def world_from_dict(data: dict) -> World:
+    entities = {}
+    for row in data["entities"]:
+        entities[row["id"]] = Entity(id=row["id"], kind=row["kind"], name=row["name"], aliases=row["aliases"],
+                                     attributes={k: [(int(y), float(v)) for y, v in h] for k, h in row["attributes"].items()},
+                                     relations=row["relations"], category=row["category"], twin_of=row["twin_of"])
+    return World(seed=data["seed"], entities=entities, knobs=data["knobs"])
