@@ -1,1 +1,1 @@
-"""placeholder"""
+"""drgym.agents: see DESIGN.md; built by its own issue."""

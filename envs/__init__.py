@@ -1,1 +1,1 @@
-"""placeholder"""
+"""drgym.envs: see DESIGN.md; built by its own issue."""

@@ -15,8 +15,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from drgym.rewards.rubric import (CitationCheck, CoverageCheck, FactCheck, FaultCheck, MentionCheck, Rubric,
-                                  StructureCheck)
+from drgym.rewards.rubric import (
+    CitationCheck,
+    CoverageCheck,
+    FactCheck,
+    FaultCheck,
+    MentionCheck,
+    Rubric,
+    StructureCheck,
+)
 
 __all__ = ["CheckResult", "ReportScore", "Verdict", "evaluate_check", "parse_numbers", "score_report"]
 
@@ -215,7 +222,7 @@ def evaluate_check(check, report: str) -> CheckResult:
         units, _ = _read(report)
         for unit in units:
             for m_start, _m_end in _mentions(unit.text, check.entity):
-                for t_start, t_end in _mentions(unit.text, check.terms):
+                for t_start, _t_end in _mentions(unit.text, check.terms):
                     if abs(t_start - m_start) <= check.window:
                         sentence = _sentence_of(unit, m_start)
                         return CheckResult("satisfied", unit.text[sentence[0]:sentence[1]])

@@ -93,8 +93,8 @@ class ProceduralWorld:
             tasks = synthesise_tasks(world, FactIndex(statements), n_deep_search=spec.n_deep_search,
                                      n_deep_research=spec.n_deep_research, hops=(spec.min_hops, spec.max_hops),
                                      seed=spec.seed)
-            for_corpus = [t.model_copy(update={"corpus": path.name}) for t in tasks]
-            TaskSet(for_corpus, name=path.name).save(staging / "tasks.jsonl")
+            tasks = [t.model_copy(update={"corpus": corpus.name}) for t in tasks]
+            TaskSet(tasks, name=path.name).save(staging / "tasks.jsonl")
             (staging / "authority.tsv").write_text(authority_tsv(), encoding="utf-8")
             meta = {"format_version": 1, "world_version": WORLD_VERSION, "spec": dataclasses.asdict(spec),
                     "n_pages": len(corpus), "n_paragraphs": corpus.n_paragraphs, "n_statements": len(statements),

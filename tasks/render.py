@@ -15,7 +15,15 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from drgym.tasks.world import ATTRIBUTES, RELATION_BY_KEY, RELATIONS_BY_SOURCE, Attribute, Entity, World, format_value
+from drgym.tasks.world import (
+    ATTRIBUTES,
+    RELATION_BY_KEY,
+    RELATIONS_BY_SOURCE,
+    Attribute,
+    Entity,
+    World,
+    format_value,
+)
 from drgym.web.corpus import Page
 
 __all__ = ["DOMAINS", "RenderKnobs", "Statement", "authority_tsv", "render_world"]

@@ -14,11 +14,26 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drgym.rewards.rubric import (CitationCheck, CoverageCheck, FactCheck, FaultCheck, MentionCheck, Rubric,
-                                  StructureCheck)
+from drgym.rewards.rubric import (
+    CitationCheck,
+    CoverageCheck,
+    FactCheck,
+    FaultCheck,
+    MentionCheck,
+    Rubric,
+    StructureCheck,
+)
 from drgym.tasks.render import Statement
 from drgym.tasks.schema import Task
-from drgym.tasks.world import ATTRIBUTES, RELATION_BY_KEY, RELATIONS_BY_SOURCE, Attribute, Entity, World, format_value
+from drgym.tasks.world import (
+    ATTRIBUTES,
+    RELATION_BY_KEY,
+    RELATIONS_BY_SOURCE,
+    Attribute,
+    Entity,
+    World,
+    format_value,
+)
 
 __all__ = ["FactIndex", "synthesise_tasks"]
 
@@ -50,7 +65,7 @@ def synthesise_tasks(world: World, facts: FactIndex, *, n_deep_search: int, n_de
     rng = random.Random(f"drgym-tasks-{world.seed}-{seed}")
     tasks: list[Task] = []
     seen_questions: set[str] = set()
-    for number in range(n_deep_search * 20):
+    for _attempt in range(n_deep_search * 20):
         if sum(t.kind == "deep_search" for t in tasks) >= n_deep_search:
             break
         task = _deep_search(world, facts, rng, hops, f"{prefix}ds-{len(tasks):04d}")
@@ -58,7 +73,7 @@ def synthesise_tasks(world: World, facts: FactIndex, *, n_deep_search: int, n_de
             seen_questions.add(task.question)
             tasks.append(task)
     research = []
-    for number in range(n_deep_research * 20):
+    for _attempt in range(n_deep_research * 20):
         if len(research) >= n_deep_research:
             break
         builder = _compare_task if rng.random() < 0.6 else _timeline_task

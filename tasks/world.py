@@ -91,6 +91,8 @@ RELATIONS: tuple[Relation, ...] = (
              "{s} is headquartered in {o}."),
     Relation("ceo", "organisation", "person", "the chief executive of {x}", "{o} is the chief executive of {s}."),
     Relation("birthplace", "person", "place", "the birthplace of {x}", "{s} was born in {o}."),
+    Relation("employer", "person", "organisation", "the employer of {x}", "{s} works for {o}."),
+    Relation("mayor", "place", "person", "the mayor of {x}", "{o} is the mayor of {s}."),
     Relation("maker", "product", "organisation", "the company that makes {x}", "{s} is made by {o}."),
     Relation("key_compound", "product", "compound", "the key compound in {x}", "The key compound in {s} is {o}."),
     Relation("discoverer", "compound", "person", "the person who first synthesised {x}",
@@ -180,7 +182,7 @@ class World:
         rng.shuffle(free_people)
         for entity in entities.values():
             for relation in RELATIONS_BY_SOURCE[entity.kind]:
-                if relation.key == "ceo" and free_people:  # one company per chief executive while people last
+                if relation.key in ("ceo", "mayor") and free_people:  # one office per person while people last
                     entity.relations[relation.key] = free_people.pop()
                     continue
                 candidates = by_kind[relation.target]
@@ -188,6 +190,11 @@ class World:
                 if target == entity.id and len(candidates) > 1:
                     target = candidates[(candidates.index(target) + 1) % len(candidates)]
                 entity.relations[relation.key] = target
+        led: set[str] = set()
+        for entity in entities.values():  # a chief executive works for the company they lead
+            if entity.kind == "organisation" and entity.relations["ceo"] not in led:
+                led.add(entity.relations["ceo"])
+                entities[entity.relations["ceo"]].relations["employer"] = entity.id
         for entity in list(entities.values()):
             if rng.random() < distractor_rate:
                 twin = _twin(rng, entity, names)

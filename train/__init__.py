@@ -1,1 +1,1 @@
-"""placeholder"""
+"""drgym.train: see DESIGN.md; built by its own issue."""

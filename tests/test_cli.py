@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from drgym.cli import app
+
+runner = CliRunner()
+
+
+def test_world_build_then_search_and_show_tasks(tmp_path):
+    out = tmp_path / "w"
+    result = runner.invoke(app, ["world", "build", "--seed", "3", "--pages", "120", "--out", str(out),
+                                 "--deep-search", "3", "--deep-research", "1"])
+    assert result.exit_code == 0, result.output
+    assert "pages/s" in result.output
+    tasks = [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]
+    name = tasks[0]["meta"]["gold_path"][0]["subject_name"]
+    result = runner.invoke(app, ["web", "search", name, "--corpus", str(out), "-k", "3"])
+    assert result.exit_code == 0, result.output
+    assert "tier" in result.output and name.split()[0] in result.output
+    result = runner.invoke(app, ["tasks", "show", "--file", str(out / "tasks.jsonl"), "--id", tasks[-1]["id"]])
+    assert result.exit_code == 0 and "rubrics" in result.output
+
+
+def test_expected_errors_print_name_and_message_without_traceback(tmp_path):
+    result = runner.invoke(app, ["web", "search", "x", "--corpus", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "CorpusError:" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["world", "build", "--out", str(tmp_path / "w"), "--min-hops", "5", "--max-hops", "3"])
+    assert result.exit_code == 1 and "ConfigError: hops must satisfy" in result.output
+
+
+def test_ingest_command_reports_skipped_records(tmp_path):
+    source = tmp_path / "pages.jsonl"
+    source.write_text(json.dumps({"url": "https://a.example/1", "text": "Alpha beta."}) + "\n{broken\n")
+    result = runner.invoke(app, ["web", "ingest", str(source), "--out", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert "line 2" in result.output and "1 pages kept, 1 bad records skipped" in result.output
+    result = runner.invoke(app, ["web", "search", "alpha", "--corpus", str(tmp_path / "c")])
+    assert "a.example" in result.output

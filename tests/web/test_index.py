@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from drgym.errors import ConfigError, SearchIndexError
+from drgym.web.corpus import Corpus, Page
+from drgym.web.index import RankingConfig, SearchIndex
+
+PAGES = [
+    Page("https://stats.kelvara.gov/pop", "stats.kelvara.gov", "Population", "2024-03-01", 1,
+         ("Kelvaport has 120,000 inhabitants according to the census.", "The census is held every five years.")),
+    Page("https://forum.example/t/9", "forum.example", "Thread", "2021-05-05", 3,
+         ("Kelvaport has 150,000 inhabitants according to the census.", "Anyone been there?")),
+    Page("https://news.example/a", "news.example", "Markets", "2023-01-01", 2,
+         ("Stock markets fell sharply on Tuesday after the bank's announcement.", "Recipes need flour and eggs.")),
+]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    Corpus.from_pages(PAGES).save(folder)
+    SearchIndex.build(Corpus.load(folder), show_progress=False)
+    return folder
+
+
+def test_search_returns_paragraph_hits_with_page_metadata(saved):
+    index = SearchIndex.load(saved / "index")
+    hit = index.search("flour eggs", k=1)[0]
+    assert (hit.url, hit.paragraph_index, hit.tier, hit.domain) == ("https://news.example/a", 1, 2, "news.example")
+    assert hit.text == "Recipes need flour and eggs."
+
+
+def test_authority_prior_breaks_ties_towards_tier_one(saved):
+    index = SearchIndex.load(saved / "index")
+    assert [h.tier for h in index.search("Kelvaport inhabitants census", k=2)] == [1, 3]
+    flat = SearchIndex.load(saved / "index", ranking=RankingConfig(authority_weight=0.0))
+    hits = flat.search("Kelvaport inhabitants census", k=2)
+    assert hits[0].relevance == pytest.approx(hits[1].relevance)
+
+
+def test_filters_by_tier_domain_and_date(saved):
+    index = SearchIndex.load(saved / "index")
+    assert {h.tier for h in index.search("Kelvaport", tiers=[3])} == {3}
+    assert {h.domain for h in index.search("Kelvaport", domains=["stats.kelvara.gov"])} == {"stats.kelvara.gov"}
+    assert {h.url for h in index.search("Kelvaport", published_before="2022-01-01")} == {"https://forum.example/t/9"}
+    assert {h.url for h in index.search("Kelvaport", published_after="2022")} == {"https://stats.kelvara.gov/pop"}
+
+
+@pytest.mark.parametrize("query", ['"unbalanced', "title:(", "AND OR NOT", "-+*:^~", "", "   "])
+def test_query_syntax_is_never_an_error(saved, query):
+    index = SearchIndex.load(saved / "index")
+    assert isinstance(index.search(query), list)
+
+
+def test_hybrid_needs_dense_vectors(saved):
+    with pytest.raises(ConfigError, match="drgym web index --dense"):
+        SearchIndex.load(saved / "index").search("markets", mode="hybrid")
+
+
+def test_stale_index_is_detected(tmp_path):
+    Corpus.from_pages(PAGES[:2]).save(tmp_path)
+    SearchIndex.build(Corpus.load(tmp_path), show_progress=False)
+    Corpus.from_pages(PAGES).save(tmp_path)
+    with pytest.raises(SearchIndexError, match="is stale"):
+        SearchIndex.load(tmp_path / "index")
+
+
+def test_missing_index_says_how_to_build_it(tmp_path):
+    with pytest.raises(SearchIndexError, match="drgym web index"):
+        SearchIndex.load(tmp_path / "index")
+
+
+def test_bm25_index_builds_and_searches_without_importing_torch(saved, tmp_path):
+    code = (
+        "import sys\n"
+        "from drgym.web.corpus import Corpus\n"
+        "from drgym.web.index import SearchIndex\n"
+        f"corpus = Corpus.load({str(saved)!r})\n"
+        f"SearchIndex.build(corpus, {str(tmp_path / 'ix')!r}, show_progress=False)\n"
+        f"assert SearchIndex.load({str(tmp_path / 'ix')!r}, corpus).search('Kelvaport')\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_hybrid_search_finds_a_paraphrase_bm25_misses(tmp_path):
+    Corpus.from_pages(PAGES).save(tmp_path)
+    index = SearchIndex.build(Corpus.load(tmp_path), dense=True, show_progress=False)
+    assert index.search("equities dropped", mode="bm25") == []
+    assert index.search("equities dropped", k=1, mode="hybrid")[0].url == "https://news.example/a"
+    reloaded = SearchIndex.load(tmp_path / "index")
+    assert reloaded.has_dense
+    assert reloaded.search("equities dropped", k=1, mode="hybrid", tiers=[2])[0].tier == 2
