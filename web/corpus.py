@@ -184,11 +184,7 @@ class Corpus:
         return None if row is None else self.page_at(row)
 
     def page_at(self, row: int) -> Page:
-        values = {name: self.column(name)[row].as_py() for name in _SCHEMA.names}
-        return Page(url=values["url"], domain=values["domain"], title=values["title"],
-                    published=values["published"], tier=int(values["tier"]),
-                    paragraphs=tuple(values["paragraphs"]), outlinks=tuple(values["outlinks"]),
-                    html=values["html"] or "")
+        return _page({name: self.column(name)[row].as_py() for name in _SCHEMA.names})
 
     def paragraph(self, row: int, index: int) -> str:
         return self.column("paragraphs")[row][index].as_py()
@@ -196,10 +192,13 @@ class Corpus:
     def __iter__(self) -> Iterator[Page]:
         for batch in self.table.to_batches():
             for values in batch.to_pylist():
-                yield Page(url=values["url"], domain=values["domain"], title=values["title"],
-                           published=values["published"], tier=int(values["tier"]),
-                           paragraphs=tuple(values["paragraphs"]), outlinks=tuple(values["outlinks"]),
-                           html=values["html"] or "")
+                yield _page(values)
+
+
+def _page(values: dict) -> Page:
+    return Page(url=values["url"], domain=values["domain"], title=values["title"], published=values["published"],
+                tier=int(values["tier"]), paragraphs=tuple(values["paragraphs"]), outlinks=tuple(values["outlinks"]),
+                html=values["html"] or "")
 
 
 def _record_batches(pages: Iterable[Page]) -> Iterator[pa.RecordBatch]:
