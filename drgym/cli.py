@@ -82,12 +82,12 @@ def web_ingest(
 
     corpus, report = ingest(sources, authority=AuthorityTable.load(authority), name=out.name, keep_html=keep_html)
     for issue in report.issues:
-        console.print(f"[yellow]skipped[/] {issue}", highlight=False)
+        console.print(f"[yellow]skipped[/] {issue}", highlight=False, soft_wrap=True)  # paths stay copyable
     corpus.save(out)
-    console.print(report.summary())
+    console.print(report.summary(), soft_wrap=True)
     if index:
         SearchIndex.build(corpus, out / "index")
-    console.print(f"corpus written to {out}")
+    console.print(f"corpus written to {out}", soft_wrap=True)
 
 
 @web_app.command("index")
