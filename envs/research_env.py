@@ -1,0 +1,385 @@
+"""Gymnasium environments for deep-research agents: `drgym/DeepSearch-v0` and `drgym/DeepResearch-v0`."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
+
+from drgym.envs.budget import Budget, BudgetTracker, PriceTable
+from drgym.envs.noise import NoiseConfig, failure_text, inject
+from drgym.envs.protocol import ParsedAction, parse_action
+from drgym.envs.tools.base import EpisodeState, Tool, ToolError
+from drgym.envs.tools.file import FileTool, resolve_workspace_path
+from drgym.envs.tools.todo import Todo
+from drgym.envs.tools.web_surfer import BatchWebSurfer
+from drgym.errors import ConfigError
+from drgym.rewards.answer import match_answer
+from drgym.rewards.checks import score_report
+from drgym.tasks.procedural import ProceduralWorld
+from drgym.tasks.schema import Task, TaskSet
+from drgym.tasks.suites import DEFAULT_SUITE, SUITES, load_suite
+from drgym.web.corpus import Corpus
+from drgym.web.index import SearchIndex
+
+__all__ = ["DEFAULT_TOOLS", "DeepResearchEnv", "DeepSearchEnv", "ResearchEnv", "UnicodeText"]
+
+DEFAULT_TOOLS = ("batch_web_surfer", "todo", "file")
+MAX_TEXT_CHARS = 1_000_000
+_SAMPLE_CHARSET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 <>/{}\":,._-\né"
+
+
+class UnicodeText(spaces.Text):
+    """Any Unicode string up to `max_length` characters: web text is not limited to a charset.
+
+    `sample()` draws from a small charset that includes the protocol's tag characters.
+    """
+
+    def __init__(self, max_length: int = MAX_TEXT_CHARS, *, seed: int | None = None) -> None:
+        super().__init__(max_length=max_length, min_length=0, charset=_SAMPLE_CHARSET, seed=seed)
+
+    def contains(self, x: Any) -> bool:
+        return isinstance(x, str) and len(x) <= self.max_length
+
+    def __repr__(self) -> str:
+        return f"UnicodeText({self.max_length})"
+
+
+_SYSTEM_PROMPT = """You are a research agent working on an offline web of fictional entities: nothing you know \
+from training applies, so every fact must come from the pages. Sources have authority tiers: 1 = official \
+registers, statistics offices and journals; 2 = reputable secondary sources; 3 = forums and content farms, which \
+may state wrong or outdated figures. When sources disagree, trust the tier-1 source and the most recent figure.
+
+Call tools by writing one or more tool calls in a turn (they run as a batch):
+<tool_call>{{"name": "batch_web_surfer", "arguments": {{"queries": ["..."]}}}}</tool_call>
+You may think first inside <think>...</think>. {finish}
+
+# Tools
+<tools>
+{tools}
+</tools>"""
+_FINISH = {
+    "deep_search": "When you know the answer, reply with <answer>the answer alone</answer>: a name or a figure, "
+                   "not a list of candidates.",
+    "deep_research": "Finish with the full report in <answer>...</answer>, or draft it in the workspace with the "
+                     "file tool and submit <answer file=\"report.md\"/>. Write Markdown with section headings and "
+                     "cite the page behind each fact as \\cite{url}.",
+}
+
+
+class ResearchEnv(gym.Env[str, str]):
+    """A research task on an offline web, one assistant turn per step.
+
+    ## Description
+    The agent receives a question (deep_search: a short multi-hop question with one answer; deep_research: an
+    open-ended report request graded by a checklist of rubrics) and researches it with the Step-DeepResearch
+    tool set: ``batch_web_surfer`` (batched search and page reads), ``todo`` and ``file`` (a private
+    workspace). Budgets on tool calls, turns, tokens, seconds and cost are enforced by the environment.
+
+    ## Action Space
+    `UnicodeText`: the assistant's raw text, with ``<tool_call>{"name": …, "arguments": {…}}</tool_call>``
+    (several run as a batch) or a final ``<answer>…</answer>`` / ``<answer file="report.md"/>``. An OpenAI
+    assistant message dict with ``tool_calls`` is accepted too. A malformed action costs a turn and returns an
+    error observation; it never raises.
+
+    ## Observation Space
+    `UnicodeText`: on reset, the instructions with the tool descriptions and the question; after a step, the
+    tool results (or the error), then the budget left. ``info["messages"]`` holds the episode as OpenAI chat
+    messages, ``info["tools"]`` the tools as OpenAI JSON schemas, ``info["budget"]`` what is left.
+
+    ## Rewards
+    0 on every step but the last. On an answer: deep_search, 1.0 if it matches an accepted answer (numeric
+    tolerance, aliases; listing candidates is wrong) else 0.0; deep_research, the rubric score
+    Σ w·m / Σ_{w>0} w (negative when faults outweigh), with per-rubric verdicts in ``info["verdicts"]``.
+
+    ## Episode End
+    Terminated when the agent answers. Truncated when a budget runs out; the reward is then the grade of
+    ``report.md`` in the workspace for deep_research (if drafted), else 0.
+
+    ## Arguments
+    ``tasks`` (TaskSet, task file path or suite name; default the embedded ``procedural:easy`` world's tasks),
+    ``web`` (corpus or world folder; default: the suite's world, or the task file's folder), ``budget``
+    (`Budget`), ``tools`` (names, default all), ``judge`` ("deterministic"), ``noise`` (rate or `NoiseConfig`),
+    ``workspace_root``, ``tokenizer``, ``prices`` (`PriceTable`), ``render_mode`` ("ansi").
+
+    ## Example
+    >>> import gymnasium as gym, drgym
+    >>> env = gym.make("drgym/DeepSearch-v0", tasks="procedural:tiny")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs, reward, terminated, truncated, info = env.step("<answer>I do not know</answer>")
+    >>> terminated, reward
+    (True, 0.0)
+    >>> env.close()
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+    kind: str = ""
+
+    def __init__(self, tasks: TaskSet | str | Path | None = None, *, web: ProceduralWorld | SearchIndex | str | Path | None = None,
+                 budget: Budget | dict | None = None, tools: list[str] | tuple[str, ...] | None = None,
+                 judge: str = "deterministic", noise: float | NoiseConfig = 0.0,
+                 workspace_root: str | Path | None = None, tokenizer: Any = None, prices: PriceTable | None = None,
+                 render_mode: str | None = None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.render_mode = render_mode
+        task_set, self.index = _resolve_tasks_and_web(tasks, web)
+        self.tasks = [t for t in task_set if t.kind == self.kind]
+        if not self.tasks:
+            raise ConfigError(f"no {self.kind} tasks in {task_set.name!r} ({len(task_set)} tasks of other kinds)")
+        if judge != "deterministic":
+            raise ConfigError(f"judge must be 'deterministic' (the LLM judge is not available yet), got {judge!r}")
+        if self.kind == "deep_research":
+            unchecked = [t.id for t in self.tasks if any(r.check is None for r in t.rubrics)]
+            if unchecked:
+                raise ConfigError(f"the deterministic judge needs a machine 'check' on every rubric; tasks "
+                                  f"{unchecked[:5]} have rubrics without one (use an LLM judge for them)")
+        self.budget = budget if isinstance(budget, Budget) else Budget(**(budget or {}))
+        self.noise = noise if isinstance(noise, NoiseConfig) else NoiseConfig(rate=float(noise))
+        self.prices = prices or PriceTable()
+        self.tokenizer = tokenizer
+        self.tools = _build_tools(tools, self.index)
+        self._owns_workspace_root = workspace_root is None
+        self.workspace_root = Path(workspace_root) if workspace_root else Path(tempfile.mkdtemp(prefix="drgym-"))
+        self.workspace_root.mkdir(parents=True, exist_ok=True)
+        self.observation_space = UnicodeText()
+        self.action_space = UnicodeText()
+        self._tool_schemas = [tool.schema for tool in self.tools.values()]
+        self._system_prompt = _SYSTEM_PROMPT.format(
+            finish=_FINISH[self.kind], tools="\n".join(tool.hermes_line() for tool in self.tools.values()))
+        self._episode = 0
+        self._task: Task | None = None
+        self._state: EpisodeState | None = None
+        self._tracker: BudgetTracker | None = None
+        self._messages: list[dict[str, Any]] = []
+        self._done = True
+
+    # -- gymnasium API --------------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = options or {}
+        if "task_id" in options:
+            task = next((t for t in self.tasks if t.id == options["task_id"]), None)
+            if task is None:
+                close = difflib.get_close_matches(str(options["task_id"]), [t.id for t in self.tasks], n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"no {self.kind} task {options['task_id']!r}.{hint}")
+        else:
+            task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
+        self._close_episode()
+        self._episode += 1
+        workspace = self.workspace_root / f"episode-{self._episode:05d}"
+        workspace.mkdir(parents=True)
+        self._task = task
+        self._state = EpisodeState(workspace=workspace, rng=self.np_random)
+        for tool in self.tools.values():
+            tool.reset(self._state)
+        self._tracker = BudgetTracker(self.budget, self.prices, self.tokenizer)
+        self._done = False
+        self._messages = [{"role": "system", "content": self._system_prompt},
+                          {"role": "user", "content": task.question}]
+        observation = f"{self._system_prompt}\n\n# Question\n{task.question}\n\n{self._tracker.describe()}"
+        self._tracker.charge_observation(observation)
+        return observation, self._info()
+
+    def step(self, action: str | dict) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        if self._done or self._task is None:
+            raise ResetNeeded("the episode has ended: call reset() before step()")
+        tracker, state = self._tracker, self._state
+        action_text = action if isinstance(action, str) else json.dumps(action, ensure_ascii=False, default=str)
+        tracker.charge_action(action_text)
+        self._messages.append({"role": "assistant", "content": action} if isinstance(action, str)
+                              else {**action, "role": "assistant"})
+        parsed = parse_action(action)
+        reward, terminated, verdicts, results = 0.0, False, None, []
+        if parsed.errors:
+            text = "error: " + "\n".join(parsed.errors)
+            results = [("error", None, text)]
+        elif parsed.answer is not None or parsed.answer_file is not None:
+            report, error = self._answer_text(parsed)
+            if error is not None:
+                results = [("error", None, error)]
+            else:
+                reward, verdicts = self._grade(report)
+                terminated = True
+                results = [("answer", None, f"answer received; episode over. reward {reward:.3f}")]
+        else:
+            results = self._run_tools(parsed, state, tracker)
+        exhausted = None if terminated else tracker.exhausted()
+        truncated = exhausted is not None
+        if truncated:
+            reward, verdicts = self._grade_draft()
+            results.append(("budget", None, f"budget exhausted ({exhausted}): the episode is over."))
+        body = "\n\n".join(text for _, _, text in results)
+        observation = body if terminated or truncated else f"{body}\n\n{tracker.describe()}"
+        tracker.charge_observation(observation)
+        self._record_observation(action, results, observation)
+        self._done = terminated or truncated
+        info = self._info()
+        if verdicts is not None:
+            info["verdicts"] = verdicts
+        if truncated:
+            info["truncated_by"] = exhausted
+        return observation, float(reward), terminated, truncated, info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        lines = []
+        for message in self._messages:
+            content = message.get("content") or json.dumps(message.get("tool_calls"), ensure_ascii=False)
+            if message["role"] == "system":
+                content = content.split("\n")[0] + " […]"
+            lines.append(f"[{message['role']}] {content}")
+        return "\n\n".join(lines)
+
+    def close(self) -> None:
+        self._close_episode()
+        for tool in self.tools.values():
+            tool.close()
+        if self._owns_workspace_root:
+            shutil.rmtree(self.workspace_root, ignore_errors=True)
+        super().close()
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    def _run_tools(self, parsed: ParsedAction, state: EpisodeState, tracker: BudgetTracker) -> list[tuple[str, str, str]]:
+        results = []
+        for call in parsed.tool_calls:
+            tool = self.tools.get(call.name)
+            if tool is None:
+                close = difflib.get_close_matches(call.name, list(self.tools), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                results.append((call.name, call.call_id, f"error: unknown tool {call.name!r}.{hint} Available: "
+                                                         f"{', '.join(self.tools)}."))
+                continue
+            tracker.charge_tool(call.name)
+            try:
+                output = tool.run(state, **tool.validate(call.arguments))
+            except ToolError as e:
+                output = f"error: {e}"
+            failure = inject(self.noise, call.name, state.rng)
+            if failure is not None:
+                output = failure_text(failure, call.name, output, state.rng)
+            elif not output.startswith("error:"):
+                state.last_result = output
+            results.append((call.name, call.call_id, f"<tool_response name=\"{call.name}\">\n{output}\n</tool_response>"))
+            if tracker.exhausted():
+                break
+        return results
+
+    def _record_observation(self, action: str | dict, results: list[tuple[str, str | None, str]],
+                            observation: str) -> None:
+        native = isinstance(action, dict) and action.get("tool_calls")
+        if native and all(call_id is not None for _, call_id, _ in results):
+            for name, call_id, text in results:
+                self._messages.append({"role": "tool", "tool_call_id": call_id, "name": name, "content": text})
+        else:
+            self._messages.append({"role": "user", "content": observation})
+
+    def _answer_text(self, parsed: ParsedAction) -> tuple[str, str | None]:
+        if parsed.answer_file is None:
+            return parsed.answer or "", None
+        try:
+            path = resolve_workspace_path(self._state.workspace, parsed.answer_file)
+        except ToolError as e:
+            return "", f"error: cannot submit {parsed.answer_file!r}: {e}"
+        if not path.is_file():
+            return "", (f"error: no file {parsed.answer_file!r} in the workspace to submit; write it with the file "
+                        "tool first.")
+        return path.read_text(encoding="utf-8", errors="replace"), None
+
+    def _grade(self, report: str) -> tuple[float, list[dict[str, Any]]]:
+        task = self._task
+        if task.kind == "deep_search":
+            match = match_answer(report, task.answers)
+            return (1.0 if match.is_correct else 0.0), [{"id": "answer", "verdict": "satisfied" if match.is_correct
+                                                         else "not_satisfied", "evidence": match.reason, "weight": 1}]
+        result = score_report(task.rubrics, report)
+        verdicts = [{"id": r.id, "verdict": result.verdicts[r.id].verdict, "evidence": result.verdicts[r.id].evidence,
+                     "weight": r.weight, "axis": r.axis} for r in task.rubrics]
+        return result.score, verdicts
+
+    def _grade_draft(self) -> tuple[float, list[dict[str, Any]]]:
+        draft = self._state.workspace / "report.md"
+        if self._task.kind == "deep_research" and draft.is_file():
+            return self._grade(draft.read_text(encoding="utf-8", errors="replace"))
+        return 0.0, []
+
+    def _info(self) -> dict[str, Any]:
+        return {"task_id": self._task.id, "kind": self._task.kind, "messages": list(self._messages),
+                "tools": self._tool_schemas, "budget": self._tracker.remaining(), "usage": self._tracker.usage(),
+                "visited_urls": list(self._state.visited_urls), "budget_limits": asdict(self.budget)}
+
+    def _close_episode(self) -> None:
+        if self._state is not None:
+            shutil.rmtree(self._state.workspace, ignore_errors=True)
+            self._state = None
+
+
+class DeepSearchEnv(ResearchEnv):
+    __doc__ = ResearchEnv.__doc__
+    kind = "deep_search"
+
+
+class DeepResearchEnv(ResearchEnv):
+    __doc__ = ResearchEnv.__doc__.replace('gym.make("drgym/DeepSearch-v0"', 'gym.make("drgym/DeepResearch-v0"')
+    kind = "deep_research"
+
+
+def _build_tools(names, index: SearchIndex) -> dict[str, Tool]:
+    factories = {"batch_web_surfer": lambda: BatchWebSurfer(index), "todo": Todo, "file": FileTool}
+    names = list(names) if names is not None else list(DEFAULT_TOOLS)
+    tools = {}
+    for name in names:
+        if name not in factories:
+            close = difflib.get_close_matches(name, factories, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown tool {name!r}.{hint} Available: {', '.join(factories)}")
+        tools[name] = factories[name]()
+    return tools
+
+
+def _resolve_tasks_and_web(tasks, web) -> tuple[TaskSet, SearchIndex]:
+    world = None
+    if tasks is None:
+        tasks = DEFAULT_SUITE
+    if isinstance(tasks, str) and tasks in SUITES:
+        world = load_suite(tasks)
+        task_set = world.tasks
+    elif isinstance(tasks, TaskSet):
+        task_set = tasks
+    elif isinstance(tasks, (str, Path)):
+        path = Path(tasks)
+        if path.is_dir():
+            path = path / "tasks.jsonl"
+        if not path.is_file():
+            close = difflib.get_close_matches(str(tasks), SUITES, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"tasks={str(tasks)!r} is neither a suite ({', '.join(SUITES)}) nor a task file.{hint}")
+        task_set = TaskSet.load(path)
+        if web is None and (path.parent / "corpus.json").is_file():
+            web = path.parent
+    else:
+        raise ConfigError(f"tasks must be a TaskSet, a task file path or a suite name, got {type(tasks).__name__}")
+    if isinstance(web, SearchIndex):
+        return task_set, web
+    if isinstance(web, ProceduralWorld):
+        return task_set, web.index
+    if web is not None:
+        folder = Path(web)
+        if (folder / "world.json").is_file():
+            return task_set, ProceduralWorld(folder).index
+        return task_set, SearchIndex.load(folder / "index", Corpus.load(folder))
+    if world is None:
+        raise ConfigError("these tasks need a web: pass web= (a corpus or world folder, or a SearchIndex)")
+    return task_set, world.index
