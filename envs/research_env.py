@@ -197,8 +197,10 @@ class ResearchEnv(gym.Env[str, str]):
         tracker, state = self._tracker, self._state
         action_text = action if isinstance(action, str) else json.dumps(action, ensure_ascii=False, default=str)
         tracker.charge_action(action_text)
-        self._messages.append({"role": "assistant", "content": action} if isinstance(action, str)
-                              else {**action, "role": "assistant"})
+        if isinstance(action, dict):
+            self._messages.append({**action, "role": "assistant"})
+        else:  # text, or something that is not an action at all (recorded as its text)
+            self._messages.append({"role": "assistant", "content": action_text})
         parsed = parse_action(action)
         reward, terminated, verdicts, results = 0.0, False, None, []
         if parsed.errors:

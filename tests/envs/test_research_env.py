@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import gymnasium as gym
+import pytest
+from gymnasium.error import ResetNeeded
+from gymnasium.utils.env_checker import check_env
+
+import drgym  # noqa: F401 - registers the environments
+from drgym.envs import Budget, NoiseConfig
+from drgym.errors import ConfigError
+
+ENV_IDS = ["drgym/DeepSearch-v0", "drgym/DeepResearch-v0"]
+
+
+def _call(name: str, **arguments) -> str:
+    return f"<tool_call>{json.dumps({'name': name, 'arguments': arguments})}</tool_call>"
+
+
+@pytest.fixture
+def make(tiny_world):
+    envs = []
+
+    def factory(env_id="drgym/DeepSearch-v0", **kwargs):
+        env = gym.make(env_id, tasks=str(tiny_world.path), **kwargs)
+        envs.append(env)
+        return env
+
+    yield factory
+    for env in envs:
+        env.close()
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_check_env_passes(make, env_id):
+    check_env(make(env_id).unwrapped, skip_render_check=True)
+
+
+def test_reset_shows_tools_question_and_budget(make, tiny_world):
+    env = make()
+    task = next(t for t in tiny_world.tasks if t.kind == "deep_search")
+    obs, info = env.reset(seed=0, options={"task_id": task.id})
+    assert "<tools>" in obs and '"name": "batch_web_surfer"' in obs and task.question in obs
+    assert obs.rstrip().endswith("Budget left: tool calls 60, turns 30.")
+    assert [t["function"]["name"] for t in info["tools"]] == ["batch_web_surfer", "todo", "file"]
+    assert info["messages"][1] == {"role": "user", "content": task.question}
+    assert info["task_id"] == task.id
+
+
+def test_same_seed_same_task_and_unknown_task_id_suggests(make):
+    env = make()
+    assert env.reset(seed=3)[1]["task_id"] == env.reset(seed=3)[1]["task_id"]
+    with pytest.raises(ConfigError, match=r"no deep_search task 'ds-00000'\. Did you mean 'ds-000\d'"):
+        env.reset(options={"task_id": "ds-00000"})
+
+
+def test_final_answer_terminates_episode_with_match_reward(make, tiny_world):
+    env = make()
+    task = next(t for t in tiny_world.tasks if t.kind == "deep_search")
+    env.reset(seed=0, options={"task_id": task.id})
+    obs, reward, terminated, truncated, info = env.step(f"<answer>{task.answers[0]}</answer>")
+    assert (reward, terminated, truncated) == (1.0, True, False)
+    assert info["verdicts"][0]["verdict"] == "satisfied"
+    with pytest.raises(ResetNeeded):
+        env.step("<answer>again</answer>")
+    env.reset(seed=0, options={"task_id": task.id})
+    assert env.step(f"<answer>{task.answers[0]} or 12</answer>")[1] == 0.0
+
+
+def test_research_report_from_workspace_file_is_graded(make, tiny_world):
+    env = make("drgym/DeepResearch-v0")
+    task = next(t for t in tiny_world.tasks if t.kind == "deep_research")
+    env.reset(seed=0, options={"task_id": task.id})
+    draft = task.meta["gold_report"].replace("## ", "## Draft ", 1)
+    obs = env.step(_call("file", action="write", path="report.md", content=draft))[0]
+    assert "wrote" in obs
+    obs = env.step(_call("file", action="patch", path="report.md", old="## Draft ", new="## "))[0]
+    assert "patched report.md" in obs
+    obs, reward, terminated, _, info = env.step('<answer file="report.md"/>')
+    assert terminated and reward == 1.0
+    assert {v["verdict"] for v in info["verdicts"] if v["weight"] > 0} == {"satisfied"}
+
+
+def test_missing_answer_file_is_an_error_not_the_end(make):
+    env = make("drgym/DeepResearch-v0")
+    env.reset(seed=0)
+    obs, reward, terminated, truncated, _ = env.step('<answer file="nothing.md"/>')
+    assert not terminated and not truncated and "no file 'nothing.md'" in obs
+
+
+GARBAGE = [
+    "", "hello", "<tool_call>{not json}</tool_call>", "<tool_call>[1, 2]</tool_call>",
+    "<tool_call>{\"name\": 5}</tool_call>", _call("no_such_tool"), _call("batch_web_surfer"),
+    _call("batch_web_surfer", queries="not a list"), _call("batch_web_surfer", queries=["x"], top_k="many"),
+    _call("batch_web_surfer", queries=["x"], bogus=1), _call("todo", action="explode"), _call("todo"),
+    _call("file", action="read"), _call("file", action="write", path="a.txt"),
+    "<tool_call>" + "x" * 100_000 + "</tool_call>", "x" * 100_000, "\x00\x00<tool_call>\x00</tool_call>",
+    "<tool_call><tool_call>{}</tool_call></tool_call>", "<tool_call><answer>1</answer></tool_call>",
+    "<tool_call>{\"name\": \"todo\", \"arguments\": {\"action\": \"list\"}}", "</tool_call>",
+    _call("todo", action="list") + "<answer>both</answer>", "<answer file='../../etc/passwd'/>",
+    {"role": "assistant", "tool_calls": [{"function": {"name": "todo", "arguments": "{bad"}}]},
+    {"role": "assistant", "tool_calls": "nope"}, {"content": 7}, None, 42, ["list"],
+    "<tool_call>" + json.dumps({"name": "todo", "arguments": {"action": "add", "item": "\x00" * 10}}) + "</tool_call>",
+]
+
+
+def test_garbage_actions_never_raise_and_explain_the_error(make):
+    env = make(budget=Budget(max_turns=None, max_tool_calls=None))
+    env.reset(seed=0)
+    for action in GARBAGE:
+        obs, reward, terminated, truncated, _ = env.step(action)
+        assert isinstance(obs, str) and reward == 0.0 and not terminated and not truncated, action
+        if action != GARBAGE[-1]:
+            assert "error" in obs, (action, obs)
+
+
+def test_budget_exhaustion_truncates_and_grades_the_draft(make, tiny_world):
+    env = make("drgym/DeepResearch-v0", budget=Budget(max_tool_calls=2))
+    task = next(t for t in tiny_world.tasks if t.kind == "deep_research")
+    env.reset(seed=0, options={"task_id": task.id})
+    obs, reward, terminated, truncated, info = env.step(_call("todo", action="list"))
+    assert not truncated and "tool calls 1" in obs
+    obs, reward, terminated, truncated, info = env.step(
+        _call("file", action="write", path="report.md", content=task.meta["gold_report"]))
+    assert truncated and not terminated and info["truncated_by"] == "max_tool_calls"
+    assert reward == 1.0 and "budget exhausted (max_tool_calls)" in obs
+
+
+def test_token_and_cost_budgets_use_the_given_tokenizer_and_prices(make):
+    from drgym.envs import PriceTable
+
+    env = make(budget=Budget(max_tokens=None, max_cost_usd=0.0025, max_turns=None),
+               prices=PriceTable(usd_per_tool_call={"batch_web_surfer": 0.001}), tokenizer=lambda text: 1)
+    env.reset(seed=0)
+    truncated = False
+    for _ in range(5):
+        _, _, _, truncated, info = env.step(_call("batch_web_surfer", queries=["population"]))
+        if truncated:
+            break
+    assert truncated and info["truncated_by"] == "max_cost_usd" and info["usage"]["tool_calls"] == 3
+    assert info["usage"]["input_tokens"] == info["usage"]["turns"] + 1  # one token per text, by the tokenizer
+
+
+def test_noise_is_seeded_and_fails_about_the_given_share(make):
+    def failures(seed):
+        env = make(noise=NoiseConfig(rate=0.3), budget=Budget(max_turns=None, max_tool_calls=None))
+        env.reset(seed=seed)
+        texts = [env.step(_call("batch_web_surfer", queries=[f"population {i}"]))[0] for i in range(60)]
+        return [bool(re.search(r"timed out|HTTP 503|empty response|truncated", t)) for t in texts]
+
+    first = failures(1)
+    assert first == failures(1)
+    assert 8 <= sum(first) <= 30
+
+
+def test_browse_paginates_and_finds(make, tiny_world):
+    env = make(budget=Budget(max_turns=None, max_tool_calls=None))
+    env.reset(seed=0)
+    page = max(tiny_world.corpus, key=lambda p: len(p.paragraphs))
+    obs = env.step(_call("batch_web_surfer", urls=[page.url]))[0]
+    assert f"page: {page.title}" in obs and "¶0:" in obs and "[tier" in obs
+    word = page.paragraphs[-1].split()[0]
+    found = env.step(_call("batch_web_surfer", urls=[page.url], find=word))[0]
+    assert f"containing {word!r}" in found
+    missing = env.step(_call("batch_web_surfer", urls=["https://nowhere.example/x"]))[0]
+    assert "no page at this url" in missing
+    assert env.step(_call("batch_web_surfer", urls=[page.url], page=99))[0].count("does not exist") == 1
+
+
+@pytest.mark.parametrize("vector_cls", [gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv])
+def test_vector_envs_step_in_parallel(tiny_world, vector_cls):
+    fns = [lambda: gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path)) for _ in range(2)]
+    envs = vector_cls(fns, shared_memory=False) if vector_cls is gym.vector.AsyncVectorEnv else vector_cls(fns)
+    try:
+        observations, infos = envs.reset(seed=[0, 1])
+        assert len(observations) == 2 and all("<tools>" in o for o in observations)
+        actions = (_call("batch_web_surfer", queries=["mayor"]), "<answer>no idea</answer>")
+        observations, rewards, terminated, truncated, infos = envs.step(actions)
+        assert "search:" in observations[0] and list(terminated) == [False, True]
+    finally:
+        envs.close()
+
+
+def test_close_removes_the_workspace(make):
+    env = make()
+    env.reset(seed=0)
+    root = env.unwrapped.workspace_root
+    env.step(_call("file", action="write", path="notes.md", content="x"))
+    assert any(root.rglob("notes.md"))
+    env.close()
+    assert not os.path.exists(root)
+
+
+def test_env_without_tasks_of_its_kind_is_a_config_error(tmp_path, tiny_world):
+    only_search = tmp_path / "tasks.jsonl"
+    only_search.write_text("".join(t.model_dump_json() + "\n" for t in tiny_world.tasks if t.kind == "deep_search"))
+    with pytest.raises(ConfigError, match="no deep_research tasks"):
+        gym.make("drgym/DeepResearch-v0", tasks=str(only_search), web=str(tiny_world.path))
+    with pytest.raises(ConfigError, match="Did you mean 'procedural:tiny'"):
+        gym.make("drgym/DeepSearch-v0", tasks="procedural:tinny")
