@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import shutil
 import tempfile
 from dataclasses import asdict
@@ -19,6 +20,7 @@ from drgym.envs.noise import NoiseConfig, failure_text, inject
 from drgym.envs.protocol import ParsedAction, parse_action
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
 from drgym.envs.tools.file import FileTool, resolve_workspace_path
+from drgym.envs.tools.shell import ShellTool
 from drgym.envs.tools.todo import Todo
 from drgym.envs.tools.web_surfer import BatchWebSurfer
 from drgym.errors import ConfigError
@@ -32,7 +34,10 @@ from drgym.web.index import SearchIndex
 
 __all__ = ["DEFAULT_TOOLS", "DeepResearchEnv", "DeepSearchEnv", "ResearchEnv", "UnicodeText"]
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_TOOLS = ("batch_web_surfer", "todo", "file")
+"""Always on; `shell` joins them when bubblewrap and tmux are installed."""
 MAX_TEXT_CHARS = 1_000_000
 _SAMPLE_CHARSET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 <>/{}\":,._-\né"
 
@@ -81,8 +86,8 @@ class ResearchEnv(gym.Env[str, str]):
     ## Description
     The agent receives a question (deep_search: a short multi-hop question with one answer; deep_research: an
     open-ended report request graded by a checklist of rubrics) and researches it with the Step-DeepResearch
-    tool set: ``batch_web_surfer`` (batched search and page reads), ``todo`` and ``file`` (a private
-    workspace). Budgets on tool calls, turns, tokens, seconds and cost are enforced by the environment.
+    tool set: ``batch_web_surfer`` (batched search and page reads), ``todo``, ``file`` (a private
+    workspace) and ``shell`` (a sandboxed terminal on that workspace). Budgets on tool calls, turns, tokens, seconds and cost are enforced by the environment.
 
     ## Action Space
     `UnicodeText`: the assistant's raw text, with ``<tool_call>{"name": …, "arguments": {…}}</tool_call>``
@@ -339,8 +344,16 @@ class DeepResearchEnv(ResearchEnv):
 
 
 def _build_tools(names, index: SearchIndex) -> dict[str, Tool]:
-    factories = {"batch_web_surfer": lambda: BatchWebSurfer(index), "todo": Todo, "file": FileTool}
-    names = list(names) if names is not None else list(DEFAULT_TOOLS)
+    factories = {"batch_web_surfer": lambda: BatchWebSurfer(index), "todo": Todo, "file": FileTool,
+                 "shell": ShellTool}
+    if names is None:
+        names = list(DEFAULT_TOOLS)
+        if shutil.which("bwrap") and shutil.which("tmux"):
+            names.append("shell")
+        else:
+            logger.warning("the shell tool is left out: it needs bubblewrap and tmux "
+                           "(sudo apt-get install bubblewrap tmux)")
+    names = list(names)
     tools = {}
     for name in names:
         if name not in factories:

@@ -125,9 +125,10 @@ def _write(target: Path, text: str) -> None:
         raise ToolError(f"file too large ({len(data)} bytes); the limit is {MAX_FILE_BYTES} bytes.")
     target.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
-    descriptor = os.open(target, flags, 0o644)
+    descriptor = os.open(target, flags, 0o666)
     with os.fdopen(descriptor, "wb") as out:
         out.write(data)
+    os.chmod(target, 0o666)  # the shell sandbox runs as another user and edits these files too
 
 
 def apply_unified_diff(text: str, diff: str) -> str:

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import drgym  # noqa: F401
+from drgym.envs.tools.base import EpisodeState
+from drgym.envs.tools.shell import ShellLimits, ShellTool
+from drgym.errors import DependencyNotInstalled
+
+pytestmark = pytest.mark.skipif(not (shutil.which("bwrap") and shutil.which("tmux")),
+                                reason="needs bubblewrap and tmux (make test installs them)")
+
+
+@pytest.fixture
+def shell(tmp_path):
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    state = EpisodeState(workspace=workspace, rng=np.random.default_rng(0))
+    tool = ShellTool(ShellLimits(cpu_s=5, memory_mb=512, max_processes=48, max_output_chars=2000))
+    tool.reset(state)
+    yield (lambda command, timeout_s=10: tool.run(state, command=command, timeout_s=timeout_s)), state
+    tool.close()
+
+
+def _sandbox_leftovers() -> int:
+    listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    return sum(1 for line in listing if line.startswith(("bwrap", "sleep 4242")) or "drgym-tmux-" in line)
+
+
+def test_state_persists_between_calls(shell):
+    run, state = shell
+    assert "[exit code 0]" in run("cd /tmp; export COLOR=teal; sleep 30 &")
+    out = run("pwd; echo $COLOR; jobs | wc -l")
+    assert out.splitlines()[:3] == ["/tmp", "teal", "1"]
+    run("echo note > /workspace/n.txt")
+    assert (state.workspace / "n.txt").read_text() == "note\n"
+
+
+def test_host_outside_the_workspace_is_out_of_reach(shell, tmp_path):
+    run, _ = shell
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host secret")
+    assert "host secret" not in run(f"cat {secret}")
+    assert "Read-only file system" in run("touch /etc/drgym-was-here")
+    run("echo x > /tmp/inside.txt")
+    assert not (tmp_path.parent / "inside.txt").exists()
+    assert "No such file" in run("ls /root")
+
+
+def test_network_is_unreachable(shell):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    run, _ = shell
+    out = run(f"exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected", timeout_s=5)
+    assert "connected" not in out and "[exit code 1]" in out
+    assert "unreachable" in run("exec 3<>/dev/tcp/1.1.1.1/80", timeout_s=5).lower()
+    server.close()
+    assert not accepted
+
+
+def test_endless_loop_is_interrupted_and_the_shell_survives(shell):
+    run, _ = shell
+    assert "timed out after 1 s" in run("while true; do :; done", timeout_s=1)
+    assert run("echo still here").startswith("still here")
+    stubborn = run("trap '' INT; while true; do :; done", timeout_s=1)
+    assert "timed out" in stubborn or "killed" in stubborn
+    assert "again" in run("echo again")
+
+
+def test_fork_bomb_is_stopped_by_the_process_limit(shell):
+    run, _ = shell
+    run(":(){ :|:& };:", timeout_s=3)
+    out = run("echo alive", timeout_s=10)
+    assert "alive" in out
+    assert _sandbox_leftovers() <= 2  # the sandbox shell itself, not a swarm
+
+
+def test_memory_limit_and_output_cap(shell):
+    run, _ = shell
+    assert "MemoryError" in run("python3 -c 'bytearray(900 * 1024 * 1024)'")
+    out = run("seq 1 100000")
+    assert "[output cut at 2000 characters" in out and "[exit code 0]" in out
+
+
+def test_no_tmux_session_or_process_survives_close(tiny_world):
+    before = _sandbox_leftovers()
+    for _ in range(20):
+        env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path), tools=["shell"])
+        env.reset(seed=0)
+        action = "<tool_call>" + json.dumps({"name": "shell", "arguments": {"command": "sleep 4242 & echo up"}})
+        obs = env.step(action + "</tool_call>")[0]
+        assert "up" in obs
+        env.close()
+    assert _sandbox_leftovers() == before
+
+
+def test_refuses_to_start_without_bubblewrap(monkeypatch):
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "bwrap" else real_which(name))
+    with pytest.raises(DependencyNotInstalled, match="apt-get install bubblewrap"):
+        ShellTool()
