@@ -20,6 +20,7 @@ from drgym.envs.noise import NoiseConfig, failure_text, inject
 from drgym.envs.protocol import ParsedAction, parse_action
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
 from drgym.envs.tools.file import FileTool, resolve_workspace_path
+from drgym.envs.tools.image import AnalyzeImage, VisionBackend
 from drgym.envs.tools.shell import ShellTool
 from drgym.envs.tools.todo import Todo
 from drgym.envs.tools.web_surfer import BatchWebSurfer
@@ -36,7 +37,7 @@ __all__ = ["DEFAULT_TOOLS", "DeepResearchEnv", "DeepSearchEnv", "ResearchEnv", "
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TOOLS = ("batch_web_surfer", "todo", "file")
+DEFAULT_TOOLS = ("batch_web_surfer", "todo", "file", "analyze_image")
 """Always on; `shell` joins them when bubblewrap and tmux are installed."""
 MAX_TEXT_CHARS = 1_000_000
 _SAMPLE_CHARSET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 <>/{}\":,._-\né"
@@ -87,7 +88,7 @@ class ResearchEnv(gym.Env[str, str]):
     The agent receives a question (deep_search: a short multi-hop question with one answer; deep_research: an
     open-ended report request graded by a checklist of rubrics) and researches it with the Step-DeepResearch
     tool set: ``batch_web_surfer`` (batched search and page reads), ``todo``, ``file`` (a private
-    workspace) and ``shell`` (a sandboxed terminal on that workspace). Budgets on tool calls, turns, tokens, seconds and cost are enforced by the environment.
+    workspace), ``analyze_image`` (charts on pages) and ``shell`` (a sandboxed terminal on the workspace). Budgets on tool calls, turns, tokens, seconds and cost are enforced by the environment.
 
     ## Action Space
     `UnicodeText`: the assistant's raw text, with ``<tool_call>{"name": …, "arguments": {…}}</tool_call>``
@@ -113,7 +114,8 @@ class ResearchEnv(gym.Env[str, str]):
     ``tasks`` (TaskSet, task file path or suite name; default the embedded ``procedural:easy`` world's tasks),
     ``web`` (corpus or world folder; default: the suite's world, or the task file's folder), ``budget``
     (`Budget`), ``tools`` (names, default all), ``judge`` ("deterministic"), ``noise`` (rate or `NoiseConfig`),
-    ``workspace_root``, ``tokenizer``, ``prices`` (`PriceTable`), ``render_mode`` ("ansi").
+    ``workspace_root``, ``tokenizer``, ``prices`` (`PriceTable`), ``vision`` (`VisionBackend` or its fields as
+    a dict: an OpenAI-compatible VLM endpoint for analyze_image), ``render_mode`` ("ansi").
 
     ## Example
     >>> import gymnasium as gym, drgym
@@ -132,7 +134,7 @@ class ResearchEnv(gym.Env[str, str]):
                  budget: Budget | dict | None = None, tools: list[str] | tuple[str, ...] | None = None,
                  judge: str = "deterministic", noise: float | NoiseConfig = 0.0,
                  workspace_root: str | Path | None = None, tokenizer: Any = None, prices: PriceTable | None = None,
-                 render_mode: str | None = None) -> None:
+                 vision: VisionBackend | dict | None = None, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.render_mode = render_mode
@@ -151,7 +153,9 @@ class ResearchEnv(gym.Env[str, str]):
         self.noise = noise if isinstance(noise, NoiseConfig) else NoiseConfig(rate=float(noise))
         self.prices = prices or PriceTable()
         self.tokenizer = tokenizer
-        self.tools = _build_tools(tools, self.index)
+        if isinstance(vision, dict):
+            vision = VisionBackend(**vision)
+        self.tools = _build_tools(tools, self.index, vision)
         self._owns_workspace_root = workspace_root is None
         self.workspace_root = Path(workspace_root) if workspace_root else Path(tempfile.mkdtemp(prefix="drgym-"))
         self.workspace_root.mkdir(parents=True, exist_ok=True)
@@ -343,9 +347,9 @@ class DeepResearchEnv(ResearchEnv):
     kind = "deep_research"
 
 
-def _build_tools(names, index: SearchIndex) -> dict[str, Tool]:
+def _build_tools(names, index: SearchIndex, vision: VisionBackend | None) -> dict[str, Tool]:
     factories = {"batch_web_surfer": lambda: BatchWebSurfer(index), "todo": Todo, "file": FileTool,
-                 "shell": ShellTool}
+                 "shell": ShellTool, "analyze_image": lambda: AnalyzeImage(index.corpus, vision)}
     if names is None:
         names = list(DEFAULT_TOOLS)
         if shutil.which("bwrap") and shutil.which("tmux"):

@@ -7,6 +7,7 @@ Folder layout (the corpus files sit at the top, so `Corpus.load(world_dir)` work
     tasks.jsonl        synthesised tasks (deep_search and deep_research)
     authority.tsv      the world's domains and their tiers
     corpus.json, pages.arrow, urls.npy, rows.npy   the pages
+    images/            chart images shown on pages (PNG)
     index/             the search index (derived; not part of the byte-identical world)
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from drgym.errors import CorpusError
+from drgym.tasks.charts import draw_charts
 from drgym.tasks.render import RenderKnobs, Statement, authority_tsv, render_world
 from drgym.tasks.schema import TaskSet
 from drgym.tasks.synth import FactIndex, synthesise_tasks
@@ -79,14 +81,15 @@ class ProceduralWorld:
                                    distractor_rate=spec.distractor_rate)
             knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
                                 low_trust_rate=spec.low_trust_rate)
-            pages, statements = [], []
-            progress = tqdm(render_world(world, knobs), desc="render pages", unit="page", disable=not show_progress,
-                            total=round(len(world.entities) * PAGES_PER_ENTITY))
+            pages, statements, charts = [], [], []
+            progress = tqdm(render_world(world, knobs, charts), desc="render pages", unit="page",
+                            disable=not show_progress, total=round(len(world.entities) * PAGES_PER_ENTITY))
             for page, page_statements in progress:
                 pages.append(page)
                 statements += page_statements
             corpus = Corpus.from_pages(pages, name=f"world-{spec.seed}")
             corpus.save(staging)
+            draw_charts(charts, staging / "images", show_progress=show_progress)
             with (staging / "statements.jsonl").open("w", encoding="utf-8") as out:
                 for statement in statements:
                     out.write(json.dumps(dataclasses.astuple(statement), ensure_ascii=False) + "\n")

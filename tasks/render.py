@@ -24,9 +24,9 @@ from drgym.tasks.world import (
     World,
     format_value,
 )
-from drgym.web.corpus import Page
+from drgym.web.corpus import Page, PageImage
 
-__all__ = ["DOMAINS", "RenderKnobs", "Statement", "authority_tsv", "render_world"]
+__all__ = ["DOMAINS", "Chart", "RenderKnobs", "Statement", "authority_tsv", "render_world"]
 
 # domain -> (tier, what it publishes)
 DOMAINS: dict[str, tuple[int, str]] = {
@@ -92,6 +92,19 @@ class RenderKnobs:
     """Chance that an entity is discussed on a low-trust page."""
     news_rate: float = 0.6
     """Chance that an entity with dated values gets a news story."""
+    max_charts: int = 24
+    """Register entries of companies with 3+ revenue figures get a chart image, up to this many per world."""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A line chart of an attribute's history, drawn into the world's images folder."""
+
+    url: str
+    title: str
+    label: str
+    years: tuple[int, ...]
+    values: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -133,19 +146,24 @@ def encyclopedia_url(entity: Entity) -> str:
     return f"https://openpedia.org/wiki/{slug(entity.name)}-{slug(entity.id)}"
 
 
-def render_world(world: World, knobs: RenderKnobs | None = None) -> Iterator[tuple[Page, list[Statement]]]:
-    """Yields each page with the statements it makes, in a fixed order (deterministic for the world)."""
+def render_world(world: World, knobs: RenderKnobs | None = None,
+                 charts: list[Chart] | None = None) -> Iterator[tuple[Page, list[Statement]]]:
+    """Yields each page with the statements it makes, in a fixed order (deterministic for the world).
+
+    Charts shown on pages are appended to `charts`, for the caller to draw.
+    """
     knobs = knobs or RenderKnobs()
     rng = random.Random(f"drgym-render-{world.seed}")
-    renderer = _Renderer(world, knobs, rng)
+    renderer = _Renderer(world, knobs, rng, charts if charts is not None else [])
     for entity in world.entities.values():
         yield from renderer.entity_pages(entity)
     yield from renderer.table_pages()
 
 
 class _Renderer:
-    def __init__(self, world: World, knobs: RenderKnobs, rng: random.Random) -> None:
+    def __init__(self, world: World, knobs: RenderKnobs, rng: random.Random, charts: list[Chart]) -> None:
         self.world = world
+        self.charts = charts
         self.knobs = knobs
         self.rng = rng
         self.inverse: dict[str, list[tuple[str, str]]] = defaultdict(list)  # object id -> (relation, subject id)
@@ -232,7 +250,21 @@ class _Renderer:
         outlinks += [registry_url(self.world.entities[t]) for t in entity.relations.values()]
         title = f"{entity.name} — register entry"
         return Page(url, domain, title, self.date(self.latest_year(entity)), 1, tuple(paragraphs),
-                    tuple(dict.fromkeys(outlinks))), statements
+                    tuple(dict.fromkeys(outlinks)), images=self.chart(entity, domain)), statements
+
+    def chart(self, entity: Entity, domain: str) -> tuple[PageImage, ...]:
+        """A revenue chart for companies with 3+ figures; its caption carries the figures."""
+        history = entity.attributes.get("revenue_musd", [])
+        if entity.kind != "organisation" or len(history) < 3 or len(self.charts) >= self.knobs.max_charts:
+            return ()
+        attribute = next(a for a in ATTRIBUTES["organisation"] if a.key == "revenue_musd")
+        url = f"https://{domain}/charts/{slug(entity.name)}-{slug(entity.id)}-revenue.png"
+        years = tuple(y for y, _ in history)
+        values = tuple(v for _, v in history)
+        figures = "; ".join(f"{y}: {format_value(v, attribute, with_unit=False)}" for y, v in history)
+        self.charts.append(Chart(url, f"{entity.name}: annual revenue", "USD million", years, values))
+        return (PageImage(url, alt=f"Line chart of the annual revenue of {entity.name}, {years[0]}-{years[-1]}",
+                          caption=f"Annual revenue of {entity.name} (USD million) by year: {figures}."),)
 
     def archive(self, entity: Entity) -> tuple[Page, list[Statement]]:
         url, domain = archive_url(entity), _REGISTRY[entity.kind]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 __all__ = ["ATTRIBUTES", "Attribute", "Entity", "KINDS", "RELATIONS", "Relation", "World", "WORLD_VERSION",
            "format_value", "world_from_dict", "world_to_dict"]
 
-WORLD_VERSION = 1
+WORLD_VERSION = 2
 """Bump when generation changes, so cached worlds are rebuilt."""
 
 KINDS = ("organisation", "person", "place", "product", "compound", "regulation", "event")

@@ -5,6 +5,7 @@ On disk a corpus is a folder::
     corpus.json    name, format version, page and paragraph counts
     pages.arrow    one row per page: url, domain, title, published, tier, paragraphs, outlinks, html
     urls.npy       sorted 64-bit url hashes, and rows.npy the page row of each: url lookup without a dict
+    images/        image files, when the corpus has them: ``<16 hex digits of the url hash>.png``
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import pyarrow.compute as pc
 
 from drgym.errors import CorpusError
 
-__all__ = ["Corpus", "Page", "url_hash"]
+__all__ = ["Corpus", "Page", "PageImage", "image_file_name", "url_hash"]
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_IMAGE = pa.struct([("url", pa.string()), ("alt", pa.string()), ("caption", pa.string())])
 _SCHEMA = pa.schema(
     [
         ("url", pa.string()),
@@ -37,9 +39,19 @@ _SCHEMA = pa.schema(
         ("paragraphs", pa.list_(pa.string())),
         ("outlinks", pa.list_(pa.string())),
         ("html", pa.string()),
+        ("images", pa.list_(_IMAGE)),
     ]
 )
 _BATCH_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """An image shown on a page."""
+
+    url: str
+    alt: str = ""
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,8 @@ class Page:
     paragraphs: tuple[str, ...]
     outlinks: tuple[str, ...] = ()
     html: str = field(default="", repr=False)
-    """The source HTML when it was kept (ingested pages); procedural pages render it on demand."""
+    """The source HTML when it was kept (ingested pages); procedural pages keep text only."""
+    images: tuple[PageImage, ...] = ()
 
     def __post_init__(self) -> None:
         if self.tier not in (1, 2, 3):
@@ -67,6 +80,11 @@ class Page:
     @property
     def text(self) -> str:
         return "\n\n".join(self.paragraphs)
+
+
+def image_file_name(url: str) -> str:
+    """File name of an image's bytes in the corpus's ``images/`` folder."""
+    return f"{url_hash(url):016x}.png"
 
 
 def url_hash(url: str) -> int:
@@ -93,6 +111,7 @@ class Corpus:
         self._url_hashes = url_hashes
         self._url_rows = url_rows
         self._columns: dict[str, pa.ChunkedArray] = {}
+        self._images: dict[str, tuple[PageImage, str]] | None = None
 
     # -- construction ---------------------------------------------------------------------------------
 
@@ -186,6 +205,21 @@ class Corpus:
     def page_at(self, row: int) -> Page:
         return _page({name: self.column(name)[row].as_py() for name in _SCHEMA.names})
 
+    def find_image(self, url: str) -> tuple[PageImage, str] | None:
+        """The image at `url` with the url of a page that shows it, or None."""
+        if self._images is None:
+            has_images = pc.greater(pc.list_value_length(self.column("images")), 0)
+            shown = self.table.filter(pc.fill_null(has_images, False)).select(["url", "images"]).to_pylist()
+            self._images = {image["url"]: (PageImage(**image), row["url"]) for row in shown for image in row["images"]}
+        return self._images.get(url)
+
+    def image_bytes(self, url: str) -> bytes | None:
+        """The image's file from the corpus's ``images/`` folder, or None when the corpus has no copy."""
+        if self.path is None:
+            return None
+        file = self.path / "images" / image_file_name(url)
+        return file.read_bytes() if file.is_file() else None
+
     def paragraph(self, row: int, index: int) -> str:
         return self.column("paragraphs")[row][index].as_py()
 
@@ -198,7 +232,7 @@ class Corpus:
 def _page(values: dict) -> Page:
     return Page(url=values["url"], domain=values["domain"], title=values["title"], published=values["published"],
                 tier=int(values["tier"]), paragraphs=tuple(values["paragraphs"]), outlinks=tuple(values["outlinks"]),
-                html=values["html"] or "")
+                html=values["html"] or "", images=tuple(PageImage(**image) for image in values["images"] or ()))
 
 
 def _record_batches(pages: Iterable[Page]) -> Iterator[pa.RecordBatch]:
@@ -212,6 +246,7 @@ def _record_batches(pages: Iterable[Page]) -> Iterator[pa.RecordBatch]:
         columns["paragraphs"].append(list(page.paragraphs))
         columns["outlinks"].append(list(page.outlinks))
         columns["html"].append(page.html or None)
+        columns["images"].append([{"url": i.url, "alt": i.alt, "caption": i.caption} for i in page.images])
         if len(columns["url"]) >= _BATCH_ROWS:
             yield pa.RecordBatch.from_pydict(columns, schema=_SCHEMA)
             columns = {name: [] for name in _SCHEMA.names}

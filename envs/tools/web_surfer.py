@@ -75,10 +75,13 @@ class BatchWebSurfer(Tool):
         chosen = numbered[(page_number - 1) * PARAGRAPHS_PER_PAGE: page_number * PARAGRAPHS_PER_PAGE]
         body = "\n".join(f"¶{i}: {_clip(p)}" for i, p in chosen) or "no paragraph matches."
         links = ""
+        if page.images and not find:
+            links += "\nimages: " + " ".join(f"{image.url} ({image.alt})" if image.alt else image.url
+                                             for image in page.images)
         if page.outlinks and not find:
             shown = page.outlinks[:MAX_OUTLINKS_SHOWN]
             more = f" (+{len(page.outlinks) - len(shown)} more)" if len(page.outlinks) > len(shown) else ""
-            links = "\nlinks: " + " ".join(shown) + more
+            links += "\nlinks: " + " ".join(shown) + more
         return f"{header}\n{body}{links}"
 
 

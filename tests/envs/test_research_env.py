@@ -45,7 +45,7 @@ def test_reset_shows_tools_question_and_budget(make, tiny_world):
     obs, info = env.reset(seed=0, options={"task_id": task.id})
     assert "<tools>" in obs and '"name": "batch_web_surfer"' in obs and task.question in obs
     assert obs.rstrip().endswith("Budget left: tool calls 60, turns 30.")
-    assert [t["function"]["name"] for t in info["tools"]] == ["batch_web_surfer", "todo", "file", "shell"]
+    assert [t["function"]["name"] for t in info["tools"]] == ["batch_web_surfer", "todo", "file", "analyze_image", "shell"]
     assert info["messages"][1] == {"role": "user", "content": task.question}
     assert info["task_id"] == task.id
 

@@ -1,0 +1,129 @@
+"""analyze_image: describes an image from a corpus page or the workspace.
+
+With a vision back-end (any OpenAI-compatible chat endpoint serving a vision-language model) the image and the
+question go to the model. Offline, the description is what the page says about the image (alt text and
+caption) with its size and format. An image perceptually equal (imagehash) to one already analysed in the
+episode is answered with a reference to the earlier one instead of a second description.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from dataclasses import dataclass
+
+import httpx
+import imagehash
+from PIL import Image, UnidentifiedImageError
+
+from drgym.envs.tools.base import EpisodeState, Tool, ToolError
+from drgym.envs.tools.file import resolve_workspace_path
+from drgym.web.corpus import Corpus
+
+__all__ = ["AnalyzeImage", "VisionBackend"]
+
+MAX_IMAGE_BYTES = 10_000_000
+SAME_IMAGE_DISTANCE = 4
+"""Perceptual-hash bits that may differ for two images to count as the same."""
+
+
+@dataclass(frozen=True)
+class VisionBackend:
+    """An OpenAI-compatible chat-completions endpoint with a vision model (vLLM, or a hosted API)."""
+
+    base_url: str
+    """e.g. ``http://127.0.0.1:8000/v1``."""
+    model: str
+    api_key: str | None = None
+    """Defaults to the OPENAI_API_KEY environment variable."""
+    timeout_s: float = 60.0
+    max_tokens: int = 400
+
+    def describe(self, image: bytes, mime: str, question: str) -> str:
+        key = self.api_key or os.environ.get("OPENAI_API_KEY", "")
+        url = self.base_url.rstrip("/") + "/chat/completions"
+        data_uri = f"data:{mime};base64,{base64.b64encode(image).decode()}"
+        payload = {"model": self.model, "max_tokens": self.max_tokens, "temperature": 0.0,
+                   "messages": [{"role": "user", "content": [
+                       {"type": "text", "text": question},
+                       {"type": "image_url", "image_url": {"url": data_uri}}]}]}
+        try:
+            response = httpx.post(url, json=payload, timeout=self.timeout_s,
+                                  headers={"Authorization": f"Bearer {key}"} if key else {})
+        except httpx.TimeoutException:
+            raise ToolError(f"the vision back-end at {self.base_url} did not answer within {self.timeout_s:g} s; "
+                            "try again.") from None
+        except httpx.HTTPError as e:
+            raise ToolError(f"the vision back-end at {self.base_url} is unreachable ({type(e).__name__}); "
+                            "try again later.") from None
+        if response.status_code != 200:
+            raise ToolError(f"the vision back-end at {self.base_url} answered HTTP {response.status_code}: "
+                            f"{response.text[:200]}")
+        try:
+            return str(response.json()["choices"][0]["message"]["content"]).strip()
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise ToolError(f"the vision back-end at {self.base_url} sent a reply that is not a chat "
+                            "completion.") from None
+
+
+class AnalyzeImage(Tool):
+    name = "analyze_image"
+
+    def __init__(self, corpus: Corpus, vision: VisionBackend | None = None) -> None:
+        self.corpus = corpus
+        self.vision = vision
+
+    def run(self, state: EpisodeState, *, source: str, question: str | None = None) -> str:
+        """Look at an image: a chart or picture from a web page (its url, listed under the page's images) or an
+        image file in your workspace (its path). Example: {"source": "https://example.org/charts/sales.png",
+        "question": "What values does the chart show?"}.
+
+        Args:
+            source: the image's url, or a path inside the workspace.
+            question: what to look for; by default, a general description.
+        """
+        alt = caption = page_url = ""
+        if source.startswith(("http://", "https://", "local://")):
+            found = self.corpus.find_image(source)
+            if found is None:
+                raise ToolError(f"no image at {source!r}; use an image url listed on a page you read.")
+            image_info, page_url = found
+            alt, caption = image_info.alt, image_info.caption
+            data = self.corpus.image_bytes(source)
+        else:
+            path = resolve_workspace_path(state.workspace, source)
+            if not path.is_file():
+                raise ToolError(f"no image file {source!r} in the workspace.")
+            if path.stat().st_size > MAX_IMAGE_BYTES:
+                raise ToolError(f"{source!r} is larger than {MAX_IMAGE_BYTES} bytes.")
+            data = path.read_bytes()
+        picture, size_text, digest = None, "", None
+        if data is not None:
+            try:
+                picture = Image.open(io.BytesIO(data))
+                picture.load()
+            except (UnidentifiedImageError, OSError):
+                raise ToolError(f"{source!r} is not an image drgym can read (PNG, JPEG, GIF, WebP, …).") from None
+            size_text = f"{picture.width}×{picture.height} pixels, {picture.format}"
+            digest = imagehash.phash(picture)
+            for seen_hash, seen_source in state.seen_image_hashes.items():
+                if digest - imagehash.hex_to_hash(seen_hash) <= SAME_IMAGE_DISTANCE:
+                    return (f"image {source}: the same image as {seen_source}, analysed earlier in this episode; "
+                            "see that description.")
+            state.seen_image_hashes[str(digest)] = source
+        lines = [f"image {source}" + (f" ({size_text})" if size_text else "")]
+        if page_url:
+            lines.append(f"shown on {page_url}")
+        if self.vision is not None and data is not None:
+            mime = Image.MIME.get(picture.format, "image/png")
+            lines.append(self.vision.describe(data, mime, question or "Describe this image in detail."))
+        else:
+            if alt:
+                lines.append(f"alt text: {alt}")
+            if caption:
+                lines.append(f"caption: {caption}")
+            if not alt and not caption:
+                lines.append("no description is available offline (no alt text or caption); configure a vision "
+                             "back-end to look at the pixels.")
+        return "\n".join(lines)
