@@ -87,6 +87,8 @@ class ProceduralWorld:
             for page, page_statements in progress:
                 pages.append(page)
                 statements += page_statements
+            progress.total = progress.n  # the total was an estimate
+            progress.close()
             corpus = Corpus.from_pages(pages, name=f"world-{spec.seed}")
             corpus.save(staging)
             draw_charts(charts, staging / "images", show_progress=show_progress)

@@ -33,7 +33,7 @@ SUITES: dict[str, WorldSpec] = {
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("DRGYM_HOME", Path.home() / ".cache" / "drgym")) / "worlds"
+    return Path(os.environ.get("DRGYM_HOME") or Path.home() / ".cache" / "drgym") / "worlds"
 
 
 def load_suite(name: str, *, show_progress: bool = True) -> ProceduralWorld:

@@ -210,13 +210,14 @@ class ShellTool(Tool):
         out, rc = control / f"out-{number}", control / f"rc-{number}"
         line = f"source {_CONTROL}/cmd-{number}.sh > {_CONTROL}/out-{number} 2>&1 < /dev/null; echo $? > {_CONTROL}/rc-{number}"
         self._session.active_pane.send_keys(line, enter=True, literal=True)
-        deadline = time.monotonic() + timeout_s
+        started = time.monotonic()
+        deadline = started + timeout_s
         code = None
         while time.monotonic() < deadline:
             code = _read_code(rc)
             if code is not None or not self._alive():
                 break
-            time.sleep(0.02)
+            time.sleep(0.002 if time.monotonic() - started < 0.1 else 0.02)  # quick commands return quickly
         status = ""
         if code is None and self._alive():
             self._session.active_pane.send_keys("C-c", enter=False)

@@ -1,0 +1,115 @@
+"""Environment step latency per tool, and throughput of vector envs.
+
+    python -m drgym.benchmarks.perf_env --suite procedural:easy
+
+Prints, per tool (search, browse, file, shell): the step latency p50/p95 and the share of the step spent
+outside the tool (parsing, budgets, observation assembly); then steps/s of 1, 8 and 32 environments in
+`gymnasium.vector.SyncVectorEnv` and `AsyncVectorEnv` (one process per env), each env searching.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from functools import partial
+
+import gymnasium as gym
+from rich.console import Console
+from rich.table import Table
+
+import drgym  # noqa: F401 - registers the environments
+from drgym.envs import Budget
+from drgym.tasks.suites import load_suite
+
+UNLIMITED = Budget(max_tool_calls=None, max_turns=None)
+
+
+def _call(name: str, **arguments) -> str:
+    return f"<tool_call>{json.dumps({'name': name, 'arguments': arguments})}</tool_call>"
+
+
+def _timed_tools(env) -> dict[str, list[float]]:
+    """Wraps each tool's `run` to record its own seconds."""
+    spent: dict[str, list[float]] = {}
+    for name, tool in env.unwrapped.tools.items():
+        original = tool.run
+
+        def run(*args, _original=original, _name=name, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent.setdefault(_name, []).append(time.perf_counter() - started)
+
+        tool.run = run
+    return spent
+
+
+def _make(suite: str):
+    return gym.make("drgym/DeepResearch-v0", tasks=suite, budget=UNLIMITED)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", default="procedural:easy")
+    parser.add_argument("--steps", type=int, default=200, help="steps per tool")
+    parser.add_argument("--vector-steps", type=int, default=30, help="steps of each vector env")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 8, 32])
+    args = parser.parse_args(argv)
+    console = Console()
+    world = load_suite(args.suite)
+    names = [e["name"] for e in world.meta["graph"]["entities"]]
+    urls = [page.url for _, page in zip(range(args.steps), world.corpus)]
+
+    env = _make(args.suite)
+    env.reset(seed=0)
+    spent = _timed_tools(env)
+    actions = {
+        "search": [_call("batch_web_surfer", queries=[f"{names[i % len(names)]} revenue"]) for i in range(args.steps)],
+        "browse": [_call("batch_web_surfer", urls=[urls[i % len(urls)]]) for i in range(args.steps)],
+        "file": [_call("file", action="write", path=f"notes/n{i}.md", content="x " * 200) for i in range(args.steps)],
+        "shell": [_call("shell", command=f"echo {i} >> log.txt && wc -l log.txt") for i in range(args.steps)],
+    }
+    tool_of = {"search": "batch_web_surfer", "browse": "batch_web_surfer", "file": "file", "shell": "shell"}
+    table = Table("step", "p50 ms", "p95 ms", "outside the tool", title=f"drgym env step latency ({args.suite})",
+                  title_justify="left")
+    for label, batch in actions.items():
+        if tool_of[label] not in env.unwrapped.tools:
+            table.add_row(label, "-", "-", "tool unavailable")
+            continue
+        env.step(batch[0])  # warm-up (starts the shell)
+        spent.clear()
+        timings = []
+        for action in batch[1:]:
+            started = time.perf_counter()
+            env.step(action)
+            timings.append(time.perf_counter() - started)
+        timings.sort()
+        inside = sum(spent.get(tool_of[label], []))
+        table.add_row(label, f"{statistics.median(timings) * 1000:.2f}", f"{timings[int(0.95 * (len(timings) - 1))] * 1000:.2f}",
+                      f"{1 - inside / sum(timings):.0%}")
+    env.close()
+    console.print(table)
+
+    vector = Table("envs", "SyncVectorEnv steps/s", "AsyncVectorEnv steps/s", title="vector envs, search steps",
+                   title_justify="left")
+    for size in args.sizes:
+        row = [str(size)]
+        for cls in (gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv):
+            fns = [partial(_make, args.suite) for _ in range(size)]
+            envs = cls(fns, shared_memory=False) if cls is gym.vector.AsyncVectorEnv else cls(fns)
+            envs.reset(seed=list(range(size)))
+            started = time.perf_counter()
+            for step in range(args.vector_steps):
+                envs.step(tuple(_call("batch_web_surfer", queries=[f"{names[(step * size + i) % len(names)]} mayor"])
+                                for i in range(size)))
+            row.append(f"{size * args.vector_steps / (time.perf_counter() - started):,.0f}")
+            envs.close()
+        vector.add_row(*row)
+    console.print(vector)
+
+
+if __name__ == "__main__":
+    main()
