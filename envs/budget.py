@@ -127,8 +127,9 @@ def _token_counter(tokenizer: Any) -> Callable[[str], int]:
     if tokenizer is None:
         return count_tokens_default
     if hasattr(tokenizer, "encode"):
-        return lambda text: len(tokenizer.encode(text, add_special_tokens=False)) if _accepts_special(tokenizer) \
-            else len(tokenizer.encode(text))
+        if _accepts_special(tokenizer):  # Hugging Face: count the text's own tokens, not BOS/EOS
+            return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
+        return lambda text: len(tokenizer.encode(text))
     if callable(tokenizer):
         return lambda text: int(tokenizer(text))
     raise ConfigError(f"tokenizer must be a Hugging Face tokenizer (with .encode) or a callable text -> int, "

@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module", ["drgym.web.corpus", "drgym.web.index", "drgym.web.authority"])
+@pytest.mark.parametrize("module", ["drgym.web.corpus", "drgym.web.index", "drgym.web.authority",
+                                    "drgym.envs.research_env"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0

@@ -201,3 +201,18 @@ def test_env_without_tasks_of_its_kind_is_a_config_error(tmp_path, tiny_world):
         gym.make("drgym/DeepResearch-v0", tasks=str(only_search), web=str(tiny_world.path))
     with pytest.raises(ConfigError, match="Did you mean 'procedural:tiny'"):
         gym.make("drgym/DeepSearch-v0", tasks="procedural:tinny")
+
+
+def test_token_budget_counts_with_a_hugging_face_tokenizer(make):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    raw.train_from_iterator(["answer tool call search the a"], trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="[UNK]", bos_token="[UNK]")
+    env = make(tokenizer=tokenizer, budget=Budget(max_tokens=100_000))
+    _, info = env.reset(seed=0)
+    assert info["usage"]["output_tokens"] == 0
+    info = env.step("one two three four")[4]
+    assert info["usage"]["output_tokens"] == 4
