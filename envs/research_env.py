@@ -26,7 +26,7 @@ from drgym.envs.tools.todo import Todo
 from drgym.envs.tools.web_surfer import BatchWebSurfer
 from drgym.errors import ConfigError
 from drgym.rewards.answer import match_answer
-from drgym.rewards.checks import score_report
+from drgym.rewards.judges import DeterministicJudge
 from drgym.tasks.procedural import ProceduralWorld
 from drgym.tasks.schema import Task, TaskSet
 from drgym.tasks.suites import DEFAULT_SUITE, SUITES, load_suite
@@ -104,7 +104,8 @@ class ResearchEnv(gym.Env[str, str]):
     ## Rewards
     0 on every step but the last. On an answer: deep_search, 1.0 if it matches an accepted answer (numeric
     tolerance, aliases; listing candidates is wrong) else 0.0; deep_research, the rubric score
-    Σ w·m / Σ_{w>0} w (negative when faults outweigh), with per-rubric verdicts in ``info["verdicts"]``.
+    Σ w·m / Σ_{w>0} w (negative when faults outweigh), with per-rubric verdicts in ``info["verdicts"]``; a
+    citation of a page the agent never retrieved (searched or opened) in the episode supports nothing.
 
     ## Episode End
     Terminated when the agent answers. Truncated when a budget runs out; the reward is then the grade of
@@ -144,6 +145,7 @@ class ResearchEnv(gym.Env[str, str]):
             raise ConfigError(f"no {self.kind} tasks in {task_set.name!r} ({len(task_set)} tasks of other kinds)")
         if judge != "deterministic":
             raise ConfigError(f"judge must be 'deterministic' (the LLM judge is not available yet), got {judge!r}")
+        self._judge = DeterministicJudge()
         if self.kind == "deep_research":
             unchecked = [t.id for t in self.tasks if any(r.check is None for r in t.rubrics)]
             if unchecked:
@@ -315,10 +317,11 @@ class ResearchEnv(gym.Env[str, str]):
             match = match_answer(report, task.answers)
             return (1.0 if match.is_correct else 0.0), [{"id": "answer", "verdict": "satisfied" if match.is_correct
                                                          else "not_satisfied", "evidence": match.reason, "weight": 1}]
-        result = score_report(task.rubrics, report)
-        verdicts = [{"id": r.id, "verdict": result.verdicts[r.id].verdict, "evidence": result.verdicts[r.id].evidence,
-                     "weight": r.weight, "axis": r.axis} for r in task.rubrics]
-        return result.score, verdicts
+        retrieved = set(self._state.visited_urls) | self._state.seen_urls
+        grade = self._judge.grade(task.rubrics, report, retrieved_urls=retrieved)
+        verdicts = [{"id": v.rubric_id, "verdict": v.verdict, "evidence": v.evidence[0] if v.evidence else v.reasoning,
+                     "weight": v.weight, "axis": v.axis} for v in grade.verdicts]
+        return grade.score, verdicts
 
     def _grade_draft(self) -> tuple[float, list[dict[str, Any]]]:
         draft = self._state.workspace / "report.md"

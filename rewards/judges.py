@@ -1,0 +1,54 @@
+"""Judges grade a report against rubrics: `DeterministicJudge` evaluates machine checks; `LLMJudge`
+(rewards/llm_judge.py) asks a model. Both return a `Grade` and apply the same report guards."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from drgym.rewards.checks import evaluate_check
+from drgym.rewards.guards import clean_report
+from drgym.rewards.rubric import CitationCheck, Rubric
+from drgym.rewards.scoring import Grade, RubricVerdict, ScoringMode, score_verdicts
+
+__all__ = ["DeterministicJudge"]
+
+
+class DeterministicJudge:
+    """Grades rubrics that carry a machine `check`; a rubric without one is recorded as incomplete.
+
+    Identical input gives a bit-identical grade.
+
+    Args:
+        mode: how verdicts become a score (see `drgym.rewards.scoring`).
+    """
+
+    def __init__(self, *, mode: ScoringMode = "binary") -> None:
+        self.mode = mode
+
+    def grade(self, rubrics: Sequence[Rubric], report: str, *,
+              retrieved_urls: Collection[str] | None = None) -> Grade:
+        """Grades `report`.
+
+        Args:
+            rubrics: the task's rubrics.
+            report: the submitted text.
+            retrieved_urls: pages the agent actually opened or saw in the episode; when given, a citation of any
+                other page is fabricated and supports nothing.
+        """
+        cleaned = clean_report(report, [r.criterion for r in rubrics])
+        verdicts = []
+        for rubric in rubrics:
+            if rubric.check is None:
+                verdicts.append(RubricVerdict(rubric.id, "incomplete", reasoning="no machine check"))
+                continue
+            check = rubric.check
+            if isinstance(check, CitationCheck) and retrieved_urls is not None:
+                usable = [url for url in check.urls if url in retrieved_urls]
+                if not usable:
+                    verdicts.append(RubricVerdict(rubric.id, "not_satisfied",
+                                                  reasoning="no supporting page was retrieved in the episode"))
+                    continue
+                check = check.model_copy(update={"urls": usable})
+            result = evaluate_check(check, cleaned)
+            verdicts.append(RubricVerdict(rubric.id, result.verdict, [result.evidence]))
+        return score_verdicts(rubrics, verdicts, mode=self.mode)

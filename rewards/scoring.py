@@ -1,0 +1,80 @@
+"""Turning per-rubric verdicts into a task score, and the grade object judges return.
+
+ResearchRubrics' formula: S = Σ w·m / Σ_{w>0} w. The verdict → m mapping is selectable:
+
+* ``binary`` (the seed's reward, default): m = 1 only for "satisfied";
+* ``ternary``: m = 1 satisfied, 0.5 partially, 0 not;
+* ``mandatory``: all-or-nothing: S = 1 when every mandatory (|w| ≥ 4) positive rubric is satisfied and no
+  mandatory fault is, else 0.
+
+A rubric whose grading is incomplete (an LLM judge that never produced a valid verdict) counts as m = 0 and is
+reported in `Grade.incomplete`; it is never silently a 0 or a 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from drgym.rewards.rubric import Rubric
+
+__all__ = ["Grade", "RubricVerdict", "ScoringMode", "score_verdicts"]
+
+ScoringMode = Literal["binary", "ternary", "mandatory"]
+Verdict = Literal["satisfied", "partially", "not_satisfied", "incomplete"]
+
+
+@dataclass(frozen=True)
+class RubricVerdict:
+    rubric_id: str
+    verdict: Verdict
+    evidence: list[str] = field(default_factory=list)
+    """Report text that decided the verdict (verified quotes for the LLM judge)."""
+    reasoning: str = ""
+    weight: int = 0
+    axis: str = ""
+
+
+@dataclass(frozen=True)
+class Grade:
+    score: float
+    verdicts: list[RubricVerdict]
+    mandatory_pass_rate: float
+    """Share of mandatory positive rubrics satisfied (1.0 when there are none)."""
+    incomplete: list[str]
+    """Ids of rubrics without a valid verdict."""
+    mode: ScoringMode = "binary"
+
+    @property
+    def is_complete(self) -> bool:
+        return not self.incomplete
+
+    def by_id(self) -> dict[str, RubricVerdict]:
+        return {v.rubric_id: v for v in self.verdicts}
+
+
+_CREDIT = {"binary": {"satisfied": 1.0}, "ternary": {"satisfied": 1.0, "partially": 0.5}}
+
+
+def score_verdicts(rubrics: Sequence[Rubric], verdicts: Sequence[RubricVerdict], *,
+                   mode: ScoringMode = "binary") -> Grade:
+    by_id = {v.rubric_id: v for v in verdicts}
+    missing = [r.id for r in rubrics if r.id not in by_id]
+    if missing:
+        raise ValueError(f"no verdict for rubrics {missing}")
+    mandatory = [r for r in rubrics if r.is_mandatory and r.weight > 0]
+    passed = sum(by_id[r.id].verdict == "satisfied" for r in mandatory)
+    mandatory_rate = passed / len(mandatory) if mandatory else 1.0
+    incomplete = [r.id for r in rubrics if by_id[r.id].verdict == "incomplete"]
+    if mode == "mandatory":
+        faults = [r for r in rubrics if r.is_mandatory and r.weight < 0 and by_id[r.id].verdict == "satisfied"]
+        score = 1.0 if passed == len(mandatory) and not faults else 0.0
+    else:
+        credit = _CREDIT[mode]
+        positive = sum(r.weight for r in rubrics if r.weight > 0)
+        earned = sum(r.weight * credit.get(by_id[r.id].verdict, 0.0) for r in rubrics)
+        score = earned / positive if positive else 0.0
+    ordered = [RubricVerdict(r.id, by_id[r.id].verdict, by_id[r.id].evidence, by_id[r.id].reasoning, r.weight, r.axis)
+               for r in rubrics]
+    return Grade(score=score, verdicts=ordered, mandatory_pass_rate=mandatory_rate, incomplete=incomplete, mode=mode)
