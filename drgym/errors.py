@@ -8,6 +8,7 @@ __all__ = [
     "DependencyNotInstalled",
     "DrgymError",
     "IngestError",
+    "JudgeError",
     "SearchIndexError",
     "TaskFileError",
     "UnknownSuiteError",
@@ -28,6 +29,10 @@ class CorpusError(DrgymError):
 
 class IngestError(DrgymError):
     """An ingest source cannot be read at all (single bad records are reported and skipped instead)."""
+
+
+class JudgeError(DrgymError):
+    """A judge cannot grade at all: its endpoint is unreachable or refuses the request."""
 
 
 class SearchIndexError(DrgymError):
