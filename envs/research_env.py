@@ -26,7 +26,9 @@ from drgym.envs.tools.todo import Todo
 from drgym.envs.tools.web_surfer import BatchWebSurfer
 from drgym.errors import ConfigError
 from drgym.rewards.answer import match_answer
+from drgym.rewards.citations import check_citations
 from drgym.rewards.judges import DeterministicJudge
+from drgym.rewards.llm_judge import LLMJudge, LLMJudgeConfig
 from drgym.tasks.procedural import ProceduralWorld
 from drgym.tasks.schema import Task, TaskSet
 from drgym.tasks.suites import DEFAULT_SUITE, SUITES, load_suite
@@ -104,8 +106,9 @@ class ResearchEnv(gym.Env[str, str]):
     ## Rewards
     0 on every step but the last. On an answer: deep_search, 1.0 if it matches an accepted answer (numeric
     tolerance, aliases; listing candidates is wrong) else 0.0; deep_research, the rubric score
-    Σ w·m / Σ_{w>0} w (negative when faults outweigh), with per-rubric verdicts in ``info["verdicts"]``; a
-    citation of a page the agent never retrieved (searched or opened) in the episode supports nothing.
+    Σ w·m / Σ_{w>0} w (negative when faults outweigh), with per-rubric verdicts in ``info["verdicts"]`` and
+    citation precision/recall in ``info["citations"]``; a citation of a page the agent never retrieved (searched
+    or opened) in the episode supports nothing.
 
     ## Episode End
     Terminated when the agent answers. Truncated when a budget runs out; the reward is then the grade of
@@ -114,7 +117,8 @@ class ResearchEnv(gym.Env[str, str]):
     ## Arguments
     ``tasks`` (TaskSet, task file path or suite name; default the embedded ``procedural:easy`` world's tasks),
     ``web`` (corpus or world folder; default: the suite's world, or the task file's folder), ``budget``
-    (`Budget`), ``tools`` (names, default all), ``judge`` ("deterministic"), ``noise`` (rate or `NoiseConfig`),
+    (`Budget`), ``tools`` (names, default all), ``judge`` ("deterministic", or "llm" with ``judge_config``: an
+    `LLMJudgeConfig` or its fields), ``noise`` (rate or `NoiseConfig`),
     ``workspace_root``, ``tokenizer``, ``prices`` (`PriceTable`), ``vision`` (`VisionBackend` or its fields as
     a dict: an OpenAI-compatible VLM endpoint for analyze_image), ``render_mode`` ("ansi").
 
@@ -133,7 +137,8 @@ class ResearchEnv(gym.Env[str, str]):
 
     def __init__(self, tasks: TaskSet | str | Path | None = None, *, web: ProceduralWorld | SearchIndex | str | Path | None = None,
                  budget: Budget | dict | None = None, tools: list[str] | tuple[str, ...] | None = None,
-                 judge: str = "deterministic", noise: float | NoiseConfig = 0.0,
+                 judge: str | DeterministicJudge | LLMJudge = "deterministic",
+                 judge_config: LLMJudgeConfig | dict | None = None, noise: float | NoiseConfig = 0.0,
                  workspace_root: str | Path | None = None, tokenizer: Any = None, prices: PriceTable | None = None,
                  vision: VisionBackend | dict | None = None, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -143,14 +148,12 @@ class ResearchEnv(gym.Env[str, str]):
         self.tasks = [t for t in task_set if t.kind == self.kind]
         if not self.tasks:
             raise ConfigError(f"no {self.kind} tasks in {task_set.name!r} ({len(task_set)} tasks of other kinds)")
-        if judge != "deterministic":
-            raise ConfigError(f"judge must be 'deterministic' (the LLM judge is not available yet), got {judge!r}")
-        self._judge = DeterministicJudge()
-        if self.kind == "deep_research":
+        self._judge = _build_judge(judge, judge_config)
+        if self.kind == "deep_research" and isinstance(self._judge, DeterministicJudge):
             unchecked = [t.id for t in self.tasks if any(r.check is None for r in t.rubrics)]
             if unchecked:
                 raise ConfigError(f"the deterministic judge needs a machine 'check' on every rubric; tasks "
-                                  f"{unchecked[:5]} have rubrics without one (use an LLM judge for them)")
+                                  f"{unchecked[:5]} have rubrics without one: use judge='llm' with judge_config")
         self.budget = budget if isinstance(budget, Budget) else Budget(**(budget or {}))
         self.noise = noise if isinstance(noise, NoiseConfig) else NoiseConfig(rate=float(noise))
         self.prices = prices or PriceTable()
@@ -172,6 +175,7 @@ class ResearchEnv(gym.Env[str, str]):
         self._tracker: BudgetTracker | None = None
         self._messages: list[dict[str, Any]] = []
         self._done = True
+        self._citations: dict[str, float] | None = None
 
     # -- gymnasium API --------------------------------------------------------------------------------
 
@@ -214,6 +218,7 @@ class ResearchEnv(gym.Env[str, str]):
             self._messages.append({"role": "assistant", "content": action_text})
         parsed = parse_action(action)
         reward, terminated, verdicts, results = 0.0, False, None, []
+        self._citations = None
         if parsed.errors:
             text = "error: " + "\n".join(parsed.errors)
             results = [("error", None, text)]
@@ -240,6 +245,8 @@ class ResearchEnv(gym.Env[str, str]):
         info = self._info()
         if verdicts is not None:
             info["verdicts"] = verdicts
+            if self._citations is not None:
+                info["citations"] = self._citations
         if truncated:
             info["truncated_by"] = exhausted
         return observation, float(reward), terminated, truncated, info
@@ -318,7 +325,13 @@ class ResearchEnv(gym.Env[str, str]):
             return (1.0 if match.is_correct else 0.0), [{"id": "answer", "verdict": "satisfied" if match.is_correct
                                                          else "not_satisfied", "evidence": match.reason, "weight": 1}]
         retrieved = set(self._state.visited_urls) | self._state.seen_urls
-        grade = self._judge.grade(task.rubrics, report, retrieved_urls=retrieved)
+        if isinstance(self._judge, DeterministicJudge):
+            grade = self._judge.grade(task.rubrics, report, retrieved_urls=retrieved)
+        else:
+            grade = self._judge.grade(task.rubrics, report)
+        citations = check_citations(report, self.index.corpus, retrieved_urls=retrieved)
+        self._citations = {"precision": round(citations.precision, 4), "recall": round(citations.recall, 4),
+                           "citations": citations.n_citations, "fabricated": citations.n_fabricated}
         verdicts = [{"id": v.rubric_id, "verdict": v.verdict, "evidence": v.evidence[0] if v.evidence else v.reasoning,
                      "weight": v.weight, "axis": v.axis} for v in grade.verdicts]
         return grade.score, verdicts
@@ -348,6 +361,19 @@ class DeepSearchEnv(ResearchEnv):
 class DeepResearchEnv(ResearchEnv):
     __doc__ = ResearchEnv.__doc__.replace('gym.make("drgym/DeepSearch-v0"', 'gym.make("drgym/DeepResearch-v0"')
     kind = "deep_research"
+
+
+def _build_judge(judge, config) -> DeterministicJudge | LLMJudge:
+    if isinstance(judge, (DeterministicJudge, LLMJudge)):
+        return judge
+    if judge == "deterministic":
+        return DeterministicJudge()
+    if judge == "llm":
+        if config is None:
+            raise ConfigError("judge='llm' needs judge_config={'base_url': ..., 'model': ...} (an OpenAI-compatible "
+                              "endpoint, e.g. a vLLM server)")
+        return LLMJudge(config if isinstance(config, LLMJudgeConfig) else LLMJudgeConfig(**config))
+    raise ConfigError(f"judge must be 'deterministic', 'llm' or a judge object, got {judge!r}")
 
 
 def _build_tools(names, index: SearchIndex, vision: VisionBackend | None) -> dict[str, Tool]:

@@ -90,6 +90,7 @@ def _number_matches(number: Number, target: float, tolerance: float) -> bool:
     return False
 
 
+@lru_cache(maxsize=4096)
 def _target(value: str) -> float | None:
     numbers = parse_numbers(value)
     return numbers[0].value if numbers else None
@@ -99,6 +100,7 @@ def _target(value: str) -> float | None:
 class _Unit:
     text: str
     sentences: tuple[tuple[int, int], ...]
+    lower: str = ""
 
 
 @lru_cache(maxsize=64)
@@ -118,15 +120,39 @@ def _read(report: str) -> tuple[tuple[_Unit, ...], dict[str, str]]:
                 bounds.append((start, match.start()))
                 start = match.end()
             bounds.append((start, len(text)))
-            units.append(_Unit(text, tuple(bounds)))
+            units.append(_Unit(text, tuple(bounds), text.lower()))
     return tuple(units), references
 
 
-def _mentions(text: str, names: Sequence[str]) -> list[tuple[int, int]]:
+def _mentions(text: str, names: Sequence[str], lower: str | None = None) -> list[tuple[int, int]]:
+    """Case-insensitive whole-word occurrences of any of `names` (plain string search: this is the hot path)."""
+    lower = text.lower() if lower is None else lower
     spans = []
     for name in names:
-        spans += [(m.start(), m.end()) for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE)]
+        needle = name.lower()
+        if not needle:
+            continue
+        at = lower.find(needle)
+        while at != -1:
+            end = at + len(needle)
+            before_ok = at == 0 or not (lower[at - 1].isalnum() or lower[at - 1] == "_")
+            after_ok = end == len(lower) or not (lower[end].isalnum() or lower[end] == "_")
+            if before_ok and after_ok:
+                spans.append((at, end))
+            at = lower.find(needle, at + 1)
     return spans
+
+
+@lru_cache(maxsize=1024)
+def _entity_mentions(report: str, names: tuple[str, ...]) -> tuple[list[tuple[int, int]], ...]:
+    """Mentions of an entity in each unit of a report (rubrics of one entity share them)."""
+    units, _ = _read(report)
+    return tuple(_mentions(unit.text, names, unit.lower) for unit in units)
+
+
+@lru_cache(maxsize=65536)
+def _unit_numbers(text: str) -> tuple[Number, ...]:
+    return tuple(parse_numbers(text))
 
 
 def _sentence_of(unit: _Unit, position: int) -> tuple[int, int]:
@@ -142,7 +168,7 @@ def _value_spans(text: str, value: str, numeric: bool, tolerance: float,
         target = _target(value)
         if target is None:
             return []
-        return [(n.start, n.end) for n in parse_numbers(text) if _number_matches(n, target, tolerance)]
+        return [(n.start, n.end) for n in _unit_numbers(text) if _number_matches(n, target, tolerance)]
     return _mentions(text, [value, *aliases])
 
 
@@ -151,8 +177,7 @@ def _stated(report: str, entity: Sequence[str], value: str, *, numeric: bool, to
     """(unit, sentence bounds) of every place the value is stated as fact near the entity."""
     units, _ = _read(report)
     found = []
-    for unit in units:
-        mentions = _mentions(unit.text, entity)
+    for unit, mentions in zip(units, _entity_mentions(report, tuple(entity))):
         if not mentions:
             continue
         for start, end in _value_spans(unit.text, value, numeric, tolerance, aliases):
@@ -214,7 +239,7 @@ def evaluate_check(check, report: str) -> CheckResult:
         return CheckResult("not_satisfied", f"no sentence states {check.value} for {check.entity[0]}")
     if isinstance(check, CoverageCheck):
         units, _ = _read(report)
-        covered = [names[0] for names in check.entities if any(_mentions(u.text, names) for u in units)]
+        covered = [names[0] for names in check.entities if any(_mentions(u.text, names, u.lower) for u in units)]
         fraction = len(covered) / len(check.entities)
         verdict: Verdict = "satisfied" if fraction >= check.min_fraction else "partially" if covered else "not_satisfied"
         return CheckResult(verdict, f"mentions {len(covered)} of {len(check.entities)}: {', '.join(covered)}")

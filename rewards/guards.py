@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 __all__ = ["clean_report", "normalize_text", "usable_quote"]
 
@@ -31,8 +32,11 @@ def normalize_text(text: str) -> str:
     return " ".join(text.split())
 
 
+_WORD = re.compile(r"\w+")
+
+
 def _tokens(text: str) -> set[str]:
-    return set(re.findall(r"\w+", text.lower()))
+    return set(_WORD.findall(text.lower()))
 
 
 def _pastes(sentence: str, criteria: Sequence[str]) -> bool:
@@ -44,11 +48,15 @@ def _pastes(sentence: str, criteria: Sequence[str]) -> bool:
     if len(words) < 4:
         return False
     for criterion in criteria:
-        wanted = _tokens(criterion)
-        verb = criterion.split()[0].lower() if criterion.split() else ""
+        verb, wanted = _criterion_tokens(criterion)
         if wanted and verb in words and len(words & wanted) / len(wanted) >= 0.8:
             return True
     return False
+
+
+@lru_cache(maxsize=8192)
+def _criterion_tokens(criterion: str) -> tuple[str, frozenset[str]]:
+    return (criterion.split()[0].lower() if criterion.split() else ""), frozenset(_tokens(criterion))
 
 
 def clean_report(report: str, criteria: Sequence[str] = ()) -> str:

@@ -40,3 +40,17 @@ def test_ingest_command_reports_skipped_records(tmp_path):
     assert "line 2" in result.output and "1 pages kept, 1 bad records skipped" in result.output
     result = runner.invoke(app, ["web", "search", "alpha", "--corpus", str(tmp_path / "c")])
     assert "a.example" in result.output
+
+
+def test_judge_command_prints_the_verdict_table(tiny_world, tmp_path):
+    task = next(t for t in tiny_world.tasks if t.kind == "deep_research")
+    report = tmp_path / "report.md"
+    report.write_text(task.meta["gold_report"])
+    result = runner.invoke(app, ["judge", "--report", str(report), "--task-id", task.id,
+                                 "--task-file", str(tiny_world.path / "tasks.jsonl")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "score 1.000 (binary)" in result.output and "complete" in result.output
+    assert "precision 1.00" in result.output
+    result = runner.invoke(app, ["judge", "--report", str(report), "--task-id", task.id, "--judge", "llm",
+                                 "--task-file", str(tiny_world.path / "tasks.jsonl")])
+    assert result.exit_code == 1 and "needs --base-url and --model" in result.output

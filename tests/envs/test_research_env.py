@@ -221,3 +221,25 @@ def test_token_budget_counts_with_a_hugging_face_tokenizer(make):
     assert info["usage"]["output_tokens"] == 0
     info = env.step("one two three four")[4]
     assert info["usage"]["output_tokens"] == 4
+
+
+def test_llm_judge_grades_deep_research_through_an_endpoint(make, tiny_world, tmp_path):
+    from ..rewards.chat_server import ChatServer, criteria_of, report_of
+
+    def behaviour(body):
+        first_sentence = report_of(body).split("\n\n")[2].split(". ")[0]
+        return 200, json.dumps({"verdicts": [{"id": rubric_id, "verdict": "satisfied",
+                                              "evidence_quotes": [first_sentence]} for rubric_id, _ in criteria_of(body)]})
+
+    task = next(t for t in tiny_world.tasks if t.kind == "deep_research")
+    with ChatServer(behaviour) as server:
+        env = make("drgym/DeepResearch-v0", judge="llm",
+                   judge_config={"base_url": server.url, "model": "judge", "cache_dir": tmp_path / "cache"})
+        env.reset(seed=0, options={"task_id": task.id})
+        _, reward, terminated, _, info = env.step(f"<answer>{task.meta['gold_report']}</answer>")
+    positive = sum(r.weight for r in task.rubrics if r.weight > 0)
+    assert terminated and reward == pytest.approx(sum(r.weight for r in task.rubrics) / positive)  # faults too
+    assert len(server.requests) == len(task.rubrics)
+    assert info["citations"]["fabricated"] == info["citations"]["citations"] > 0  # nothing was retrieved
+    with pytest.raises(ConfigError, match="judge_config"):
+        make("drgym/DeepResearch-v0", judge="llm")
