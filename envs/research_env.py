@@ -28,7 +28,7 @@ from drgym.errors import ConfigError
 from drgym.rewards.answer import match_answer
 from drgym.rewards.citations import check_citations
 from drgym.rewards.judges import DeterministicJudge
-from drgym.rewards.llm_judge import LLMJudge, LLMJudgeConfig
+from drgym.rewards.llm_judge import LLMAnswerGrader, LLMJudge, LLMJudgeConfig
 from drgym.tasks.procedural import ProceduralWorld
 from drgym.tasks.schema import Task, TaskSet
 from drgym.tasks.suites import DEFAULT_SUITE, SUITES, load_suite
@@ -105,7 +105,8 @@ class ResearchEnv(gym.Env[str, str]):
 
     ## Rewards
     0 on every step but the last. On an answer: deep_search, 1.0 if it matches an accepted answer (numeric
-    tolerance, aliases; listing candidates is wrong) else 0.0; deep_research, the rubric score
+    tolerance, aliases; listing candidates is wrong; with ``judge="llm"`` an answer that does not match is
+    checked for equivalence by the model, BrowseComp-style) else 0.0; deep_research, the rubric score
     Σ w·m / Σ_{w>0} w (negative when faults outweigh), with per-rubric verdicts in ``info["verdicts"]`` and
     citation precision/recall in ``info["citations"]``; a citation of a page the agent never retrieved (searched
     or opened) in the episode supports nothing.
@@ -149,6 +150,7 @@ class ResearchEnv(gym.Env[str, str]):
         if not self.tasks:
             raise ConfigError(f"no {self.kind} tasks in {task_set.name!r} ({len(task_set)} tasks of other kinds)")
         self._judge = _build_judge(judge, judge_config)
+        self._answer_grader = LLMAnswerGrader(self._judge.config) if isinstance(self._judge, LLMJudge) else None
         if self.kind == "deep_research" and isinstance(self._judge, DeterministicJudge):
             unchecked = [t.id for t in self.tasks if any(r.check is None for r in t.rubrics)]
             if unchecked:
@@ -322,8 +324,13 @@ class ResearchEnv(gym.Env[str, str]):
         task = self._task
         if task.kind == "deep_search":
             match = match_answer(report, task.answers)
-            return (1.0 if match.is_correct else 0.0), [{"id": "answer", "verdict": "satisfied" if match.is_correct
-                                                         else "not_satisfied", "evidence": match.reason, "weight": 1}]
+            verdict, evidence = ("satisfied" if match.is_correct else "not_satisfied"), match.reason
+            if not match.is_correct and self._answer_grader is not None and "several" not in match.reason:
+                is_correct, why = self._answer_grader.is_correct(task.question, report, task.answers[0])
+                verdict = "incomplete" if is_correct is None else "satisfied" if is_correct else "not_satisfied"
+                evidence = f"LLM equivalence check: {why}"
+            return (1.0 if verdict == "satisfied" else 0.0), [{"id": "answer", "verdict": verdict,
+                                                               "evidence": evidence, "weight": 1}]
         retrieved = set(self._state.visited_urls) | self._state.seen_urls
         if isinstance(self._judge, DeterministicJudge):
             grade = self._judge.grade(task.rubrics, report, retrieved_urls=retrieved)

@@ -243,3 +243,18 @@ def test_llm_judge_grades_deep_research_through_an_endpoint(make, tiny_world, tm
     assert info["citations"]["fabricated"] == info["citations"]["citations"] > 0  # nothing was retrieved
     with pytest.raises(ConfigError, match="judge_config"):
         make("drgym/DeepResearch-v0", judge="llm")
+
+
+def test_llm_judge_checks_deep_search_answer_equivalence(make, tiny_world, tmp_path):
+    from ..rewards.chat_server import ChatServer
+
+    task = next(t for t in tiny_world.tasks if t.kind == "deep_search")
+    reply = json.dumps({"extracted_final_answer": "x", "reasoning": "equivalent wording", "correct": "yes"})
+    with ChatServer(lambda body: (200, reply)) as server:
+        env = make(judge="llm", judge_config={"base_url": server.url, "model": "judge", "use_cache": False})
+        env.reset(seed=0, options={"task_id": task.id})
+        _, reward, _, _, info = env.step("<answer>my research points to the one in the registry</answer>")
+        assert reward == 1.0 and "equivalent wording" in info["verdicts"][0]["evidence"]
+        env.reset(seed=0, options={"task_id": task.id})
+        assert env.step(f"<answer>{task.answers[0]}</answer>")[1] == 1.0
+    assert len(server.requests) == 1  # an exact match needs no model

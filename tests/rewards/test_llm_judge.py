@@ -109,3 +109,22 @@ def test_long_reports_are_judged_in_chunks_and_evidence_anywhere_counts(tmp_path
     with ChatServer(behaviour) as server:
         grade = _judge(server, tmp_path, max_report_chars=4000, chunk_overlap_chars=200).grade(RUBRICS[:1], long_report)
     assert len(server.requests) > 4 and grade.score == 1.0
+
+
+def test_answer_grader_asks_for_browsecomp_style_equivalence(tmp_path):
+    from drgym.rewards.llm_judge import LLMAnswerGrader
+
+    def behaviour(body):
+        prompt = body["messages"][0]["content"]
+        correct = "Kelvaport" in prompt.split("[correct_answer]:")[1] and "the port town of Kelvaport" in prompt
+        return 200, json.dumps({"extracted_final_answer": "Kelvaport", "reasoning": "same place",
+                                "correct": "yes" if correct else "no"})
+
+    with ChatServer(behaviour) as server:
+        grader = LLMAnswerGrader(LLMJudgeConfig(base_url=server.url, model="judge", use_cache=False))
+        assert grader.is_correct("Which town?", "the port town of Kelvaport", "Kelvaport")[0] is True
+        assert grader.is_correct("Which town?", "Gofemria", "Kelvaport")[0] is False
+    with ChatServer(lambda body: (200, "yes")) as server:
+        grader = LLMAnswerGrader(LLMJudgeConfig(base_url=server.url, model="judge", max_retries=1, backoff_s=0.01))
+        verdict, why = grader.is_correct("Which town?", "Kelvaport", "Kelvaport")
+    assert verdict is None and "not the requested JSON" in why and len(server.requests) == 2
