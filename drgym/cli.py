@@ -303,6 +303,68 @@ def judge(
                       f"{citations.recall:.2f}, fabricated {citations.n_fabricated}", highlight=False)
 
 
+# -- rollout and replay ---------------------------------------------------------------------------------------
+
+@app.command("rollout")
+@_expected_errors
+def rollout_command(
+    out: Annotated[Path, typer.Option(help="trajectory file (JSONL); a re-run resumes it")],
+    env: Annotated[str, typer.Option(help="environment id")] = "drgym/DeepResearch-v0",
+    policy: Annotated[str, typer.Option(help="scripted or random")] = "scripted",
+    suite: Annotated[str | None, typer.Option(help="suite or task file (default procedural:easy)")] = None,
+    episodes: Annotated[int, typer.Option(help="episodes in the run")] = 10,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    seed: Annotated[int, typer.Option(help="episode i uses seed + i")] = 0,
+) -> None:
+    """Run a policy for many episodes; one JSON line per finished episode."""
+    from drgym.agents import RandomPolicy, ScriptedResearcher
+    from drgym.agents.rollout import rollout
+    from drgym.errors import ConfigError
+
+    factories = {"scripted": ScriptedResearcher, "random": RandomPolicy}
+    if policy not in factories:
+        raise ConfigError(f"--policy must be one of {', '.join(factories)}, got {policy!r} (endpoint and local-model "
+                          "policies are not available yet)")
+    summary = rollout(env, factories[policy], n_episodes=episodes, out=out, n_workers=workers, seed=seed,
+                      env_kwargs={"tasks": suite} if suite else {}, policy_name=policy)
+    console.print(str(summary), highlight=False, soft_wrap=True)
+
+
+@app.command("replay")
+@_expected_errors
+def replay(
+    trajectories: Annotated[Path, typer.Argument(help="trajectory file (JSONL)")],
+    episode: Annotated[int | None, typer.Option(help="episode index to print (default: list the episodes)")] = None,
+) -> None:
+    """Print an episode of a trajectory file as a transcript, or list the file's episodes."""
+    from drgym.agents.trajectories import read_trajectories
+    from drgym.errors import ConfigError
+
+    records = list(read_trajectories(trajectories))
+    if not records:
+        raise ConfigError(f"{trajectories} holds no finished episode")
+    if episode is None:
+        table = Table("index", "task", "status", "reward", "steps", "wall s", title=str(trajectories), title_justify="left")
+        for record in sorted(records, key=lambda r: r["index"]):
+            reward = "-" if record.get("reward") is None else f"{record['reward']:.3f}"
+            table.add_row(str(record["index"]), record["task_id"], record["status"], reward, str(len(record["steps"])),
+                          f"{record['wall_s']:.2f}")
+        console.print(table)
+        return
+    record = next((r for r in records if r["index"] == episode), None)
+    if record is None:
+        raise ConfigError(f"no episode {episode} in {trajectories}; it has {sorted(r['index'] for r in records)}")
+    console.rule(f"episode {episode}: {record['task_id']} ({record['status']}, reward {record.get('reward')})")
+    for message in record["messages"]:
+        content = message.get("content") or ""
+        if message["role"] == "system":
+            content = content.split("\n")[0] + " […]"
+        console.print(f"[bold]{message['role']}[/]", highlight=False)
+        console.print(content, highlight=False, markup=False)
+    if record.get("error"):
+        console.print(f"error: {record['error']}", highlight=False, markup=False)
+
+
 # -- demo -----------------------------------------------------------------------------------------------------
 
 @app.command("demo")

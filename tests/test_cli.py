@@ -54,3 +54,17 @@ def test_judge_command_prints_the_verdict_table(tiny_world, tmp_path):
     result = runner.invoke(app, ["judge", "--report", str(report), "--task-id", task.id, "--judge", "llm",
                                  "--task-file", str(tiny_world.path / "tasks.jsonl")])
     assert result.exit_code == 1 and "needs --base-url and --model" in result.output
+
+
+def test_rollout_and_replay_commands(tiny_world, tmp_path):
+    out = tmp_path / "runs.jsonl"
+    result = runner.invoke(app, ["rollout", "--out", str(out), "--suite", str(tiny_world.path), "--episodes", "2",
+                                 "--env", "drgym/DeepSearch-v0"])
+    assert result.exit_code == 0, result.output
+    assert "2 episodes finished, 0 failed" in result.output
+    listing = runner.invoke(app, ["replay", str(out)], env={"COLUMNS": "200"})
+    assert listing.exit_code == 0 and "ds-0000" in listing.output
+    transcript = runner.invoke(app, ["replay", str(out), "--episode", "1"])
+    assert "answer received; episode over. reward 1.000" in transcript.output
+    missing = runner.invoke(app, ["replay", str(out), "--episode", "9"])
+    assert missing.exit_code == 1 and "no episode 9" in missing.output

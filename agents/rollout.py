@@ -1,0 +1,166 @@
+"""Rollouts: many episodes of a policy in an environment, in parallel worker processes, crash-safe and resumable.
+
+Episode i runs task ``tasks[i mod n_tasks]`` with seed ``seed + i``, so two runs with the same arguments play the
+same episodes. Workers send finished episodes to the parent, the only writer, which appends them to the
+trajectory file (flushed and fsynced). Re-running with the same `out` skips the episodes already there; a failed
+episode (the policy raised, a server was down) is recorded with its error and the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing as mp
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from drgym.agents.policy import Policy
+from drgym.agents.trajectories import TrajectoryWriter, read_trajectories
+from drgym.errors import ConfigError
+
+__all__ = ["RolloutSummary", "episode_id", "rollout"]
+
+logger = logging.getLogger(__name__)
+
+PolicyFactory = Callable[[], Policy]
+
+
+@dataclass
+class RolloutSummary:
+    out: Path
+    n_requested: int
+    n_skipped: int = 0
+    n_ok: int = 0
+    n_failed: int = 0
+    rewards: list[float] = field(default_factory=list)
+
+    @property
+    def mean_reward(self) -> float:
+        return sum(self.rewards) / len(self.rewards) if self.rewards else 0.0
+
+    def __str__(self) -> str:
+        return (f"{self.n_ok} episodes finished, {self.n_failed} failed, {self.n_skipped} already in {self.out}; "
+                f"mean reward {self.mean_reward:.3f}")
+
+
+def episode_id(env_id: str, env_kwargs: dict[str, Any], seed: int, index: int) -> str:
+    key = repr((env_id, sorted((k, repr(v)) for k, v in env_kwargs.items()), seed, index))
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def rollout(env_id: str, policy_factory: PolicyFactory, *, n_episodes: int, out: str | Path, n_workers: int = 1,
+            seed: int = 0, env_kwargs: dict[str, Any] | None = None, policy_name: str = "",
+            show_progress: bool = True) -> RolloutSummary:
+    """Runs `n_episodes` episodes and appends them to `out` (JSONL).
+
+    Args:
+        env_id: a registered drgym environment id.
+        policy_factory: a picklable zero-argument callable that builds the policy (one per worker).
+        n_episodes: episodes in the run, finished ones included.
+        out: the trajectory file; existing episodes of the same run are skipped.
+        n_workers: worker processes (1 runs in this process).
+        seed: episode i uses seed + i.
+        env_kwargs: passed to `gymnasium.make`.
+    """
+    if n_episodes < 1 or n_workers < 1:
+        raise ConfigError(f"n_episodes and n_workers must be at least 1, got {n_episodes} and {n_workers}")
+    env_kwargs = dict(env_kwargs or {})
+    out = Path(out)
+    done = {record.get("episode_id") for record in read_trajectories(out)}
+    todo = [i for i in range(n_episodes) if episode_id(env_id, env_kwargs, seed, i) not in done]
+    summary = RolloutSummary(out=out, n_requested=n_episodes, n_skipped=n_episodes - len(todo))
+    if not todo:
+        return summary
+    progress = tqdm(total=len(todo), desc=f"rollout {env_id}", unit="ep", disable=not show_progress)
+    with TrajectoryWriter(out) as writer:
+        def record(result: dict[str, Any]) -> None:
+            writer.write(result)
+            if result["status"] == "ok":
+                summary.n_ok += 1
+                summary.rewards.append(result["reward"])
+            else:
+                summary.n_failed += 1
+            progress.update(1)
+            progress.set_postfix(mean_reward=f"{summary.mean_reward:.3f}", failed=summary.n_failed)
+
+        if n_workers == 1:
+            worker = _Worker(env_id, env_kwargs, policy_factory, seed, policy_name)
+            for index in todo:
+                record(worker.run(index))
+            worker.close()
+        else:
+            context = mp.get_context("spawn")
+            with context.Pool(min(n_workers, len(todo)), initializer=_init_worker,
+                              initargs=(env_id, env_kwargs, policy_factory, seed, policy_name)) as pool:
+                for result in pool.imap_unordered(_run_in_worker, todo):
+                    record(result)
+    progress.close()
+    return summary
+
+
+class _Worker:
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any], policy_factory: PolicyFactory, seed: int,
+                 policy_name: str) -> None:
+        import gymnasium as gym
+
+        import drgym  # noqa: F401 - registers the environments
+
+        self.env = gym.make(env_id, **env_kwargs)
+        self.env_id, self.env_kwargs, self.seed = env_id, env_kwargs, seed
+        self.policy_factory = policy_factory
+        self.policy_name = policy_name or getattr(policy_factory, "__name__", type(policy_factory).__name__)
+
+    def run(self, index: int) -> dict[str, Any]:
+        import drgym
+
+        tasks = self.env.unwrapped.tasks
+        task = tasks[index % len(tasks)]
+        record: dict[str, Any] = {
+            "episode_id": episode_id(self.env_id, self.env_kwargs, self.seed, index), "index": index,
+            "env_id": self.env_id, "task_id": task.id, "kind": task.kind, "seed": self.seed + index,
+            "policy": self.policy_name, "env_kwargs": {k: repr(v) for k, v in self.env_kwargs.items()},
+            "drgym_version": drgym.__version__}
+        started = time.perf_counter()
+        steps: list[dict[str, Any]] = []
+        info: dict[str, Any] = {}
+        try:
+            policy = self.policy_factory()
+            _, info = self.env.reset(seed=self.seed + index, options={"task_id": task.id})
+            reward, terminated, truncated = 0.0, False, False
+            while not (terminated or truncated):
+                step_started = time.perf_counter()
+                action = policy.act(info["messages"])
+                acted = time.perf_counter()
+                observation, reward, terminated, truncated, info = self.env.step(action)
+                steps.append({"action": action, "observation": observation, "policy_s": round(acted - step_started, 4),
+                              "env_s": round(time.perf_counter() - acted, 4)})
+            record.update(status="ok", reward=reward, terminated=terminated, truncated=truncated,
+                          verdicts=info.get("verdicts", []), citations=info.get("citations"),
+                          truncated_by=info.get("truncated_by"))
+        except Exception as e:  # a policy or server failure is recorded, and the run goes on
+            record.update(status="failed", reward=None, error=f"{type(e).__name__}: {e}",
+                          traceback=traceback.format_exc(limit=8))
+        record.update(steps=steps, messages=info.get("messages", []), usage=info.get("usage"),
+                      wall_s=round(time.perf_counter() - started, 4))
+        return record
+
+    def close(self) -> None:
+        self.env.close()
+
+
+_worker: _Worker | None = None
+
+
+def _init_worker(*args: Any) -> None:
+    global _worker
+    _worker = _Worker(*args)
+
+
+def _run_in_worker(index: int) -> dict[str, Any]:
+    return _worker.run(index)

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from drgym.agents import ScriptedResearcher
+from drgym.agents.rollout import rollout
+from drgym.agents.trajectories import read_trajectories
+
+SLOW_RUN = textwrap.dedent("""
+    import sys, time
+    from drgym.agents import ScriptedResearcher
+    from drgym.agents.rollout import rollout
+
+    class SlowResearcher(ScriptedResearcher):
+        def act(self, messages):
+            time.sleep(0.05)
+            return super().act(messages)
+
+    if __name__ == "__main__":
+        rollout("drgym/DeepSearch-v0", SlowResearcher, n_episodes=int(sys.argv[3]), out=sys.argv[1], n_workers=2,
+                env_kwargs={"tasks": sys.argv[2]}, show_progress=False)
+""")
+
+
+def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(tiny_world, tmp_path):
+    script = tmp_path / "slow_run.py"
+    script.write_text(SLOW_RUN)
+    out = tmp_path / "runs.jsonl"
+    command = [sys.executable, str(script), str(out), str(tiny_world.path), "24"]
+    process = subprocess.Popen(command, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(read_trajectories(out))) < 4:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished_before = len(list(read_trajectories(out)))
+    assert 4 <= finished_before < 24
+    with out.open("ab") as handle:  # what a write cut off mid-line leaves behind
+        handle.write(b'{"episode_id": "torn", "ind')
+    subprocess.run(command, check=True, timeout=300)
+    records = list(read_trajectories(out))
+    assert sorted(r["index"] for r in records) == list(range(24))
+    assert len({r["episode_id"] for r in records}) == 24
+    assert all(r["status"] == "ok" and r["reward"] == 1.0 for r in records)
+    assert out.read_bytes().endswith(b"\n") and b'"torn"' not in out.read_bytes()
+
+
+def test_failures_are_recorded_and_the_run_goes_on(tiny_world, tmp_path):
+    class Flaky(ScriptedResearcher):
+        calls = 0
+
+        def act(self, messages):
+            Flaky.calls += 1
+            if Flaky.calls % 5 == 0:
+                raise ConnectionError("policy server down at http://127.0.0.1:9")
+            return super().act(messages)
+
+    out = tmp_path / "runs.jsonl"
+    summary = rollout("drgym/DeepSearch-v0", Flaky, n_episodes=6, out=out, env_kwargs={"tasks": str(tiny_world.path)},
+                      show_progress=False)
+    records = list(read_trajectories(out))
+    assert summary.n_failed >= 1 and summary.n_ok + summary.n_failed == 6 == len(records)
+    failed = next(r for r in records if r["status"] == "failed")
+    assert "policy server down at http://127.0.0.1:9" in failed["error"]
+    ok = next(r for r in records if r["status"] == "ok")
+    assert ok["steps"] and ok["messages"][0]["role"] == "system" and json.dumps(ok)
