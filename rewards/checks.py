@@ -36,9 +36,9 @@ _REFUTATION = re.compile(
     r"\b(not|no|never|incorrect|wrong|false|inaccurate|erroneous|outdated|out of date|unsupported|unreliable|"
     r"disputed|contradict\w*|debunk\w*|misreport\w*|mistaken|rumou?r\w*)\b", re.IGNORECASE)
 _CITE = re.compile(r"\\cite\{([^}]*)\}")
-_INLINE_URL = re.compile(r"https?://[^\s,;)\]}>]+")
+_INLINE_URL = re.compile(r"(?:https?|local)://[^\s,;)\]}>]+")
 _REF_MARK = re.compile(r"\[(\d{1,3})\]")
-_REF_LINE = re.compile(r"^\s*\[(\d{1,3})\]:?\s.*?(https?://[^\s,;)\]}>]+)", re.MULTILINE)
+_REF_LINE = re.compile(r"^\s*\[(\d{1,3})\]:?\s.*?((?:https?|local)://[^\s,;)\]}>]+)", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[\\|])")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 

@@ -23,18 +23,13 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
-from drgym.rewards.checks import parse_numbers
+from drgym.rewards.checks import _CITE, _INLINE_URL, _REF_LINE, _REF_MARK, _SENTENCE_END, parse_numbers
 from drgym.rewards.guards import clean_report
 from drgym.web.corpus import Corpus
 
 __all__ = ["CitationReport", "DENSE_THRESHOLD", "check_citations", "parse_citations"]
 
 DENSE_THRESHOLD = 0.6
-_CITE = re.compile(r"\\cite\{([^}]*)\}")
-_INLINE_URL = re.compile(r"(?:https?|local)://[^\s,;)\]}>]+")
-_REF_MARK = re.compile(r"\[(\d{1,3})\]")
-_REF_LINE = re.compile(r"^\s*\[(\d{1,3})\]:?\s.*?((?:https?|local)://[^\s,;)\]}>]+)", re.MULTILINE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[\\|])")
 _NAME = re.compile(r"\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*")
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 
