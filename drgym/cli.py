@@ -310,24 +310,58 @@ def judge(
 def rollout_command(
     out: Annotated[Path, typer.Option(help="trajectory file (JSONL); a re-run resumes it")],
     env: Annotated[str, typer.Option(help="environment id")] = "drgym/DeepResearch-v0",
-    policy: Annotated[str, typer.Option(help="scripted or random")] = "scripted",
+    policy: Annotated[str, typer.Option(help="scripted, random, openai (an endpoint) or hf (a local model)")] = "scripted",
+    base_url: Annotated[str | None, typer.Option(help="openai: endpoint, e.g. http://127.0.0.1:8000/v1")] = None,
+    model: Annotated[str | None, typer.Option(help="openai: served model name")] = None,
+    tool_mode: Annotated[str, typer.Option(help="openai: text or native tool calls")] = "text",
+    model_path: Annotated[Path | None, typer.Option(help="hf: local model folder")] = None,
     suite: Annotated[str | None, typer.Option(help="suite or task file (default procedural:easy)")] = None,
     episodes: Annotated[int, typer.Option(help="episodes in the run")] = 10,
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
     seed: Annotated[int, typer.Option(help="episode i uses seed + i")] = 0,
 ) -> None:
     """Run a policy for many episodes; one JSON line per finished episode."""
+    import functools
+
     from drgym.agents import RandomPolicy, ScriptedResearcher
+    from drgym.agents.hf_policy import HFPolicy
+    from drgym.agents.openai_policy import OpenAIChatPolicy
     from drgym.agents.rollout import rollout
     from drgym.errors import ConfigError
 
-    factories = {"scripted": ScriptedResearcher, "random": RandomPolicy}
-    if policy not in factories:
-        raise ConfigError(f"--policy must be one of {', '.join(factories)}, got {policy!r} (endpoint and local-model "
-                          "policies are not available yet)")
-    summary = rollout(env, factories[policy], n_episodes=episodes, out=out, n_workers=workers, seed=seed,
-                      env_kwargs={"tasks": suite} if suite else {}, policy_name=policy)
+    if policy == "openai":
+        if not base_url or not model:
+            raise ConfigError("--policy openai needs --base-url and --model")
+        factory = functools.partial(OpenAIChatPolicy, base_url=base_url, model=model, tool_mode=tool_mode)
+    elif policy == "hf":
+        if model_path is None:
+            raise ConfigError("--policy hf needs --model-path (a local model folder)")
+        factory = functools.partial(HFPolicy, str(model_path))
+    elif policy in ("scripted", "random"):
+        factory = ScriptedResearcher if policy == "scripted" else RandomPolicy
+    else:
+        raise ConfigError(f"--policy must be scripted, random, openai or hf, got {policy!r}")
+    summary = rollout(env, factory, n_episodes=episodes, out=out, n_workers=workers, seed=seed,
+                      env_kwargs={"tasks": suite} if suite else {}, policy_name=policy if policy != "openai" else model)
     console.print(str(summary), highlight=False, soft_wrap=True)
+
+
+@app.command("serve-hf")
+@_expected_errors
+def serve_hf(
+    model_path: Annotated[Path, typer.Option(help="local Hugging Face model folder")],
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8000,
+    model_name: Annotated[str | None, typer.Option(help="name clients send as 'model' (default: the path)")] = None,
+) -> None:
+    """Serve a local model as an OpenAI-compatible chat endpoint (CPU is fine for small models; use vLLM on GPUs)."""
+    from drgym.agents.hf_server import HFChatServer
+
+    server = HFChatServer(str(model_path), port=port, model_name=model_name)
+    console.print(f"serving {server.model_name} at {server.url} (Ctrl-C stops)", highlight=False)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
 
 
 @app.command("replay")

@@ -9,6 +9,7 @@ __all__ = [
     "DrgymError",
     "IngestError",
     "JudgeError",
+    "PolicyError",
     "SearchIndexError",
     "TaskFileError",
     "UnknownSuiteError",
@@ -33,6 +34,10 @@ class IngestError(DrgymError):
 
 class JudgeError(DrgymError):
     """A judge cannot grade at all: its endpoint is unreachable or refuses the request."""
+
+
+class PolicyError(DrgymError):
+    """A policy cannot act: its endpoint is unreachable, refuses the request, or answers nonsense."""
 
 
 class SearchIndexError(DrgymError):

@@ -68,3 +68,12 @@ def test_rollout_and_replay_commands(tiny_world, tmp_path):
     assert "answer received; episode over. reward 1.000" in transcript.output
     missing = runner.invoke(app, ["replay", str(out), "--episode", "9"])
     assert missing.exit_code == 1 and "no episode 9" in missing.output
+
+
+def test_rollout_with_an_endpoint_policy_records_a_failure_when_the_server_is_down(tiny_world, tmp_path):
+    out = tmp_path / "runs.jsonl"
+    result = runner.invoke(app, ["rollout", "--out", str(out), "--suite", str(tiny_world.path), "--episodes", "1",
+                                 "--policy", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"])
+    assert result.exit_code == 0 and "0 episodes finished, 1 failed" in result.output
+    assert "http://127.0.0.1:9/v1 is unreachable" in out.read_text()
+    assert "needs --base-url" in runner.invoke(app, ["rollout", "--out", str(out), "--policy", "openai"]).output

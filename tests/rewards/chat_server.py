@@ -9,7 +9,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 Behaviour = Callable[[dict], tuple[int, str]]
-"""request body -> (HTTP status, assistant message content or raw body for non-200)."""
+"""request body -> (HTTP status, the assistant message or its text content; the raw body for non-200)."""
 
 
 class ChatServer:
@@ -36,9 +36,9 @@ class ChatServer:
                     with server._lock:
                         server.in_flight -= 1
                 if status == 200:
+                    message = content if isinstance(content, dict) else {"role": "assistant", "content": content}
                     payload = json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
-                                          "choices": [{"index": 0, "finish_reason": "stop",
-                                                       "message": {"role": "assistant", "content": content}}]})
+                                          "choices": [{"index": 0, "finish_reason": "stop", "message": message}]})
                 else:
                     payload = content
                 data = payload.encode()
