@@ -206,6 +206,28 @@ def tasks_show(
     console.print(table)
 
 
+@tasks_app.command("filter")
+@_expected_errors
+def tasks_filter(
+    solved_by: Annotated[list[Path], typer.Option(help="trajectory files of the policy whose solved tasks are dropped")],
+    out: Annotated[Path, typer.Option(help="task JSONL file to write")],
+    suite: Annotated[str | None, typer.Option(help="suite name (default procedural:easy)")] = None,
+    file: Annotated[Path | None, typer.Option(help="a task JSONL file instead of a suite")] = None,
+    threshold: Annotated[float, typer.Option(help="a reward at or above this counts as solved")] = 1.0,
+) -> None:
+    """Keep the tasks a given policy failed (the seed's difficulty filter)."""
+    from itertools import chain
+
+    from drgym.agents.trajectories import read_trajectories
+    from drgym.tasks.filters import drop_solved
+
+    kept, report = drop_solved(_task_set(suite, file), chain.from_iterable(map(read_trajectories, solved_by)),
+                               threshold=threshold)
+    kept.save(out)
+    console.print(f"kept {report.kept} tasks ({report.never_tried} never tried), dropped {report.dropped} solved; "
+                  f"written to {out}", highlight=False, soft_wrap=True)
+
+
 @tasks_app.command("import")
 @_expected_errors
 def tasks_import(

@@ -77,3 +77,18 @@ def test_rollout_with_an_endpoint_policy_records_a_failure_when_the_server_is_do
     assert result.exit_code == 0 and "0 episodes finished, 1 failed" in result.output
     assert "http://127.0.0.1:9/v1 is unreachable" in out.read_text()
     assert "needs --base-url" in runner.invoke(app, ["rollout", "--out", str(out), "--policy", "openai"]).output
+
+
+def test_tasks_filter_drops_what_a_policy_solved(tiny_world, tmp_path):
+    runs = tmp_path / "weak.jsonl"
+    records = [{"episode_id": "a", "task_id": "ds-0000", "status": "ok", "reward": 1.0},
+               {"episode_id": "b", "task_id": "ds-0001", "status": "ok", "reward": 0.0},
+               {"episode_id": "c", "task_id": "ds-0002", "status": "failed", "reward": None}]
+    runs.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "hard.jsonl"
+    result = runner.invoke(app, ["tasks", "filter", "--file", str(tiny_world.path / "tasks.jsonl"),
+                                 "--solved-by", str(runs), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    kept = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert "ds-0000" not in kept and {"ds-0001", "ds-0002"} <= set(kept)
+    assert f"kept {len(tiny_world.tasks) - 1} tasks ({len(tiny_world.tasks) - 2} never tried), dropped 1" in result.output
