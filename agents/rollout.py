@@ -13,16 +13,16 @@ import logging
 import multiprocessing as mp
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tqdm.auto import tqdm
 
 from drgym.agents.policy import Policy
 from drgym.agents.trajectories import TrajectoryWriter, read_trajectories
-from drgym.errors import ConfigError
+from drgym.errors import ConfigError, DependencyNotInstalled
 
 __all__ = ["RolloutSummary", "episode_id", "rollout"]
 
@@ -56,7 +56,7 @@ def episode_id(env_id: str, env_kwargs: dict[str, Any], seed: int, index: int) -
 
 def rollout(env_id: str, policy_factory: PolicyFactory, *, n_episodes: int, out: str | Path, n_workers: int = 1,
             seed: int = 0, env_kwargs: dict[str, Any] | None = None, policy_name: str = "",
-            show_progress: bool = True) -> RolloutSummary:
+            backend: Literal["processes", "ray"] = "processes", show_progress: bool = True) -> RolloutSummary:
     """Runs `n_episodes` episodes and appends them to `out` (JSONL).
 
     Args:
@@ -64,10 +64,13 @@ def rollout(env_id: str, policy_factory: PolicyFactory, *, n_episodes: int, out:
         policy_factory: a picklable zero-argument callable that builds the policy (one per worker).
         n_episodes: episodes in the run, finished ones included.
         out: the trajectory file; existing episodes of the same run are skipped.
-        n_workers: worker processes (1 runs in this process).
+        n_workers: workers (with the processes backend, 1 runs in this process).
+        backend: "processes" (multiprocessing, spawn) or "ray" (Ray actors; a local Ray starts on demand).
         seed: episode i uses seed + i.
         env_kwargs: passed to `gymnasium.make`.
     """
+    if backend not in ("processes", "ray"):
+        raise ConfigError(f"backend must be 'processes' or 'ray', got {backend!r}")
     if n_episodes < 1 or n_workers < 1:
         raise ConfigError(f"n_episodes and n_workers must be at least 1, got {n_episodes} and {n_workers}")
     env_kwargs = dict(env_kwargs or {})
@@ -89,7 +92,10 @@ def rollout(env_id: str, policy_factory: PolicyFactory, *, n_episodes: int, out:
             progress.update(1)
             progress.set_postfix(mean_reward=f"{summary.mean_reward:.3f}", failed=summary.n_failed)
 
-        if n_workers == 1:
+        if backend == "ray":
+            for result in _ray_results(todo, n_workers, (env_id, env_kwargs, policy_factory, seed, policy_name)):
+                record(result)
+        elif n_workers == 1:
             worker = _Worker(env_id, env_kwargs, policy_factory, seed, policy_name)
             for index in todo:
                 record(worker.run(index))
@@ -152,6 +158,26 @@ class _Worker:
 
     def close(self) -> None:
         self.env.close()
+
+
+def _ray_results(todo: list[int], n_workers: int, worker_args: tuple) -> Iterator[dict[str, Any]]:
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError as e:
+        raise DependencyNotInstalled("the ray backend needs Ray: pip install 'drgym[ray]'") from e
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(num_cpus=n_workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    actors = [ray.remote(_Worker).remote(*worker_args) for _ in range(min(n_workers, len(todo)))]
+    try:
+        yield from ActorPool(actors).map_unordered(lambda actor, index: actor.run.remote(index), todo)
+    finally:
+        ray.get([actor.close.remote() for actor in actors])
+        for actor in actors:
+            ray.kill(actor)
+        if started_here:
+            ray.shutdown()
 
 
 _worker: _Worker | None = None

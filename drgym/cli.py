@@ -339,7 +339,8 @@ def rollout_command(
     model_path: Annotated[Path | None, typer.Option(help="hf: local model folder")] = None,
     suite: Annotated[str | None, typer.Option(help="suite or task file (default procedural:easy)")] = None,
     episodes: Annotated[int, typer.Option(help="episodes in the run")] = 10,
-    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    workers: Annotated[int, typer.Option(help="workers")] = 1,
+    backend: Annotated[str, typer.Option(help="processes or ray (local Ray started on demand)")] = "processes",
     seed: Annotated[int, typer.Option(help="episode i uses seed + i")] = 0,
 ) -> None:
     """Run a policy for many episodes; one JSON line per finished episode."""
@@ -363,7 +364,7 @@ def rollout_command(
         factory = ScriptedResearcher if policy == "scripted" else RandomPolicy
     else:
         raise ConfigError(f"--policy must be scripted, random, openai or hf, got {policy!r}")
-    summary = rollout(env, factory, n_episodes=episodes, out=out, n_workers=workers, seed=seed,
+    summary = rollout(env, factory, n_episodes=episodes, out=out, n_workers=workers, seed=seed, backend=backend,
                       env_kwargs={"tasks": suite} if suite else {}, policy_name=policy if policy != "openai" else model)
     console.print(str(summary), highlight=False, soft_wrap=True)
 

@@ -70,3 +70,14 @@ def test_failures_are_recorded_and_the_run_goes_on(tiny_world, tmp_path):
     assert "policy server down at http://127.0.0.1:9" in failed["error"]
     ok = next(r for r in records if r["status"] == "ok")
     assert ok["steps"] and ok["messages"][0]["role"] == "system" and json.dumps(ok)
+
+
+def test_ray_backend_plays_the_same_episodes_as_processes(tiny_world, tmp_path):
+    kwargs = {"n_episodes": 4, "env_kwargs": {"tasks": str(tiny_world.path)}, "show_progress": False, "n_workers": 2}
+    rollout("drgym/DeepSearch-v0", ScriptedResearcher, out=tmp_path / "ray.jsonl", backend="ray", **kwargs)
+    rollout("drgym/DeepSearch-v0", ScriptedResearcher, out=tmp_path / "proc.jsonl", **kwargs)
+
+    def key(path):
+        return sorted((r["episode_id"], r["task_id"], r["reward"], len(r["steps"])) for r in read_trajectories(path))
+
+    assert key(tmp_path / "ray.jsonl") == key(tmp_path / "proc.jsonl") and len(key(tmp_path / "ray.jsonl")) == 4
