@@ -9,6 +9,7 @@ episode (the policy raised, a server was down) is recorded with its error and th
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import multiprocessing as mp
 import time
@@ -144,20 +145,35 @@ class _Worker:
                 action = policy.act(info["messages"])
                 acted = time.perf_counter()
                 observation, reward, terminated, truncated, info = self.env.step(action)
-                steps.append({"action": action, "observation": observation, "policy_s": round(acted - step_started, 4),
-                              "env_s": round(time.perf_counter() - acted, 4)})
-            record.update(status="ok", reward=reward, terminated=terminated, truncated=truncated,
-                          verdicts=info.get("verdicts", []), citations=info.get("citations"),
-                          truncated_by=info.get("truncated_by"))
+                steps.append({"action": action if isinstance(action, str) else json.dumps(action, ensure_ascii=False),
+                              "action_format": "text" if isinstance(action, str) else "message",
+                              "observation": observation,
+                              "tool_calls": [{**call, "arguments": json.dumps(call["arguments"], ensure_ascii=False),
+                                              "noise": call["noise"] or ""} for call in self.env.unwrapped.last_tool_calls],
+                              "policy_s": round(acted - step_started, 4), "env_s": round(time.perf_counter() - acted, 4)})
+            record.update(status="ok", reward=float(reward), terminated=terminated, truncated=truncated,
+                          verdicts=info.get("verdicts", []), citations=info.get("citations") or {},
+                          truncated_by=info.get("truncated_by") or "")
+            record["policy_usage"] = list(getattr(policy, "usage", []) or [])
         except Exception as e:  # a policy or server failure is recorded, and the run goes on
             record.update(status="failed", reward=None, error=f"{type(e).__name__}: {e}",
                           traceback=traceback.format_exc(limit=8))
-        record.update(steps=steps, messages=info.get("messages", []), usage=info.get("usage"),
-                      wall_s=round(time.perf_counter() - started, 4))
+        record.update(steps=steps, messages=[_flat_message(m) for m in info.get("messages", [])],
+                      usage=info.get("usage") or {}, wall_s=round(time.perf_counter() - started, 4))
         return record
 
     def close(self) -> None:
         self.env.close()
+
+
+def _flat_message(message: dict[str, Any]) -> dict[str, Any]:
+    """One shape for every message (role, content text, tool_calls as JSON text), so trajectory files load as
+    tables (`datasets.load_dataset("json", ...)`, pyarrow) whatever the action format was."""
+    content = message.get("content")
+    return {"role": message.get("role", ""),
+            "content": content if isinstance(content, str) else "" if content is None else json.dumps(content),
+            "tool_calls": json.dumps(message["tool_calls"], ensure_ascii=False) if message.get("tool_calls") else "",
+            "tool_call_id": str(message.get("tool_call_id") or "")}
 
 
 def _ray_results(todo: list[int], n_workers: int, worker_args: tuple) -> Iterator[dict[str, Any]]:

@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,9 @@ class ResearchEnv(gym.Env[str, str]):
         self._messages: list[dict[str, Any]] = []
         self._done = True
         self._citations: dict[str, float] | None = None
+        self.last_tool_calls: list[dict[str, Any]] = []
+        """The tool calls of the last step with their wall time: kept out of `info`, which must stay
+        deterministic for `check_env`."""
 
     # -- gymnasium API --------------------------------------------------------------------------------
 
@@ -211,6 +215,7 @@ class ResearchEnv(gym.Env[str, str]):
     def step(self, action: str | dict) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self._done or self._task is None:
             raise ResetNeeded("the episode has ended: call reset() before step()")
+        self.last_tool_calls = []
         tracker, state = self._tracker, self._state
         action_text = action if isinstance(action, str) else json.dumps(action, ensure_ascii=False, default=str)
         tracker.charge_action(action_text)
@@ -276,6 +281,7 @@ class ResearchEnv(gym.Env[str, str]):
 
     def _run_tools(self, parsed: ParsedAction, state: EpisodeState, tracker: BudgetTracker) -> list[tuple[str, str, str]]:
         results = []
+        self.last_tool_calls = []
         for call in parsed.tool_calls:
             tool = self.tools.get(call.name)
             if tool is None:
@@ -285,11 +291,15 @@ class ResearchEnv(gym.Env[str, str]):
                                                          f"{', '.join(self.tools)}."))
                 continue
             tracker.charge_tool(call.name)
+            started = time.perf_counter()
             try:
                 output = tool.run(state, **tool.validate(call.arguments))
             except ToolError as e:
                 output = f"error: {e}"
             failure = inject(self.noise, call.name, state.rng)
+            self.last_tool_calls.append({"name": call.name, "arguments": call.arguments, "noise": failure,
+                                         "error": output.startswith("error:"),
+                                         "seconds": round(time.perf_counter() - started, 5)})
             if failure is not None:
                 output = failure_text(failure, call.name, output, state.rng)
             elif not output.startswith("error:"):

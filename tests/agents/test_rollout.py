@@ -81,3 +81,31 @@ def test_ray_backend_plays_the_same_episodes_as_processes(tiny_world, tmp_path):
         return sorted((r["episode_id"], r["task_id"], r["reward"], len(r["steps"])) for r in read_trajectories(path))
 
     assert key(tmp_path / "ray.jsonl") == key(tmp_path / "proc.jsonl") and len(key(tmp_path / "ray.jsonl")) == 4
+
+
+def test_trajectories_of_every_kind_load_as_one_table(tiny_world, tmp_path):
+    import pyarrow.json
+
+    from drgym.agents import CallablePolicy
+
+    def native(messages):
+        if len(messages) > 2:
+            return "<answer>x</answer>"
+        return {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "todo", "arguments": '{"action": "list"}'}}]}
+
+    def broken(messages):
+        raise RuntimeError("model crashed")
+
+    out = tmp_path / "mixed.jsonl"
+    kwargs = {"env_kwargs": {"tasks": str(tiny_world.path)}, "show_progress": False, "out": out}
+    rollout("drgym/DeepResearch-v0", ScriptedResearcher, n_episodes=2, **kwargs)
+    rollout("drgym/DeepResearch-v0", lambda: CallablePolicy(native), n_episodes=2, seed=10, **kwargs)
+    rollout("drgym/DeepResearch-v0", lambda: CallablePolicy(broken), n_episodes=1, seed=20, **kwargs)
+    table = pyarrow.json.read_json(out)
+    assert table.num_rows == 5
+    assert sorted(table.column("status").to_pylist()) == ["failed", "ok", "ok", "ok", "ok"]
+    steps = [s for r in read_trajectories(out) for s in r["steps"]]
+    assert {s["action_format"] for s in steps} == {"text", "message"}
+    timed = [c for s in steps for c in s["tool_calls"]]
+    assert timed and all(c["seconds"] >= 0 and isinstance(c["arguments"], str) for c in timed)
