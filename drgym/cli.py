@@ -134,6 +134,7 @@ def world_build(
     conflict_rate: Annotated[float, typer.Option(help="share of values contradicted on low-trust pages")] = 0.25,
     outdated_rate: Annotated[float, typer.Option(help="share of low-trust statements giving an old value")] = 0.25,
     distractor_rate: Annotated[float, typer.Option(help="share of entities with a near-identical twin")] = 0.1,
+    paraphrase_rate: Annotated[float, typer.Option(help="share of statements worded differently")] = 0.0,
     deep_search: Annotated[int, typer.Option(help="deep_search tasks to synthesise")] = 40,
     deep_research: Annotated[int, typer.Option(help="deep_research tasks to synthesise")] = 20,
     min_hops: Annotated[int, typer.Option(help="fewest hops of a deep_search question")] = 2,
@@ -149,11 +150,12 @@ def world_build(
         raise ConfigError(f"hops must satisfy 2 <= min_hops <= max_hops <= 6, got min_hops={min_hops}, "
                           f"max_hops={max_hops}")
     for name, rate in (("conflict_rate", conflict_rate), ("outdated_rate", outdated_rate),
-                       ("distractor_rate", distractor_rate)):
+                       ("distractor_rate", distractor_rate), ("paraphrase_rate", paraphrase_rate)):
         if not 0 <= rate <= 1:
             raise ConfigError(f"{name} must be in [0, 1], got {rate}")
     spec = WorldSpec(seed=seed, pages=pages, conflict_rate=conflict_rate, outdated_rate=outdated_rate,
-                     distractor_rate=distractor_rate, n_deep_search=deep_search, n_deep_research=deep_research,
+                     distractor_rate=distractor_rate, paraphrase_rate=paraphrase_rate,
+                     n_deep_search=deep_search, n_deep_research=deep_research,
                      min_hops=min_hops, max_hops=max_hops)
     started = time.perf_counter()
     world = ProceduralWorld.build(out, spec, index=index, dense=dense)

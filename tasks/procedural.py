@@ -53,6 +53,7 @@ class WorldSpec:
     conflict_rate: float = 0.25
     outdated_rate: float = 0.25
     low_trust_rate: float = 0.8
+    paraphrase_rate: float = 0.0
     n_deep_search: int = 40
     n_deep_research: int = 20
     min_hops: int = 2
@@ -80,7 +81,7 @@ class ProceduralWorld:
             world = World.generate(spec.seed, n_entities=max(7, round(spec.pages / PAGES_PER_ENTITY)),
                                    distractor_rate=spec.distractor_rate)
             knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
-                                low_trust_rate=spec.low_trust_rate)
+                                low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate)
             pages, statements, charts = [], [], []
             progress = tqdm(render_world(world, knobs, charts), desc="render pages", unit="page",
                             disable=not show_progress, total=round(len(world.entities) * PAGES_PER_ENTITY))

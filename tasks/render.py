@@ -62,6 +62,10 @@ _NEWS = {"organisation": ("dailyledger.com", "marketpulse.com"), "person": ("sci
          "regulation": ("policywatch.org",), "event": ("metro-herald.com",)}
 _LOW_TRUST = ("askaround-forum.net", "factsnack.com", "buzztrivia.net", "chatterbox-board.com",
               "quickwiki-mirror.info", "randomblogs.net")
+_RELATION_LABELS = {"headquarters": "headquarters city", "ceo": "chief executive", "birthplace": "place of birth",
+                    "employer": "employer", "mayor": "mayor", "maker": "manufacturer", "key_compound": "key compound",
+                    "discoverer": "first synthesiser", "issuer": "issuing body", "regulates": "regulated compound",
+                    "host_city": "host city", "organiser": "organiser"}
 _KIND_WORD = {"organisation": "company", "person": "person", "place": "city", "product": "product",
               "compound": "compound", "regulation": "regulation", "event": "event"}
 _FILLER = (
@@ -92,6 +96,8 @@ class RenderKnobs:
     """Chance that an entity is discussed on a low-trust page."""
     news_rate: float = 0.6
     """Chance that an entity with dated values gets a news story."""
+    paraphrase_rate: float = 0.0
+    """Share of statements worded differently from the usual sentence ("Chief executive of X: Y.")."""
     max_charts: int = 24
     """Register entries of companies with 3+ revenue figures get a chart image, up to this many per world."""
 
@@ -184,16 +190,28 @@ class _Renderer:
 
     # -- helpers --------------------------------------------------------------------------------------
 
+    def paraphrased(self) -> bool:
+        """Whether the next statement uses another wording (draws only when the knob is on)."""
+        return self.knobs.paraphrase_rate > 0 and self.rng.random() < self.knobs.paraphrase_rate
+
     def value_sentence(self, entity: Entity, attribute: Attribute, year: int, value: float) -> str:
         text = format_value(value, attribute)
+        if self.paraphrased():
+            when = f" ({year})" if year else ""
+            return f"{entity.name} — {attribute.label}: {text}{when}."
         if attribute.is_year:
             return f"The {attribute.label} of {entity.name} is {text}."
         if year:
             return f"As of {year}, the {attribute.label} of {entity.name} was {text}."
         return f"The {attribute.label} of {entity.name} is {text}."
 
-    def relation_sentence(self, entity: Entity, key: str) -> str:
-        target = self.world.target(entity, key)
+    def relation_sentence(self, entity: Entity, key: str, *, target: Entity | None = None) -> str:
+        target = target or self.world.target(entity, key)
+        if self.paraphrased():
+            label = _RELATION_LABELS[key]
+            if self.rng.random() < 0.5:
+                return f"{label[0].upper()}{label[1:]} of {entity.name}: {target.name}."
+            return f"{entity.name} lists {target.name} as its {label}."
         return RELATION_BY_KEY[key].sentence.format(s=entity.name, o=target.name)
 
     def filler(self, entity: Entity, count: int) -> list[str]:
@@ -223,7 +241,7 @@ class _Renderer:
                                         "relation"))
         for key, subject_id in sorted(self.inverse.get(entity.id, ()))[:12]:
             subject = self.world.entities[subject_id]
-            paragraphs.append(RELATION_BY_KEY[key].sentence.format(s=subject.name, o=entity.name))
+            paragraphs.append(self.relation_sentence(subject, key, target=entity))
             statements.append(Statement(url, 1, subject.id, f"rel:{key}", entity.id, 0, "relation"))
         tables = []
         for attribute in ATTRIBUTES[entity.kind]:

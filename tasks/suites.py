@@ -26,9 +26,10 @@ SUITES: dict[str, WorldSpec] = {
     "procedural:easy": WorldSpec(seed=11, pages=2000, distractor_rate=0.05, conflict_rate=0.15, outdated_rate=0.15,
                                  n_deep_search=60, n_deep_research=30, min_hops=2, max_hops=3),
     "procedural:medium": WorldSpec(seed=12, pages=5000, distractor_rate=0.1, conflict_rate=0.3, outdated_rate=0.25,
-                                   n_deep_search=80, n_deep_research=40, min_hops=3, max_hops=4),
+                                   paraphrase_rate=0.2, n_deep_search=80, n_deep_research=40, min_hops=3, max_hops=4),
     "procedural:hard": WorldSpec(seed=13, pages=10000, distractor_rate=0.2, conflict_rate=0.45, outdated_rate=0.4,
-                                 low_trust_rate=0.95, n_deep_search=100, n_deep_research=50, min_hops=4, max_hops=6),
+                                 low_trust_rate=0.95, paraphrase_rate=0.5, n_deep_search=100, n_deep_research=50,
+                                 min_hops=4, max_hops=6),
 }
 
 
