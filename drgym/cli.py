@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from drgym.errors import DrgymError
@@ -34,7 +35,7 @@ def _expected_errors(command):
         try:
             return command(*args, **kwargs)
         except DrgymError as e:
-            Console(stderr=True).print(f"[bold red]{type(e).__name__}[/]: {e}", highlight=False)
+            Console(stderr=True).print(f"[bold red]{type(e).__name__}[/]: {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
@@ -339,6 +340,7 @@ def rollout_command(
     model: Annotated[str | None, typer.Option(help="openai: served model name")] = None,
     tool_mode: Annotated[str, typer.Option(help="openai: text or native tool calls")] = "text",
     model_path: Annotated[Path | None, typer.Option(help="hf: local model folder")] = None,
+    policy_file: Annotated[Path | None, typer.Option(help="a YAML policy description (overrides --policy)")] = None,
     suite: Annotated[str | None, typer.Option(help="suite or task file (default procedural:easy)")] = None,
     episodes: Annotated[int, typer.Option(help="episodes in the run")] = 10,
     workers: Annotated[int, typer.Option(help="workers")] = 1,
@@ -354,7 +356,11 @@ def rollout_command(
     from drgym.agents.rollout import rollout
     from drgym.errors import ConfigError
 
-    if policy == "openai":
+    if policy_file is not None:
+        from drgym.agents.policy_config import load_policy_file
+
+        factory, policy = load_policy_file(policy_file)
+    elif policy == "openai":
         if not base_url or not model:
             raise ConfigError("--policy openai needs --base-url and --model")
         factory = functools.partial(OpenAIChatPolicy, base_url=base_url, model=model, tool_mode=tool_mode)
@@ -367,7 +373,8 @@ def rollout_command(
     else:
         raise ConfigError(f"--policy must be scripted, random, openai or hf, got {policy!r}")
     summary = rollout(env, factory, n_episodes=episodes, out=out, n_workers=workers, seed=seed, backend=backend,
-                      env_kwargs={"tasks": suite} if suite else {}, policy_name=policy if policy != "openai" else model)
+                      env_kwargs={"tasks": suite} if suite else {},
+                      policy_name=model if policy == "openai" and policy_file is None else policy)
     console.print(str(summary), highlight=False, soft_wrap=True)
 
 

@@ -92,3 +92,17 @@ def test_tasks_filter_drops_what_a_policy_solved(tiny_world, tmp_path):
     kept = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert "ds-0000" not in kept and {"ds-0001", "ds-0002"} <= set(kept)
     assert f"kept {len(tiny_world.tasks) - 1} tasks ({len(tiny_world.tasks) - 2} never tried), dropped 1" in result.output
+
+
+def test_rollout_from_a_policy_file_and_its_errors(tiny_world, tmp_path):
+    good = tmp_path / "policy.yaml"
+    good.write_text("kind: random\nseed: 3\nname: aimless\n")
+    out = tmp_path / "runs.jsonl"
+    result = runner.invoke(app, ["rollout", "--out", str(out), "--suite", str(tiny_world.path), "--episodes", "1",
+                                 "--env", "drgym/DeepSearch-v0", "--policy-file", str(good)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text().splitlines()[0])["policy"] == "aimless"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: openai\nbase_url: http://127.0.0.1:8000/v1\ntemprature: 0.5\n")
+    result = runner.invoke(app, ["rollout", "--out", str(out), "--policy-file", str(bad)])
+    assert result.exit_code == 1 and "bad.yaml:3: field 'temprature'" in result.output
