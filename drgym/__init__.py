@@ -1,11 +1,18 @@
 """drgym: reinforcement-learning environments for deep-research agents on an offline procedural web.
 
-Importing drgym registers its Gymnasium environments: ``gymnasium.make("drgym/DeepSearch-v0")``.
+Importing drgym registers its Gymnasium environments: ``gymnasium.make("drgym/DeepSearch-v0")``. Registration
+names entry points only, so ``import drgym.web`` does not load the environments and their tools.
 """
 
-import drgym.envs  # noqa: F401 - registers drgym/DeepSearch-v0 and drgym/DeepResearch-v0
+from gymnasium.envs.registration import register, registry
+
 from drgym.errors import DrgymError
 
 __version__ = "0.1.0"
 
 __all__ = ["DrgymError", "__version__"]
+
+for _env_id, _entry_point in (("drgym/DeepSearch-v0", "drgym.envs.research_env:DeepSearchEnv"),
+                              ("drgym/DeepResearch-v0", "drgym.envs.research_env:DeepResearchEnv")):
+    if _env_id not in registry:
+        register(id=_env_id, entry_point=_entry_point)
