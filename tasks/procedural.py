@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from drgym.errors import CorpusError
+from drgym.errors import CorpusError, SearchIndexError
 from drgym.tasks.charts import draw_charts
 from drgym.tasks.render import RenderKnobs, Statement, authority_tsv, render_world
 from drgym.tasks.schema import TaskSet
@@ -144,7 +144,9 @@ class ProceduralWorld:
 
     @cached_property
     def index(self) -> SearchIndex:
-        """The saved index, built now if the world was built without one."""
-        if not (self.path / "index" / "index.json").is_file():
-            SearchIndex.build(self.corpus, self.path / "index", show_progress=False)
-        return SearchIndex.load(self.path / "index", self.corpus)
+        """The saved index, (re)built now if the world has none or an outdated one."""
+        try:
+            return SearchIndex.load(self.path / "index", self.corpus)
+        except SearchIndexError as e:
+            logger.info("building the search index of %s (%s)", self.path, e)
+            return SearchIndex.build(self.corpus, self.path / "index", show_progress=False)
