@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -44,7 +45,7 @@ class RandomPolicy:
         turns = sum(m["role"] == "assistant" for m in messages)
         words = [w.strip("?,.") for w in question.split() if len(w) > 3]
         if turns >= self.rng.randint(1, self.max_turns):
-            import re
+
 
             candidates = re.findall(r"\b\d[\d,.]*\b|\b[A-Z][a-z]+(?: [A-Z][a-z]+)?", seen) or words or ["unknown"]
             return f"<answer>{self.rng.choice(candidates)}</answer>"

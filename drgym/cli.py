@@ -437,7 +437,7 @@ def replay(
 @_expected_errors
 def demo(suite: Annotated[str, typer.Option(help="suite to demo")] = "procedural:easy") -> None:
     """Build the default world (first run), search it, and grade a gold and a low-trust report."""
-    from drgym.rewards.checks import score_report
+    from drgym.rewards.judges import DeterministicJudge
     from drgym.tasks.suites import load_suite
 
     started = time.perf_counter()
@@ -463,8 +463,8 @@ def demo(suite: Annotated[str, typer.Option(help="suite to demo")] = "procedural
                       title_justify="left")
         for label, report in (("gold report", research.meta["gold_report"]),
                               ("low-trust values", research.meta["low_trust_report"]), ("empty", "")):
-            result = score_report(research.rubrics, report)
-            faults = sum(1 for r in research.rubrics if r.weight < 0 and result.verdicts[r.id].verdict == "satisfied")
+            result = DeterministicJudge().grade(research.rubrics, report)
+            faults = sum(1 for v in result.verdicts if v.weight < 0 and v.verdict == "satisfied")
             table.add_row(label, f"{result.score:.3f}", f"{result.mandatory_pass_rate:.0%}", str(faults))
         console.print(table)
     console.print(f"\ndone in {time.perf_counter() - started:.1f} s. Next: `drgym web search \"...\"`, "

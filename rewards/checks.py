@@ -21,11 +21,10 @@ from drgym.rewards.rubric import (
     FactCheck,
     FaultCheck,
     MentionCheck,
-    Rubric,
     StructureCheck,
 )
 
-__all__ = ["CheckResult", "ReportScore", "Verdict", "evaluate_check", "parse_numbers", "score_report"]
+__all__ = ["CheckResult", "Verdict", "evaluate_check", "parse_numbers"]
 
 Verdict = Literal["satisfied", "partially", "not_satisfied"]
 
@@ -57,16 +56,6 @@ class CheckResult:
     verdict: Verdict
     evidence: str
     """The report text that decided the verdict, or why nothing did."""
-
-
-@dataclass(frozen=True)
-class ReportScore:
-    score: float
-    """Σ w·m / Σ_{w>0} w, with m = 1 only for 'satisfied' (ResearchRubrics' binary mapping)."""
-    verdicts: dict[str, CheckResult]
-    mandatory_pass_rate: float
-    is_complete: bool
-    """False when a rubric has no machine check (an LLM judge must grade it)."""
 
 
 def parse_numbers(text: str) -> list[Number]:
@@ -269,15 +258,3 @@ def evaluate_check(check, report: str) -> CheckResult:
         summary = f"{sections} sections, table: {has_table}, {words} words"
         return CheckResult("not_satisfied" if problems else "satisfied", "; ".join(problems) or summary)
     raise TypeError(f"unknown check type {type(check).__name__}")
-
-
-def score_report(rubrics: Sequence[Rubric], report: str) -> ReportScore:
-    """Grades `report` against every rubric that has a check; S = Σ w·m / Σ_{w>0} w."""
-    verdicts = {r.id: evaluate_check(r.check, report) for r in rubrics if r.check is not None}
-    positive = sum(r.weight for r in rubrics if r.weight > 0)
-    earned = sum(r.weight for r in rubrics if r.id in verdicts and verdicts[r.id].verdict == "satisfied")
-    mandatory = [r for r in rubrics if r.is_mandatory and r.weight > 0 and r.id in verdicts]
-    passed = sum(verdicts[r.id].verdict == "satisfied" for r in mandatory)
-    return ReportScore(score=earned / positive if positive else 0.0, verdicts=verdicts,
-                       mandatory_pass_rate=passed / len(mandatory) if mandatory else 1.0,
-                       is_complete=len(verdicts) == len(rubrics))

@@ -229,14 +229,11 @@ def _name(rng: random.Random, kind: str) -> tuple[str, list[str]]:
 
 def _value(rng: random.Random, attribute: Attribute) -> float:
     if attribute.lo > 0 and attribute.hi / attribute.lo > 50:  # spread over orders of magnitude
-        value = 10 ** rng.uniform(_log10(attribute.lo), _log10(attribute.hi))
+        value = 10 ** rng.uniform(math.log10(attribute.lo), math.log10(attribute.hi))
     else:
         value = rng.uniform(attribute.lo, attribute.hi)
     return round(value, attribute.decimals)
 
-
-def _log10(x: float) -> float:
-    return math.log10(x)
 
 
 def _history(rng: random.Random, attribute: Attribute) -> list[tuple[int, float]]:

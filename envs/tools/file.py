@@ -103,20 +103,19 @@ class FileTool(Tool):
             body = "\n".join(f"{n:>5}| {lines[n - 1]}" for n in range(first, last + 1))
             more = f"\n… {len(lines) - last} more lines (read with start={last + 1})." if last < len(lines) else ""
             return f"{path}, lines {first}-{last} of {len(lines)}:\n{body}{more}"
-        if action == "patch":
-            if diff is not None:
-                patched = apply_unified_diff(text, diff)
-            elif old is not None and new is not None:
-                count = text.count(old)
-                if count != 1:
-                    raise ToolError(f"patch: 'old' occurs {count} times in {path}; it must occur exactly once "
-                                    "(add surrounding text to make it unique).")
-                patched = text.replace(old, new)
-            else:
-                raise ToolError('patch needs "old" and "new", or "diff".')
-            _write(target, patched)
-            return f"patched {path}: now {len(patched.splitlines())} lines."
-        raise ToolError(f"unknown action {action!r}.")  # unreachable: the schema lists the actions
+        # patch, the one action left (the schema admits no other)
+        if diff is not None:
+            patched = apply_unified_diff(text, diff)
+        elif old is not None and new is not None:
+            count = text.count(old)
+            if count != 1:
+                raise ToolError(f"patch: 'old' occurs {count} times in {path}; it must occur exactly once "
+                                "(add surrounding text to make it unique).")
+            patched = text.replace(old, new)
+        else:
+            raise ToolError('patch needs "old" and "new", or "diff".')
+        _write(target, patched)
+        return f"patched {path}: now {len(patched.splitlines())} lines."
 
 
 def _write(target: Path, text: str) -> None:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from drgym.rewards.checks import evaluate_check, parse_numbers, score_report
+from drgym.rewards.checks import evaluate_check, parse_numbers
+from drgym.rewards.judges import DeterministicJudge
 from drgym.rewards.rubric import (
     CitationCheck,
     CoverageCheck,
@@ -94,9 +95,9 @@ def test_score_is_weighted_sum_over_positive_weights():
     rubrics = [Rubric(id="a", criterion="a", weight=4, check=FactCheck(entity=ENTITY, value="1")),
                Rubric(id="b", criterion="b", weight=1, check=FactCheck(entity=ENTITY, value="2")),
                Rubric(id="f", criterion="f", weight=-2, check=FaultCheck(entity=ENTITY, value="3"))]
-    result = score_report(rubrics, "Caquu: 1. Caquu: 3.")
+    result = DeterministicJudge().grade(rubrics, "Caquu: 1. Caquu: 3.")
     assert result.score == pytest.approx((4 - 2) / 5)
     assert result.mandatory_pass_rate == 1.0 and result.is_complete
-    assert score_report(rubrics, "Caquu: 1, 2 units.").score == pytest.approx(1.0)
-    first = score_report(rubrics, "Caquu: 1. Caquu: 3.")
+    assert DeterministicJudge().grade(rubrics, "Caquu: 1, 2 units.").score == pytest.approx(1.0)
+    first = DeterministicJudge().grade(rubrics, "Caquu: 1. Caquu: 3.")
     assert first == result  # bit-identical for identical input

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from drgym.errors import UnknownSuiteError
-from drgym.rewards.checks import score_report
+from drgym.rewards.judges import DeterministicJudge
 from drgym.rewards.rubric import FactCheck, FaultCheck
 from drgym.tasks.procedural import ProceduralWorld, WorldSpec
 from drgym.tasks.render import DOMAINS
@@ -96,19 +96,19 @@ def test_deep_research_rubrics_pass_on_gold_and_fail_on_low_trust_values(world):
     for task in tasks:
         assert 10 <= len(task.rubrics) <= 40, task.id
         assert all(r.check is not None for r in task.rubrics)
-        gold = score_report(task.rubrics, task.meta["gold_report"])
-        assert gold.score == 1.0, {k: v for k, v in gold.verdicts.items() if v.verdict != "satisfied"}
-        low_trust = score_report(task.rubrics, task.meta["low_trust_report"])
+        gold = DeterministicJudge().grade(task.rubrics, task.meta["gold_report"])
+        assert gold.score == 1.0, [v for v in gold.verdicts if v.verdict != "satisfied"]
+        low_trust = DeterministicJudge().grade(task.rubrics, task.meta["low_trust_report"])
         for rubric in task.rubrics:
             if isinstance(rubric.check, FactCheck) and rubric.check.wrong_values:
                 n_conflicts += 1
-                assert low_trust.verdicts[rubric.id].verdict == "not_satisfied", rubric.id
+                assert low_trust.by_id()[rubric.id].verdict == "not_satisfied", rubric.id
             if isinstance(rubric.check, FaultCheck):
-                assert gold.verdicts[rubric.id].verdict == "not_satisfied"
-                assert low_trust.verdicts[rubric.id].verdict == "satisfied", rubric.id
+                assert gold.by_id()[rubric.id].verdict == "not_satisfied"
+                assert low_trust.by_id()[rubric.id].verdict == "satisfied", rubric.id
         if any(r.weight < 0 for r in task.rubrics):
             assert low_trust.score < gold.score
-        assert score_report(task.rubrics, "").score == 0.0
+        assert DeterministicJudge().grade(task.rubrics, "").score == 0.0
     assert n_conflicts >= 3
 
 
