@@ -45,8 +45,6 @@ class RandomPolicy:
         turns = sum(m["role"] == "assistant" for m in messages)
         words = [w.strip("?,.") for w in question.split() if len(w) > 3]
         if turns >= self.rng.randint(1, self.max_turns):
-
-
             candidates = re.findall(r"\b\d[\d,.]*\b|\b[A-Z][a-z]+(?: [A-Z][a-z]+)?", seen) or words or ["unknown"]
             return f"<answer>{self.rng.choice(candidates)}</answer>"
         urls = [u for u in seen.split() if u.startswith("https://")]
