@@ -63,16 +63,24 @@ class ScriptedResearcher:
 
     Args:
         max_tries_per_hop: searches and page reads spent on one hop before it answers with what it has.
+        top_k: search results asked for per query.
+
+    It uses the todo and file tools only when the instructions list them; without the file tool the report is
+    submitted inline.
     """
 
-    def __init__(self, *, max_tries_per_hop: int = 4) -> None:
+    def __init__(self, *, max_tries_per_hop: int = 4, top_k: int = 10) -> None:
         self.max_tries_per_hop = max_tries_per_hop
+        self.top_k = top_k
         self._episode: _Episode | None = None
+        self._tools: set[str] = set()
 
     def act(self, messages: list[dict[str, Any]]) -> str:
         question = messages[1]["content"]
         if self._episode is None or self._episode.question != question or len(messages) <= 2:
             self._episode = _Episode(question)
+            system = messages[0]["content"] if messages[0]["role"] == "system" else ""
+            self._tools = set(re.findall(r'"name": "(\w+)"', system or "")) or {"todo", "file"}
         episode = self._episode
         if len(messages) > 2 and messages[-1]["role"] in ("user", "tool"):
             self._ingest(episode, "\n".join(str(m.get("content") or "") for m in messages[-3:]
@@ -142,7 +150,9 @@ class ScriptedResearcher:
         episode.tries += 1
         name = episode.current
         prefix = ""
-        if not episode.todo_added:
+        if "todo" not in self._tools:
+            pass
+        elif not episode.todo_added:
             episode.todo_added = True
             prefix = "".join(_call("todo", action="add", item=f"step {i + 1}: {k} {w}")
                              for i, (k, w) in enumerate(episode.plan))
@@ -153,7 +163,7 @@ class ScriptedResearcher:
         query = f"{hint} of {name}" if kind == "attribute" else f"{name} {hint}"
         if query not in episode.searched:
             episode.searched.add(query)
-            return prefix + _call("batch_web_surfer", queries=[query], top_k=10)
+            return prefix + _call("batch_web_surfer", queries=[query], top_k=self.top_k)
         entry = self._entry_url(episode, name)
         unread = [u for u in ([entry] if entry else []) + episode.links.get(entry or "", []) if u not in episode.read]
         archive = [u for u in unread if "/archive/" in u]
@@ -161,7 +171,7 @@ class ScriptedResearcher:
             return prefix + _call("batch_web_surfer", urls=(archive + unread)[:3])
         if name not in episode.searched:
             episode.searched.add(name)
-            return prefix + _call("batch_web_surfer", queries=[f"{name} register entry"], top_k=10)
+            return prefix + _call("batch_web_surfer", queries=[f"{name} register entry"], top_k=self.top_k)
         return None
 
     # -- deep research --------------------------------------------------------------------------------
@@ -193,6 +203,8 @@ class ScriptedResearcher:
             return _call("batch_web_surfer", urls=to_read[:5])
         report = self._compare_report(episode, companies, compare.group(2)) if compare else \
             self._timeline_report(episode, companies[0])
+        if "file" not in self._tools:
+            return f"<answer>{report}</answer>"
         episode.report_written = True
         return _call("file", action="write", path="report.md", content=report)
 

@@ -24,6 +24,9 @@ tasks_app = typer.Typer(help="Task sets: show and import.", no_args_is_help=True
 app.add_typer(web_app, name="web")
 app.add_typer(world_app, name="world")
 app.add_typer(tasks_app, name="tasks")
+train_app = typer.Typer(help="Training: OpenRLHF SFT and PPO launchers, and the CPU reference trainer.",
+                        no_args_is_help=True)
+app.add_typer(train_app, name="train")
 console = Console()
 
 
@@ -376,6 +379,138 @@ def rollout_command(
                       env_kwargs={"tasks": suite} if suite else {},
                       policy_name=model if policy == "openai" and policy_file is None else policy)
     console.print(str(summary), highlight=False, soft_wrap=True)
+
+
+@app.command("sft-data")
+@_expected_errors
+def sft_data(
+    trajectories: Annotated[list[Path], typer.Argument(help="trajectory files (drgym rollout --out ...)")],
+    out: Annotated[Path, typer.Option(help="SFT JSONL for OpenRLHF (--data.input_key messages --data.multiturn)")],
+    min_reward_search: Annotated[float, typer.Option(help="keep deep_search episodes with reward >= this")] = 1.0,
+    min_reward_research: Annotated[float, typer.Option(help="keep deep_research episodes with reward >= this")] = 0.6,
+    per_task: Annotated[int, typer.Option(help="correct and shortest: episodes kept per task (0 = all)")] = 1,
+    loop_n: Annotated[int, typer.Option(help="loop filter: action n-grams up to this length")] = 2,
+    loop_repeats: Annotated[int, typer.Option(help="loop filter: drop when an n-gram repeats this often")] = 3,
+    mix: Annotated[str | None, typer.Option(help="e.g. deep_search=0.3,deep_research=0.7")] = None,
+    observation_role: Annotated[str, typer.Option(help="role of tool observations: user or tool")] = "user",
+    seed: Annotated[int, typer.Option(help="seed of the mixture subsampling")] = 0,
+) -> None:
+    """Trajectories -> SFT data, with the success, loop, citation, shortest and mixture filters."""
+    from drgym.train.sft_data import SFTFilters, build_sft_dataset, parse_mixture
+
+    filters = SFTFilters(min_reward_search=min_reward_search, min_reward_research=min_reward_research,
+                         per_task=per_task, loop_n=loop_n, loop_repeats=loop_repeats, mixture=parse_mixture(mix),
+                         observation_role=observation_role, seed=seed)
+    summary = build_sft_dataset(trajectories, out, filters)
+    console.print(summary.table(), highlight=False)
+    console.print(f"wrote {summary.written} rows to {out}", highlight=False)
+
+
+@app.command("rl-data")
+@_expected_errors
+def rl_data(
+    out: Annotated[Path, typer.Option(help="prompt dataset (JSONL: prompt messages + JSON label)")],
+    suite: Annotated[str, typer.Option(help="suite name or task file")] = "procedural:easy",
+    web: Annotated[str | None, typer.Option(help="world or corpus folder (default: the suite's)")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="deep_search and/or deep_research (default both)")] = None,
+    seeds: Annotated[int, typer.Option(help="rows per task (episode seeds 0..n-1)")] = 1,
+    max_turns: Annotated[int, typer.Option(help="budget: turns per episode")] = 20,
+    max_tool_calls: Annotated[int, typer.Option(help="budget: tool calls per episode")] = 40,
+    tokenizer: Annotated[str | None, typer.Option(help="chat-template tokenizer path written into the labels")] = None,
+    split: Annotated[str, typer.Option(help="train (held-out tasks are refused) or all")] = "train",
+) -> None:
+    """Export the RL prompt dataset for OpenRLHF PPO (--data.input_key prompt --data.label_key label)."""
+    from drgym.train.episodes import export_prompts
+
+    rows = export_prompts(suite, out, split=split, seeds=seeds, web=web, tokenizer=tokenizer,
+                          kinds=tuple(kind or ("deep_search", "deep_research")),
+                          env_kwargs={"budget": {"max_turns": max_turns, "max_tool_calls": max_tool_calls}})
+    console.print(f"wrote {rows} prompts ({split} split of {suite}) to {out}", highlight=False)
+
+
+def _launch(kind: str, config: Path | None, dry_run: bool) -> None:
+    from drgym.train.launch import launch
+
+    code = launch(kind, config, dry_run=dry_run, echo=lambda text: console.print(text, highlight=False,
+                                                                                  soft_wrap=True, markup=False))
+    if code:
+        raise typer.Exit(code)
+
+
+@train_app.command("sft")
+@_expected_errors
+def train_sft_command(
+    config: Annotated[Path | None, typer.Option(help="YAML config (default with --dry-run: the one-GPU example)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the command and resolved config only")] = False,
+) -> None:
+    """OpenRLHF SFT (deepspeed) on drgym SFT data."""
+    if config is None and not dry_run:
+        raise typer.BadParameter("--config is required (or --dry-run to see the one-GPU example)")
+    _launch("sft", config, dry_run)
+
+
+@train_app.command("ppo")
+@_expected_errors
+def train_ppo_command(
+    config: Annotated[Path | None, typer.Option(help="YAML config (default with --dry-run: the one-GPU example)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the command and resolved config only")] = False,
+) -> None:
+    """OpenRLHF PPO (GAE, gamma = lambda = 1) on Ray GPU actors with vLLM rollouts in drgym environments."""
+    if config is None and not dry_run:
+        raise typer.BadParameter("--config is required (or --dry-run to see the one-GPU example)")
+    _launch("ppo", config, dry_run)
+
+
+@train_app.command("reference-sft")
+@_expected_errors
+def reference_sft(
+    model: Annotated[Path, typer.Option(help="local HF model folder")],
+    data: Annotated[Path, typer.Option(help="SFT JSONL (drgym sft-data)")],
+    out: Annotated[Path, typer.Option(help="output folder")],
+    epochs: Annotated[int, typer.Option()] = 3,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    max_len: Annotated[int, typer.Option()] = 2048,
+) -> None:
+    """CPU reference SFT (plain torch; loss on assistant tokens)."""
+    from drgym.train.reference.sft import SFTConfig, train_sft
+
+    path = train_sft(SFTConfig(model=str(model), data=str(data), out=str(out), epochs=epochs, lr=lr, max_len=max_len))
+    console.print(f"saved {path}", highlight=False)
+
+
+@train_app.command("reference-ppo")
+@_expected_errors
+def reference_ppo(
+    model: Annotated[Path, typer.Option(help="the SFT checkpoint (local HF folder)")],
+    out: Annotated[Path, typer.Option(help="output folder")],
+    suite: Annotated[str, typer.Option(help="suite name or task file")] = "procedural:tiny",
+    kind: Annotated[str, typer.Option(help="deep_search or deep_research")] = "deep_search",
+    iterations: Annotated[int, typer.Option()] = 20,
+    episodes_per_iteration: Annotated[int, typer.Option()] = 16,
+    max_turns: Annotated[int, typer.Option(help="budget: turns per episode")] = 6,
+    gamma: Annotated[float, typer.Option()] = 1.0,
+    lam: Annotated[float, typer.Option()] = 1.0,
+    kl_coef: Annotated[float, typer.Option()] = 0.01,
+    max_new_tokens: Annotated[int, typer.Option()] = 128,
+    max_length: Annotated[int, typer.Option()] = 4096,
+) -> None:
+    """CPU reference PPO in drgym envs (train split only), metrics in OUT/ppo_metrics.csv."""
+    import gymnasium as gym
+
+    import drgym  # noqa: F401
+    from drgym.tasks.splits import select_split
+    from drgym.train.reference.ppo import PPOConfig, train_ppo
+
+    env_id = {"deep_search": "drgym/DeepSearch-v0", "deep_research": "drgym/DeepResearch-v0"}[kind]
+    env = gym.make(env_id, tasks=suite)
+    tasks = select_split(env.unwrapped.tasks, "train")
+    env.close()
+    labels = [{"task_id": t.id, "tasks": suite, "env_id": env_id, "env_kwargs": {"budget": {"max_turns": max_turns}}}
+              for t in tasks]
+    path = train_ppo(PPOConfig(model=str(model), labels=labels, out=str(out), iterations=iterations,
+                               episodes_per_iteration=episodes_per_iteration, gamma=gamma, lam=lam, kl_coef=kl_coef,
+                               max_new_tokens=max_new_tokens, max_length=max_length))
+    console.print(f"saved {path}", highlight=False)
 
 
 @app.command("serve-hf")

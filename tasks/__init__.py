@@ -2,7 +2,9 @@
 
 from drgym.tasks.procedural import ProceduralWorld, WorldSpec
 from drgym.tasks.schema import Task, TaskSet
+from drgym.tasks.splits import select_split, task_split
 from drgym.tasks.suites import DEFAULT_SUITE, SUITES, load_suite
 from drgym.tasks.world import World
 
-__all__ = ["DEFAULT_SUITE", "SUITES", "ProceduralWorld", "Task", "TaskSet", "World", "WorldSpec", "load_suite"]
+__all__ = ["DEFAULT_SUITE", "SUITES", "ProceduralWorld", "Task", "TaskSet", "World", "WorldSpec", "load_suite",
+           "select_split", "task_split"]

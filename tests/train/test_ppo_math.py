@@ -1,0 +1,121 @@
+"""GAE, the clipped losses, masking of environment tokens, and one PPO update on a tiny model."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from drgym.agents.tiny_model import build_tiny_model
+from drgym.train.reference.ppo import (
+    Episode,
+    PPOConfig,
+    ValueModel,
+    _experience,
+    clipped_policy_loss,
+    clipped_value_loss,
+    gae,
+    ppo_update,
+    token_logprobs,
+)
+
+
+def _direct_gae(rewards, values, gamma, lam):
+    """A_t = Σ_l (γλ)^l δ_{t+l}, δ_t = r_t + γ V_{t+1} − V_t with V_T = 0: the textbook sum, no recursion."""
+    T = len(rewards)
+    v = list(values) + [0.0]
+    deltas = [rewards[t] + gamma * v[t + 1] - v[t] for t in range(T)]
+    return [sum((gamma * lam) ** k * deltas[t + k] for k in range(T - t)) for t in range(T)]
+
+
+def test_gae_with_gamma_lambda_one_is_reward_to_go_minus_value():
+    generator = torch.Generator().manual_seed(0)
+    for T in (1, 5, 37):
+        rewards, values = torch.randn(T, generator=generator), torch.randn(T, generator=generator)
+        advantages, returns = gae(rewards, values, 1.0, 1.0)
+        reward_to_go = torch.flip(torch.cumsum(torch.flip(rewards, [0]), 0), [0])
+        torch.testing.assert_close(advantages, reward_to_go - values)
+        torch.testing.assert_close(returns, reward_to_go)
+
+
+@pytest.mark.parametrize("gamma,lam", [(0.99, 0.95), (0.9, 0.0), (0.5, 1.0), (1.0, 0.7)])
+def test_gae_matches_the_direct_sum(gamma, lam):
+    generator = torch.Generator().manual_seed(1)
+    rewards, values = torch.randn(23, generator=generator), torch.randn(23, generator=generator)
+    advantages, returns = gae(rewards, values, gamma, lam)
+    expected = torch.tensor(_direct_gae(rewards.tolist(), values.tolist(), gamma, lam))
+    torch.testing.assert_close(advantages, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(returns, expected + values, rtol=1e-5, atol=1e-5)
+
+
+def test_clipped_policy_loss_matches_its_formula():
+    old = torch.zeros(6)
+    ratios = torch.tensor([0.5, 0.9, 1.1, 1.5, 1.5, 0.5])
+    advantages = torch.tensor([1.0, 1.0, -1.0, 1.0, -1.0, -1.0])
+    loss = clipped_policy_loss(torch.log(ratios), old, advantages, eps_clip=0.2)
+    # −min(ρA, clip(ρ, 0.8, 1.2)A) by hand
+    expected = torch.tensor([-0.5, -0.9, 1.1, -1.2, 1.5, 0.8])
+    torch.testing.assert_close(loss, expected)
+
+
+def test_clipped_value_loss_matches_its_formula():
+    values, old, returns = torch.tensor([2.0, 0.1, -1.0]), torch.tensor([0.0, 0.0, 0.0]), torch.tensor([1.0, 1.0, 0.0])
+    loss = clipped_value_loss(values, old, returns, value_clip=0.5)
+    # row 0: max((2-1)², (0.5-1)²) = 1; row 1: max(0.81, 0.81); row 2: max(1, (−0.5)²) = 1
+    torch.testing.assert_close(loss, 0.5 * torch.tensor([1.0, 0.81, 1.0]))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = build_tiny_model(tmp_path_factory.mktemp("tiny-ppo"), seed=3)
+    return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path), path
+
+
+def _episode(tokenizer, prompt: str, action: str, feedback: str, action2: str, reward: float) -> Episode:
+    p, a, f, a2 = (tokenizer(t, add_special_tokens=False)["input_ids"] for t in (prompt, action, feedback, action2))
+    return Episode(tokens=p + a + f + a2, action_mask=[0] * len(p) + [1] * len(a) + [0] * len(f) + [1] * len(a2),
+                   reward=reward, done=True, turns=2, task_id="t")
+
+
+def test_environment_tokens_carry_no_gradient_and_no_advantage(tiny):
+    model, tokenizer, _ = tiny
+    episode = _episode(tokenizer, "<|user|>\nWhat is the population?", "<tool_call>search</tool_call>",
+                       "\n<|user|>\nresults: 4,512 inhabitants\n<|assistant|>\n", "<answer>4,512</answer>", 1.0)
+    config = PPOConfig(model="", labels=[], out="", kl_coef=0.0, normalize_advantages=False)
+    critic = ValueModel(model)
+    batch = _experience([episode], model, model, critic, config, tokenizer.pad_token_id)
+    mask = batch["mask"][0]
+    assert mask.sum() == sum(episode.action_mask[1:]) and not mask.all()
+    assert torch.all(batch["advantages"][0][~mask] == 0) and torch.all(batch["returns"][0][~mask] == 0)
+    # the loss as ppo_update computes it, taken with respect to every token's log-probability
+    logprobs = token_logprobs(model, batch["ids"], batch["attention"]).detach().requires_grad_(True)
+    loss = clipped_policy_loss(logprobs, batch["old_logprobs"], batch["advantages"], 0.2)[batch["mask"]].mean()
+    loss.backward()
+    grad = logprobs.grad[0]
+    assert torch.all(grad[~mask] == 0)
+    assert torch.all(grad[mask] != 0)
+
+
+def test_one_ppo_update_moves_the_policy_in_the_advantage_direction(tiny):
+    import copy
+
+    model, tokenizer, _ = tiny
+    actor = copy.deepcopy(model)
+    good = _episode(tokenizer, "<|user|>\nq", "<answer>4,512</answer>", "", "", 1.0)
+    bad = _episode(tokenizer, "<|user|>\nq", "<answer>the answer</answer>", "", "", 0.0)
+    config = PPOConfig(model="", labels=[], out="", kl_coef=0.0, ppo_epochs=1, minibatch_episodes=2, actor_lr=1e-2)
+    critic = ValueModel(actor)
+    batch = _experience([good, bad], actor, actor, critic, config, tokenizer.pad_token_id)
+    before = {name: p.detach().clone() for name, p in actor.named_parameters()}
+    old = batch["old_logprobs"].clone()
+    ppo_update(actor, critic, torch.optim.AdamW(actor.parameters(), lr=1e-2),
+               torch.optim.AdamW(critic.parameters(), lr=1e-2), batch, config, random.Random(0))
+    assert any(not torch.equal(before[name], p) for name, p in actor.named_parameters())
+    with torch.no_grad():
+        new = token_logprobs(actor, batch["ids"], batch["attention"])
+    mask = batch["mask"]
+    assert (new[0][mask[0]] - old[0][mask[0]]).sum() > 0  # the rewarded answer became more likely
+    assert (new[1][mask[1]] - old[1][mask[1]]).sum() < 0  # the unrewarded one less likely

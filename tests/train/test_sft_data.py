@@ -1,0 +1,101 @@
+"""Trajectories → SFT JSONL: format and every filter."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from drgym.agents.rollout import rollout
+from drgym.agents.scripted import ScriptedResearcher
+from drgym.agents.trajectories import TrajectoryWriter, read_trajectories
+from drgym.cli import app
+from drgym.train.sft_data import (
+    SFTFilters,
+    action_ngram_loop,
+    build_sft_dataset,
+    episode_report,
+    parse_mixture,
+)
+
+
+def _scripted_runs(tiny_world, tmp_path):
+    out = tmp_path / "runs.jsonl"
+    for env_id in ("drgym/DeepSearch-v0", "drgym/DeepResearch-v0"):
+        rollout(env_id, ScriptedResearcher, n_episodes=8, out=out, env_kwargs={"tasks": str(tiny_world.path)},
+                show_progress=False)
+    return out
+
+
+def test_sft_rows_and_filters(tiny_world, tmp_path):
+    runs = _scripted_runs(tiny_world, tmp_path)
+    records = list(read_trajectories(runs))
+    search = next(r for r in records if r["kind"] == "deep_search" and r["reward"] == 1.0 and r["task_id"] != "ds-0004")
+    research = next(r for r in records if r["kind"] == "deep_research")
+    planted = tmp_path / "planted.jsonl"
+    with TrajectoryWriter(planted) as writer:
+        looping = json.loads(json.dumps(search))
+        repeated = looping["steps"][0]
+        looping["steps"] = [repeated, repeated, repeated] + looping["steps"]
+        looping["episode_id"] = "loop"
+        writer.write(looping)
+        writer.write({**search, "episode_id": "failed", "status": "failed", "reward": None})
+        uncited = json.loads(json.dumps(research))
+        for step in uncited["steps"]:
+            step["action"] = step["action"].replace("\\\\cite{", "(see ").replace("\\cite{", "(see ")
+        uncited["episode_id"] = "uncited"
+        writer.write(uncited)
+    out = tmp_path / "sft.jsonl"
+    summary = build_sft_dataset([runs, planted], out, SFTFilters(min_reward_research=0.5))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert summary.read == 16 + 3
+    assert summary.removed["failed"] == 1 and summary.removed["loop"] == 1 and summary.removed["citations"] == 1
+    assert summary.removed["heldout"] == 1  # ds-0004 is in the held-out split
+    assert summary.written == len(rows) > 0
+    assert len({r["task_id"] for r in rows}) == len(rows)  # correct and shortest: one episode per task
+    assert summary.removed["longer"] > 0  # the 8 episodes cycled over fewer tasks
+    for row in rows:
+        roles = [m["role"] for m in row["messages"]]
+        assert roles[:2] == ["system", "user"] and roles[-1] == "assistant"
+        assert set(roles[2:]) <= {"assistant", "user"}
+        assert all(a != b for a, b in zip(roles[2:], roles[3:]))  # turns alternate
+        assert row["capability"] == "trajectory" and row["reward"] >= 0.5
+    assert "ds-0004" not in {r["task_id"] for r in rows}
+    table = summary.table()
+    assert "removed: loop" in table and "written" in table
+
+
+def test_mixture_ratio_and_tool_role(tiny_world, tmp_path):
+    runs = _scripted_runs(tiny_world, tmp_path)
+    out = tmp_path / "mixed.jsonl"
+    summary = build_sft_dataset([runs], out, SFTFilters(min_reward_research=0.0, per_task=0,
+                                                        mixture=parse_mixture("search=1,research=1"),
+                                                        observation_role="tool"))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    kinds = [r["kind"] for r in rows]
+    assert kinds.count("deep_search") == kinds.count("deep_research") > 0
+    assert summary.removed["mixture"] > 0
+    assert all(m["role"] in ("system", "user", "assistant", "tool") for r in rows for m in r["messages"])
+    assert any(m["role"] == "tool" for r in rows for m in r["messages"])
+
+
+def test_loop_detector_and_report_extraction():
+    call = '<tool_call>{"name": "batch_web_surfer", "arguments": {"queries": ["x"]}}</tool_call>'
+    other = '<tool_call>{"name": "batch_web_surfer", "arguments": {"queries": ["y"]}}</tool_call>'
+    assert action_ngram_loop([call, call, call])
+    assert action_ngram_loop([call, other, call, other, call, other], n=2, repeats=3)
+    assert not action_ngram_loop([call, other, call, "<answer>1</answer>"])
+    record = {"steps": [{"action": '<tool_call>{"name": "file", "arguments": {"action": "write", "path": "report.md", '
+                                   '"content": "# R\\nA \\\\cite{https://a.gov/x}"}}</tool_call>'},
+                        {"action": '<answer file="report.md"/>'}]}
+    assert episode_report(record) == "# R\nA \\cite{https://a.gov/x}"
+
+
+def test_cli_sft_data(tiny_world, tmp_path):
+    runs = _scripted_runs(tiny_world, tmp_path)
+    result = CliRunner().invoke(app, ["sft-data", str(runs), "--out", str(tmp_path / "cli.jsonl"),
+                                      "--mix", "deep_search=0.3,deep_research=0.7"])
+    assert result.exit_code == 0, result.output
+    assert "removed: mixture" in result.output and (tmp_path / "cli.jsonl").is_file()
+    bad = CliRunner().invoke(app, ["sft-data", str(runs), "--out", str(tmp_path / "x.jsonl"), "--mix", "search=abc"])
+    assert bad.exit_code == 1 and "ConfigError" in bad.output

@@ -1,0 +1,218 @@
+"""A drgym episode as a token-level RL trainer sees it: a prompt, then text actions answered by chat-formatted
+environment feedback, and a reward at the end. Shared by the OpenRLHF adapter and the CPU reference trainer.
+
+The RL prompt dataset (`export_prompts`, ``drgym rl-data``) has one row per (task, seed):
+``{"prompt": [system, user messages], "label": "<JSON>"}``; the label names the environment, the task source
+(suite or task file), the task id, the seed and the env settings, so any worker can rebuild the episode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drgym.errors import ConfigError
+from drgym.tasks.splits import select_split, task_split
+from drgym.train.chat import ChatFormat
+
+__all__ = ["EpisodeLabel", "EpisodeSession", "StepResult", "export_prompts"]
+
+_ENV_IDS = {"deep_search": "drgym/DeepSearch-v0", "deep_research": "drgym/DeepResearch-v0"}
+TOKENIZER_ENV = "DRGYM_AGENT_TOKENIZER"
+
+
+@dataclass(frozen=True)
+class EpisodeLabel:
+    """Everything needed to rebuild an episode on any worker (serialised as the prompt row's label)."""
+
+    task_id: str
+    tasks: str
+    """A suite name (procedural:easy) or a task-file path."""
+    env_id: str = "drgym/DeepSearch-v0"
+    web: str | None = None
+    seed: int = 0
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """JSON-able gymnasium.make arguments: budget, tools, judge, judge_config, noise."""
+    tokenizer: str | None = None
+    """The chat template's tokenizer (a local path); else $DRGYM_AGENT_TOKENIZER."""
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in self.__dict__.items()}, sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | dict) -> EpisodeLabel:
+        try:
+            data = json.loads(text) if isinstance(text, str) else dict(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"the episode label is not JSON ({e}): {str(text)[:120]!r}") from None
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"the episode label has unknown fields {sorted(unknown)}")
+        for required in ("task_id", "tasks"):
+            if not data.get(required):
+                raise ConfigError(f"the episode label misses {required!r}: {str(text)[:120]!r}")
+        return cls(**data)
+
+
+@dataclass
+class StepResult:
+    feedback: str
+    """Chat-template text: end of the assistant turn, the observation, the next turn's opening ('' at the end)."""
+    reward: float
+    done: bool
+    observation: str
+    logs: dict[str, float]
+
+
+class _EnvPool:
+    """Environments kept per configuration and reused across episodes (a world loads once per process)."""
+
+    def __init__(self) -> None:
+        self._free: dict[str, list[Any]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(label: EpisodeLabel) -> str:
+        return json.dumps([label.env_id, label.tasks, label.web, label.env_kwargs], sort_keys=True, default=str)
+
+    def take(self, label: EpisodeLabel) -> Any:
+        key = self.key(label)
+        with self._lock:
+            if self._free.get(key):
+                return self._free[key].pop()
+        import gymnasium as gym
+
+        import drgym  # noqa: F401 - registers the environments
+
+        kwargs = dict(label.env_kwargs)
+        if label.web:
+            kwargs["web"] = label.web
+        return gym.make(label.env_id, tasks=label.tasks, **kwargs)
+
+    def give(self, label: EpisodeLabel, env: Any) -> None:
+        with self._lock:
+            self._free.setdefault(self.key(label), []).append(env)
+
+
+_POOL = _EnvPool()
+_FORMATS: dict[str, ChatFormat] = {}
+
+
+def _chat_format(tokenizer: str | None) -> ChatFormat:
+    path = tokenizer or os.environ.get(TOKENIZER_ENV)
+    if not path:
+        raise ConfigError(f"no tokenizer for the chat template: put 'tokenizer' in the label (drgym rl-data "
+                          f"--tokenizer PATH) or set ${TOKENIZER_ENV}")
+    if path not in _FORMATS:
+        _FORMATS[path] = ChatFormat(path)
+    return _FORMATS[path]
+
+
+class EpisodeSession:
+    """One episode: `start()` resets the env and returns the prompt messages, `step(action_text)` runs a turn.
+
+    Args:
+        label: the episode (an `EpisodeLabel`, or its JSON).
+        chat: the chat format for feedback text (default: from the label's tokenizer).
+        allow_heldout: training refuses held-out tasks unless this is set.
+    """
+
+    def __init__(self, label: EpisodeLabel | str | dict, *, chat: ChatFormat | None = None,
+                 allow_heldout: bool = False) -> None:
+        self.label = label if isinstance(label, EpisodeLabel) else EpisodeLabel.from_json(label)
+        if not allow_heldout and task_split(self.label.task_id) == "heldout":
+            raise ConfigError(f"task {self.label.task_id!r} is in the held-out split: training does not use it")
+        self.chat = chat
+        self.env: Any = None
+        self.turns = 0
+        self.reward = 0.0
+        self.done = False
+        self.info: dict[str, Any] = {}
+
+    def start(self) -> list[dict[str, Any]]:
+        self.env = _POOL.take(self.label)
+        _, self.info = self.env.reset(seed=self.label.seed, options={"task_id": self.label.task_id})
+        return self.info["messages"]
+
+    def step(self, action_text: str, *, ended_with_eos: bool = True) -> StepResult:
+        if self.env is None or self.done:
+            raise ConfigError("EpisodeSession.step before start() or after the episode ended")
+        observation, reward, terminated, truncated, self.info = self.env.step(action_text)
+        self.turns += 1
+        self.done = terminated or truncated
+        self.reward = float(reward)
+        if self.done:
+            feedback = ""
+            self.close()
+        else:
+            feedback = (self.chat or _chat_format(self.label.tokenizer)).feedback(observation,
+                                                                                  ended_with_eos=ended_with_eos)
+        return StepResult(feedback=feedback, reward=self.reward if self.done else 0.0, done=self.done,
+                          observation=observation, logs=self.logs())
+
+    def logs(self) -> dict[str, float]:
+        usage = self.info.get("usage") or {}
+        logs = {"turns": float(self.turns), "done": float(self.done),
+                "truncated": float(bool(self.info.get("truncated_by")))}
+        for key in ("tool_calls", "input_tokens", "output_tokens", "cost_usd"):
+            if isinstance(usage.get(key), int | float):
+                logs[f"budget_{key}"] = float(usage[key])
+        verdicts = self.info.get("verdicts") or []
+        if verdicts:
+            logs["verdict_pass_rate"] = sum(v.get("verdict") == "satisfied" for v in verdicts) / len(verdicts)
+        return logs
+
+    def close(self) -> None:
+        if self.env is not None:
+            _POOL.give(self.label, self.env)
+            self.env = None
+
+    def __del__(self) -> None:  # an episode cut off by the trainer's length limit still returns its env
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def export_prompts(tasks: str, out: str | Path, *, split: str = "train", seeds: int = 1, web: str | None = None,
+                   env_kwargs: dict[str, Any] | None = None, tokenizer: str | None = None,
+                   kinds: tuple[str, ...] = ("deep_search", "deep_research")) -> int:
+    """Writes the RL prompt dataset for a suite or task file; returns the number of rows.
+
+    Training uses the 'train' split; 'heldout' is refused.
+    """
+    if split == "heldout":
+        raise ConfigError("the held-out split is for evaluation only: rl-data exports 'train' (or 'all' with care)")
+    import gymnasium as gym
+
+    import drgym  # noqa: F401
+
+    env_kwargs = dict(env_kwargs or {})
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with out.open("w", encoding="utf-8") as handle:
+        for kind in kinds:
+            try:
+                env = gym.make(_ENV_IDS[kind], tasks=tasks, **({"web": web} if web else {}), **env_kwargs)
+            except ConfigError as e:
+                if "no " + kind in str(e):
+                    continue
+                raise
+            try:
+                for task in select_split(env.unwrapped.tasks, split):
+                    for seed in range(seeds):
+                        _, info = env.reset(seed=seed, options={"task_id": task.id})
+                        label = EpisodeLabel(task_id=task.id, tasks=tasks, env_id=_ENV_IDS[kind], web=web, seed=seed,
+                                             env_kwargs=env_kwargs, tokenizer=tokenizer)
+                        prompt = [{"role": m["role"], "content": m["content"]} for m in info["messages"]]
+                        handle.write(json.dumps({"prompt": prompt, "label": label.to_json(), "task_id": task.id,
+                                                 "kind": kind}, ensure_ascii=False) + "\n")
+                        rows += 1
+            finally:
+                env.close()
+    return rows

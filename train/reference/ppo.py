@@ -1,0 +1,325 @@
+"""Token-level PPO in drgym environments, in plain torch, readable top to bottom (in the spirit of cleanrl/ppo.py).
+
+One episode is one token sequence, built the way OpenRLHF's multi-turn executor builds it::
+
+    prompt · action₁ · feedback₁ · action₂ · feedback₂ · … · actionₙ
+
+Only action tokens are trained on (environment tokens are masked out: no loss, no gradient, not GAE steps).
+The episode's reward sits on the last action token; each action token also carries the KL penalty
+−β·(log π(a) − log π_ref(a)) to the frozen SFT policy ("k1" KL in the reward, as OpenRLHF does by default).
+
+Advantages are GAE (Schulman et al. 2016, eq. 11–16) over the action tokens t = 0..T−1:
+
+    δ_t = r_t + γ·V_{t+1} − V_t            (V_T = 0)
+    A_t = δ_t + γ·λ·A_{t+1}                (A_T = 0)
+    R_t = A_t + V_t                        (the value target)
+
+With γ = λ = 1 (the Step-DeepResearch setting), A_t = Σ_{k≥t} r_k − V_t: reward-to-go minus the value.
+Advantages are normalised over the batch; the policy loss is PPO's clipped surrogate
+−min(ρ·A, clip(ρ, 1−ε, 1+ε)·A) with ρ = π_θ(a)/π_old(a); the value loss is clipped around the old values,
+½·max((V−R)², (V_old + clip(V−V_old, −c, c) − R)²). The critic is a separate copy of the actor's network with a
+scalar head (OpenRLHF initialises the critic from the actor the same way).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from drgym.errors import ConfigError
+from drgym.train.chat import ChatFormat
+from drgym.train.episodes import EpisodeLabel, EpisodeSession
+from drgym.train.reference.generation import sample
+
+__all__ = ["Episode", "PPOConfig", "ValueModel", "clipped_policy_loss", "clipped_value_loss", "gae",
+           "ppo_update", "run_episode", "train_ppo"]
+
+
+@dataclass
+class PPOConfig:
+    model: str
+    """The SFT checkpoint (a local HF folder): actor, reference policy and critic all start from it."""
+    labels: list[dict[str, Any]]
+    """Training episodes as `EpisodeLabel` fields (task_id, tasks, env_id, web, env_kwargs); sampled uniformly."""
+    out: str
+    iterations: int = 20
+    episodes_per_iteration: int = 16
+    ppo_epochs: int = 2
+    minibatch_episodes: int = 8
+    actor_lr: float = 5e-5
+    critic_lr: float = 2e-4
+    gamma: float = 1.0
+    lam: float = 1.0
+    eps_clip: float = 0.2
+    value_clip: float = 0.5
+    kl_coef: float = 0.01
+    normalize_advantages: bool = True
+    max_new_tokens: int = 96
+    max_length: int = 2048
+    temperature: float = 1.0
+    seed: int = 0
+    save_every: int = 0
+    """Checkpoint every N iterations (0: only at the end)."""
+    show_progress: bool = True
+    on_iteration: Any = field(default=None, repr=False)
+    """Optional callback(iteration, actor, metrics) after each iteration (e.g. held-out evaluation)."""
+
+
+# -- the advantage estimator and the losses ---------------------------------------------------------------
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float = 1.0, lam: float = 1.0
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE over one sequence of T steps. Returns (advantages, returns), each of shape (T,)."""
+    advantages = torch.zeros_like(rewards)
+    next_value, next_advantage = 0.0, 0.0
+    for t in reversed(range(rewards.shape[0])):
+        delta = rewards[t] + gamma * next_value - values[t]
+        next_advantage = delta + gamma * lam * next_advantage
+        advantages[t] = next_advantage
+        next_value = values[t]
+    return advantages, advantages + values
+
+
+def clipped_policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
+                        eps_clip: float) -> torch.Tensor:
+    """Per-token clipped surrogate loss (PPO, Schulman et al. 2017, eq. 7), negated for minimisation."""
+    ratio = torch.exp(logprobs - old_logprobs)
+    return -torch.min(ratio * advantages, torch.clamp(ratio, 1 - eps_clip, 1 + eps_clip) * advantages)
+
+
+def clipped_value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor,
+                       value_clip: float) -> torch.Tensor:
+    clipped = old_values + torch.clamp(values - old_values, -value_clip, value_clip)
+    return 0.5 * torch.max((values - returns) ** 2, (clipped - returns) ** 2)
+
+
+# -- models ----------------------------------------------------------------------------------------------
+
+
+class ValueModel(nn.Module):
+    """The critic: the actor's transformer body (a copy) with a scalar head on every position."""
+
+    def __init__(self, causal_lm: nn.Module) -> None:
+        super().__init__()
+        body = copy.deepcopy(causal_lm)
+        self.body = body.get_decoder() if hasattr(body, "get_decoder") else body.model
+        self.head = nn.Linear(causal_lm.config.hidden_size, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(hidden).squeeze(-1).float()
+
+
+def token_logprobs(model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                   temperature: float = 1.0) -> torch.Tensor:
+    """log π(x_t | x_<t) for t ≥ 1 (shape batch × (len−1)), under the sampling temperature."""
+    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
+    if temperature > 0:
+        logits = logits / temperature
+    return torch.log_softmax(logits, dim=-1).gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+
+
+# -- rollouts --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Episode:
+    tokens: list[int]
+    action_mask: list[int]
+    """1 on tokens the policy generated, 0 on prompt and environment tokens."""
+    reward: float
+    done: bool
+    turns: int
+    task_id: str
+    logs: dict[str, float] = field(default_factory=dict)
+
+
+def run_episode(actor: nn.Module, tokenizer: Any, chat: ChatFormat, label: EpisodeLabel, *, max_new_tokens: int,
+                max_length: int, temperature: float, generator: torch.Generator | None = None,
+                allow_heldout: bool = False) -> Episode:
+    """Plays one episode with the model, as OpenRLHF's MultiTurnAgentExecutor does (token ids throughout)."""
+    session = EpisodeSession(label, chat=chat, allow_heldout=allow_heldout)
+    messages = session.start()
+    tokens = tokenizer(chat.prompt(messages), add_special_tokens=False)["input_ids"]
+    mask = [0] * len(tokens)
+    result = None
+    try:
+        while True:
+            room = min(max_new_tokens, max_length - len(tokens))
+            if room <= 0:
+                break  # out of context: the episode ends unfinished, reward 0
+            action, _, finish = sample(actor, tokens, max_new_tokens=room, eos_token_id=tokenizer.eos_token_id,
+                                       temperature=temperature, generator=generator)
+            tokens += action
+            mask += [1] * len(action)
+            result = session.step(tokenizer.decode(action, skip_special_tokens=True),
+                                  ended_with_eos=finish == "stop")
+            if result.done:
+                break
+            feedback = tokenizer(result.feedback, add_special_tokens=False)["input_ids"]
+            tokens += feedback
+            mask += [0] * len(feedback)
+    finally:
+        session.close()
+    reward = result.reward if result is not None and result.done else 0.0
+    return Episode(tokens=tokens, action_mask=mask, reward=reward, done=bool(result and result.done),
+                   turns=session.turns, task_id=label.task_id, logs=result.logs if result else {})
+
+
+# -- the update ------------------------------------------------------------------------------------------
+
+
+def _pad(episodes: list[Episode], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(e.tokens) for e in episodes)
+    ids = torch.full((len(episodes), width), pad_id)
+    attention = torch.zeros((len(episodes), width), dtype=torch.long)
+    action = torch.zeros((len(episodes), width), dtype=torch.bool)
+    for row, episode in enumerate(episodes):
+        n = len(episode.tokens)
+        ids[row, :n] = torch.tensor(episode.tokens)
+        attention[row, :n] = 1
+        action[row, :n] = torch.tensor(episode.action_mask, dtype=torch.bool)
+    return ids, attention, action
+
+
+@torch.no_grad()
+def _experience(episodes: list[Episode], actor: nn.Module, reference: nn.Module, critic: ValueModel,
+                config: PPOConfig, pad_id: int) -> dict[str, torch.Tensor]:
+    """Old log-probs, reference log-probs, values, rewards, advantages and returns for a batch of episodes.
+
+    Positions are shifted by one: index t of the per-token tensors scores token t+1 given tokens ≤ t.
+    """
+    ids, attention, action = _pad(episodes, pad_id)
+    mask = action[:, 1:] & attention[:, 1:].bool()
+    old_logprobs = token_logprobs(actor, ids, attention, config.temperature)
+    ref_logprobs = token_logprobs(reference, ids, attention, config.temperature)
+    values = critic(ids, attention)[:, :-1]  # the value of the state before each token
+    advantages = torch.zeros_like(old_logprobs)
+    returns = torch.zeros_like(old_logprobs)
+    kl = (old_logprobs - ref_logprobs) * mask
+    for row, episode in enumerate(episodes):
+        steps = mask[row].nonzero().squeeze(-1)  # the action tokens, in order: GAE's time steps
+        if steps.numel() == 0:
+            continue
+        rewards = -config.kl_coef * kl[row, steps]
+        rewards[-1] += episode.reward
+        adv, ret = gae(rewards, values[row, steps], config.gamma, config.lam)
+        advantages[row, steps] = adv
+        returns[row, steps] = ret
+    if config.normalize_advantages and mask.any():
+        chosen = advantages[mask]
+        advantages = torch.where(mask, (advantages - chosen.mean()) / (chosen.std(unbiased=False) + 1e-8), 0.0)
+    return {"ids": ids, "attention": attention, "mask": mask, "old_logprobs": old_logprobs, "values": values,
+            "advantages": advantages, "returns": returns, "kl": kl}
+
+
+def ppo_update(actor: nn.Module, critic: ValueModel, actor_optimizer: torch.optim.Optimizer,
+               critic_optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], config: PPOConfig,
+               rng: random.Random) -> dict[str, float]:
+    """`ppo_epochs` passes of minibatch updates over one batch of experience; returns mean statistics."""
+    n = batch["ids"].shape[0]
+    stats: dict[str, list[float]] = {"policy_loss": [], "value_loss": [], "clip_fraction": [], "approx_kl": []}
+    actor.train()
+    critic.train()
+    for _ in range(config.ppo_epochs):
+        order = list(range(n))
+        rng.shuffle(order)
+        for start in range(0, n, config.minibatch_episodes):
+            rows = torch.tensor(order[start:start + config.minibatch_episodes])
+            ids, attention, mask = batch["ids"][rows], batch["attention"][rows], batch["mask"][rows]
+            if not mask.any():
+                continue
+            width = int(attention.sum(1).max())  # drop columns that are padding in every row
+            ids, attention, mask = ids[:, :width], attention[:, :width], mask[:, :width - 1]
+            old, adv = batch["old_logprobs"][rows, :width - 1], batch["advantages"][rows, :width - 1]
+            logprobs = token_logprobs(actor, ids, attention, config.temperature)
+            policy_loss = clipped_policy_loss(logprobs, old, adv, config.eps_clip)[mask].mean()
+            actor_optimizer.zero_grad()
+            policy_loss.backward()
+            torch.nn.utils.clip_grad_norm_(actor.parameters(), 1.0)
+            actor_optimizer.step()
+            values = critic(ids, attention)[:, :-1]
+            value_loss = clipped_value_loss(values, batch["values"][rows, :width - 1],
+                                            batch["returns"][rows, :width - 1], config.value_clip)[mask].mean()
+            critic_optimizer.zero_grad()
+            value_loss.backward()
+            torch.nn.utils.clip_grad_norm_(critic.parameters(), 1.0)
+            critic_optimizer.step()
+            with torch.no_grad():
+                ratio = torch.exp(logprobs - old)[mask]
+                stats["clip_fraction"].append(float(((ratio - 1).abs() > config.eps_clip).float().mean()))
+                stats["approx_kl"].append(float((old - logprobs)[mask].mean()))
+            stats["policy_loss"].append(policy_loss.item())
+            stats["value_loss"].append(value_loss.item())
+    return {k: sum(v) / len(v) if v else 0.0 for k, v in stats.items()}
+
+
+def train_ppo(config: PPOConfig) -> Path:
+    """Runs PPO and saves the actor (HF format) to ``config.out``; metrics go to ``out/ppo_metrics.csv``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not config.labels:
+        raise ConfigError("PPOConfig.labels is empty: nothing to train on")
+    labels = [EpisodeLabel(**label) for label in config.labels]
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    tokenizer = AutoTokenizer.from_pretrained(config.model)
+    chat = ChatFormat(tokenizer)
+    actor = AutoModelForCausalLM.from_pretrained(config.model)
+    reference = AutoModelForCausalLM.from_pretrained(config.model).eval()
+    for parameter in reference.parameters():
+        parameter.requires_grad_(False)
+    critic = ValueModel(actor)
+    actor_optimizer = torch.optim.AdamW(actor.parameters(), lr=config.actor_lr)
+    critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=config.critic_lr)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ppo_config.json").write_text(json.dumps({k: v for k, v in asdict(config).items()
+                                                     if k not in ("labels", "on_iteration")}, indent=2))
+    started = time.perf_counter()
+    progress = tqdm(range(config.iterations), desc="ppo", unit="it", disable=not config.show_progress)
+    with (out / "ppo_metrics.csv").open("w", newline="") as handle:
+        writer = None
+        for iteration in progress:
+            episodes = [run_episode(actor, tokenizer, chat, rng.choice(labels), max_new_tokens=config.max_new_tokens,
+                                    max_length=config.max_length, temperature=config.temperature,
+                                    generator=generator)
+                        for _ in range(config.episodes_per_iteration)]
+            batch = _experience(episodes, actor, reference, critic, config, pad_id)
+            stats = ppo_update(actor, critic, actor_optimizer, critic_optimizer, batch, config, rng)
+            metrics = {"iteration": iteration, "reward": sum(e.reward for e in episodes) / len(episodes),
+                       "done_rate": sum(e.done for e in episodes) / len(episodes),
+                       "turns": sum(e.turns for e in episodes) / len(episodes),
+                       "action_tokens": float(batch["mask"].sum()) / len(episodes),
+                       "kl": float(batch["kl"].sum()) / max(1.0, float(batch["mask"].sum())), **stats,
+                       "seconds": round(time.perf_counter() - started, 1)}
+            if config.on_iteration is not None:
+                metrics.update(config.on_iteration(iteration, actor, metrics) or {})
+            if writer is None:
+                writer = csv.DictWriter(handle, fieldnames=list(metrics))
+                writer.writeheader()
+            writer.writerow({k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()})
+            handle.flush()
+            progress.set_postfix(reward=f"{metrics['reward']:.3f}", kl=f"{metrics['kl']:.4f}")
+            if config.save_every and (iteration + 1) % config.save_every == 0:
+                actor.save_pretrained(out / f"checkpoint-{iteration + 1}")
+                tokenizer.save_pretrained(out / f"checkpoint-{iteration + 1}")
+    actor.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    torch.save(critic.state_dict(), out / "critic.pt")
+    return out

@@ -1,0 +1,250 @@
+"""Trajectories → SFT data: OpenRLHF multi-turn chat JSONL, filtered the way the Step-DeepResearch report does.
+
+Each output row is ``{"messages": [...], "task_id", "kind", "reward", "turns", "capability", "source"}``: the
+whole episode under one key (``--data.input_key messages --data.multiturn --data.apply_chat_template``), so
+OpenRLHF computes the loss on assistant turns only; tool observations become ``user`` (or ``tool``) turns that
+are not trained on. Native tool calls are written back as ``<tool_call>`` text, so every row is in one format.
+
+Filters, in order (each counts what it removed):
+1. ``failed``: the episode crashed or did not finish.
+2. ``heldout``: the task is in the held-out split (`drgym.tasks.task_split`); evaluation data never trains.
+3. ``reward``: reward below the threshold (per kind).
+4. ``loop``: repetitive actions: an action n-gram (n = 1..``loop_n``) repeated ``loop_repeats`` times or more.
+5. ``citations``: a deep_research report without ``\\cite{url}`` or with URLs cited any other way.
+6. ``longer``: "correct and shortest": per task, only the ``per_task`` shortest kept episodes (fewest turns,
+   then fewest action characters).
+7. ``mixture``: the larger kind is subsampled (seeded) to reach the deep_search : deep_research ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drgym.agents.trajectories import read_trajectories
+from drgym.errors import ConfigError
+from drgym.tasks.splits import task_split
+
+__all__ = ["SFTFilters", "SFTSummary", "action_ngram_loop", "build_sft_dataset", "episode_report",
+           "parse_mixture", "sft_messages"]
+
+_CITE = re.compile(r"\\cite\{([^}]*)\}")
+_URL = re.compile(r"https?://[^\s)\]}>\"',]+")
+_ANSWER_FILE = re.compile(r"<answer\s+file=\"([^\"]+)\"\s*/>")
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
+FILTERS = ("failed", "heldout", "reward", "loop", "citations", "longer", "mixture")
+
+
+@dataclass
+class SFTFilters:
+    """Thresholds of the filters (module docstring)."""
+
+    min_reward_search: float = 1.0
+    min_reward_research: float = 0.6
+    loop_n: int = 2
+    loop_repeats: int = 3
+    per_task: int = 1
+    mixture: dict[str, float] | None = None
+    """e.g. {"deep_search": 0.3, "deep_research": 0.7}; None keeps every kept row."""
+    observation_role: str = "user"
+    """Role of tool observations in the output: "user" (works with any chat template) or "tool"."""
+    allow_heldout: bool = False
+    seed: int = 0
+
+
+@dataclass
+class SFTSummary:
+    read: int = 0
+    written: int = 0
+    removed: Counter = field(default_factory=Counter)
+    by_kind: Counter = field(default_factory=Counter)
+
+    def table(self) -> str:
+        lines = [f"{'episodes read':<28}{self.read:>8}"]
+        lines += [f"{'removed: ' + name:<28}{self.removed.get(name, 0):>8}" for name in FILTERS]
+        lines += [f"{'written: ' + kind:<28}{n:>8}" for kind, n in sorted(self.by_kind.items())]
+        lines.append(f"{'written':<28}{self.written:>8}")
+        return "\n".join(lines)
+
+
+def parse_mixture(text: str | None) -> dict[str, float] | None:
+    """'deep_search=0.3,deep_research=0.7' (also 'search=…,research=…') → normalised weights."""
+    if not text:
+        return None
+    aliases = {"search": "deep_search", "seeking": "deep_search", "research": "deep_research"}
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key = aliases.get(key.strip(), key.strip())
+        if not sep or key not in ("deep_search", "deep_research"):
+            raise ConfigError(f"mixture: expected deep_search=W,deep_research=W, got {part!r}")
+        try:
+            weights[key] = float(value)
+        except ValueError:
+            raise ConfigError(f"mixture: {key} weight {value!r} is not a number") from None
+    total = sum(weights.values())
+    if total <= 0 or any(w < 0 for w in weights.values()):
+        raise ConfigError(f"mixture weights must be non-negative and not all zero, got {text!r}")
+    return {k: w / total for k, w in weights.items()}
+
+
+def _normalise_action(action: str) -> str:
+    calls = _TOOL_CALL.findall(action)
+    return " ".join(" ".join(c.split()) for c in calls) if calls else " ".join(action.split())
+
+
+def action_ngram_loop(actions: list[str], *, n: int = 2, repeats: int = 3) -> bool:
+    """True when some run of 1..n consecutive (normalised) actions occurs `repeats` times or more."""
+    normalised = [_normalise_action(a) for a in actions]
+    for size in range(1, n + 1):
+        counts = Counter(tuple(normalised[i:i + size]) for i in range(len(normalised) - size + 1))
+        if counts and max(counts.values()) >= repeats:
+            return True
+    return False
+
+
+def episode_report(record: dict[str, Any]) -> str:
+    """The submitted report of an episode: the inline answer, or the last write of the submitted file."""
+    actions = [step["action"] for step in record.get("steps", [])]
+    if not actions:
+        return ""
+    last = actions[-1]
+    submitted = _ANSWER_FILE.search(last)
+    if submitted is None:
+        found = _ANSWER.search(last)
+        return found.group(1) if found else ""
+    path = submitted.group(1)
+    for action in reversed(actions[:-1]):
+        for raw in reversed(_TOOL_CALL.findall(action)):
+            try:
+                call = json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+            arguments = call.get("arguments") or {}
+            if call.get("name") == "file" and arguments.get("action") in ("write", "append") \
+                    and arguments.get("path") == path:
+                return str(arguments.get("content") or "")
+    return ""
+
+
+def _citations_ok(report: str) -> bool:
+    cited = _CITE.findall(report)
+    if not cited:
+        return False
+    outside = _URL.findall(_CITE.sub("", report))
+    return not outside
+
+
+def sft_messages(record: dict[str, Any], *, observation_role: str = "user") -> list[dict[str, str]]:
+    """The episode as text chat messages: system, user question, then assistant / observation turns."""
+    if observation_role not in ("user", "tool"):
+        raise ConfigError(f"observation_role must be 'user' or 'tool', got {observation_role!r}")
+    messages: list[dict[str, str]] = []
+    for message in record.get("messages", []):
+        role, content = message.get("role", ""), message.get("content") or ""
+        if role == "assistant" and message.get("tool_calls"):
+            calls = json.loads(message["tool_calls"]) if isinstance(message["tool_calls"], str) \
+                else message["tool_calls"]
+            for call in calls:
+                function = call.get("function", {})
+                arguments = function.get("arguments", "{}")
+                arguments = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else arguments
+                content += "<tool_call>" + json.dumps({"name": function.get("name"), "arguments": arguments},
+                                                      ensure_ascii=False) + "</tool_call>"
+        if role == "tool":  # native results: one turn per call, merged into a single observation turn
+            if messages and messages[-1]["role"] == observation_role and messages[-1].get("_tool"):
+                messages[-1]["content"] += "\n\n" + content
+                continue
+            messages.append({"role": observation_role, "content": content, "_tool": "1"})
+            continue
+        if role == "user" and len(messages) >= 2:
+            role = observation_role
+        messages.append({"role": role, "content": content})
+    # the final observation ("answer received …") teaches nothing and may not follow the last assistant turn
+    while messages and messages[-1]["role"] != "assistant":
+        messages.pop()
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+def build_sft_dataset(paths: Iterable[str | Path], out: str | Path, filters: SFTFilters | None = None, *,
+                      capability: str = "trajectory") -> SFTSummary:
+    """Reads trajectory files, filters them and writes the SFT JSONL; returns what each filter removed."""
+    filters = filters or SFTFilters()
+    summary = SFTSummary()
+    kept: list[dict[str, Any]] = []
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"trajectory file {path} does not exist")
+        for record in read_trajectories(path):
+            summary.read += 1
+            reason = _rejection(record, filters)
+            if reason:
+                summary.removed[reason] += 1
+                continue
+            actions = [step["action"] for step in record["steps"]]
+            kept.append({"record": record, "turns": len(actions), "chars": sum(len(a) for a in actions),
+                         "source": str(path)})
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for row in kept:
+        by_task.setdefault(row["record"]["task_id"], []).append(row)
+    shortest: list[dict[str, Any]] = []
+    for rows in by_task.values():
+        rows.sort(key=lambda row: (row["turns"], row["chars"]))
+        if filters.per_task > 0:
+            summary.removed["longer"] += max(0, len(rows) - filters.per_task)
+            rows = rows[:filters.per_task]
+        shortest.extend(rows)
+    chosen = _mix(shortest, filters, summary)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as handle:
+        for row in chosen:
+            record = row["record"]
+            messages = sft_messages(record, observation_role=filters.observation_role)
+            handle.write(json.dumps({"messages": messages, "task_id": record["task_id"], "kind": record["kind"],
+                                     "reward": record["reward"], "turns": row["turns"],
+                                     "capability": capability, "source": row["source"]},
+                                    ensure_ascii=False) + "\n")
+            summary.written += 1
+            summary.by_kind[record["kind"]] += 1
+    return summary
+
+
+def _rejection(record: dict[str, Any], filters: SFTFilters) -> str | None:
+    if record.get("status") != "ok" or record.get("reward") is None or not record.get("steps"):
+        return "failed"
+    if not filters.allow_heldout and task_split(str(record.get("task_id"))) == "heldout":
+        return "heldout"
+    threshold = filters.min_reward_search if record.get("kind") == "deep_search" else filters.min_reward_research
+    if float(record["reward"]) < threshold:
+        return "reward"
+    if action_ngram_loop([s["action"] for s in record["steps"]], n=filters.loop_n, repeats=filters.loop_repeats):
+        return "loop"
+    if record.get("kind") == "deep_research" and not _citations_ok(episode_report(record)):
+        return "citations"
+    return None
+
+
+def _mix(rows: list[dict[str, Any]], filters: SFTFilters, summary: SFTSummary) -> list[dict[str, Any]]:
+    rows = sorted(rows, key=lambda row: (row["record"]["kind"], row["record"]["task_id"], row["turns"]))
+    if not filters.mixture:
+        return rows
+    groups = {kind: [r for r in rows if r["record"]["kind"] == kind] for kind in ("deep_search", "deep_research")}
+    weights = {kind: filters.mixture.get(kind, 0.0) for kind in groups}
+    # the largest total such that every kind can supply its share
+    total = min((len(groups[k]) / w for k, w in weights.items() if w > 0), default=0.0)
+    rng = random.Random(filters.seed)
+    chosen = []
+    for kind, group in groups.items():
+        take = min(len(group), int(round(total * weights[kind])))
+        summary.removed["mixture"] += len(group) - take
+        chosen.extend(rng.sample(group, take) if take < len(group) else group)
+    return chosen
