@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@# OpenRLHF without its GPU stack (deepspeed, flash-attn, vllm): enough for the agent-adapter tests.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'openrlhf==0.11.2'
 	touch $(STAMP)
 
 venv: $(STAMP)

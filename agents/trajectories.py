@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrajectoryWriter", "read_trajectories", "repair"]
+__all__ = ["TrajectoryWriter", "episode_report", "read_trajectories", "repair"]
+
+_ANSWER_FILE = re.compile(r"<answer\s+file=\"([^\"]+)\"\s*/>")
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 
 
 def read_trajectories(path: str | Path) -> Iterator[dict[str, Any]]:
@@ -69,3 +74,27 @@ class TrajectoryWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def episode_report(record: dict[str, Any]) -> str:
+    """The submitted report of an episode: the inline answer, or the last write of the submitted file."""
+    actions = [step["action"] for step in record.get("steps", [])]
+    if not actions:
+        return ""
+    last = actions[-1]
+    submitted = _ANSWER_FILE.search(last)
+    if submitted is None:
+        found = _ANSWER.search(last)
+        return found.group(1) if found else ""
+    path = submitted.group(1)
+    for action in reversed(actions[:-1]):
+        for raw in reversed(_TOOL_CALL.findall(action)):
+            try:
+                call = json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+            arguments = call.get("arguments") or {}
+            if call.get("name") == "file" and arguments.get("action") in ("write", "append") \
+                    and arguments.get("path") == path:
+                return str(arguments.get("content") or "")
+    return ""

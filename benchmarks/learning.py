@@ -38,9 +38,12 @@ from drgym.train.reference.ppo import PPOConfig, run_episode, train_ppo
 from drgym.train.reference.sft import SFTConfig, train_sft
 from drgym.train.sft_data import SFTFilters, build_sft_dataset
 
-WORLD = WorldSpec(seed=21, pages=900, distractor_rate=0.0, conflict_rate=0.1, outdated_rate=0.1, low_trust_rate=0.5,
-                  n_deep_search=300, n_deep_research=0, min_hops=1, max_hops=1)
-ENV_KWARGS = {"tools": ["batch_web_surfer"], "budget": {"max_turns": 4}}
+WORLD = WorldSpec(seed=21, pages=2500, distractor_rate=0.0, conflict_rate=0.1, outdated_rate=0.1, low_trust_rate=0.5,
+                  n_deep_search=900, n_deep_research=0, min_hops=1, max_hops=1)
+SYSTEM_PROMPT = ('Answer from the offline web; trust tier-1 sources. Search with <tool_call>{{"name": '
+                 '"batch_web_surfer", "arguments": {{"queries": ["..."], "top_k": 3}}}}</tool_call>. {finish}')
+"""A short system prompt: a small model's context is spent on the question and the results, not on instructions."""
+ENV_KWARGS = {"tools": ["batch_web_surfer"], "budget": {"max_turns": 4}, "system_prompt": SYSTEM_PROMPT}
 
 
 def scripted_policy() -> ScriptedResearcher:

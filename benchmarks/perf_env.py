@@ -51,7 +51,7 @@ def _make(suite: str):
     return gym.make("drgym/DeepResearch-v0", tasks=suite, budget=UNLIMITED)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", default="procedural:easy")
     parser.add_argument("--steps", type=int, default=200, help="steps per tool")
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 8, 32])
     args = parser.parse_args(argv)
     console = Console()
+    rows: list[tuple[str, str, str]] = []
     world = load_suite(args.suite)
     names = [e["name"] for e in world.meta["graph"]["entities"]]
     urls = [page.url for _, page in zip(range(args.steps), world.corpus)]
@@ -88,8 +89,9 @@ def main(argv: list[str] | None = None) -> None:
             timings.append(time.perf_counter() - started)
         timings.sort()
         inside = sum(spent.get(tool_of[label], []))
-        table.add_row(label, f"{statistics.median(timings) * 1000:.2f}", f"{timings[int(0.95 * (len(timings) - 1))] * 1000:.2f}",
-                      f"{1 - inside / sum(timings):.0%}")
+        p50, p95 = statistics.median(timings) * 1000, timings[int(0.95 * (len(timings) - 1))] * 1000
+        table.add_row(label, f"{p50:.2f}", f"{p95:.2f}", f"{1 - inside / sum(timings):.0%}")
+        rows.append((f"{label} step", f"p50 {p50:.2f} ms, p95 {p95:.2f} ms", f"{1 - inside / sum(timings):.0%} outside the tool"))
     env.close()
     console.print(table)
 
@@ -108,7 +110,9 @@ def main(argv: list[str] | None = None) -> None:
             row.append(f"{size * args.vector_steps / (time.perf_counter() - started):,.0f}")
             envs.close()
         vector.add_row(*row)
+        rows.append((f"vector envs × {size}", f"Sync {row[1]} / Async {row[2]} steps/s", "search steps"))
     console.print(vector)
+    return rows
 
 
 if __name__ == "__main__":

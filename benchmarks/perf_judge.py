@@ -20,7 +20,7 @@ from drgym.rewards.judges import DeterministicJudge
 from drgym.tasks.procedural import ProceduralWorld, WorldSpec
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=60, help="deep_research tasks to grade")
     parser.add_argument("--rounds", type=int, default=5)
@@ -40,12 +40,15 @@ def main(argv: list[str] | None = None) -> None:
     elapsed = time.perf_counter() - started
     first = judge.grade(tasks[0].rubrics, tasks[0].meta["gold_report"])
     again = judge.grade(tasks[0].rubrics, tasks[0].meta["gold_report"])
-    table = Table("measure", "figure", title="deterministic judge", title_justify="left")
-    table.add_row("rubric checks", f"{checks:,} over {reports:,} reports ({checks / reports:.1f} rubrics each)")
-    table.add_row("throughput", f"{checks / elapsed:,.0f} rubric checks/s (target ≥ 10,000)")
-    table.add_row("per report", f"{elapsed / reports * 1000:.2f} ms")
-    table.add_row("identical input, identical grade", str(first == again))
+    rows = [("rubric checks", f"{checks:,} over {reports:,} reports", f"{checks / reports:.1f} rubrics each"),
+            ("throughput", f"{checks / elapsed:,.0f} rubric checks/s", "target ≥ 10,000"),
+            ("per report", f"{elapsed / reports * 1000:.2f} ms", ""),
+            ("identical input, identical grade", str(first == again), "")]
+    table = Table("measure", "figure", "note", title="deterministic judge", title_justify="left")
+    for row in rows:
+        table.add_row(*row)
     Console().print(table)
+    return rows
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from drgym.agents.trajectories import read_trajectories
 from drgym.tasks.suites import load_suite
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", default="procedural:easy")
     parser.add_argument("--env", default="drgym/DeepResearch-v0")
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
                   "mean reward", title=f"rollouts: {args.env} on {args.suite}, scripted researcher",
                   title_justify="left")
     folder = Path(tempfile.mkdtemp(prefix="drgym-rollout-"))
+    rows: list[tuple[str, str, str]] = []
     for backend in args.backends:
         for workers in args.workers:
             out = folder / f"{backend}-{workers}.jsonl"
@@ -45,8 +46,11 @@ def main(argv: list[str] | None = None) -> None:
             table.add_row(backend, str(workers), f"{args.episodes / elapsed:.1f}",
                           f"{statistics.median(s['env_s'] for s in steps) * 1000:.2f}",
                           f"{statistics.median(s['policy_s'] for s in steps) * 1000:.2f}", f"{summary.mean_reward:.3f}")
+            rows.append((f"rollout, {backend} × {workers}", f"{args.episodes / elapsed:.1f} episodes/s",
+                         f"mean reward {summary.mean_reward:.3f}, worker start-up included"))
     Console().print(table)
     Console().print("episodes/s include starting the workers (processes: spawn; Ray: a local cluster).")
+    return rows
 
 
 if __name__ == "__main__":

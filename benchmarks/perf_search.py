@@ -78,7 +78,7 @@ def _queries(world: ProceduralWorld, n: int, seed: int = 0) -> list[str]:
     return [f"{rng.choice(entities)['name']} {rng.choice(words)}" for _ in range(n)]
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=100_000, help="pages of the benchmark world")
     parser.add_argument("--queries", type=int, default=1000, help="queries timed for drgym")
@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    return rows
 
 
 if __name__ == "__main__":

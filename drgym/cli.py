@@ -24,6 +24,8 @@ tasks_app = typer.Typer(help="Task sets: show and import.", no_args_is_help=True
 app.add_typer(web_app, name="web")
 app.add_typer(world_app, name="world")
 app.add_typer(tasks_app, name="tasks")
+bench_app = typer.Typer(help="Benchmarks: performance figures.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 train_app = typer.Typer(help="Training: OpenRLHF SFT and PPO launchers, and the CPU reference trainer.",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
@@ -513,6 +515,92 @@ def reference_ppo(
     console.print(f"saved {path}", highlight=False)
 
 
+@app.command("eval")
+@_expected_errors
+def eval_command(
+    out: Annotated[Path, typer.Option(help="output folder: results.json, report.md, plots, trajectories/")],
+    suite: Annotated[str, typer.Option(help="suite (procedural:easy|medium|hard|tiny) or a task file")] = "procedural:easy",
+    policy: Annotated[list[str] | None, typer.Option(help="built-in policy: scripted or random (repeatable)")] = None,
+    policies: Annotated[Path | None, typer.Option(help="YAML: name -> {kind: openai|hf|callable|..., ...}")] = None,
+    episodes: Annotated[int, typer.Option(help="episodes per task")] = 1,
+    split: Annotated[str | None, typer.Option(help="heldout (default for suites), train or all")] = None,
+    workers: Annotated[int, typer.Option(help="rollout workers per policy")] = 1,
+    seed: Annotated[int, typer.Option(help="episode i uses seed + i")] = 0,
+    prices: Annotated[Path | None, typer.Option(help="price table YAML (default: the shipped example)")] = None,
+    max_turns: Annotated[int | None, typer.Option(help="budget: turns per episode")] = None,
+    max_tool_calls: Annotated[int | None, typer.Option(help="budget: tool calls per episode")] = None,
+    pairwise: Annotated[str, typer.Option(help="Elo judge: deterministic (rubric scores) or llm")] = "deterministic",
+    judge_base_url: Annotated[str | None, typer.Option(help="llm pairwise judge: OpenAI-compatible endpoint")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="llm pairwise judge: model name")] = None,
+) -> None:
+    """Evaluate policies on the same tasks and seeds; write results.json, report.md and plots (resumable)."""
+    from drgym.benchmarks.evaluation import builtin_policy, load_policies
+    from drgym.errors import ConfigError
+
+    chosen = [builtin_policy(name) for name in policy or []]
+    if policies is not None:
+        chosen += load_policies(policies)
+    if not chosen:
+        chosen = [builtin_policy("scripted"), builtin_policy("random")]
+    budget = {k: v for k, v in (("max_turns", max_turns), ("max_tool_calls", max_tool_calls)) if v is not None}
+    judge = None
+    if pairwise == "llm":
+        from drgym.rewards.llm_judge import LLMJudgeConfig, LLMPairwiseJudge
+
+        if not judge_base_url or not judge_model:
+            raise ConfigError("--pairwise llm needs --judge-base-url and --judge-model")
+        judge = LLMPairwiseJudge(LLMJudgeConfig(base_url=judge_base_url, model=judge_model))
+    elif pairwise != "deterministic":
+        raise ConfigError(f"--pairwise must be deterministic or llm, got {pairwise!r}")
+    _evaluate_and_print(suite, chosen, out, split=split, episodes=episodes, workers=workers, seed=seed,
+                        env_kwargs={"budget": budget} if budget else None, prices=prices, judge=judge)
+
+
+def _evaluate_and_print(suite: str, chosen: list, out: Path, *, split: str | None = None, episodes: int = 1,
+                        workers: int = 1, seed: int = 0, env_kwargs: dict | None = None, prices: Path | None = None,
+                        judge=None, show_progress: bool = True) -> None:
+    from drgym.benchmarks.costs import load_prices
+    from drgym.benchmarks.evaluation import resolve_suite, run_eval
+    from drgym.benchmarks.report import console_table, write_plots, write_report
+
+    resolved = resolve_suite(suite, split=split)
+    results = run_eval(resolved, chosen, out, episodes_per_task=episodes, workers=workers, seed=seed,
+                       env_kwargs=env_kwargs, prices=load_prices(prices), pairwise_judge=judge,
+                       show_progress=show_progress)
+    write_plots(results, out)
+    command = "drgym " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else "drgym eval"
+    report = write_report(results, out, command=command)
+    rows = console_table(results)
+    table = Table(title=f"{resolved.name} ({resolved.split} split, {len(resolved.tasks)} tasks)", title_justify="left")
+    for header in rows[0]:
+        table.add_column(header, no_wrap=True)
+    for row in rows[1:]:
+        table.add_row(*row)
+    (console if console.is_terminal else Console(width=160)).print(table)
+    console.print(f"wrote {out / 'results.json'}, {report} and plots in {out}", highlight=False, soft_wrap=True)
+
+
+@bench_app.command("perf")
+@_expected_errors
+def bench_perf(
+    quick: Annotated[bool, typer.Option("--quick", help="small sizes: every figure in a few minutes")] = False,
+    only: Annotated[list[str] | None, typer.Option(help="search, env, judge, rollout (repeatable)")] = None,
+) -> None:
+    """Run the performance benchmarks (search, env step, judge, rollout) and print one table of figures."""
+    from drgym.benchmarks.perf import BENCHMARKS, run_all
+    from drgym.errors import ConfigError
+
+    unknown = sorted(set(only or []) - set(BENCHMARKS))
+    if unknown:
+        raise ConfigError(f"unknown benchmarks {unknown}; choose from {', '.join(BENCHMARKS)}")
+    rows = run_all(quick=quick, only=only)
+    table = Table("benchmark", "measure", "figure", "note", title="drgym performance" + (" (quick sizes)" if quick else ""),
+                  title_justify="left")
+    for row in rows:
+        table.add_row(*row)
+    (console if console.is_terminal else Console(width=160)).print(table)
+
+
 @app.command("serve-hf")
 @_expected_errors
 def serve_hf(
@@ -570,8 +658,11 @@ def replay(
 
 @app.command("demo")
 @_expected_errors
-def demo(suite: Annotated[str, typer.Option(help="suite to demo")] = "procedural:easy") -> None:
-    """Build the default world (first run), search it, and grade a gold and a low-trust report."""
+def demo(suite: Annotated[str, typer.Option(help="suite to demo")] = "procedural:easy",
+         out: Annotated[Path, typer.Option(help="where the closing evaluation writes its report")] = Path("runs/demo-eval"),
+         ) -> None:
+    """Build the default world (first run), search it, grade reports, then evaluate the scripted and random
+    policies on its held-out tasks (table, report.md, plots)."""
     from drgym.rewards.judges import DeterministicJudge
     from drgym.tasks.suites import load_suite
 
@@ -602,8 +693,14 @@ def demo(suite: Annotated[str, typer.Option(help="suite to demo")] = "procedural
             faults = sum(1 for v in result.verdicts if v.weight < 0 and v.verdict == "satisfied")
             table.add_row(label, f"{result.score:.3f}", f"{result.mandatory_pass_rate:.0%}", str(faults))
         console.print(table)
-    console.print(f"\ndone in {time.perf_counter() - started:.1f} s. Next: `drgym web search \"...\"`, "
-                  "`drgym tasks show`, `drgym world build --seed 7 --pages 5000 --out worlds/w7`.")
+    from drgym.benchmarks.evaluation import builtin_policy
+
+    console.print(f"\n[bold]evaluation[/]: the scripted researcher and a random tool user on the held-out tasks of "
+                  f"{suite}", highlight=False)
+    _evaluate_and_print(suite, [builtin_policy("scripted"), builtin_policy("random")], out, show_progress=False)
+    console.print(f"\ndone in {time.perf_counter() - started:.1f} s. Next: open {out / 'report.md'}; "
+                  "`drgym web search \"...\"`, `drgym tasks show`, `drgym eval --help`, `drgym train ppo --dry-run`.",
+                  highlight=False, soft_wrap=True)
 
 
 def main() -> None:

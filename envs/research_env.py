@@ -121,6 +121,7 @@ class ResearchEnv(gym.Env[str, str]):
     ``web`` (corpus or world folder; default: the suite's world, or the task file's folder), ``budget``
     (`Budget`), ``tools`` (names, default all), ``judge`` ("deterministic", or "llm" with ``judge_config``: an
     `LLMJudgeConfig` or its fields), ``noise`` (rate or `NoiseConfig`),
+    ``system_prompt`` (a template with ``{tools}`` and ``{finish}``, for small models with short contexts),
     ``workspace_root``, ``tokenizer``, ``prices`` (`PriceTable`), ``vision`` (`VisionBackend` or its fields as
     a dict: an OpenAI-compatible VLM endpoint for analyze_image), ``render_mode`` ("ansi").
 
@@ -142,7 +143,8 @@ class ResearchEnv(gym.Env[str, str]):
                  judge: str | DeterministicJudge | LLMJudge = "deterministic",
                  judge_config: LLMJudgeConfig | dict | None = None, noise: float | NoiseConfig = 0.0,
                  workspace_root: str | Path | None = None, tokenizer: Any = None, prices: PriceTable | None = None,
-                 vision: VisionBackend | dict | None = None, render_mode: str | None = None) -> None:
+                 vision: VisionBackend | dict | None = None, system_prompt: str | None = None,
+                 render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.render_mode = render_mode
@@ -170,8 +172,13 @@ class ResearchEnv(gym.Env[str, str]):
         self.observation_space = UnicodeText()
         self.action_space = UnicodeText()
         self._tool_schemas = [tool.schema for tool in self.tools.values()]
-        self._system_prompt = _SYSTEM_PROMPT.format(
-            finish=_FINISH[self.kind], tools="\n".join(tool.hermes_line() for tool in self.tools.values()))
+        template = _SYSTEM_PROMPT if system_prompt is None else system_prompt
+        try:
+            self._system_prompt = template.format(
+                finish=_FINISH[self.kind], tools="\n".join(tool.hermes_line() for tool in self.tools.values()))
+        except (KeyError, IndexError, ValueError) as e:
+            raise ConfigError(f"system_prompt: a template may use only {{tools}} and {{finish}} (write literal "
+                              f"braces as {{{{ }}}}); got error {e!r}") from None
         self._episode = 0
         self._task: Task | None = None
         self._state: EpisodeState | None = None

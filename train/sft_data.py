@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drgym.agents.trajectories import read_trajectories
+from drgym.agents.trajectories import episode_report, read_trajectories
 from drgym.errors import ConfigError
 from drgym.tasks.splits import task_split
 
@@ -36,8 +36,6 @@ __all__ = ["SFTFilters", "SFTSummary", "action_ngram_loop", "build_sft_dataset",
 
 _CITE = re.compile(r"\\cite\{([^}]*)\}")
 _URL = re.compile(r"https?://[^\s)\]}>\"',]+")
-_ANSWER_FILE = re.compile(r"<answer\s+file=\"([^\"]+)\"\s*/>")
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 FILTERS = ("failed", "heldout", "reward", "loop", "citations", "longer", "mixture")
 
@@ -108,30 +106,6 @@ def action_ngram_loop(actions: list[str], *, n: int = 2, repeats: int = 3) -> bo
         if counts and max(counts.values()) >= repeats:
             return True
     return False
-
-
-def episode_report(record: dict[str, Any]) -> str:
-    """The submitted report of an episode: the inline answer, or the last write of the submitted file."""
-    actions = [step["action"] for step in record.get("steps", [])]
-    if not actions:
-        return ""
-    last = actions[-1]
-    submitted = _ANSWER_FILE.search(last)
-    if submitted is None:
-        found = _ANSWER.search(last)
-        return found.group(1) if found else ""
-    path = submitted.group(1)
-    for action in reversed(actions[:-1]):
-        for raw in reversed(_TOOL_CALL.findall(action)):
-            try:
-                call = json.loads(raw)
-            except json.JSONDecodeError:
-                continue
-            arguments = call.get("arguments") or {}
-            if call.get("name") == "file" and arguments.get("action") in ("write", "append") \
-                    and arguments.get("path") == path:
-                return str(arguments.get("content") or "")
-    return ""
 
 
 def _citations_ok(report: str) -> bool:

@@ -146,6 +146,7 @@ def train_sft(config: SFTConfig) -> Path:
                 step += 1
                 writer.writerow([step, epoch, f"{loss.item():.5f}", f"{schedule.get_last_lr()[0]:.2e}",
                                  f"{time.perf_counter() - started:.1f}"])
+                handle.flush()
                 progress.update(1)
                 progress.set_postfix(loss=f"{loss.item():.3f}", epoch=epoch)
     progress.close()

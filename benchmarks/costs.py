@@ -1,0 +1,100 @@
+"""The cost model: prices per 1k input/output tokens per model and per tool call, read from a YAML file, so a
+report's cost is computed from its episode, and every price shows where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from drgym.errors import ConfigError
+
+__all__ = ["DEFAULT_PRICES", "CostModel", "EpisodeCost", "load_prices"]
+
+DEFAULT_PRICES = Path(__file__).parent / "data" / "prices.yaml"
+
+
+class _ModelPrice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input_per_1k: float = Field(0.0, ge=0)
+    output_per_1k: float = Field(0.0, ge=0)
+    source: str = ""
+
+
+class _ToolPrice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    per_call: float = Field(0.0, ge=0)
+    source: str = ""
+
+
+class _PriceFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    currency: str = "USD"
+    models: dict[str, _ModelPrice] = {}
+    tools: dict[str, _ToolPrice] = {}
+
+
+@dataclass
+class EpisodeCost:
+    model: float
+    tools: float
+    input_tokens: int
+    output_tokens: int
+    token_source: str
+    """'policy' (tokens the model reported) or 'estimated' (the environment's count, ~4 characters a token)."""
+    tool_calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return self.model + self.tools
+
+
+@dataclass
+class CostModel:
+    currency: str
+    models: dict[str, _ModelPrice]
+    tools: dict[str, _ToolPrice]
+    path: str
+
+    def model_price(self, name: str) -> tuple[float, float, str]:
+        price = self.models.get(name)
+        if price is None:
+            return 0.0, 0.0, f"not in {Path(self.path).name}: counted as free"
+        return price.input_per_1k, price.output_per_1k, price.source or Path(self.path).name
+
+    def episode(self, record: dict[str, Any], model: str) -> EpisodeCost:
+        reported = record.get("policy_usage") or []
+        if reported and any(u.get("prompt_tokens") for u in reported):
+            input_tokens = int(sum(u.get("prompt_tokens", 0) for u in reported))
+            output_tokens = int(sum(u.get("completion_tokens", 0) for u in reported))
+            source = "policy"
+        else:
+            usage = record.get("usage") or {}
+            input_tokens, output_tokens = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+            source = "estimated"
+        calls: dict[str, int] = {}
+        for step in record.get("steps", []):
+            for call in step.get("tool_calls", []):
+                calls[call.get("name", "?")] = calls.get(call.get("name", "?"), 0) + 1
+        price_in, price_out, _ = self.model_price(model)
+        tools = sum(n * self.tools[name].per_call for name, n in calls.items() if name in self.tools)
+        return EpisodeCost(model=input_tokens / 1000 * price_in + output_tokens / 1000 * price_out, tools=tools,
+                           input_tokens=input_tokens, output_tokens=output_tokens, token_source=source,
+                           tool_calls=calls)
+
+
+def load_prices(path: str | Path | None = None) -> CostModel:
+    path = Path(path) if path else DEFAULT_PRICES
+    if not path.is_file():
+        raise ConfigError(f"price file {path} does not exist")
+    try:
+        data = _PriceFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    except ValidationError as e:
+        error = e.errors()[0]
+        raise ConfigError(f"{path}: field {'.'.join(str(p) for p in error['loc'])!r}: {error['msg']}") from None
+    return CostModel(data.currency, data.models, data.tools, str(path))

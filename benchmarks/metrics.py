@@ -1,0 +1,117 @@
+"""Statistics of an evaluation: means with 95 % confidence intervals, pass rates, and Elo from pairwise
+preferences by a Bradley–Terry fit with a bootstrap interval."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["Comparison", "EloRating", "bradley_terry", "elo_ratings", "mean_ci", "t_critical"]
+
+# two-sided 95 % critical values of Student's t for 1..30 degrees of freedom
+_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def t_critical(df: int) -> float:
+    """The 97.5 % quantile of Student's t with `df` degrees of freedom (normal beyond 30: within 2 %)."""
+    if df < 1:
+        return float("nan")
+    if df <= 30:
+        return _T95[df - 1]
+    return 1.960 + 2.4 / df  # a close fit of the tail of the table (df 40: 2.021, 120: 1.980)
+
+
+def mean_ci(values: Sequence[float]) -> tuple[float, float]:
+    """(mean, half-width of the 95 % t-interval); the half-width is 0 for one value and nan for none."""
+    n = len(values)
+    if n == 0:
+        return float("nan"), float("nan")
+    mean = sum(values) / n
+    if n == 1:
+        return mean, 0.0
+    variance = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, t_critical(n - 1) * math.sqrt(variance / n)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One pairwise preference on one task: 1.0 = a preferred, 0.0 = b preferred, 0.5 = tie."""
+
+    task_id: str
+    a: str
+    b: str
+    outcome: float
+
+
+def bradley_terry(comparisons: Sequence[Comparison], players: Sequence[str], *, prior: float = 0.5,
+                  iterations: int = 2000, tolerance: float = 1e-10) -> dict[str, float]:
+    """Bradley–Terry strengths (geometric mean 1) by Hunter's MM algorithm; a tie counts half a win each way.
+
+    `prior` adds that many virtual ties between every pair, which keeps strengths finite when a player wins
+    or loses everything (0 fits the data alone).
+    """
+    index = {p: i for i, p in enumerate(players)}
+    n = len(players)
+    wins = [[0.0] * n for _ in range(n)]
+    for c in comparisons:
+        i, j = index[c.a], index[c.b]
+        wins[i][j] += c.outcome
+        wins[j][i] += 1.0 - c.outcome
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                wins[i][j] += prior / 2
+    games = [[wins[i][j] + wins[j][i] for j in range(n)] for i in range(n)]
+    strength = [1.0] * n
+    for _ in range(iterations):
+        updated = []
+        for i in range(n):
+            total_wins = sum(wins[i])
+            denominator = sum(games[i][j] / (strength[i] + strength[j]) for j in range(n) if j != i and games[i][j])
+            updated.append(total_wins / denominator if denominator > 0 and total_wins > 0 else 1e-9)
+        scale = math.exp(sum(math.log(s) for s in updated) / n)
+        updated = [s / scale for s in updated]
+        change = max(abs(math.log(u) - math.log(s)) for u, s in zip(updated, strength))
+        strength = updated
+        if change < tolerance:
+            break
+    return {p: strength[index[p]] for p in players}
+
+
+@dataclass
+class EloRating:
+    player: str
+    elo: float
+    low: float
+    high: float
+    games: int
+
+
+def elo_ratings(comparisons: Sequence[Comparison], players: Sequence[str], *, base: float = 1000.0,
+                bootstrap: int = 500, seed: int = 0, prior: float = 0.5) -> list[EloRating]:
+    """Elo = base + 400·log10(strength), with a 95 % bootstrap interval that resamples tasks."""
+    def to_elo(strengths: dict[str, float]) -> dict[str, float]:
+        return {p: base + 400.0 * math.log10(s) for p, s in strengths.items()}
+
+    point = to_elo(bradley_terry(comparisons, players, prior=prior))
+    by_task: dict[str, list[Comparison]] = {}
+    for c in comparisons:
+        by_task.setdefault(c.task_id, []).append(c)
+    tasks = sorted(by_task)
+    rng = random.Random(seed)
+    samples: dict[str, list[float]] = {p: [] for p in players}
+    for _ in range(bootstrap if tasks else 0):
+        drawn = [c for _ in tasks for c in by_task[rng.choice(tasks)]]
+        for p, value in to_elo(bradley_terry(drawn, players, prior=prior, iterations=300)).items():
+            samples[p].append(value)
+    ratings = []
+    for p in players:
+        values = sorted(samples[p])
+        low = values[int(0.025 * (len(values) - 1))] if values else point[p]
+        high = values[int(0.975 * (len(values) - 1))] if values else point[p]
+        games = sum(p in (c.a, c.b) for c in comparisons)
+        ratings.append(EloRating(p, point[p], low, high, games))
+    return sorted(ratings, key=lambda r: -r.elo)
