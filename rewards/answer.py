@@ -50,7 +50,10 @@ def _is_year(value: float) -> bool:
 
 
 def match_answer(answer: str, accepted: Sequence[str], *, tolerance: float = 0.01) -> AnswerMatch:
-    """Grades `answer` against the accepted answers (the canonical one first)."""
+    """Grades `answer` against the accepted answers (the canonical one first).
+
+    Figures match within a relative `tolerance` (1 %: "1.13 million" for 1,131,507); years match exactly.
+    """
     f1 = max((token_f1(answer, gold) for gold in accepted), default=0.0)
     if not answer.strip():
         return AnswerMatch(False, "empty answer", f1)
@@ -66,6 +69,10 @@ def match_answer(answer: str, accepted: Sequence[str], *, tolerance: float = 0.0
         if len(distinct) > 1:
             return AnswerMatch(False, f"lists several candidate values: {sorted(distinct)}", f1)
         value = stated[0].value
+        if _is_year(target):  # a relative tolerance would let "1974" pass for 1956: years match exactly
+            if value == target:
+                return AnswerMatch(True, f"{value:g} matches the year {target:g}", f1)
+            return AnswerMatch(False, f"{value:g} is not the year {target:g}", f1)
         if abs(value - target) <= tolerance * abs(target) + 1e-9:
             return AnswerMatch(True, f"{value:g} matches {target:g}", f1)
         return AnswerMatch(False, f"{value:g} is not {target:g}", f1)
