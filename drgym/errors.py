@@ -54,3 +54,8 @@ class UnknownSuiteError(DrgymError):
 
 class DependencyNotInstalled(DrgymError):
     """An optional dependency is needed for this feature; the message names the extra to install."""
+
+
+class LiveWebError(DrgymError):
+    """A live-web search or fetch failed (bad key, quota, unreachable, too large, not a page, robots.txt, or a
+    replayed request missing from the cassette); the agent sees it as a tool error."""

@@ -122,6 +122,7 @@ class ResearchEnv(gym.Env[str, str]):
     (`Budget`), ``tools`` (names, default all), ``judge`` ("deterministic", or "llm" with ``judge_config``: an
     `LLMJudgeConfig` or its fields), ``noise`` (rate or `NoiseConfig`),
     ``system_prompt`` (a template with ``{tools}`` and ``{finish}``, for small models with short contexts),
+    ``web="live"`` with ``live`` (`drgym.web.live.LiveConfig` or its fields: back-end, record/replay) for the real web,
     ``workspace_root``, ``tokenizer``, ``prices`` (`PriceTable`), ``vision`` (`VisionBackend` or its fields as
     a dict: an OpenAI-compatible VLM endpoint for analyze_image), ``render_mode`` ("ansi").
 
@@ -144,11 +145,16 @@ class ResearchEnv(gym.Env[str, str]):
                  judge_config: LLMJudgeConfig | dict | None = None, noise: float | NoiseConfig = 0.0,
                  workspace_root: str | Path | None = None, tokenizer: Any = None, prices: PriceTable | None = None,
                  vision: VisionBackend | dict | None = None, system_prompt: str | None = None,
-                 render_mode: str | None = None) -> None:
+                 live: Any = None, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.render_mode = render_mode
-        task_set, self.index = _resolve_tasks_and_web(tasks, web)
+        if isinstance(web, str) and web == "live":
+            task_set, self.index = _live_tasks_and_web(tasks, live)
+        elif live is not None:
+            raise ConfigError("live= is for web='live'")
+        else:
+            task_set, self.index = _resolve_tasks_and_web(tasks, web)
         self.tasks = [t for t in task_set if t.kind == self.kind]
         if not self.tasks:
             raise ConfigError(f"no {self.kind} tasks in {task_set.name!r} ({len(task_set)} tasks of other kinds)")
@@ -205,6 +211,8 @@ class ResearchEnv(gym.Env[str, str]):
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
         self._close_episode()
         self._episode += 1
+        if hasattr(self.index, "start_episode"):  # the live web: one cassette per (task, seed)
+            self.index.start_episode(f"{task.id}-seed{seed}" if seed is not None else f"{task.id}-ep{self._episode}")
         workspace = self.workspace_root / f"episode-{self._episode:05d}"
         workspace.mkdir(parents=True)
         self._task = task
@@ -278,6 +286,8 @@ class ResearchEnv(gym.Env[str, str]):
 
     def close(self) -> None:
         self._close_episode()
+        if hasattr(self.index, "finish_episode"):
+            self.index.finish_episode()
         for tool in self.tools.values():
             tool.close()
         if self._owns_workspace_root:
@@ -419,6 +429,21 @@ def _build_tools(names, index: SearchIndex, vision: VisionBackend | None) -> dic
             raise ConfigError(f"unknown tool {name!r}.{hint} Available: {', '.join(factories)}")
         tools[name] = factories[name]()
     return tools
+
+
+def _live_tasks_and_web(tasks, live) -> tuple[TaskSet, Any]:
+    from drgym.web.live import LiveWeb
+
+    if isinstance(tasks, str) and tasks in SUITES:
+        raise ConfigError(f"{tasks!r} is a suite of the offline procedural web; web='live' takes a TaskSet or a task "
+                          "file of real questions")
+    if isinstance(tasks, TaskSet):
+        task_set = tasks
+    elif isinstance(tasks, (str, Path)) and Path(tasks).is_file():
+        task_set = TaskSet.load(tasks)
+    else:
+        raise ConfigError(f"web='live' needs tasks= a TaskSet or a task file, got {tasks!r}")
+    return task_set, LiveWeb(live)
 
 
 def _resolve_tasks_and_web(tasks, web) -> tuple[TaskSet, SearchIndex]:

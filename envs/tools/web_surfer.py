@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
+from drgym.errors import LiveWebError
 from drgym.web.index import SearchIndex
 
 __all__ = ["BatchWebSurfer"]
@@ -17,7 +18,7 @@ MAX_OUTLINKS_SHOWN = 15
 class BatchWebSurfer(Tool):
     name = "batch_web_surfer"
 
-    def __init__(self, index: SearchIndex) -> None:
+    def __init__(self, index: SearchIndex) -> None:  # or a LiveWeb: same interface
         self.index = index
 
     def run(self, state: EpisodeState, *, queries: list[str] | None = None, urls: list[str] | None = None,
@@ -48,7 +49,11 @@ class BatchWebSurfer(Tool):
         return "\n\n".join(sections)
 
     def _search(self, query: str, top_k: int, state: EpisodeState) -> str:
-        hits = self.index.search(query, top_k)
+        try:
+            hits = self.index.search(query, top_k)
+        except LiveWebError as e:  # one failed search does not sink the rest of the batch
+            return f'## search: "{query}"\nerror: {e}'
+
         if not hits:
             return f'## search: "{query}"\nno results.'
         lines = [f'## search: "{query}"']
@@ -59,7 +64,11 @@ class BatchWebSurfer(Tool):
         return "\n".join(lines)
 
     def _read(self, url: str, find: str | None, page_number: int, state: EpisodeState) -> str:
-        page = self.index.corpus.get(url)
+        fetch = getattr(self.index.corpus, "fetch", None)  # the live web reads pages on demand
+        try:
+            page = fetch(url) if fetch is not None else self.index.corpus.get(url)
+        except LiveWebError as e:
+            return f"## page: {url}\nerror: {e}"
         if page is None:
             return f"## page: {url}\nerror: no page at this url. Use a url from search results or a page's links."
         if url not in state.visited_urls:
