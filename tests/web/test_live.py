@@ -81,13 +81,15 @@ def _live_tasks(tmp_path):
 
 
 def _episode(env, server_url):
+    def read(*paths):
+        urls = [server_url + path for path in paths]
+        return f'<tool_call>{json.dumps({"name": "batch_web_surfer", "arguments": {"urls": urls}})}</tool_call>'
+
     actions = [
         '<tool_call>{"name": "batch_web_surfer", "arguments": {"queries": ["Kelvaport ship calls 2024"], "top_k": 2}}'
         '</tool_call>',
-        '<tool_call>{"name": "batch_web_surfer", "arguments": {"urls": ["%s/agency/harbour", "%s/slow", "%s/loop/a", '
-        '"%s/image.png", "%s/private/secret"]}}</tool_call>' % ((server_url,) * 5),
-        '<tool_call>{"name": "batch_web_surfer", "arguments": {"urls": ["%s/huge", "%s/broken"]}}</tool_call>'
-        % (server_url, server_url),
+        read("/agency/harbour", "/slow", "/loop/a", "/image.png", "/private/secret"),
+        read("/huge", "/broken"),
         "<answer>4,512</answer>",
     ]
     observation, _ = env.reset(seed=0)
