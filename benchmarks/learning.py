@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--vocab", type=int, default=2048)
     parser.add_argument("--mix", default=None, help="an SFT JSONL to train on instead of scripted trajectories")
+    parser.add_argument("--capability-mix", action="store_true",
+                        help="SFT on the atomic-capability mix of drgym synth (seeking + reflection) instead")
     parser.add_argument("--quick", action="store_true", help="tiny settings: checks the pipeline in about a minute")
     args = parser.parse_args(argv)
     if args.quick:
@@ -107,8 +109,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return EpisodeLabel(task_id=task_id, tasks=str(world_path), env_id="drgym/DeepSearch-v0", seed=seed,
                             env_kwargs=ENV_KWARGS)
 
-    sft_file = Path(args.mix) if args.mix else out / "sft.jsonl"
-    if not args.mix:
+    sft_file = Path(args.mix) if args.mix else out / ("sft_capability_mix.jsonl" if args.capability_mix else "sft.jsonl")
+    if args.capability_mix:
+        from drgym.train.synth import mix_rows, synthesize
+
+        stats = synthesize(["seeking", "reflection"], str(world_path), out / "synth", n=len(train_tasks),
+                           env_kwargs={**ENV_KWARGS, "budget": {"max_turns": 6}}, difficulty_filter=False)
+        for row in stats.table():
+            print("  ".join(row))
+        counts = mix_rows([out / "synth" / "seeking.jsonl", out / "synth" / "reflection.jsonl"],
+                          {"seeking": 0.7, "reflection": 0.3}, sft_file)
+        print(f"capability mix: {dict(counts)}")
+    elif not args.mix:
         train_file = out / "train_tasks.jsonl"
         train_tasks.save(train_file)
         trajectories = out / "scripted.jsonl"
@@ -123,6 +135,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     train_labels = [label(t.id).__dict__ for t in train_tasks]
     lengths = {"max_new_tokens": 96, "max_length": 1536}
     results: dict[str, Any] = {"world": WORLD.__dict__, "env_kwargs": ENV_KWARGS, "sft_rows": len(rows),
+                               "sft_data": "capability mix" if args.capability_mix else args.mix or "scripted",
                                "train_tasks": len(train_tasks), "heldout_tasks": len(heldout), "seeds": []}
     curves = []
     for seed in range(args.seeds):

@@ -122,6 +122,7 @@ class ResearchEnv(gym.Env[str, str]):
     (`Budget`), ``tools`` (names, default all), ``judge`` ("deterministic", or "llm" with ``judge_config``: an
     `LLMJudgeConfig` or its fields), ``noise`` (rate or `NoiseConfig`),
     ``system_prompt`` (a template with ``{tools}`` and ``{finish}``, for small models with short contexts),
+    ``unsearchable`` (url fragments of pages search never returns, e.g. ``["/archive/"]``: link-walk tasks),
     ``web="live"`` with ``live`` (`drgym.web.live.LiveConfig` or its fields: back-end, record/replay) for the real web,
     ``workspace_root``, ``tokenizer``, ``prices`` (`PriceTable`), ``vision`` (`VisionBackend` or its fields as
     a dict: an OpenAI-compatible VLM endpoint for analyze_image), ``render_mode`` ("ansi").
@@ -145,7 +146,8 @@ class ResearchEnv(gym.Env[str, str]):
                  judge_config: LLMJudgeConfig | dict | None = None, noise: float | NoiseConfig = 0.0,
                  workspace_root: str | Path | None = None, tokenizer: Any = None, prices: PriceTable | None = None,
                  vision: VisionBackend | dict | None = None, system_prompt: str | None = None,
-                 live: Any = None, render_mode: str | None = None) -> None:
+                 live: Any = None, unsearchable: tuple[str, ...] | list[str] = (),
+                 render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.render_mode = render_mode
@@ -171,7 +173,7 @@ class ResearchEnv(gym.Env[str, str]):
         self.tokenizer = tokenizer
         if isinstance(vision, dict):
             vision = VisionBackend(**vision)
-        self.tools = _build_tools(tools, self.index, vision)
+        self.tools = _build_tools(tools, self.index, vision, tuple(unsearchable))
         self._owns_workspace_root = workspace_root is None
         self.workspace_root = Path(workspace_root) if workspace_root else Path(tempfile.mkdtemp(prefix="drgym-"))
         self.workspace_root.mkdir(parents=True, exist_ok=True)
@@ -410,8 +412,10 @@ def _build_judge(judge, config) -> DeterministicJudge | LLMJudge:
     raise ConfigError(f"judge must be 'deterministic', 'llm' or a judge object, got {judge!r}")
 
 
-def _build_tools(names, index: SearchIndex, vision: VisionBackend | None) -> dict[str, Tool]:
-    factories = {"batch_web_surfer": lambda: BatchWebSurfer(index), "todo": Todo, "file": FileTool,
+def _build_tools(names, index: SearchIndex, vision: VisionBackend | None,
+                 unsearchable: tuple[str, ...] = ()) -> dict[str, Tool]:
+    factories = {"batch_web_surfer": lambda: BatchWebSurfer(index, unsearchable=unsearchable), "todo": Todo,
+                 "file": FileTool,
                  "shell": ShellTool, "analyze_image": lambda: AnalyzeImage(index.corpus, vision)}
     if names is None:
         names = list(DEFAULT_TOOLS)

@@ -12,7 +12,9 @@ and reward must come out the same.
   (`plan_consistent`). Plus ``reverse``: requests reverse-engineered from gold reports, answered by reading the
   cited pages and writing the report.
 - ``seeking``: deep_search episodes, the shortest correct one of several researcher settings per task, after
-  the difficulty filter (tasks a weaker researcher already solves are dropped).
+  the difficulty filter (tasks a weaker researcher already solves are dropped); from graph paths, and link
+  walks: when the answer sits only on archive pages, search is told never to return them
+  (``unsearchable``), so the episode reaches them only by following links.
 - ``reflection``: (a) ``recovery``: injected tool errors (``noise``, 5–10 %) each followed by a retry;
   (b) ``cross_check``: a tier-3 page's conflicting value is seen and the tier-1 source re-read before answering;
   (c) ``self_correction``: a wrong intermediate claim is stated, checked against the register and corrected.
@@ -265,8 +267,17 @@ def _world_and_tasks(suite: str, split: str) -> tuple[ProceduralWorld, TaskSet, 
 
 
 def synthesize(capabilities: Iterable[str], suite: str, out: str | Path, *, n: int = 20, seed: int = 0,
-               split: str = "train", noise: float = 0.08, show_progress: bool = True) -> SynthStats:
-    """Writes ``out/<capability>.jsonl`` (and ``out/tasks.jsonl`` for synthesised requests); returns the stats."""
+               split: str = "train", noise: float = 0.08, env_kwargs: dict[str, Any] | None = None,
+               difficulty_filter: bool = True, show_progress: bool = True) -> SynthStats:
+    """Writes ``out/<capability>.jsonl`` (and ``out/tasks.jsonl`` for synthesised requests); returns the stats.
+
+    Args:
+        suite: a suite name or a procedural world folder; its `split` ('train') is used.
+        n: rows per capability.
+        noise: share of failing tool calls in the recovery episodes (5–10 % in the seed).
+        env_kwargs: environment settings over the defaults (tools, budget, system_prompt, ...).
+        difficulty_filter: drop seeking tasks that a weaker researcher solves.
+    """
     import gymnasium as gym
     from tqdm.auto import tqdm
 
@@ -286,7 +297,8 @@ def synthesize(capabilities: Iterable[str], suite: str, out: str | Path, *, n: i
     rng = random.Random(seed)
     search_tasks = [t for t in tasks if t.kind == "deep_search"]
     research_tasks = [t for t in tasks if t.kind == "deep_research"]
-    base_kwargs = {"tools": ["batch_web_surfer", "todo", "file"], "budget": {"max_turns": 40, "max_tool_calls": 80}}
+    base_kwargs = {"tools": ["batch_web_surfer", "todo", "file"], "budget": {"max_turns": 40, "max_tool_calls": 80},
+                   **(env_kwargs or {})}
     envs: dict[str, Any] = {}
 
     def env_for(kind: str, tasks_file: str, kwargs: dict[str, Any], fresh: bool = False) -> Any:
@@ -316,7 +328,7 @@ def synthesize(capabilities: Iterable[str], suite: str, out: str | Path, *, n: i
                     break
                 episode_seed = rng.randrange(1_000_000)
                 made = _synth_one(capability, task, episode_seed, entities, world, env_for, replay, tasks_file,
-                                  base_kwargs, noise, stats, synthesized, out)
+                                  base_kwargs, noise, stats, synthesized, out, difficulty_filter)
                 for row in made:
                     if len(rows) >= n or (row.get("reflection") and quota[row["reflection"]] <= 0):
                         continue
@@ -340,7 +352,7 @@ def synthesize(capabilities: Iterable[str], suite: str, out: str | Path, *, n: i
 
 
 def _synth_one(capability, task, episode_seed, entities, world, env_for, replay, tasks_file, base_kwargs, noise,
-               stats, synthesized, out) -> list[dict[str, Any]]:
+               stats, synthesized, out, difficulty_filter=True) -> list[dict[str, Any]]:
     if capability == "planning":
         plan = research_plan(task, entities)
         teacher = _PlanTeacher(plan, ScriptedResearcher())
@@ -370,19 +382,23 @@ def _synth_one(capability, task, episode_seed, entities, world, env_for, replay,
         return rows
     if capability == "seeking":
         weak = _play(env_for(task.kind, tasks_file, base_kwargs), task, episode_seed,
-                     _acting(ScriptedResearcher(max_tries_per_hop=1, top_k=2)))
-        if weak.reward >= 1.0:
+                     _acting(ScriptedResearcher(max_tries_per_hop=1, top_k=2))) if difficulty_filter else None
+        if weak is not None and weak.reward >= 1.0:
             stats.drop(capability, "difficulty (a weaker researcher solves it)")
             return []
-        runs = [_play(env_for(task.kind, tasks_file, base_kwargs), task, episode_seed,
+        # a link walk when the answer sits only on archive pages: search never returns them, so the episode
+        # must reach them by following the register entry's links
+        walk = all("/archive/" in u for u in task.meta["gold_path"][-1]["urls"])
+        kwargs = {**base_kwargs, "unsearchable": ["/archive/"]} if walk else base_kwargs
+        runs = [_play(env_for(task.kind, tasks_file, kwargs), task, episode_seed,
                       _acting(ScriptedResearcher(top_k=k))) for k in (3, 5, 10)]
         correct = [r for r in runs if r.reward >= 1.0]
         if not correct:
             stats.drop(capability, "no correct episode")
             return []
         best = min(correct, key=lambda r: (len(r.actions), sum(len(a) for a in r.actions)))
-        return [_row(best, task, "seeking", replay(task.kind, tasks_file, base_kwargs, episode_seed),
-                     hops=task.meta.get("hops"))]
+        return [_row(best, task, "seeking", replay(task.kind, tasks_file, kwargs, episode_seed),
+                     hops=task.meta.get("hops"), source="link_walk" if walk else "graph_path")]
     # reflection: recovery, cross-check and self-correction episodes of the same task
     rows = []
     kwargs = {**base_kwargs, "noise": noise}

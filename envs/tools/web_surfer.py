@@ -18,8 +18,10 @@ MAX_OUTLINKS_SHOWN = 15
 class BatchWebSurfer(Tool):
     name = "batch_web_surfer"
 
-    def __init__(self, index: SearchIndex) -> None:  # or a LiveWeb: same interface
+    def __init__(self, index: SearchIndex, *, unsearchable: tuple[str, ...] = ()) -> None:  # or a LiveWeb
         self.index = index
+        self.unsearchable = tuple(unsearchable)
+        """Url fragments of pages search never returns: they are reached only by following links."""
 
     def run(self, state: EpisodeState, *, queries: list[str] | None = None, urls: list[str] | None = None,
             top_k: int = 5, find: str | None = None, page: int = 1) -> str:
@@ -50,9 +52,11 @@ class BatchWebSurfer(Tool):
 
     def _search(self, query: str, top_k: int, state: EpisodeState) -> str:
         try:
-            hits = self.index.search(query, top_k)
+            hits = self.index.search(query, top_k + (20 if self.unsearchable else 0))
         except LiveWebError as e:  # one failed search does not sink the rest of the batch
             return f'## search: "{query}"\nerror: {e}'
+        if self.unsearchable:
+            hits = [h for h in hits if not any(part in h.url for part in self.unsearchable)][:top_k]
 
         if not hits:
             return f'## search: "{query}"\nno results.'

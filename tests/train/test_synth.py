@@ -126,3 +126,15 @@ def test_cli_synth_and_mix(tmp_path):
     assert mixed.exit_code == 0, mixed.output
     bad = CliRunner().invoke(app, ["synth", "run", "--out", str(tmp_path), "--capability", "dreaming"])
     assert bad.exit_code == 1 and "unknown capabilities" in bad.output
+
+
+def test_seeking_has_link_walks_that_reach_the_answer_only_through_links(synthesized):
+    _, _, rows = synthesized
+    walks = [row for row in rows["seeking"] if row["source"] == "link_walk"]
+    assert walks and any(row["source"] == "graph_path" for row in rows["seeking"])
+    for row in walks:
+        actions, observations = row["replay"]["actions"], row["replay"]["observations"]
+        assert row["replay"]["env_kwargs"]["unsearchable"] == ["/archive/"]
+        searches = [o for a, o in zip(actions, observations) if '"queries"' in a and '"urls"' not in a]
+        assert not any("/archive/" in o for o in searches)  # search never showed an archive page
+        assert any('"urls"' in a and "/archive/" in a for a in actions)  # it followed a link to one
