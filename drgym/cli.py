@@ -602,23 +602,30 @@ def bench_perf(
 
 
 synth_app = typer.Typer(help="Atomic-capability data synthesis: planning, seeking, reflection, report.",
-                        no_args_is_help=True)
+                        invoke_without_command=True)
 app.add_typer(synth_app, name="synth")
 
 
-@synth_app.command("run")
+@synth_app.callback()
 @_expected_errors
 def synth_run(
-    out: Annotated[Path, typer.Option(help="output folder: <capability>.jsonl per capability")],
+    ctx: typer.Context,
+    out: Annotated[Path | None, typer.Option(help="output folder: <capability>.jsonl per capability")] = None,
     capability: Annotated[list[str] | None, typer.Option(help="planning, seeking, reflection, report or all")] = None,
     suite: Annotated[str, typer.Option(help="suite or world folder (its train split is used)")] = "procedural:easy",
     n: Annotated[int, typer.Option(help="rows per capability")] = 20,
     noise: Annotated[float, typer.Option(help="reflection: share of tool calls that fail (0.05-0.10)")] = 0.08,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """Synthesise OpenRLHF-ready rows, tagged by capability, each replayable in the environment."""
+    """Synthesise OpenRLHF-ready rows, tagged by capability, each replayable in the environment
+    (`drgym synth --capability all --out data/`; `drgym synth mix ...` mixes them)."""
+    from drgym.errors import ConfigError
     from drgym.train.synth import CAPABILITIES, synthesize
 
+    if ctx.invoked_subcommand is not None:
+        return
+    if out is None:
+        raise ConfigError("drgym synth needs --out (a folder); see drgym synth --help")
     chosen = list(CAPABILITIES) if not capability or "all" in capability else capability
     stats = synthesize(chosen, suite, out, n=n, seed=seed, noise=noise)
     rows = stats.table()

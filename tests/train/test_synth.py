@@ -117,14 +117,14 @@ def test_reverse_query_reads_the_report_back():
 
 
 def test_cli_synth_and_mix(tmp_path):
-    result = CliRunner().invoke(app, ["synth", "run", "--out", str(tmp_path), "--capability", "seeking",
+    result = CliRunner().invoke(app, ["synth", "--out", str(tmp_path), "--capability", "seeking",
                                       "--capability", "report", "--n", "2", "--suite", "procedural:tiny"])
     assert result.exit_code == 0, result.output
     assert "seeking" in result.output and (tmp_path / "seeking.jsonl").is_file()
     mixed = CliRunner().invoke(app, ["synth", "mix", str(tmp_path / "seeking.jsonl"), str(tmp_path / "report.jsonl"),
                                      "--ratio", "search=0.3,research=0.7", "--out", str(tmp_path / "mix.jsonl")])
     assert mixed.exit_code == 0, mixed.output
-    bad = CliRunner().invoke(app, ["synth", "run", "--out", str(tmp_path), "--capability", "dreaming"])
+    bad = CliRunner().invoke(app, ["synth", "--out", str(tmp_path), "--capability", "dreaming"])
     assert bad.exit_code == 1 and "unknown capabilities" in bad.output
 
 

@@ -54,6 +54,16 @@ def test_backend_errors_are_clear(server, monkeypatch):
         make_backend("google")
 
 
+def test_rate_limit_spaces_requests(server):
+    import time
+
+    engine = make_backend("searxng", base_url=server.url, min_interval_s=0.3)
+    started = time.perf_counter()
+    for _ in range(3):
+        engine.search("x", 2)
+    assert time.perf_counter() - started >= 0.6
+
+
 def test_fetch_limits_and_robots(server):
     web = LiveWeb({"backend": "searxng", "base_url": server.url, "timeout_s": 1.5, "max_page_bytes": 200_000,
                    "max_redirects": 3})
