@@ -1,24 +1,26 @@
 """The learning benchmark: does drgym's reward teach a policy something? A small LM, from scratch, on a CPU.
 
-    python -m drgym.benchmarks.learning --out runs/learning            # ~25 min on 2 cores (3 seeds)
-    python -m drgym.benchmarks.learning --out runs/learning --quick    # a minute: the plumbing only
+    python -m drgym.benchmarks.learning --out runs/learning                     # scripted-trajectory SFT
+    python -m drgym.benchmarks.learning --out runs/learning-mix --capability-mix  # atomic-capability SFT
+    python -m drgym.benchmarks.learning --out runs/quick --quick                # the plumbing, in a minute
 
-1. A procedural world of one-hop deep_search tasks (search a fact, answer it), split into train / held-out tasks
-   (`drgym.tasks.task_split`).
-2. The scripted researcher plays the train tasks; `build_sft_dataset` keeps the correct, shortest episodes.
-3. A tokenizer is trained on the world's text and the SFT data; a small Llama is built with random weights.
-4. Per seed: held-out reward of the random-init model → SFT (reference trainer) → held-out reward → PPO
-   (reference trainer, GAE γ = λ = 1, on train tasks only) → held-out reward.
-5. Prints the three scores with mean ± std over seeds and writes ``results.json`` and ``reward_curve.png``.
-
-Held-out evaluation samples at temperature 1 (the policy PPO optimises) and also reports greedy decoding.
-``--mix`` SFTs on a different SFT file (e.g. the atomic-capability mix of ``drgym synth``) instead of plain
-scripted trajectories.
+1. A procedural world of one-hop deep_search tasks (search for a fact, read the results, answer), split into
+   train and held-out tasks (`drgym.tasks.task_split`); episodes use a short system prompt and the web tool only.
+2. SFT data: the scripted researcher's correct, shortest train episodes (`build_sft_dataset`), or with
+   ``--capability-mix`` the seeking + reflection rows of `drgym synth` (70 : 30).
+3. A byte-level BPE tokenizer trained on drgym text and a small Llama (4 layers × 128) with random weights,
+   copy-pretrained on *another* world's text (`drgym.train.reference.pretrain`: a small model cannot learn to
+   copy unseen names and figures from a few hundred episodes; that world's facts are not the evaluation's).
+4. SFT once (reference trainer), then per seed: PPO from the SFT model (reference trainer, GAE γ = λ = 1, train
+   tasks only), and held-out reward of the random-init, SFT and PPO models, sampled at temperature 1 (the policy
+   PPO optimises) and greedy. The seeds vary PPO and the evaluation's sampling.
+5. Prints the scores with mean ± std over seeds and writes ``results.json`` and ``reward_curve.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import time
@@ -35,11 +37,14 @@ from drgym.tasks.splits import select_split
 from drgym.train.chat import ChatFormat
 from drgym.train.episodes import EpisodeLabel
 from drgym.train.reference.ppo import PPOConfig, run_episode, train_ppo
+from drgym.train.reference.pretrain import PretrainConfig, pretrain_copy
 from drgym.train.reference.sft import SFTConfig, train_sft
 from drgym.train.sft_data import SFTFilters, build_sft_dataset
 
 WORLD = WorldSpec(seed=21, pages=2500, distractor_rate=0.0, conflict_rate=0.1, outdated_rate=0.1, low_trust_rate=0.5,
                   n_deep_search=900, n_deep_research=0, min_hops=1, max_hops=1)
+PRETRAIN_WORLD = WorldSpec(seed=99, pages=2500, n_deep_search=10, n_deep_research=0, min_hops=1, max_hops=1)
+"""Another world, whose text teaches the model to copy (its facts are not the evaluation world's)."""
 SYSTEM_PROMPT = ('Answer from the offline web; trust tier-1 sources. Search with <tool_call>{{"name": '
                  '"batch_web_surfer", "arguments": {{"queries": ["..."], "top_k": 3}}}}</tool_call>. {finish}')
 """A short system prompt: a small model's context is spent on the question and the results, not on instructions."""
@@ -81,12 +86,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", default="runs/learning")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sft-epochs", type=int, default=6)
+    parser.add_argument("--pretrain-steps", type=int, default=600)
+    parser.add_argument("--actor-lr", type=float, default=1e-4)
     parser.add_argument("--ppo-iterations", type=int, default=30)
     parser.add_argument("--episodes-per-iteration", type=int, default=16)
     parser.add_argument("--eval-tasks", type=int, default=40)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--vocab", type=int, default=2048)
+    parser.add_argument("--vocab", type=int, default=8192)
     parser.add_argument("--mix", default=None, help="an SFT JSONL to train on instead of scripted trajectories")
     parser.add_argument("--capability-mix", action="store_true",
                         help="SFT on the atomic-capability mix of drgym synth (seeking + reflection) instead")
@@ -94,13 +101,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.sft_epochs, args.ppo_iterations, args.episodes_per_iteration = 1, 1, 2, 4
+        args.pretrain_steps = 5
         args.eval_tasks, args.hidden, args.layers, args.vocab = 6, 32, 2, 512
     torch.set_num_threads(max(1, torch.get_num_threads()))
     out = Path(args.out)
     started = time.perf_counter()
     world_path = out / "world"
+    spec = dataclasses.replace(WORLD, pages=300, n_deep_search=60) if args.quick else WORLD
     world = ProceduralWorld(world_path) if (world_path / "world.json").is_file() else \
-        ProceduralWorld.build(world_path, WORLD)
+        ProceduralWorld.build(world_path, spec)
     train_tasks = select_split(world.tasks, "train")
     heldout = list(select_split(world.tasks, "heldout"))[:args.eval_tasks]
     print(f"world: {len(world.corpus)} pages; {len(train_tasks)} train tasks, {len(heldout)} held-out tasks")
@@ -134,14 +143,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     heldout_labels = [label(t.id, seed=i) for i, t in enumerate(heldout)]
     train_labels = [label(t.id).__dict__ for t in train_tasks]
     lengths = {"max_new_tokens": 96, "max_length": 1536}
-    results: dict[str, Any] = {"world": WORLD.__dict__, "env_kwargs": ENV_KWARGS, "sft_rows": len(rows),
+    results: dict[str, Any] = {"world": spec.__dict__, "env_kwargs": ENV_KWARGS, "sft_rows": len(rows),
                                "sft_data": "capability mix" if args.capability_mix else args.mix or "scripted",
-                               "train_tasks": len(train_tasks), "heldout_tasks": len(heldout), "seeds": []}
+                               "train_tasks": len(train_tasks), "heldout_tasks": len(heldout), "seeds": [],
+                               "model": {"hidden": args.hidden, "layers": args.layers, "vocab": args.vocab}}
+    # one model, pretrained for copying on another world's text and fine-tuned once; the seeds vary PPO and
+    # the evaluation's sampling
+    init = build_tiny_model(out / "init", seed=0, vocab_size=args.vocab, corpus=corpus, hidden_size=args.hidden,
+                            layers=args.layers, heads=4, max_positions=2048)
+    other_path = out / "pretrain-world"
+    other = ProceduralWorld(other_path) if (other_path / "world.json").is_file() else \
+        ProceduralWorld.build(other_path, dataclasses.replace(PRETRAIN_WORLD, pages=200) if args.quick
+                              else PRETRAIN_WORLD, index=False)
+    pretrained = pretrain_copy(PretrainConfig(model=str(init), texts=[p for page in other.corpus for p in page.paragraphs],
+                                              out=str(out / "pretrained"), steps=args.pretrain_steps))
+    sft = train_sft(SFTConfig(model=str(pretrained), data=str(sft_file), out=str(out / "sft"), epochs=args.sft_epochs,
+                              lr=1e-3, batch_tokens=4096, max_len=lengths["max_length"], seed=0))
     curves = []
     for seed in range(args.seeds):
-        run = out / f"seed{seed}"
-        init = build_tiny_model(run / "init", seed=seed, vocab_size=args.vocab, corpus=corpus,
-                                hidden_size=args.hidden, layers=args.layers, heads=4, max_positions=2048)
         scores: dict[str, dict[str, float]] = {}
 
         def score(path: Path, seed: int = seed) -> dict[str, float]:
@@ -149,19 +168,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "greedy": evaluate(path, heldout_labels, temperature=0.0, seed=seed, **lengths)}
 
         scores["random_init"] = score(init)
-        sft = train_sft(SFTConfig(model=str(init), data=str(sft_file), out=str(run / "sft"), epochs=args.sft_epochs,
-                                  lr=2e-3, batch_tokens=16384, max_len=lengths["max_length"], seed=seed))
         scores["sft"] = score(sft)
-        ppo = train_ppo(PPOConfig(model=str(sft), labels=train_labels, out=str(run / "ppo"),
+        ppo = train_ppo(PPOConfig(model=str(sft), labels=train_labels, out=str(out / f"ppo-seed{seed}"),
                                   iterations=args.ppo_iterations, episodes_per_iteration=args.episodes_per_iteration,
-                                  minibatch_episodes=8, actor_lr=1e-4, critic_lr=5e-4, kl_coef=0.01, seed=seed,
-                                  **lengths))
+                                  minibatch_episodes=8, actor_lr=args.actor_lr, critic_lr=5e-4, kl_coef=0.01,
+                                  seed=seed, **lengths))
         scores["ppo"] = score(ppo)
         curve = [float(line.split(",")[1]) for line in (ppo / "ppo_metrics.csv").read_text().splitlines()[1:]]
         curves.append(curve)
         results["seeds"].append({"seed": seed, **scores, "ppo_train_reward": curve})
         print(f"seed {seed}: " + ", ".join(f"{k} {v['sampled']:.3f} (greedy {v['greedy']:.3f})"
-                                           for k, v in scores.items()))
+                                           for k, v in scores.items()), flush=True)
     table = {stage: {mode: [s[stage][mode] for s in results["seeds"]] for mode in ("sampled", "greedy")}
              for stage in ("random_init", "sft", "ppo")}
     results["summary"] = {stage: {mode: {"mean": statistics.mean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0}

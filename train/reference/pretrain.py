@@ -33,15 +33,17 @@ class PretrainConfig:
     batch_size: int = 16
     seq_len: int = 256
     lr: float = 2e-3
+    repeat: bool = True
+    """Each example holds a passage twice (a b a); False packs the texts as they are."""
     seed: int = 0
     show_progress: bool = True
 
 
-def _example(rng: random.Random, texts: list[str], tokenizer: Any, seq_len: int) -> list[int]:
+def _example(rng: random.Random, texts: list[str], tokenizer: Any, seq_len: int, repeat: bool) -> list[int]:
     ids: list[int] = []
     while len(ids) < seq_len:
         a, b = rng.choice(texts), rng.choice(texts)
-        ids += tokenizer(f"{a}\n{b}\n{a}\n", add_special_tokens=False)["input_ids"]
+        ids += tokenizer(f"{a}\n{b}\n{a}\n" if repeat else f"{a}\n", add_special_tokens=False)["input_ids"]
     return ids[:seq_len]
 
 
@@ -62,7 +64,7 @@ def pretrain_copy(config: PretrainConfig) -> Path:
         writer.writerow(["step", "loss", "seconds"])
         model.train()
         for step in tqdm(range(config.steps), desc="copy pretraining", disable=not config.show_progress):
-            batch = torch.tensor([_example(rng, config.texts, tokenizer, config.seq_len)
+            batch = torch.tensor([_example(rng, config.texts, tokenizer, config.seq_len, config.repeat)
                                   for _ in range(config.batch_size)])
             loss = model(input_ids=batch, labels=batch).loss
             optimizer.zero_grad()

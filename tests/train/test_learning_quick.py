@@ -1,0 +1,16 @@
+"""The learning benchmark's pipeline end to end at toy sizes (the figures come from the full run)."""
+
+from __future__ import annotations
+
+import json
+
+from drgym.benchmarks.learning import main
+
+
+def test_learning_benchmark_quick_runs_every_stage(tmp_path):
+    results = main(["--out", str(tmp_path / "run"), "--quick"])
+    assert set(results["summary"]) == {"random_init", "sft", "ppo"}
+    assert results["sft_rows"] > 0 and results["heldout_tasks"] > 0
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["seeds"][0]["ppo_train_reward"] and (tmp_path / "run" / "reward_curve.png").stat().st_size > 1000
+    assert (tmp_path / "run" / "pretrained" / "pretrain_metrics.csv").is_file()
