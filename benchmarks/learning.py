@@ -9,8 +9,9 @@
 2. SFT data: the scripted researcher's correct, shortest train episodes (`build_sft_dataset`), or with
    ``--capability-mix`` the seeking + reflection rows of `drgym synth` (70 : 30).
 3. A byte-level BPE tokenizer trained on drgym text and a small Llama (4 layers × 128) with random weights,
-   copy-pretrained on *another* world's text (`drgym.train.reference.pretrain`: a small model cannot learn to
-   copy unseen names and figures from a few hundred episodes; that world's facts are not the evaluation's).
+   pretrained on compact transcripts of the scripted researcher's episodes in two *other* worlds
+   (`drgym.train.reference.pretrain`): a small model cannot learn from a few hundred episodes to copy names and
+   figures it has never seen, as pretraining gives real LMs; those worlds' facts are not the evaluation's.
 4. SFT once (reference trainer), then per seed: PPO from the SFT model (reference trainer, GAE γ = λ = 1, train
    tasks only), and held-out reward of the random-init, SFT and PPO models, sampled at temperature 1 (the policy
    PPO optimises) and greedy. The seeds vary PPO and the evaluation's sampling.
@@ -43,8 +44,10 @@ from drgym.train.sft_data import SFTFilters, build_sft_dataset
 
 WORLD = WorldSpec(seed=21, pages=2500, distractor_rate=0.0, conflict_rate=0.1, outdated_rate=0.1, low_trust_rate=0.5,
                   n_deep_search=900, n_deep_research=0, min_hops=1, max_hops=1)
-PRETRAIN_WORLD = WorldSpec(seed=99, pages=2500, n_deep_search=10, n_deep_research=0, min_hops=1, max_hops=1)
-"""Another world, whose text teaches the model to copy (its facts are not the evaluation world's)."""
+PRETRAIN_WORLDS = [WorldSpec(seed=seed, pages=3000, distractor_rate=0.0, conflict_rate=0.1, n_deep_search=1000,
+                             n_deep_research=0, min_hops=1, max_hops=1) for seed in (101, 102)]
+"""Other worlds: the scripted researcher's episodes there are the pretraining text (their facts are not the
+evaluation world's)."""
 SYSTEM_PROMPT = ('Answer from the offline web; trust tier-1 sources. Search with <tool_call>{{"name": '
                  '"batch_web_surfer", "arguments": {{"queries": ["..."], "top_k": 3}}}}</tool_call>. {finish}')
 """A short system prompt: a small model's context is spent on the question and the results, not on instructions."""
@@ -75,6 +78,29 @@ def evaluate_model(model: Any, tokenizer: Any, labels: list[EpisodeLabel], *, te
     return sum(rewards) / len(rewards)
 
 
+def _pretraining_texts(out: Path, quick: bool) -> list[str]:
+    """Compact transcripts (question, search, results, answer) of the scripted researcher's correct episodes
+    in other worlds: they teach a small model to copy names from a question into a search and figures from
+    results into an answer, which a few hundred in-domain SFT episodes cannot teach it."""
+    from drgym.agents.trajectories import read_trajectories
+
+    texts = []
+    for spec in PRETRAIN_WORLDS[:1] if quick else PRETRAIN_WORLDS:
+        spec = dataclasses.replace(spec, pages=200, n_deep_search=30) if quick else spec
+        path = out / f"pretrain-world-{spec.seed}"
+        world = ProceduralWorld(path) if (path / "world.json").is_file() else ProceduralWorld.build(path, spec)
+        trajectories = out / f"pretrain-world-{spec.seed}.jsonl"
+        rollout("drgym/DeepSearch-v0", scripted_policy, n_episodes=len(world.tasks), out=trajectories,
+                env_kwargs={"tasks": str(path), **ENV_KWARGS}, policy_name="scripted", show_progress=False)
+        for record in read_trajectories(trajectories):
+            if record.get("reward") == 1.0 and len(record["steps"]) >= 2:
+                first = record["steps"][0]
+                results = first["observation"].split("\n\nBudget")[0]
+                texts.append(f"Q: {record['messages'][1]['content']}\n{first['action']}\n{results}\n"
+                             f"{record['steps'][-1]['action']}")
+    return texts
+
+
 def _spread(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.3f}"
@@ -85,15 +111,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="runs/learning")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--sft-epochs", type=int, default=6)
+    parser.add_argument("--sft-epochs", type=int, default=3)
     parser.add_argument("--pretrain-steps", type=int, default=600)
     parser.add_argument("--actor-lr", type=float, default=1e-4)
-    parser.add_argument("--ppo-iterations", type=int, default=30)
+    parser.add_argument("--ppo-iterations", type=int, default=12)
     parser.add_argument("--episodes-per-iteration", type=int, default=16)
     parser.add_argument("--eval-tasks", type=int, default=40)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--vocab", type=int, default=8192)
+    parser.add_argument("--vocab", type=int, default=4096)
     parser.add_argument("--mix", default=None, help="an SFT JSONL to train on instead of scripted trajectories")
     parser.add_argument("--capability-mix", action="store_true",
                         help="SFT on the atomic-capability mix of drgym synth (seeking + reflection) instead")
@@ -151,12 +177,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # the evaluation's sampling
     init = build_tiny_model(out / "init", seed=0, vocab_size=args.vocab, corpus=corpus, hidden_size=args.hidden,
                             layers=args.layers, heads=4, max_positions=2048)
-    other_path = out / "pretrain-world"
-    other = ProceduralWorld(other_path) if (other_path / "world.json").is_file() else \
-        ProceduralWorld.build(other_path, dataclasses.replace(PRETRAIN_WORLD, pages=200) if args.quick
-                              else PRETRAIN_WORLD, index=False)
-    pretrained = pretrain_copy(PretrainConfig(model=str(init), texts=[p for page in other.corpus for p in page.paragraphs],
-                                              out=str(out / "pretrained"), steps=args.pretrain_steps))
+    pretrained = pretrain_copy(PretrainConfig(model=str(init), texts=_pretraining_texts(out, args.quick),
+                                              out=str(out / "pretrained"), steps=args.pretrain_steps, seq_len=384,
+                                              repeat=False))
     sft = train_sft(SFTConfig(model=str(pretrained), data=str(sft_file), out=str(out / "sft"), epochs=args.sft_epochs,
                               lr=1e-3, batch_tokens=4096, max_len=lengths["max_length"], seed=0))
     curves = []
@@ -167,7 +190,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             return {"sampled": evaluate(path, heldout_labels, temperature=1.0, seed=seed, **lengths),
                     "greedy": evaluate(path, heldout_labels, temperature=0.0, seed=seed, **lengths)}
 
-        scores["random_init"] = score(init)
+        if seed == 0:  # a random model scores 0 whatever the seed: evaluated once
+            random_init = score(init)
+        scores["random_init"] = random_init
         scores["sft"] = score(sft)
         ppo = train_ppo(PPOConfig(model=str(sft), labels=train_labels, out=str(out / f"ppo-seed{seed}"),
                                   iterations=args.ppo_iterations, episodes_per_iteration=args.episodes_per_iteration,
