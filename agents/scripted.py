@@ -108,8 +108,9 @@ class ScriptedResearcher:
         found = []
         for evidence in episode.evidence:
             for match in pattern.finditer(evidence.text):
-                year = match.groupdict().get("year") or evidence.date[:4] or "0"
-                found.append((evidence.tier, -int(year), match.group("v").rstrip("."), evidence))
+                year = match.groupdict().get("year") or evidence.date[:4]
+                year = int(year) if year and year.isdigit() else 0  # a truncated result may cut the date
+                found.append((evidence.tier, -year, match.group("v").rstrip("."), evidence))
         if not found:
             return None
         tier, _, value, evidence = min(found, key=lambda item: (item[0], item[1]))

@@ -43,3 +43,16 @@ def test_callable_policy_and_protocol():
     policy = CallablePolicy(lambda messages: "<answer>42</answer>")
     assert isinstance(policy, Policy) and isinstance(ScriptedResearcher(), Policy)
     assert policy.act([{"role": "system", "content": ""}, {"role": "user", "content": "q"}]) == "<answer>42</answer>"
+
+
+def test_scripted_researcher_survives_a_result_line_with_a_broken_date():
+    """A truncated result can leave a result line whose date is not a date; the researcher must not crash."""
+    question = "What is the year of birth of the person Ann Lee?"
+    observation = ("## search: \"year of birth of Ann Lee\"\n"
+                   "1. [tier 1] Archive record — https://people.archive.gov/a/1 (people.archive.gov, turns 3)\n"
+                   "   ¶1: The year of birth of Ann Lee is 1945.\n[connection reset: the result was truncated]")
+    messages = [{"role": "system", "content": "tools"}, {"role": "user", "content": question},
+                {"role": "assistant", "content": "<tool_call>{}</tool_call>"}, {"role": "user", "content": observation}]
+    researcher = ScriptedResearcher()
+    researcher.act(messages[:2])
+    assert researcher.act(messages) == "<answer>1945</answer>"
