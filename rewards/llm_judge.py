@@ -19,9 +19,10 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -273,29 +274,15 @@ class LLMAnswerGrader:
         return asyncio.run(self._ask(question, response, correct_answer))
 
     async def _ask(self, question: str, response: str, correct_answer: str) -> tuple[bool | None, str]:
-        config = self._judge.config
-        problem = ""
-        async with httpx.AsyncClient(timeout=config.timeout_s) as client:
-            for attempt in range(config.max_retries + 1):
-                if attempt:
-                    await asyncio.sleep(config.backoff_s * 2 ** (attempt - 1))
-                nonce = secrets.token_hex(8)
-                prompt = _ANSWER_GRADER.format(nonce=nonce, question=question, response=response,
-                                               correct_answer=correct_answer)
-                reply, problem = await self._judge._post(client, [{"role": "user", "content": prompt}])
-                if reply is None:
-                    continue
-                fenced = re.search(r"```(?:json)?\s*(.*?)```", reply, re.DOTALL)
-                try:
-                    data = json.loads(fenced.group(1) if fenced else reply)
-                    verdict = str(data["correct"]).strip().lower()
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    problem = "reply is not the requested JSON"
-                    continue
-                if verdict in ("yes", "no"):
-                    return verdict == "yes", str(data.get("reasoning", ""))
-                problem = f"'correct' is {verdict!r}, not yes/no"
-        return None, f"no valid grade: {problem}"
+        def interpret(data: dict) -> tuple[bool, str]:
+            verdict = str(data["correct"]).strip().lower()
+            if verdict not in ("yes", "no"):
+                raise ValueError(f"'correct' is {verdict!r}, not yes/no")
+            return verdict == "yes", str(data.get("reasoning", ""))
+
+        result, problem = await _ask_json(self._judge, lambda nonce: _ANSWER_GRADER.format(
+            nonce=nonce, question=question, response=response, correct_answer=correct_answer), interpret)
+        return (None, f"no valid grade: {problem}") if result is None else result
 
 
 _PAIRWISE = """You compare two research reports written for the same request, as an expert reviewer would. \
@@ -336,29 +323,48 @@ class LLMPairwiseJudge:
         return asyncio.run(self._ask(question, clean_report(report_a, []), clean_report(report_b, [])))
 
     async def _ask(self, question: str, a: str, b: str) -> tuple[float | None, str]:
-        config = self._judge.config
-        problem = ""
-        async with httpx.AsyncClient(timeout=config.timeout_s) as client:
-            for attempt in range(config.max_retries + 1):
-                if attempt:
-                    await asyncio.sleep(config.backoff_s * 2 ** (attempt - 1))
+        limit = self._judge.config.max_report_chars
+
+        def interpret(data: dict) -> tuple[float, str]:
+            preferred = str(data["preferred"]).strip().upper()
+            outcome = {"A": 1.0, "B": 0.0, "TIE": 0.5}.get(preferred)
+            if outcome is None:
+                raise ValueError(f"'preferred' is {preferred!r}, not A, B or tie")
+            return outcome, str(data.get("reasoning", ""))
+
+        result, problem = await _ask_json(self._judge, lambda nonce: _PAIRWISE.format(
+            nonce=nonce, question=question, a=a[:limit], b=b[:limit]), interpret, avoid=(a, b))
+        return (None, f"no valid preference: {problem}") if result is None else result
+
+
+async def _ask_json(judge: LLMJudge, prompt: Callable[[str], str], interpret: Callable[[dict], Any], *,
+                    avoid: Sequence[str] = ()) -> tuple[Any, str]:
+    """One-prompt JSON questions (answer equivalence, pairwise preference): a fresh nonce per attempt (never
+    one that occurs in `avoid`), retries with backoff, the reply parsed as JSON (fenced or bare) and passed to
+    `interpret`, which raises KeyError/TypeError/ValueError for a reply to retry. Returns (result, '') or
+    (None, the last problem)."""
+    config = judge.config
+    problem = ""
+    async with httpx.AsyncClient(timeout=config.timeout_s) as client:
+        for attempt in range(config.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(config.backoff_s * 2 ** (attempt - 1))
+            nonce = secrets.token_hex(8)
+            while any(nonce in text for text in avoid):
                 nonce = secrets.token_hex(8)
-                while nonce in a or nonce in b:
-                    nonce = secrets.token_hex(8)
-                prompt = _PAIRWISE.format(nonce=nonce, question=question, a=a[:config.max_report_chars],
-                                          b=b[:config.max_report_chars])
-                reply, problem = await self._judge._post(client, [{"role": "user", "content": prompt}])
-                if reply is None:
-                    continue
-                fenced = re.search(r"```(?:json)?\s*(.*?)```", reply, re.DOTALL)
-                try:
-                    data = json.loads(fenced.group(1) if fenced else reply)
-                    preferred = str(data["preferred"]).strip().upper()
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    problem = "reply is not the requested JSON"
-                    continue
-                outcome = {"A": 1.0, "B": 0.0, "TIE": 0.5}.get(preferred)
-                if outcome is not None:
-                    return outcome, str(data.get("reasoning", ""))
-                problem = f"'preferred' is {preferred!r}, not A, B or tie"
-        return None, f"no valid preference: {problem}"
+            reply, problem = await judge._post(client, [{"role": "user", "content": prompt(nonce)}])
+            if reply is None:
+                continue
+            fenced = re.search(r"```(?:json)?\s*(.*?)```", reply, re.DOTALL)
+            try:
+                data = json.loads(fenced.group(1) if fenced else reply)
+            except json.JSONDecodeError:
+                problem = "reply is not the requested JSON"
+                continue
+            try:
+                return interpret(data), ""
+            except (KeyError, TypeError, AttributeError):
+                problem = "reply is not the requested JSON"
+            except ValueError as e:
+                problem = str(e)
+    return None, problem
