@@ -4,8 +4,11 @@
     python -m drgym.benchmarks.learning --out runs/learning-mix --capability-mix  # atomic-capability SFT
     python -m drgym.benchmarks.learning --out runs/quick --quick                # the plumbing, in a minute
 
-1. A procedural world of one-hop deep_search tasks (search for a fact, read the results, answer), split into
-   train and held-out tasks (`drgym.tasks.task_split`); episodes use a short system prompt and the web tool only.
+1. A small procedural world (about 90 entities) and its one-hop deep_search tasks whose answer is a name or a year
+   (search for a fact, read the results, answer), split into train and held-out tasks (`drgym.tasks.task_split`):
+   held-out tasks ask facts no training task asks, about entities the training episodes have shown. Episodes use a
+   short system prompt and the web tool only. Figures (prices, populations, molar masses) are left out: copying a
+   number it has never seen digit by digit is beyond a 4-layer model trained in minutes.
 2. SFT data: the scripted researcher's correct, shortest train episodes (`build_sft_dataset`), or with
    ``--capability-mix`` the seeking + reflection rows of `drgym synth` (70 : 30).
 3. A byte-level BPE tokenizer trained on drgym text and a small Llama (4 layers × 128) with random weights,
@@ -14,7 +17,8 @@
    figures it has never seen, as pretraining gives real LMs; those worlds' facts are not the evaluation's.
 4. SFT once (reference trainer), then per seed: PPO from the SFT model (reference trainer, GAE γ = λ = 1, train
    tasks only), and held-out reward of the random-init, SFT and PPO models, sampled at temperature 1 (the policy
-   PPO optimises) and greedy. The seeds vary PPO and the evaluation's sampling.
+   PPO optimises; `--samples` episodes per task) and greedy. The seeds vary PPO and the evaluation's sampling.
+   Episodes are played in batches (`drgym.train.reference.ppo.run_episodes`).
 5. Prints the scores with mean ± std over seeds and writes ``results.json`` and ``reward_curve.png``.
 """
 
@@ -23,8 +27,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import statistics
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +40,18 @@ from drgym.agents.rollout import rollout
 from drgym.agents.scripted import ScriptedResearcher
 from drgym.agents.tiny_model import build_tiny_model
 from drgym.tasks.procedural import ProceduralWorld, WorldSpec
+from drgym.tasks.schema import Task, TaskSet
 from drgym.tasks.splits import select_split
 from drgym.train.chat import ChatFormat
 from drgym.train.episodes import EpisodeLabel
-from drgym.train.reference.ppo import PPOConfig, run_episode, train_ppo
+from drgym.train.reference.ppo import PPOConfig, run_episodes, train_ppo
 from drgym.train.reference.pretrain import PretrainConfig, pretrain_copy
 from drgym.train.reference.sft import SFTConfig, train_sft
 from drgym.train.sft_data import SFTFilters, build_sft_dataset
 
-WORLD = WorldSpec(seed=21, pages=2500, distractor_rate=0.0, conflict_rate=0.1, outdated_rate=0.1, low_trust_rate=0.5,
-                  n_deep_search=900, n_deep_research=0, min_hops=1, max_hops=1)
+WORLD = WorldSpec(seed=21, pages=400, distractor_rate=0.0, conflict_rate=0.1, outdated_rate=0.1, low_trust_rate=0.5,
+                  n_deep_search=2000, n_deep_research=0, min_hops=1, max_hops=1)
+"""A small world, every one-hop fact asked: each entity comes up in several tasks."""
 PRETRAIN_WORLDS = [WorldSpec(seed=seed, pages=3000, distractor_rate=0.0, conflict_rate=0.1, n_deep_search=1000,
                              n_deep_research=0, min_hops=1, max_hops=1) for seed in (101, 102)]
 """Other worlds: the scripted researcher's episodes there are the pretraining text (their facts are not the
@@ -52,6 +60,16 @@ SYSTEM_PROMPT = ('Answer from the offline web; trust tier-1 sources. Search with
                  '"batch_web_surfer", "arguments": {{"queries": ["..."], "top_k": 3}}}}</tool_call>. {finish}')
 """A short system prompt: a small model's context is spent on the question and the results, not on instructions."""
 ENV_KWARGS = {"tools": ["batch_web_surfer"], "budget": {"max_turns": 4}, "system_prompt": SYSTEM_PROMPT}
+
+
+def lookup_tasks(tasks: Iterable[Task]) -> TaskSet:
+    """The tasks whose answer is a name or a year (not a figure to copy digit by digit)."""
+    return TaskSet([t for t in tasks if not _FIGURE.fullmatch(t.answers[0]) or _YEAR.fullmatch(t.answers[0])],
+                   name="lookup")
+
+
+_FIGURE = re.compile(r"[-+]?[\d.,]+")
+_YEAR = re.compile(r"(1[5-9]|20)\d\d")
 
 
 def scripted_policy() -> ScriptedResearcher:
@@ -72,9 +90,9 @@ def evaluate_model(model: Any, tokenizer: Any, labels: list[EpisodeLabel], *, te
                    max_new_tokens: int, max_length: int) -> float:
     chat = ChatFormat(tokenizer)
     generator = torch.Generator().manual_seed(seed)
-    rewards = [run_episode(model, tokenizer, chat, label, max_new_tokens=max_new_tokens, max_length=max_length,
-                           temperature=temperature, generator=generator, allow_heldout=True).reward
-               for label in labels]
+    rewards = [episode.reward for episode in run_episodes(model, tokenizer, chat, labels, max_new_tokens=max_new_tokens,
+                                                          max_length=max_length, temperature=temperature,
+                                                          generator=generator, allow_heldout=True)]
     return sum(rewards) / len(rewards)
 
 
@@ -111,12 +129,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="runs/learning")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--sft-epochs", type=int, default=3)
+    parser.add_argument("--sft-epochs", type=int, default=10)
     parser.add_argument("--pretrain-steps", type=int, default=600)
     parser.add_argument("--actor-lr", type=float, default=1e-4)
     parser.add_argument("--ppo-iterations", type=int, default=12)
     parser.add_argument("--episodes-per-iteration", type=int, default=16)
     parser.add_argument("--eval-tasks", type=int, default=40)
+    parser.add_argument("--samples", type=int, default=4, help="sampled episodes per held-out task (T = 1)")
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--vocab", type=int, default=4096)
@@ -128,21 +147,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.quick:
         args.seeds, args.sft_epochs, args.ppo_iterations, args.episodes_per_iteration = 1, 1, 2, 4
         args.pretrain_steps = 5
-        args.eval_tasks, args.hidden, args.layers, args.vocab = 6, 32, 2, 512
+        args.eval_tasks, args.hidden, args.layers, args.vocab, args.samples = 6, 32, 2, 512, 1
     torch.set_num_threads(max(1, torch.get_num_threads()))
     out = Path(args.out)
     started = time.perf_counter()
     world_path = out / "world"
-    spec = dataclasses.replace(WORLD, pages=300, n_deep_search=60) if args.quick else WORLD
+    spec = dataclasses.replace(WORLD, pages=150) if args.quick else WORLD
     world = ProceduralWorld(world_path) if (world_path / "world.json").is_file() else \
         ProceduralWorld.build(world_path, spec)
-    train_tasks = select_split(world.tasks, "train")
-    heldout = list(select_split(world.tasks, "heldout"))[:args.eval_tasks]
-    print(f"world: {len(world.corpus)} pages; {len(train_tasks)} train tasks, {len(heldout)} held-out tasks")
+    suite = lookup_tasks(world.tasks)
+    suite_file = suite.save(out / "suite.jsonl")
+    train_tasks = select_split(suite, "train")
+    heldout = list(select_split(suite, "heldout"))[:args.eval_tasks]
+    print(f"world: {len(world.corpus)} pages, {len(world.tasks)} one-hop tasks, {len(suite)} with a name or year "
+          f"answer: {len(train_tasks)} train, {len(heldout)} held-out")
 
     def label(task_id: str, seed: int = 0) -> EpisodeLabel:
-        return EpisodeLabel(task_id=task_id, tasks=str(world_path), env_id="drgym/DeepSearch-v0", seed=seed,
-                            env_kwargs=ENV_KWARGS)
+        return EpisodeLabel(task_id=task_id, tasks=str(suite_file), web=str(world_path), env_id="drgym/DeepSearch-v0",
+                            seed=seed, env_kwargs=ENV_KWARGS)
 
     sft_file = Path(args.mix) if args.mix else out / ("sft_capability_mix.jsonl" if args.capability_mix else "sft.jsonl")
     if args.capability_mix:
@@ -164,20 +186,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         summary = build_sft_dataset([trajectories], sft_file, SFTFilters())
         print(summary.table())
     rows = [json.loads(line) for line in sft_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    corpus = [m["content"] for row in rows for m in row["messages"]]
-    corpus += [p for page in world.corpus for p in page.paragraphs]
     heldout_labels = [label(t.id, seed=i) for i, t in enumerate(heldout)]
     train_labels = [label(t.id).__dict__ for t in train_tasks]
     lengths = {"max_new_tokens": 96, "max_length": 1536}
     results: dict[str, Any] = {"world": spec.__dict__, "env_kwargs": ENV_KWARGS, "sft_rows": len(rows),
+                               "suite_tasks": len(suite), "samples_per_task": args.samples,
+                               "sft_epochs": args.sft_epochs, "pretrain_steps": args.pretrain_steps,
+                               "ppo": {"iterations": args.ppo_iterations, "episodes": args.episodes_per_iteration,
+                                       "actor_lr": args.actor_lr},
                                "sft_data": "capability mix" if args.capability_mix else args.mix or "scripted",
                                "train_tasks": len(train_tasks), "heldout_tasks": len(heldout), "seeds": [],
                                "model": {"hidden": args.hidden, "layers": args.layers, "vocab": args.vocab}}
-    # one model, pretrained for copying on another world's text and fine-tuned once; the seeds vary PPO and
-    # the evaluation's sampling
-    init = build_tiny_model(out / "init", seed=0, vocab_size=args.vocab, corpus=corpus, hidden_size=args.hidden,
-                            layers=args.layers, heads=4, max_positions=2048)
-    pretrained = pretrain_copy(PretrainConfig(model=str(init), texts=_pretraining_texts(out, args.quick),
+    # one model, pretrained for copying on other worlds' text and fine-tuned once; the seeds vary PPO and the
+    # evaluation's sampling. The tokenizer learns from the other worlds too: trained on the evaluation world, it
+    # gives each of that world's names a token of its own, which the model has hardly seen and cannot copy
+    # (measured: held-out reward after SFT 0.05 instead of 0.3); trained elsewhere, names split into common pieces.
+    texts = _pretraining_texts(out, args.quick)
+    protocol = [m["content"] for m in rows[0]["messages"] if m["role"] == "system"]
+    init = build_tiny_model(out / "init", seed=0, vocab_size=args.vocab, corpus=texts + protocol,
+                            hidden_size=args.hidden, layers=args.layers, heads=4, max_positions=2048)
+    pretrained = pretrain_copy(PretrainConfig(model=str(init), texts=texts,
                                               out=str(out / "pretrained"), steps=args.pretrain_steps, seq_len=384,
                                               repeat=False))
     sft = train_sft(SFTConfig(model=str(pretrained), data=str(sft_file), out=str(out / "sft"), epochs=args.sft_epochs,
@@ -187,7 +215,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         scores: dict[str, dict[str, float]] = {}
 
         def score(path: Path, seed: int = seed) -> dict[str, float]:
-            return {"sampled": evaluate(path, heldout_labels, temperature=1.0, seed=seed, **lengths),
+            return {"sampled": evaluate(path, heldout_labels * args.samples, temperature=1.0, seed=seed, **lengths),
                     "greedy": evaluate(path, heldout_labels, temperature=0.0, seed=seed, **lengths)}
 
         if seed == 0:  # a random model scores 0 whatever the seed: evaluated once

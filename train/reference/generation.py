@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["HFEngine", "SamplingParams", "sample"]
+__all__ = ["HFEngine", "SamplingParams", "sample", "sample_batch"]
 
 
 @torch.no_grad()
@@ -49,6 +49,58 @@ def sample(model: Any, prompt_ids: list[int], *, max_new_tokens: int, eos_token_
             return out_ids, out_logprobs, "stop"
         ids = torch.tensor([[token]], device=device)
     return out_ids, out_logprobs, "length"
+
+
+@torch.no_grad()
+def sample_batch(model: Any, prompts: list[list[int]], *, max_new_tokens: list[int] | int, eos_token_id: int,
+                 pad_token_id: int, temperature: float = 1.0, generator: torch.Generator | None = None
+                 ) -> list[tuple[list[int], list[float], str]]:
+    """`sample` for several prompts at once: left-padded, one forward per token for the whole batch.
+
+    On a CPU a small model's forward costs about the same for 1 row as for 16, so a batch of episodes plays
+    several times faster than one episode after another. Each row stops at its EOS or its own token limit.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    limits = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_token_id, device=device)
+    attention = torch.zeros((len(prompts), width), dtype=torch.long, device=device)
+    for row, prompt in enumerate(prompts):
+        ids[row, width - len(prompt):] = torch.tensor(prompt, device=device)
+        attention[row, width - len(prompt):] = 1
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)
+    outputs: list[tuple[list[int], list[float], str]] = [([], [], "length") for _ in prompts]
+    active = [limit > 0 for limit in limits]
+    past = None
+    for step in range(max(limits, default=0)):
+        if not any(active):
+            break
+        output = model(input_ids=ids, attention_mask=attention, position_ids=positions, past_key_values=past,
+                       use_cache=True)
+        past = output.past_key_values
+        logits = output.logits[:, -1].float()
+        if temperature > 0:
+            logprobs = torch.log_softmax(logits / temperature, dim=-1)
+            tokens = torch.multinomial(logprobs.exp(), 1, generator=generator).squeeze(-1)
+        else:
+            logprobs = torch.log_softmax(logits, dim=-1)
+            tokens = logits.argmax(-1)
+        for row in range(len(prompts)):
+            if not active[row]:
+                continue
+            token = int(tokens[row])
+            outputs[row][0].append(token)
+            outputs[row][1].append(float(logprobs[row, token]))
+            if token == eos_token_id:
+                outputs[row] = (outputs[row][0], outputs[row][1], "stop")
+                active[row] = False
+            elif step + 1 >= limits[row]:
+                active[row] = False
+        ids = tokens.unsqueeze(-1)
+        attention = torch.cat([attention, torch.ones_like(ids)], dim=-1)
+        positions = positions[:, -1:] + 1
+    return outputs
 
 
 @dataclass

@@ -39,10 +39,10 @@ from tqdm.auto import tqdm
 from drgym.errors import ConfigError
 from drgym.train.chat import ChatFormat
 from drgym.train.episodes import EpisodeLabel, EpisodeSession
-from drgym.train.reference.generation import sample
+from drgym.train.reference.generation import sample_batch
 
 __all__ = ["Episode", "PPOConfig", "ValueModel", "clipped_policy_loss", "clipped_value_loss", "gae",
-           "ppo_update", "run_episode", "train_ppo"]
+           "ppo_update", "run_episode", "run_episodes", "train_ppo"]
 
 
 @dataclass
@@ -151,32 +151,56 @@ def run_episode(actor: nn.Module, tokenizer: Any, chat: ChatFormat, label: Episo
                 max_length: int, temperature: float, generator: torch.Generator | None = None,
                 allow_heldout: bool = False) -> Episode:
     """Plays one episode with the model, as OpenRLHF's MultiTurnAgentExecutor does (token ids throughout)."""
-    session = EpisodeSession(label, chat=chat, allow_heldout=allow_heldout)
-    messages = session.start()
-    tokens = tokenizer(chat.prompt(messages), add_special_tokens=False)["input_ids"]
-    mask = [0] * len(tokens)
-    result = None
-    try:
-        while True:
-            room = min(max_new_tokens, max_length - len(tokens))
-            if room <= 0:
-                break  # out of context: the episode ends unfinished, reward 0
-            action, _, finish = sample(actor, tokens, max_new_tokens=room, eos_token_id=tokenizer.eos_token_id,
+    return run_episodes(actor, tokenizer, chat, [label], max_new_tokens=max_new_tokens, max_length=max_length,
+                        temperature=temperature, generator=generator, allow_heldout=allow_heldout)[0]
+
+
+def run_episodes(actor: nn.Module, tokenizer: Any, chat: ChatFormat, labels: list[EpisodeLabel], *,
+                 max_new_tokens: int, max_length: int, temperature: float, generator: torch.Generator | None = None,
+                 allow_heldout: bool = False, batch_size: int = 16) -> list[Episode]:
+    """Plays episodes turn by turn, `batch_size` at a time: every unfinished episode of a group generates its
+    next action in one batched decode (`sample_batch`), then each steps its own environment."""
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    episodes: list[Episode] = []
+    for start in range(0, len(labels), batch_size):
+        group = labels[start:start + batch_size]
+        sessions = [EpisodeSession(label, chat=chat, allow_heldout=allow_heldout) for label in group]
+        try:
+            tokens = [tokenizer(chat.prompt(session.start()), add_special_tokens=False)["input_ids"]
+                      for session in sessions]
+            masks = [[0] * len(t) for t in tokens]
+            results: list[Any] = [None] * len(group)
+            live = list(range(len(group)))
+            while live:
+                rooms = {i: min(max_new_tokens, max_length - len(tokens[i])) for i in live}
+                live = [i for i in live if rooms[i] > 0]  # out of context: the episode ends unfinished, reward 0
+                if not live:
+                    break
+                actions = sample_batch(actor, [tokens[i] for i in live], max_new_tokens=[rooms[i] for i in live],
+                                       eos_token_id=tokenizer.eos_token_id, pad_token_id=pad_id,
                                        temperature=temperature, generator=generator)
-            tokens += action
-            mask += [1] * len(action)
-            result = session.step(tokenizer.decode(action, skip_special_tokens=True),
-                                  ended_with_eos=finish == "stop")
-            if result.done:
-                break
-            feedback = tokenizer(result.feedback, add_special_tokens=False)["input_ids"]
-            tokens += feedback
-            mask += [0] * len(feedback)
-    finally:
-        session.close()
-    reward = result.reward if result is not None and result.done else 0.0
-    return Episode(tokens=tokens, action_mask=mask, reward=reward, done=bool(result and result.done),
-                   turns=session.turns, task_id=label.task_id, logs=result.logs if result else {})
+                still = []
+                for i, (action, _, finish) in zip(live, actions):
+                    tokens[i] += action
+                    masks[i] += [1] * len(action)
+                    results[i] = sessions[i].step(tokenizer.decode(action, skip_special_tokens=True),
+                                                  ended_with_eos=finish == "stop")
+                    if not results[i].done:
+                        feedback = tokenizer(results[i].feedback, add_special_tokens=False)["input_ids"]
+                        tokens[i] += feedback
+                        masks[i] += [0] * len(feedback)
+                        still.append(i)
+                live = still
+        finally:
+            for session in sessions:
+                session.close()
+        for i, label in enumerate(group):
+            result = results[i]
+            done = bool(result is not None and result.done)
+            episodes.append(Episode(tokens=tokens[i], action_mask=masks[i], reward=result.reward if done else 0.0,
+                                    done=done, turns=sessions[i].turns, task_id=label.task_id,
+                                    logs=result.logs if result is not None else {}))
+    return episodes
 
 
 # -- the update ------------------------------------------------------------------------------------------
@@ -296,10 +320,10 @@ def train_ppo(config: PPOConfig) -> Path:
     with (out / "ppo_metrics.csv").open("w", newline="") as handle:
         writer = None
         for iteration in progress:
-            episodes = [run_episode(actor, tokenizer, chat, rng.choice(labels), max_new_tokens=config.max_new_tokens,
-                                    max_length=config.max_length, temperature=config.temperature,
-                                    generator=generator)
-                        for _ in range(config.episodes_per_iteration)]
+            episodes = run_episodes(actor, tokenizer, chat,
+                                    [rng.choice(labels) for _ in range(config.episodes_per_iteration)],
+                                    max_new_tokens=config.max_new_tokens, max_length=config.max_length,
+                                    temperature=config.temperature, generator=generator)
             batch = _experience(episodes, actor, reference, critic, config, pad_id)
             stats = ppo_update(actor, critic, actor_optimizer, critic_optimizer, batch, config, rng)
             metrics = {"iteration": iteration, "reward": sum(e.reward for e in episodes) / len(episodes),
