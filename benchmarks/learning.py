@@ -11,7 +11,7 @@
    number it has never seen digit by digit is beyond a 4-layer model trained in minutes.
 2. SFT data: the scripted researcher's correct, shortest train episodes (`build_sft_dataset`), or with
    ``--capability-mix`` the seeking + reflection rows of `drgym synth` (70 : 30).
-3. A byte-level BPE tokenizer trained on drgym text and a small Llama (4 layers × 128) with random weights,
+3. A byte-level BPE tokenizer trained on other worlds' text and a small Llama (4 layers × 128) with random weights,
    pretrained on compact transcripts of the scripted researcher's episodes in two *other* worlds
    (`drgym.train.reference.pretrain`): a small model cannot learn from a few hundred episodes to copy names and
    figures it has never seen, as pretraining gives real LMs; those worlds' facts are not the evaluation's.

@@ -19,46 +19,27 @@ import torch
 __all__ = ["HFEngine", "SamplingParams", "sample", "sample_batch"]
 
 
-@torch.no_grad()
 def sample(model: Any, prompt_ids: list[int], *, max_new_tokens: int, eos_token_id: int, temperature: float = 1.0,
            generator: torch.Generator | None = None) -> tuple[list[int], list[float], str]:
-    """Samples up to `max_new_tokens` tokens after `prompt_ids`.
+    """Samples up to `max_new_tokens` tokens after `prompt_ids` (a batch of one for `sample_batch`).
 
     Returns (token ids, their log-probabilities under the sampling distribution, finish reason 'stop'|'length').
     temperature 0 is greedy.
     """
-    model.eval()
-    device = next(model.parameters()).device
-    ids = torch.tensor([prompt_ids], device=device)
-    past = None
-    out_ids: list[int] = []
-    out_logprobs: list[float] = []
-    for _ in range(max_new_tokens):
-        output = model(input_ids=ids, past_key_values=past, use_cache=True)
-        past = output.past_key_values
-        logits = output.logits[0, -1].float()
-        if temperature > 0:
-            logprobs = torch.log_softmax(logits / temperature, dim=-1)
-            token = int(torch.multinomial(logprobs.exp(), 1, generator=generator))
-        else:
-            logprobs = torch.log_softmax(logits, dim=-1)
-            token = int(torch.argmax(logits))
-        out_ids.append(token)
-        out_logprobs.append(float(logprobs[token]))
-        if token == eos_token_id:
-            return out_ids, out_logprobs, "stop"
-        ids = torch.tensor([[token]], device=device)
-    return out_ids, out_logprobs, "length"
+    return sample_batch(model, [prompt_ids], max_new_tokens=max_new_tokens, eos_token_id=eos_token_id,
+                        pad_token_id=eos_token_id, temperature=temperature, generator=generator)[0]
 
 
 @torch.no_grad()
 def sample_batch(model: Any, prompts: list[list[int]], *, max_new_tokens: list[int] | int, eos_token_id: int,
                  pad_token_id: int, temperature: float = 1.0, generator: torch.Generator | None = None
                  ) -> list[tuple[list[int], list[float], str]]:
-    """`sample` for several prompts at once: left-padded, one forward per token for the whole batch.
+    """Samples a turn for several prompts at once: left-padded, one forward per token for the whole batch, each
+    row with the KV cache, until its EOS (end-of-turn) token or its own token limit.
 
     On a CPU a small model's forward costs about the same for 1 row as for 16, so a batch of episodes plays
-    several times faster than one episode after another. Each row stops at its EOS or its own token limit.
+    several times faster than one episode after another. Returns, per prompt, (token ids, their log-probabilities
+    under the sampling distribution, finish reason 'stop'|'length'); temperature 0 is greedy.
     """
     model.eval()
     device = next(model.parameters()).device
