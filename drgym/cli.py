@@ -489,6 +489,7 @@ def reference_ppo(
     kind: Annotated[str, typer.Option(help="deep_search or deep_research")] = "deep_search",
     iterations: Annotated[int, typer.Option()] = 20,
     episodes_per_iteration: Annotated[int, typer.Option()] = 16,
+    samples_per_task: Annotated[int, typer.Option(help="episodes per task in an iteration (divides the above)")] = 1,
     max_turns: Annotated[int, typer.Option(help="budget: turns per episode")] = 6,
     gamma: Annotated[float, typer.Option()] = 1.0,
     lam: Annotated[float, typer.Option()] = 1.0,
@@ -510,7 +511,8 @@ def reference_ppo(
     labels = [{"task_id": t.id, "tasks": suite, "env_id": env_id, "env_kwargs": {"budget": {"max_turns": max_turns}}}
               for t in tasks]
     path = train_ppo(PPOConfig(model=str(model), labels=labels, out=str(out), iterations=iterations,
-                               episodes_per_iteration=episodes_per_iteration, gamma=gamma, lam=lam, kl_coef=kl_coef,
+                               episodes_per_iteration=episodes_per_iteration, samples_per_task=samples_per_task,
+                               gamma=gamma, lam=lam, kl_coef=kl_coef,
                                max_new_tokens=max_new_tokens, max_length=max_length))
     console.print(f"saved {path}", highlight=False)
 

@@ -119,3 +119,57 @@ def test_one_ppo_update_moves_the_policy_in_the_advantage_direction(tiny):
     mask = batch["mask"]
     assert (new[0][mask[0]] - old[0][mask[0]]).sum() > 0  # the rewarded answer became more likely
     assert (new[1][mask[1]] - old[1][mask[1]]).sum() < 0  # the unrewarded one less likely
+
+
+def test_micro_batches_accumulate_to_the_same_update(tiny):
+    """A minibatch run as micro-batches (gradients accumulated) takes the same optimizer step as one pass."""
+    import copy
+
+    model, tokenizer, _ = tiny
+    episodes = [_episode(tokenizer, "<|user|>\nq", "<answer>4,512</answer>", "", "", 1.0),
+                _episode(tokenizer, "<|user|>\na longer question here", "<answer>the answer</answer>", "", "", 0.0),
+                _episode(tokenizer, "<|user|>\nq2", "<answer>7</answer>", "", "", 1.0)]
+    results = []
+    for micro in (3, 1):
+        actor = copy.deepcopy(model)
+        critic = ValueModel(actor)
+        config = PPOConfig(model="", labels=[], out="", ppo_epochs=1, minibatch_episodes=3, micro_batch_episodes=micro)
+        batch = _experience(episodes, actor, actor, critic, config, tokenizer.pad_token_id)
+        ppo_update(actor, critic, torch.optim.SGD(actor.parameters(), lr=0.1),
+                   torch.optim.SGD(critic.parameters(), lr=0.1), batch, config, random.Random(0))
+        results.append((actor.state_dict(), critic.state_dict()))
+    for one, other in zip(results[0], results[1]):
+        for name in one:
+            torch.testing.assert_close(one[name], other[name], rtol=1e-4, atol=1e-6)
+
+
+def test_samples_per_task_must_divide_the_iteration(tmp_path):
+    from drgym.errors import ConfigError
+    from drgym.train.reference.ppo import train_ppo
+
+    label = {"task_id": "t", "tasks": "tiny"}
+    with pytest.raises(ConfigError, match="samples_per_task"):
+        train_ppo(PPOConfig(model=str(tmp_path), labels=[label], out=str(tmp_path / "o"), episodes_per_iteration=6,
+                            samples_per_task=4))
+
+
+def test_reference_ppo_command_with_samples_per_task(tiny, tmp_path):
+    """`drgym train reference-ppo --samples-per-task 2`: runs, writes metrics and the actor; a count that does not divide fails naming the field."""
+    import csv
+
+    from typer.testing import CliRunner
+
+    from drgym.cli import app
+
+    _, _, path = tiny
+    out = tmp_path / "ppo"
+    result = CliRunner().invoke(app, ["train", "reference-ppo", "--model", str(path), "--out", str(out),
+                                      "--iterations", "1", "--episodes-per-iteration", "4", "--samples-per-task", "2",
+                                      "--max-turns", "2", "--max-new-tokens", "8", "--max-length", "8192"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "ppo_metrics.csv").open()))
+    assert len(rows) == 1 and float(rows[0]["turns"]) >= 1
+    assert (out / "model.safetensors").is_file()
+    bad = CliRunner().invoke(app, ["train", "reference-ppo", "--model", str(path), "--out", str(tmp_path / "x"),
+                                   "--episodes-per-iteration", "4", "--samples-per-task", "3"])
+    assert bad.exit_code != 0 and "samples_per_task" in bad.output

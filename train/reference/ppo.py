@@ -54,8 +54,13 @@ class PPOConfig:
     out: str
     iterations: int = 20
     episodes_per_iteration: int = 16
+    samples_per_task: int = 1
+    """Episodes of the same task in an iteration (OpenRLHF's n_samples_per_prompt); divides episodes_per_iteration."""
     ppo_epochs: int = 2
     minibatch_episodes: int = 8
+    """Episodes per optimizer step."""
+    micro_batch_episodes: int = 8
+    """Episodes per forward/backward pass within a step (gradients accumulated): memory, not the result."""
     actor_lr: float = 5e-5
     critic_lr: float = 2e-4
     gamma: float = 1.0
@@ -253,41 +258,55 @@ def _experience(episodes: list[Episode], actor: nn.Module, reference: nn.Module,
 def ppo_update(actor: nn.Module, critic: ValueModel, actor_optimizer: torch.optim.Optimizer,
                critic_optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], config: PPOConfig,
                rng: random.Random) -> dict[str, float]:
-    """`ppo_epochs` passes of minibatch updates over one batch of experience; returns mean statistics."""
+    """`ppo_epochs` passes of minibatch updates over one batch of experience; returns mean statistics.
+
+    A minibatch (`minibatch_episodes`) is one optimizer step; its forward and backward passes run in micro-batches
+    of `micro_batch_episodes` episodes of similar length (less padding), gradients accumulated, the loss a mean
+    over the minibatch's action tokens.
+    """
     n = batch["ids"].shape[0]
     stats: dict[str, list[float]] = {"policy_loss": [], "value_loss": [], "clip_fraction": [], "approx_kl": []}
     actor.train()
     critic.train()
+    lengths = batch["attention"].sum(1).tolist()
     for _ in range(config.ppo_epochs):
-        order = list(range(n))
-        rng.shuffle(order)
+        order = rng.sample(range(n), n)
         for start in range(0, n, config.minibatch_episodes):
-            rows = torch.tensor(order[start:start + config.minibatch_episodes])
-            ids, attention, mask = batch["ids"][rows], batch["attention"][rows], batch["mask"][rows]
-            if not mask.any():
+            chosen = sorted(order[start:start + config.minibatch_episodes], key=lambda row: lengths[row])
+            tokens = float(batch["mask"][chosen].sum())
+            if tokens == 0:
                 continue
-            width = int(attention.sum(1).max())  # drop columns that are padding in every row
-            ids, attention, mask = ids[:, :width], attention[:, :width], mask[:, :width - 1]
-            old, adv = batch["old_logprobs"][rows, :width - 1], batch["advantages"][rows, :width - 1]
-            logprobs = token_logprobs(actor, ids, attention, config.temperature)
-            policy_loss = clipped_policy_loss(logprobs, old, adv, config.eps_clip)[mask].mean()
             actor_optimizer.zero_grad()
-            policy_loss.backward()
+            critic_optimizer.zero_grad()
+            totals = {"policy_loss": 0.0, "value_loss": 0.0, "clipped": 0.0, "approx_kl": 0.0}
+            for micro in range(0, len(chosen), config.micro_batch_episodes):
+                rows = torch.tensor(chosen[micro:micro + config.micro_batch_episodes])
+                attention = batch["attention"][rows]
+                width = int(attention.sum(1).max())  # drop columns that are padding in every row
+                ids, attention = batch["ids"][rows, :width], attention[:, :width]
+                mask = batch["mask"][rows, :width - 1]
+                old, adv = batch["old_logprobs"][rows, :width - 1], batch["advantages"][rows, :width - 1]
+                logprobs = token_logprobs(actor, ids, attention, config.temperature)
+                policy_loss = clipped_policy_loss(logprobs, old, adv, config.eps_clip)[mask].sum() / tokens
+                policy_loss.backward()
+                values = critic(ids, attention)[:, :-1]
+                value_loss = clipped_value_loss(values, batch["values"][rows, :width - 1],
+                                                batch["returns"][rows, :width - 1], config.value_clip)[mask].sum() / tokens
+                value_loss.backward()
+                with torch.no_grad():
+                    ratio = torch.exp(logprobs - old)[mask]
+                    totals["clipped"] += float(((ratio - 1).abs() > config.eps_clip).sum()) / tokens
+                    totals["approx_kl"] += float((old - logprobs)[mask].sum()) / tokens
+                totals["policy_loss"] += policy_loss.item()
+                totals["value_loss"] += value_loss.item()
             torch.nn.utils.clip_grad_norm_(actor.parameters(), 1.0)
             actor_optimizer.step()
-            values = critic(ids, attention)[:, :-1]
-            value_loss = clipped_value_loss(values, batch["values"][rows, :width - 1],
-                                            batch["returns"][rows, :width - 1], config.value_clip)[mask].mean()
-            critic_optimizer.zero_grad()
-            value_loss.backward()
             torch.nn.utils.clip_grad_norm_(critic.parameters(), 1.0)
             critic_optimizer.step()
-            with torch.no_grad():
-                ratio = torch.exp(logprobs - old)[mask]
-                stats["clip_fraction"].append(float(((ratio - 1).abs() > config.eps_clip).float().mean()))
-                stats["approx_kl"].append(float((old - logprobs)[mask].mean()))
-            stats["policy_loss"].append(policy_loss.item())
-            stats["value_loss"].append(value_loss.item())
+            stats["policy_loss"].append(totals["policy_loss"])
+            stats["value_loss"].append(totals["value_loss"])
+            stats["clip_fraction"].append(totals["clipped"])
+            stats["approx_kl"].append(totals["approx_kl"])
     return {k: sum(v) / len(v) if v else 0.0 for k, v in stats.items()}
 
 
@@ -297,6 +316,12 @@ def train_ppo(config: PPOConfig) -> Path:
 
     if not config.labels:
         raise ConfigError("PPOConfig.labels is empty: nothing to train on")
+    for name in ("episodes_per_iteration", "samples_per_task", "minibatch_episodes", "micro_batch_episodes"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"PPOConfig.{name} must be at least 1, got {getattr(config, name)}")
+    if config.episodes_per_iteration % config.samples_per_task:
+        raise ConfigError(f"PPOConfig.samples_per_task ({config.samples_per_task}) must divide "
+                          f"episodes_per_iteration ({config.episodes_per_iteration})")
     labels = [EpisodeLabel(**label) for label in config.labels]
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
@@ -320,8 +345,8 @@ def train_ppo(config: PPOConfig) -> Path:
     with (out / "ppo_metrics.csv").open("w", newline="") as handle:
         writer = None
         for iteration in progress:
-            episodes = run_episodes(actor, tokenizer, chat,
-                                    [rng.choice(labels) for _ in range(config.episodes_per_iteration)],
+            tasks = [rng.choice(labels) for _ in range(config.episodes_per_iteration // config.samples_per_task)]
+            episodes = run_episodes(actor, tokenizer, chat, [t for t in tasks for _ in range(config.samples_per_task)],
                                     max_new_tokens=config.max_new_tokens, max_length=config.max_length,
                                     temperature=config.temperature, generator=generator)
             batch = _experience(episodes, actor, reference, critic, config, pad_id)
