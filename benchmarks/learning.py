@@ -108,6 +108,7 @@ def _pretraining_texts(out: Path, quick: bool) -> list[str]:
         path = out / f"pretrain-world-{spec.seed}"
         world = ProceduralWorld(path) if (path / "world.json").is_file() else ProceduralWorld.build(path, spec)
         trajectories = out / f"pretrain-world-{spec.seed}.jsonl"
+        trajectories.unlink(missing_ok=True)  # rollout appends: a second run in the same folder would double the text
         rollout("drgym/DeepSearch-v0", scripted_policy, n_episodes=len(world.tasks), out=trajectories,
                 env_kwargs={"tasks": str(path), **ENV_KWARGS}, policy_name="scripted", show_progress=False)
         for record in read_trajectories(trajectories):
@@ -181,6 +182,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         train_file = out / "train_tasks.jsonl"
         train_tasks.save(train_file)
         trajectories = out / "scripted.jsonl"
+        trajectories.unlink(missing_ok=True)
         rollout("drgym/DeepSearch-v0", scripted_policy, n_episodes=len(train_tasks), out=trajectories,
                 env_kwargs={"tasks": str(train_file), "web": str(world_path), **ENV_KWARGS}, policy_name="scripted")
         summary = build_sft_dataset([trajectories], sft_file, SFTFilters())

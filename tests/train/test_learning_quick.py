@@ -14,3 +14,11 @@ def test_learning_benchmark_quick_runs_every_stage(tmp_path):
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert saved["seeds"][0]["ppo_train_reward"] and (tmp_path / "run" / "reward_curve.png").stat().st_size > 1000
     assert (tmp_path / "run" / "pretrained" / "pretrain_metrics.csv").is_file()
+
+
+def test_pretraining_text_is_the_same_when_run_again_in_the_same_folder(tmp_path):
+    """The rollouts behind the pretraining text append to their JSONL: a second run must not double the text."""
+    from drgym.benchmarks.learning import _pretraining_texts
+
+    first = _pretraining_texts(tmp_path, quick=True)
+    assert first and _pretraining_texts(tmp_path, quick=True) == first
