@@ -60,7 +60,8 @@ class PPOConfig:
     minibatch_episodes: int = 8
     """Episodes per optimizer step."""
     micro_batch_episodes: int = 8
-    """Episodes per forward/backward pass within a step (gradients accumulated): memory, not the result."""
+    """Episodes per forward/backward pass within a step, of similar length (gradients accumulated): memory and
+    padding, not the result. On a CPU, 2 is about twice as fast as 8 for episodes of uneven length."""
     actor_lr: float = 5e-5
     critic_lr: float = 2e-4
     gamma: float = 1.0
