@@ -16,9 +16,14 @@ def test_learning_benchmark_quick_runs_every_stage(tmp_path):
     assert (tmp_path / "run" / "pretrained" / "pretrain_metrics.csv").is_file()
 
 
-def test_pretraining_text_is_the_same_when_run_again_in_the_same_folder(tmp_path):
-    """The rollouts behind the pretraining text append to their JSONL: a second run must not double the text."""
+def test_pretraining_text_is_the_same_in_a_copied_folder(tmp_path):
+    """Rollouts resume in their JSONL; a folder copied to another path holds the old path's run too, whose
+    transcripts must not count twice."""
+    import shutil
+
     from drgym.benchmarks.learning import _pretraining_texts
 
-    first = _pretraining_texts(tmp_path, quick=True)
-    assert first and _pretraining_texts(tmp_path, quick=True) == first
+    first = _pretraining_texts(tmp_path / "a", quick=True)
+    assert first and _pretraining_texts(tmp_path / "a", quick=True) == first
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert _pretraining_texts(tmp_path / "b", quick=True) == first
