@@ -95,3 +95,18 @@ def test_hybrid_search_finds_a_paraphrase_bm25_misses(tmp_path):
     reloaded = SearchIndex.load(tmp_path / "index")
     assert reloaded.has_dense
     assert reloaded.search("equities dropped", k=1, mode="hybrid", tiers=[2])[0].tier == 2
+
+
+@pytest.mark.parametrize("build", range(3))
+def test_equal_scores_are_cut_in_corpus_order_on_every_build(tmp_path, build):
+    """More paragraphs tie than the candidate limit keeps: the first ones in the corpus are kept, whatever the
+    build (with several writer threads the segments, hence the ties' order, differed between builds)."""
+    pages = [Page(f"https://archive.example/r{i}", "archive.example", f"Record {i}", "2024-01-01", 1,
+                  (f"Archive record number {i}.", "The register lists the molar mass of a compound."))
+             for i in range(400)]
+    folder = tmp_path / "corpus"
+    Corpus.from_pages(pages).save(folder)
+    SearchIndex.build(Corpus.load(folder), show_progress=False)
+    index = SearchIndex.load(folder / "index", ranking=RankingConfig(candidates=20))
+    hits = index.search("register molar mass compound", k=20)
+    assert [h.url for h in hits] == [f"https://archive.example/r{i}" for i in range(20)]
