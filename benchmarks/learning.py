@@ -16,9 +16,10 @@
    (`drgym.train.reference.pretrain`): a small model cannot learn from a few hundred episodes to copy names and
    figures it has never seen, as pretraining gives real LMs; those worlds' facts are not the evaluation's.
 4. SFT once (reference trainer), then per seed: PPO from the SFT model (reference trainer, GAE γ = λ = 1, train
-   tasks only), and held-out reward of the random-init, SFT and PPO models, sampled at temperature 1 (the policy
-   PPO optimises; `--samples` episodes per task) and greedy. The seeds vary PPO and the evaluation's sampling.
-   Episodes are played in batches (`drgym.train.reference.ppo.run_episodes`).
+   tasks only, training the actor's final norm: `FINAL_NORM`), and held-out reward of the random-init, SFT and
+   PPO models, sampled at temperature 1 (the policy PPO optimises; `--samples` episodes per task) and greedy. The
+   seeds vary PPO and the evaluation's sampling. Episodes are played in batches
+   (`drgym.train.reference.ppo.run_episodes`).
 5. Prints the scores with mean ± std over seeds and writes ``results.json`` and ``reward_curve.png``.
 """
 
@@ -59,6 +60,11 @@ evaluation world's)."""
 SYSTEM_PROMPT = ('Answer from the offline web; trust tier-1 sources. Search with <tool_call>{{"name": '
                  '"batch_web_surfer", "arguments": {{"queries": ["..."], "top_k": 3}}}}</tool_call>. {finish}')
 """A short system prompt: a small model's context is spent on the question and the results, not on instructions."""
+FINAL_NORM = r"^model\.norm\."
+"""PPO trains the actor's final RMSNorm weight only (128 numbers: a per-dimension scale of the logits). With all
+parameters trainable, a few hundred episodes on 181 train tasks fit those tasks and held-out reward falls
+(measured, README); the scale is what carries over: the SFT policy sampled at T = 1 scores far below its greedy
+self on held-out tasks (0.119 vs 0.300 measured), and PPO learns how sharp to be from the reward."""
 ENV_KWARGS = {"tools": ["batch_web_surfer"], "budget": {"max_turns": 4}, "system_prompt": SYSTEM_PROMPT}
 
 
@@ -135,8 +141,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sft-epochs", type=int, default=10)
     parser.add_argument("--pretrain-steps", type=int, default=600)
-    parser.add_argument("--actor-lr", type=float, default=1e-4)
-    parser.add_argument("--ppo-iterations", type=int, default=12)
+    parser.add_argument("--actor-lr", type=float, default=5e-2)
+    parser.add_argument("--actor-trainable", default=FINAL_NORM,
+                        help="regex of the actor parameters PPO trains (default: the final norm); 'all' trains all")
+    parser.add_argument("--ppo-iterations", type=int, default=15)
     parser.add_argument("--episodes-per-iteration", type=int, default=16)
     parser.add_argument("--eval-tasks", type=int, default=40)
     parser.add_argument("--samples", type=int, default=4, help="sampled episodes per held-out task (T = 1)")
@@ -197,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                "suite_tasks": len(suite), "samples_per_task": args.samples,
                                "sft_epochs": args.sft_epochs, "pretrain_steps": args.pretrain_steps,
                                "ppo": {"iterations": args.ppo_iterations, "episodes": args.episodes_per_iteration,
-                                       "actor_lr": args.actor_lr},
+                                       "actor_lr": args.actor_lr, "actor_trainable": args.actor_trainable},
                                "sft_data": "capability mix" if args.capability_mix else args.mix or "scripted",
                                "train_tasks": len(train_tasks), "heldout_tasks": len(heldout), "seeds": [],
                                "model": {"hidden": args.hidden, "layers": args.layers, "vocab": args.vocab}}
@@ -228,7 +236,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         scores["sft"] = score(sft)
         ppo = train_ppo(PPOConfig(model=str(sft), labels=train_labels, out=str(out / f"ppo-seed{seed}"),
                                   iterations=args.ppo_iterations, episodes_per_iteration=args.episodes_per_iteration,
-                                  minibatch_episodes=8, actor_lr=args.actor_lr, critic_lr=5e-4, kl_coef=0.01,
+                                  minibatch_episodes=8, micro_batch_episodes=2, actor_lr=args.actor_lr,
+                                  actor_trainable=None if args.actor_trainable == "all" else args.actor_trainable,
+                                  critic_lr=5e-4, kl_coef=0.01,
                                   seed=seed, **lengths))
         scores["ppo"] = score(ppo)
         curve = [float(line.split(",")[1]) for line in (ppo / "ppo_metrics.csv").read_text().splitlines()[1:]]

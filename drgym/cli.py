@@ -490,6 +490,9 @@ def reference_ppo(
     iterations: Annotated[int, typer.Option()] = 20,
     episodes_per_iteration: Annotated[int, typer.Option()] = 16,
     samples_per_task: Annotated[int, typer.Option(help="episodes per task in an iteration (divides the above)")] = 1,
+    actor_lr: Annotated[float, typer.Option()] = 5e-5,
+    actor_trainable: Annotated[str | None, typer.Option(
+        help="regex: train only the actor parameters whose names match (e.g. '^model\\.norm\\.'); default all")] = None,
     max_turns: Annotated[int, typer.Option(help="budget: turns per episode")] = 6,
     gamma: Annotated[float, typer.Option()] = 1.0,
     lam: Annotated[float, typer.Option()] = 1.0,
@@ -512,7 +515,7 @@ def reference_ppo(
               for t in tasks]
     path = train_ppo(PPOConfig(model=str(model), labels=labels, out=str(out), iterations=iterations,
                                episodes_per_iteration=episodes_per_iteration, samples_per_task=samples_per_task,
-                               gamma=gamma, lam=lam, kl_coef=kl_coef,
+                               actor_lr=actor_lr, actor_trainable=actor_trainable, gamma=gamma, lam=lam, kl_coef=kl_coef,
                                max_new_tokens=max_new_tokens, max_length=max_length))
     console.print(f"saved {path}", highlight=False)
 

@@ -165,6 +165,7 @@ def test_reference_ppo_command_with_samples_per_task(tiny, tmp_path):
     out = tmp_path / "ppo"
     result = CliRunner().invoke(app, ["train", "reference-ppo", "--model", str(path), "--out", str(out),
                                       "--iterations", "1", "--episodes-per-iteration", "4", "--samples-per-task", "2",
+                                      "--actor-trainable", r"^model\.norm\.", "--actor-lr", "0.05",
                                       "--max-turns", "2", "--max-new-tokens", "8", "--max-length", "8192"])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((out / "ppo_metrics.csv").open()))
@@ -173,3 +174,41 @@ def test_reference_ppo_command_with_samples_per_task(tiny, tmp_path):
     bad = CliRunner().invoke(app, ["train", "reference-ppo", "--model", str(path), "--out", str(tmp_path / "x"),
                                    "--episodes-per-iteration", "4", "--samples-per-task", "3"])
     assert bad.exit_code != 0 and "samples_per_task" in bad.output
+
+
+def test_actor_trainable_updates_only_the_matching_parameters(tiny):
+    """Training only the final norm (a per-dimension logit scale) still moves the policy the advantage's way."""
+    import copy
+
+    from drgym.train.reference.ppo import trainable_parameters
+
+    model, tokenizer, _ = tiny
+    actor = copy.deepcopy(model)
+    good = _episode(tokenizer, "<|user|>\nq", "<answer>4,512</answer>", "", "", 1.0)
+    bad = _episode(tokenizer, "<|user|>\nq", "<answer>the answer</answer>", "", "", 0.0)
+    config = PPOConfig(model="", labels=[], out="", kl_coef=0.0, ppo_epochs=1, minibatch_episodes=2)
+    critic = ValueModel(actor)
+    batch = _experience([good, bad], actor, actor, critic, config, tokenizer.pad_token_id)
+    before = {name: p.detach().clone() for name, p in actor.named_parameters()}
+    ppo_update(actor, critic, torch.optim.AdamW(trainable_parameters(actor, r"^model\.norm\."), lr=1e-3),
+               torch.optim.AdamW(critic.parameters(), lr=1e-2), batch, config, random.Random(0))
+    changed = {name for name, p in actor.named_parameters() if not torch.equal(before[name], p)}
+    assert changed == {"model.norm.weight"}
+    with torch.no_grad():
+        new = token_logprobs(actor, batch["ids"], batch["attention"])
+    mask = batch["mask"]
+    # the advantage-weighted change of log-probabilities (the surrogate's first-order gain) is positive
+    assert ((new - batch["old_logprobs"]) * batch["advantages"])[mask].sum() > 0
+
+
+def test_actor_trainable_that_matches_nothing_fails_naming_the_field(tiny, tmp_path):
+    from drgym.errors import ConfigError
+    from drgym.train.reference.ppo import train_ppo
+
+    _, _, path = tiny
+    with pytest.raises(ConfigError, match="actor_trainable"):
+        train_ppo(PPOConfig(model=str(path), labels=[{"task_id": "t", "tasks": "procedural:tiny"}],
+                            out=str(tmp_path / "o"), actor_trainable="no_such_parameter"))
+    with pytest.raises(ConfigError, match="actor_trainable.*not a regular expression"):
+        train_ppo(PPOConfig(model=str(path), labels=[{"task_id": "t", "tasks": "procedural:tiny"}],
+                            out=str(tmp_path / "o"), actor_trainable="norm("))

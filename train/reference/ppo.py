@@ -27,6 +27,7 @@ import copy
 import csv
 import json
 import random
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ from drgym.train.episodes import EpisodeLabel, EpisodeSession
 from drgym.train.reference.generation import sample_batch
 
 __all__ = ["Episode", "PPOConfig", "ValueModel", "clipped_policy_loss", "clipped_value_loss", "gae",
-           "ppo_update", "run_episode", "run_episodes", "train_ppo"]
+           "ppo_update", "run_episode", "run_episodes", "train_ppo", "trainable_parameters"]
 
 
 @dataclass
@@ -70,6 +71,8 @@ class PPOConfig:
     value_clip: float = 0.5
     kl_coef: float = 0.01
     normalize_advantages: bool = True
+    actor_trainable: str | None = None
+    """A regular expression: only the actor's parameters whose names match it are trained (None: all)."""
     max_new_tokens: int = 96
     max_length: int = 2048
     temperature: float = 1.0
@@ -136,6 +139,23 @@ def token_logprobs(model: nn.Module, input_ids: torch.Tensor, attention_mask: to
     if temperature > 0:
         logits = logits / temperature
     return torch.log_softmax(logits, dim=-1).gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+
+
+def trainable_parameters(model: nn.Module, pattern: str | None) -> list[nn.Parameter]:
+    """Freezes the parameters whose names do not match `pattern` (a regular expression; None: train all) and
+    returns the others, for the optimizer."""
+    if pattern is not None:
+        try:
+            regex = re.compile(pattern)
+        except re.error as error:
+            raise ConfigError(f"PPOConfig.actor_trainable {pattern!r} is not a regular expression: {error}") from None
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(regex.search(name) is not None)
+    chosen = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    if not chosen:
+        raise ConfigError(f"PPOConfig.actor_trainable {pattern!r} matches none of the actor's parameters "
+                          f"(names look like {next(iter(dict(model.named_parameters())))!r})")
+    return chosen
 
 
 # -- rollouts --------------------------------------------------------------------------------------------
@@ -334,7 +354,7 @@ def train_ppo(config: PPOConfig) -> Path:
     for parameter in reference.parameters():
         parameter.requires_grad_(False)
     critic = ValueModel(actor)
-    actor_optimizer = torch.optim.AdamW(actor.parameters(), lr=config.actor_lr)
+    actor_optimizer = torch.optim.AdamW(trainable_parameters(actor, config.actor_trainable), lr=config.actor_lr)
     critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=config.critic_lr)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     out = Path(config.out)
