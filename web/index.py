@@ -124,12 +124,12 @@ class SearchIndex:
             path: where to write the index; default ``<corpus folder>/index`` for a saved corpus, and
                 memory only for an in-memory one.
             dense: also embed every paragraph with MiniLM (about 100 paragraphs/s on 2 CPU cores).
-            num_threads: tantivy writer threads. One (the default) writes the paragraphs in corpus order (one segment
-                while the writer's heap holds them), so paragraphs of equal score are cut at the candidate limit the same way on every build;
-                with more, the threads race for documents, the segments differ between builds, and so do some
-                searches (measured: 29 of 1,000 scripted episodes in a 3,000-page world saw other results after a
-                rebuild with 2 threads). One thread indexed that world's 15,681 paragraphs as fast as two (0.15 s);
-                580k paragraphs in 3.4 s against 2.8 s with two.
+            num_threads: tantivy writer threads. One (the default) writes the paragraphs in corpus order (one
+                segment while the writer's heap holds them), so paragraphs of equal score are cut at the candidate
+                limit the same way on every build; with more, the threads race for documents, the segments differ
+                between builds, and so do some searches (measured: 29 of 1,000 scripted episodes in a 3,000-page
+                world saw other results after a rebuild with 2 threads). One thread indexed that world's 15,681
+                paragraphs as fast as two (0.15 s); 580k paragraphs in 3.4 s against 2.8 s with two.
             show_progress: a progress bar over pages.
         """
         if path is None and corpus.path is not None:
