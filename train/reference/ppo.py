@@ -353,7 +353,7 @@ def train_ppo(config: PPOConfig) -> Path:
     reference = AutoModelForCausalLM.from_pretrained(config.model).eval()
     for parameter in reference.parameters():
         parameter.requires_grad_(False)
-    critic = ValueModel(actor)
+    critic = ValueModel(actor)  # copied before the actor is frozen in part: the critic trains in full
     actor_optimizer = torch.optim.AdamW(trainable_parameters(actor, config.actor_trainable), lr=config.actor_lr)
     critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=config.critic_lr)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
