@@ -65,7 +65,8 @@ class HFGenerator:
         with self._lock, torch.inference_mode():
             output = self.model.generate(**inputs, max_new_tokens=max_new_tokens or self.max_new_tokens,
                                          stop_strings=list(STOP_STRINGS), tokenizer=self.tokenizer,
-                                         pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                                         pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
+                                         else self.tokenizer.eos_token_id,
                                          **sampling)
         new_tokens = output[0][prompt_tokens:]
         return self.tokenizer.decode(new_tokens, skip_special_tokens=True), prompt_tokens, int(new_tokens.shape[0])

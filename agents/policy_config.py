@@ -16,7 +16,6 @@ import importlib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from drgym.agents.hf_policy import HFPolicy
@@ -24,6 +23,7 @@ from drgym.agents.openai_policy import OpenAIChatPolicy
 from drgym.agents.policy import CallablePolicy, RandomPolicy
 from drgym.agents.scripted import ScriptedResearcher
 from drgym.errors import ConfigError
+from drgym.yaml_files import field_error, read_yaml
 
 __all__ = ["PolicySpec", "load_policy_file"]
 
@@ -79,23 +79,11 @@ class PolicySpec(BaseModel):
 
 def load_policy_file(path: str | Path) -> tuple[Any, str]:
     """(policy factory, policy name) from a YAML file; errors name the file, the field and its line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"policy file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    data, text = read_yaml(path, "policy file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of policy fields, e.g. 'kind: openai'")
     try:
         spec = PolicySpec.model_validate(data)
     except ValidationError as e:
-        error = e.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or "kind"
-        line = next((n for n, row in enumerate(text.splitlines(), start=1)
-                     if row.lstrip().startswith(f"{field.split('.')[0]}:")), None)
-        where = f":{line}" if line else ""
-        raise ConfigError(f"{path}{where}: field {field!r}: {error['msg']}") from None
+        raise field_error(path, text, e, top_level="kind") from None
     return spec.factory(), spec.name or spec.model or spec.kind

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from drgym.errors import ConfigError
+from drgym.yaml_files import field_error, read_yaml
 
 __all__ = ["DEFAULT_PRICES", "CostModel", "EpisodeCost", "load_prices"]
 
@@ -88,13 +87,9 @@ class CostModel:
 
 def load_prices(path: str | Path | None = None) -> CostModel:
     path = Path(path) if path else DEFAULT_PRICES
-    if not path.is_file():
-        raise ConfigError(f"price file {path} does not exist")
+    raw, text = read_yaml(path, "price file")
     try:
-        data = _PriceFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        data = _PriceFile.model_validate(raw or {})
     except ValidationError as e:
-        error = e.errors()[0]
-        raise ConfigError(f"{path}: field {'.'.join(str(p) for p in error['loc'])!r}: {error['msg']}") from None
+        raise field_error(path, text, e) from None
     return CostModel(data.currency, data.models, data.tools, str(path))

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from drgym.agents.policy_config import PolicySpec
@@ -34,6 +33,7 @@ from drgym.tasks.schema import TaskSet
 from drgym.tasks.splits import select_split
 from drgym.tasks.suites import SUITES, load_suite
 from drgym.tasks.world import KINDS, WORLD_VERSION
+from drgym.yaml_files import field_error, read_yaml
 
 __all__ = ["EvalPolicy", "EvalSuite", "analyse", "load_policies", "resolve_suite", "run_eval"]
 
@@ -92,14 +92,7 @@ def builtin_policy(name: str) -> EvalPolicy:
 
 def load_policies(path: str | Path) -> list[EvalPolicy]:
     """A YAML mapping ``name: {kind: openai|hf|scripted|random|callable, ...}`` (or a list with ``name``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"policies file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    data, text = read_yaml(path, "policies file")
     if isinstance(data, list):
         data = {str(item.get("name") or f"policy{i}"): item for i, item in enumerate(data) if isinstance(item, dict)}
     if not isinstance(data, dict) or not data:
@@ -111,12 +104,7 @@ def load_policies(path: str | Path) -> list[EvalPolicy]:
         try:
             spec = PolicySpec.model_validate({**settings, "name": settings.get("name", name)})
         except ValidationError as e:
-            error = e.errors()[0]
-            field_name = ".".join(str(p) for p in error["loc"])
-            line = next((n for n, row in enumerate(text.splitlines(), start=1) if row.strip().startswith(f"{name}:")),
-                        None)
-            raise ConfigError(f"{path}{f':{line}' if line else ''}: policy {name!r}: field {field_name!r}: "
-                              f"{error['msg']}") from None
+            raise field_error(path, text, e, within=[str(name)], context=f"policy {name!r}") from None
         policies.append(EvalPolicy(str(name), spec.factory(), spec.model or str(name),
                                    spec.model_dump(exclude_defaults=True, exclude={"api_key"})))
     return policies

@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", default="runs/learning")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sft-epochs", type=int, default=10)
-    parser.add_argument("--pretrain-steps", type=int, default=600)
+    parser.add_argument("--pretrain-steps", type=int, default=900)
     parser.add_argument("--actor-lr", type=float, default=5e-2)
     parser.add_argument("--actor-trainable", default=FINAL_NORM,
                         help="regex of the actor parameters PPO trains (default: the final norm); 'all' trains all")
@@ -226,14 +226,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for seed in range(args.seeds):
         scores: dict[str, dict[str, float]] = {}
 
-        def score(path: Path, seed: int = seed) -> dict[str, float]:
-            return {"sampled": evaluate(path, heldout_labels * args.samples, temperature=1.0, seed=seed, **lengths),
-                    "greedy": evaluate(path, heldout_labels, temperature=0.0, seed=seed, **lengths)}
+        def score(path: Path, seed: int = seed, greedy: float | None = None) -> dict[str, float]:
+            sampled = evaluate(path, heldout_labels * args.samples, temperature=1.0, seed=seed, **lengths)
+            if greedy is None:
+                greedy = evaluate(path, heldout_labels, temperature=0.0, seed=seed, **lengths)
+            return {"sampled": sampled, "greedy": greedy}
 
-        if seed == 0:  # a random model scores 0 whatever the seed: evaluated once
+        if seed == 0:  # a random model scores 0 whatever the seed, and greedy decoding uses no seed: evaluated once
             random_init = score(init)
+            sft_greedy = evaluate(sft, heldout_labels, temperature=0.0, seed=seed, **lengths)
         scores["random_init"] = random_init
-        scores["sft"] = score(sft)
+        scores["sft"] = score(sft, greedy=sft_greedy)
         ppo = train_ppo(PPOConfig(model=str(sft), labels=train_labels, out=str(out / f"ppo-seed{seed}"),
                                   iterations=args.ppo_iterations, episodes_per_iteration=args.episodes_per_iteration,
                                   minibatch_episodes=8, micro_batch_episodes=2, actor_lr=args.actor_lr,

@@ -8,6 +8,7 @@ The RL prompt dataset (`export_prompts`, ``drgym rl-data``) has one row per (tas
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -97,8 +98,17 @@ class _EnvPool:
         with self._lock:
             self._free.setdefault(self.key(label), []).append(env)
 
+    def close(self) -> None:
+        """Closes the kept environments, and with them their temporary workspaces (run at exit)."""
+        with self._lock:
+            envs = [env for free in self._free.values() for env in free]
+            self._free.clear()
+        for env in envs:
+            env.close()
+
 
 _POOL = _EnvPool()
+atexit.register(_POOL.close)
 _FORMATS: dict[str, ChatFormat] = {}
 
 

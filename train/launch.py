@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drgym.errors import ConfigError, DependencyNotInstalled
+from drgym.yaml_files import field_error, read_yaml
 
 __all__ = ["PPOLaunchConfig", "SFTLaunchConfig", "build_ppo_command", "build_sft_command", "example_config",
            "launch", "load_config", "preflight"]
@@ -322,41 +323,18 @@ def preflight(config: SFTLaunchConfig | PPOLaunchConfig) -> list[str]:
 # -- loading and launching -------------------------------------------------------------------------------
 
 
-def _line_of(text: str, loc: tuple) -> int | None:
-    """The line of the YAML key at `loc` (nested keys searched in order)."""
-    lines = text.splitlines()
-    start = 0
-    found = None
-    for key in [str(k) for k in loc if not isinstance(k, int)]:
-        for number in range(start, len(lines)):
-            if lines[number].lstrip().startswith(f"{key}:"):
-                found, start = number + 1, number + 1
-                break
-        else:
-            return found
-    return found
-
-
 def load_config(kind: Literal["sft", "ppo"], path: str | Path | None) -> tuple[SFTLaunchConfig | PPOLaunchConfig, str]:
     """(config, source) from YAML; no path: the one-GPU example. Errors name the file, field and line."""
     model = SFTLaunchConfig if kind == "sft" else PPOLaunchConfig
     path = Path(path) if path else example_config(kind)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    data, text = read_yaml(path, "config file")
+    data = {} if data is None else data
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of fields")
     try:
         config = model.model_validate(data)
     except ValidationError as e:
-        error = e.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        line = _line_of(text, error["loc"])
-        raise ConfigError(f"{path}{f':{line}' if line else ''}: field {field!r}: {error['msg']}") from None
+        raise field_error(path, text, e) from None
     (check_sft if kind == "sft" else check_ppo)(config)
     return config, str(path)
 

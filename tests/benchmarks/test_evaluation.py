@@ -157,7 +157,7 @@ def test_policies_yaml_and_cli(tmp_path):
     assert [p.name for p in load_policies(good)] == ["scripted", "random_7"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("scripted: {kind: scripted}\nmine:\n  kind: openai\n  temprature: 0.3\n")
-    with pytest.raises(ConfigError, match=r"bad\.yaml:2: policy 'mine': field 'temprature'"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml:4: policy 'mine': field 'temprature'"):
         load_policies(bad)
     result = CliRunner().invoke(app, ["eval", "--suite", "procedural:tiny", "--split", "all", "--out",
                                       str(tmp_path / "ev"), "--policies", str(good), "--policy", "random"])

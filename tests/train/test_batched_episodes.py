@@ -54,3 +54,22 @@ def test_run_episodes_batched_equals_one_by_one(tiny):
         assert sum(episode.action_mask) > 0 and episode.turns >= 1
     # the one-episode helper is the same loop
     assert run_episode(model, tokenizer, chat, labels[0], **kwargs).tokens == batched[0].tokens
+
+
+def test_kept_environments_leave_no_workspace_behind(tmp_path):
+    """Environments pooled across episodes are closed at exit, and their temporary workspaces removed."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("from drgym.train.episodes import EpisodeLabel, EpisodeSession\n"
+              "from drgym.tasks import load_suite\n"
+              "task = list(load_suite('procedural:tiny', show_progress=False).tasks)[0]\n"
+              "session = EpisodeSession(EpisodeLabel(task_id=task.id, tasks='procedural:tiny'), allow_heldout=True)\n"
+              "session.start()\n"
+              "assert session.step('<answer>none</answer>').done\n"
+              "import glob, tempfile\n"
+              "assert glob.glob(tempfile.gettempdir() + '/drgym-*'), 'the pooled env holds a workspace'\n")
+    (tmp_path / "tmp").mkdir()
+    subprocess.run([sys.executable, "-c", script], check=True, env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
+    assert not list((tmp_path / "tmp").glob("drgym-*"))

@@ -16,7 +16,12 @@ from typing import Any
 
 import torch
 
-__all__ = ["HFEngine", "SamplingParams", "sample", "sample_batch"]
+__all__ = ["HFEngine", "SamplingParams", "padding_id", "sample", "sample_batch"]
+
+
+def padding_id(tokenizer: Any) -> int:
+    """The id that pads a batch: the tokenizer's pad token, else its EOS token."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
 
 def sample(model: Any, prompt_ids: list[int], *, max_new_tokens: int, eos_token_id: int, temperature: float = 1.0,

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from drgym.errors import ConfigError
 from drgym.train.chat import ChatFormat
 from drgym.train.episodes import EpisodeLabel, EpisodeSession
-from drgym.train.reference.generation import sample_batch
+from drgym.train.reference.generation import padding_id, sample_batch
 
 __all__ = ["Episode", "PPOConfig", "ValueModel", "clipped_policy_loss", "clipped_value_loss", "gae",
            "ppo_update", "run_episode", "run_episodes", "train_ppo", "trainable_parameters"]
@@ -186,7 +186,7 @@ def run_episodes(actor: nn.Module, tokenizer: Any, chat: ChatFormat, labels: lis
                  allow_heldout: bool = False, batch_size: int = 16) -> list[Episode]:
     """Plays episodes turn by turn, `batch_size` at a time: every unfinished episode of a group generates its
     next action in one batched decode (`sample_batch`), then each steps its own environment."""
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = padding_id(tokenizer)
     episodes: list[Episode] = []
     for start in range(0, len(labels), batch_size):
         group = labels[start:start + batch_size]
@@ -203,7 +203,7 @@ def run_episodes(actor: nn.Module, tokenizer: Any, chat: ChatFormat, labels: lis
                 if not live:
                     break
                 actions = sample_batch(actor, [tokens[i] for i in live], max_new_tokens=[rooms[i] for i in live],
-                                       eos_token_id=tokenizer.eos_token_id, pad_token_id=pad_id,
+                                       eos_token_id=tokenizer.eos_token_id, pad_token_id=pad,
                                        temperature=temperature, generator=generator)
                 still = []
                 for i, (action, _, finish) in zip(live, actions):
@@ -356,7 +356,7 @@ def train_ppo(config: PPOConfig) -> Path:
     critic = ValueModel(actor)  # copied before the actor is frozen in part: the critic trains in full
     actor_optimizer = torch.optim.AdamW(trainable_parameters(actor, config.actor_trainable), lr=config.actor_lr)
     critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=config.critic_lr)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = padding_id(tokenizer)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ppo_config.json").write_text(json.dumps({k: v for k, v in asdict(config).items()
@@ -370,7 +370,7 @@ def train_ppo(config: PPOConfig) -> Path:
             episodes = run_episodes(actor, tokenizer, chat, [t for t in tasks for _ in range(config.samples_per_task)],
                                     max_new_tokens=config.max_new_tokens, max_length=config.max_length,
                                     temperature=config.temperature, generator=generator)
-            batch = _experience(episodes, actor, reference, critic, config, pad_id)
+            batch = _experience(episodes, actor, reference, critic, config, pad)
             stats = ppo_update(actor, critic, actor_optimizer, critic_optimizer, batch, config, rng)
             metrics = {"iteration": iteration, "reward": sum(e.reward for e in episodes) / len(episodes),
                        "done_rate": sum(e.done for e in episodes) / len(episodes),

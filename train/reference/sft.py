@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from drgym.errors import ConfigError
+from drgym.train.reference.generation import padding_id
 
 __all__ = ["SFTConfig", "assistant_token_mask", "train_sft"]
 
@@ -118,7 +119,7 @@ def train_sft(config: SFTConfig) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(config.model)
     model = AutoModelForCausalLM.from_pretrained(config.model)
     rows = _load_rows(Path(config.data), tokenizer, config.max_len)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = padding_id(tokenizer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = len(_batches(rows, config.batch_tokens, random.Random(0)))
     total = steps_per_epoch * config.epochs
@@ -137,7 +138,7 @@ def train_sft(config: SFTConfig) -> Path:
         for epoch in range(config.epochs):
             model.train()
             for batch in _batches(rows, config.batch_tokens, rng):
-                loss = sft_loss(model, batch, pad_id)
+                loss = sft_loss(model, batch, pad)
                 optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
