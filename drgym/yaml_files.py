@@ -47,10 +47,10 @@ def field_error(path: str | Path, text: str, error: ValidationError, *, within: 
 
     Args:
         within: keys the validated mapping sits under in the file (for the line).
-        top_level: the field's name when the error is about the whole mapping.
+        top_level: the field's name when the error is about the whole mapping (its line, if it is a key).
     """
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or top_level
-    line = line_of(text, [*within, *first["loc"]])
+    line = line_of(text, [*within, *(first["loc"] or [top_level])])
     return ConfigError(f"{path}{f':{line}' if line else ''}: {f'{context}: ' if context else ''}field {field!r}: "
                        f"{first['msg']}")

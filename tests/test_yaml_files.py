@@ -27,3 +27,26 @@ def test_price_file_errors_name_the_line(tmp_path):
     (tmp_path / "prices.yaml").write_text("currency: USD\nmodels:\n  gpt:\n    input: cheap\n")
     with pytest.raises(ConfigError, match=r"prices\.yaml:4: field 'models\.gpt\.input'"):
         load_prices(tmp_path / "prices.yaml")
+
+
+def test_an_error_about_the_whole_mapping_points_at_the_named_key():
+    from pydantic import BaseModel, ValidationError, model_validator
+
+    from drgym.yaml_files import field_error
+
+    class Spec(BaseModel):
+        kind: str
+        model: str = ""
+
+        @model_validator(mode="after")
+        def _needs_model(self):
+            if self.kind == "openai" and not self.model:
+                raise ValueError("an openai policy needs a model")
+            return self
+
+    text = "name: mine\nkind: openai\n"
+    with pytest.raises(ValidationError) as caught:
+        Spec.model_validate({"kind": "openai"})
+    error = field_error("p.yaml", text, caught.value, top_level="kind")
+    assert str(error).startswith("p.yaml:2: field 'kind': Value error, an openai policy needs a model")
+    assert str(field_error("p.yaml", text, caught.value)).startswith("p.yaml: field '(top level)'")
