@@ -226,24 +226,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for seed in range(args.seeds):
         scores: dict[str, dict[str, float]] = {}
 
-        def score(path: Path, seed: int = seed, greedy: float | None = None) -> dict[str, float]:
-            sampled = evaluate(path, heldout_labels * args.samples, temperature=1.0, seed=seed, **lengths)
-            if greedy is None:
-                greedy = evaluate(path, heldout_labels, temperature=0.0, seed=seed, **lengths)
-            return {"sampled": sampled, "greedy": greedy}
+        def sampled(path: Path, seed: int = seed) -> float:
+            return evaluate(path, heldout_labels * args.samples, temperature=1.0, seed=seed, **lengths)
+
+        def greedy(path: Path) -> float:
+            return evaluate(path, heldout_labels, temperature=0.0, seed=0, **lengths)
 
         if seed == 0:  # a random model scores 0 whatever the seed, and greedy decoding uses no seed: evaluated once
-            random_init = score(init)
-            sft_greedy = evaluate(sft, heldout_labels, temperature=0.0, seed=seed, **lengths)
+            random_init = {"sampled": sampled(init), "greedy": greedy(init)}
+            sft_greedy = greedy(sft)
         scores["random_init"] = random_init
-        scores["sft"] = score(sft, greedy=sft_greedy)
+        scores["sft"] = {"sampled": sampled(sft), "greedy": sft_greedy}
         ppo = train_ppo(PPOConfig(model=str(sft), labels=train_labels, out=str(out / f"ppo-seed{seed}"),
                                   iterations=args.ppo_iterations, episodes_per_iteration=args.episodes_per_iteration,
                                   minibatch_episodes=8, micro_batch_episodes=2, actor_lr=args.actor_lr,
                                   actor_trainable=None if args.actor_trainable == "all" else args.actor_trainable,
                                   critic_lr=5e-4, kl_coef=0.01,
                                   seed=seed, **lengths))
-        scores["ppo"] = score(ppo)
+        scores["ppo"] = {"sampled": sampled(ppo), "greedy": greedy(ppo)}
         curve = [float(line.split(",")[1]) for line in (ppo / "ppo_metrics.csv").read_text().splitlines()[1:]]
         curves.append(curve)
         results["seeds"].append({"seed": seed, **scores, "ppo_train_reward": curve})
