@@ -1,0 +1,10 @@
+"""The environments' tools, one module per tool; `base` holds the `Tool` class they share."""
+
+from drgym.envs.tools.base import EpisodeState, Tool, ToolError
+from drgym.envs.tools.file import FileTool
+from drgym.envs.tools.image import AnalyzeImage
+from drgym.envs.tools.shell import ShellTool
+from drgym.envs.tools.todo import Todo
+from drgym.envs.tools.web_surfer import BatchWebSurfer
+
+__all__ = ["AnalyzeImage", "BatchWebSurfer", "EpisodeState", "FileTool", "ShellTool", "Todo", "Tool", "ToolError"]
