@@ -104,17 +104,52 @@ def test_every_data_file_in_a_package_folder_is_package_data():
 
 _SMOKE = textwrap.dedent("""
     import importlib, json, pkgutil, sys
-    import gymnasium as gym
+    from importlib import metadata
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    def requirement_closure(extras):
+        # drgym's declared requirements (with these extras) and, transitively, theirs
+        seen, todo = set(), [("drgym", tuple(extras))]
+        while todo:
+            name, wanted = todo.pop()
+            if (canonicalize_name(name), wanted) in seen:
+                continue
+            seen.add((canonicalize_name(name), wanted))
+            try:
+                requirements = [Requirement(text) for text in metadata.requires(name) or []]
+            except metadata.PackageNotFoundError:  # an optional dependency this venv lacks
+                continue
+            for requirement in requirements:
+                if requirement.marker is None or any(requirement.marker.evaluate({"extra": extra})
+                                                     for extra in wanted or ("",)):
+                    todo.append((requirement.name, tuple(requirement.extras)))
+        return {name for name, _ in seen}
+
+    def undeclared(extras):
+        # third-party modules loaded so far whose distribution drgym does not require
+        allowed, owners = requirement_closure(extras), metadata.packages_distributions()
+        loaded = {name.split(".")[0] for name in sys.modules} - set(sys.stdlib_module_names) - {"drgym"}
+        return sorted(name for name in loaded if owners.get(name)
+                      and not any(canonicalize_name(owner) in allowed for owner in owners[name]))
+
     import drgym
+    modules = sorted(m.name for m in pkgutil.walk_packages(drgym.__path__, "drgym."))
+    needs_gpu_extra = {"drgym.train.openrlhf_agent"}
+    for name in modules:
+        if name != "drgym.__main__" and name not in needs_gpu_extra:  # __main__ runs the CLI: checked below
+            importlib.import_module(name)
+    undeclared_base = undeclared(())
+    for name in needs_gpu_extra:
+        importlib.import_module(name)
+    undeclared_gpu = undeclared(("gpu",))
+
+    import gymnasium as gym
     from drgym.agents import ScriptedResearcher
     from drgym.benchmarks.costs import load_prices
-    from drgym.train.launch import example_config, load_config
+    from drgym.train.launch import load_config
     from drgym.web.authority import AuthorityTable
 
-    modules = sorted(m.name for m in pkgutil.walk_packages(drgym.__path__, "drgym."))
-    for name in modules:
-        if name != "drgym.__main__":  # runs the CLI: checked with python -m drgym below
-            importlib.import_module(name)
     rewards = {}
     for env_id in ("drgym/DeepSearch-v0", "drgym/DeepResearch-v0"):
         env = gym.make(env_id, tasks="procedural:tiny")
@@ -126,6 +161,7 @@ _SMOKE = textwrap.dedent("""
         env.close()
         rewards[env_id] = reward
     print(json.dumps({"file": drgym.__file__, "modules": modules, "rewards": rewards,
+                      "undeclared_base": undeclared_base, "undeclared_gpu": undeclared_gpu,
                       "prices": len(load_prices().models), "ppo_config": str(load_config("ppo", None)[1]),
                       "authority": AuthorityTable.load().tier("data.census.gov")}))
 """)
@@ -184,6 +220,8 @@ def test_wheel_installed_outside_the_checkout_imports_every_module_and_plays_bot
     expected = sorted(target.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
                       for target in shipped if target.endswith(".py") and target != "drgym/__init__.py")
     assert report["modules"] == expected
+    # the venv sees all of .venv, so check that what the modules import is declared (openrlhf: the gpu extra)
+    assert report["undeclared_base"] == [] and report["undeclared_gpu"] == [], report
     assert report["rewards"]["drgym/DeepSearch-v0"] == 1.0 and report["rewards"]["drgym/DeepResearch-v0"] > 0
     assert report["prices"] > 0 and Path(report["ppo_config"]).is_relative_to(site_packages)
     assert report["authority"] == 1  # from the shipped authority.tsv
