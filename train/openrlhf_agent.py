@@ -6,6 +6,11 @@ episode, `step` runs the model's turn in the environment and returns the observa
 template (tokens the trainer masks out), ``done`` and, at the end, the reward as a tensor: the env's rubric or
 answer reward, summed by OpenRLHF and placed on the last action token, then GAE (γ = λ = 1 in drgym's configs).
 Environment steps run in a worker thread so the vLLM engine's event loop is never blocked.
+
+OpenRLHF keeps the last step's ``extra_logs`` as the episode's and batches them per key, so every episode returns
+exactly the keys of `EXTRA_LOG_DEFAULTS` (a missing key fails ``split_experience_batch``). An episode the context
+limit cuts off has no verdicts: its ``verdict_pass_rate`` is 0.0 and ``graded`` 0.0, so the pass rate among graded
+episodes is mean(verdict_pass_rate) / mean(graded).
 """
 
 from __future__ import annotations
@@ -23,7 +28,34 @@ except ImportError as e:  # pragma: no cover - exercised only without openrlhf
 
 from drgym.train.episodes import EpisodeSession
 
-__all__ = ["AgentExecutor", "AgentInstance"]
+__all__ = ["EXTRA_LOG_DEFAULTS", "AgentExecutor", "AgentInstance", "extra_logs"]
+
+EXTRA_LOG_DEFAULTS: dict[str, float] = {
+    "turns": 0.0,
+    "done": 0.0,
+    "budget_exhausted": 0.0,
+    "budget_tool_calls": 0.0,
+    "budget_input_tokens": 0.0,
+    "budget_output_tokens": 0.0,
+    "budget_cost_usd": 0.0,
+    "verdict_pass_rate": 0.0,  # ungraded (cut off by the context limit): nothing passed
+    "graded": 0.0,  # 1.0 when the episode's answer (or draft) was graded
+}
+"""The per-episode logs OpenRLHF receives, each with its value for an episode that lacks it."""
+
+# OpenRLHF logs its own per-sample `truncated` (generation hit max_tokens); a log of that name would replace it.
+_RENAMED = {"truncated": "budget_exhausted"}
+
+
+def extra_logs(logs: dict[str, float]) -> dict[str, torch.Tensor]:
+    """An episode's logs (`EpisodeSession.logs`) as OpenRLHF extra logs: the keys of `EXTRA_LOG_DEFAULTS`, always."""
+    renamed = {_RENAMED.get(key, key): value for key, value in logs.items()}
+    unknown = sorted(set(renamed) - set(EXTRA_LOG_DEFAULTS))
+    if unknown:
+        raise ValueError(f"episode logs {unknown} are not in EXTRA_LOG_DEFAULTS: add each with its value for the "
+                         "episodes that lack it (OpenRLHF needs the same keys from every episode)")
+    values = {**EXTRA_LOG_DEFAULTS, **renamed, "graded": float("verdict_pass_rate" in logs)}
+    return {key: torch.tensor(value, dtype=torch.float32) for key, value in values.items()}
 
 
 class AgentInstance(AgentInstanceBase):
@@ -46,7 +78,7 @@ class AgentInstance(AgentInstanceBase):
         reward = torch.tensor(result.reward, dtype=torch.float32)
         return {"rewards": reward, "scores": reward, "environment_feedback": result.feedback, "done": result.done,
                 "sampling_params": states.get("sampling_params"),
-                "extra_logs": {key: torch.tensor(value) for key, value in result.logs.items()}}
+                "extra_logs": extra_logs(result.logs)}
 
 
 class AgentExecutor(MultiTurnAgentExecutor):

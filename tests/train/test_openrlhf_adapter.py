@@ -12,10 +12,15 @@ import asyncio
 import importlib.util
 import json
 import re
+import sys
+from pathlib import Path
 from types import SimpleNamespace
+from unittest.mock import MagicMock
 
 import gymnasium as gym
 import pytest
+from openrlhf.trainer.ppo_utils import experience as openrlhf_experience
+from openrlhf.trainer.ppo_utils.replay_buffer import NaiveReplayBuffer
 from openrlhf.utils.agent import MultiTurnAgentExecutor
 
 import drgym  # noqa: F401
@@ -138,3 +143,62 @@ def test_a_held_out_label_is_refused(tiny_world, tiny_model):
     label = EpisodeLabel(task_id="ds-0004", tasks=str(tiny_world.path), tokenizer=str(tiny_model[2]))
     with pytest.raises(ConfigError, match="held-out"):
         asyncio.run(executor.execute("q", label.to_json(), SamplingParams(), 100, tiny_model[1], None))
+
+
+@pytest.fixture
+def samples_generator(monkeypatch):
+    """OpenRLHF's samples_generator module, which turns executor outputs into `Experience`s; its vLLM imports
+    stubbed as OpenRLHF's own tests/test_agent.py does (vLLM does not install on CPU)."""
+    monkeypatch.setitem(sys.modules, "vllm", MagicMock())
+    monkeypatch.setitem(sys.modules, "openrlhf.trainer.ray.vllm_engine", MagicMock())
+    path = Path(openrlhf_experience.__file__).with_name("samples_generator.py")
+    spec = importlib.util.spec_from_file_location("_openrlhf_samples_generator", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_graded_and_cut_off_episodes_batch_through_openrlhf_experience_functions(tiny_world, tmp_path, tiny_model,
+                                                                                  samples_generator):
+    _, tokenizer, path = tiny_model
+    module = _load_agent_module()
+    executor = module.AgentExecutor()
+    rows = {row["task_id"]: row for row in _prompts(tiny_world, tmp_path, path)}
+    cut_row = rows["ds-0001"]
+    prompt = tokenizer.apply_chat_template(cut_row["prompt"], tokenize=False, add_generation_prompt=True)
+    cut_length = len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) + 40
+    runs = [(rows["ds-0000"], 60000), (rows["dr-0000"], 60000), (cut_row, cut_length)]
+    # max_tokens=1: OpenRLHF keeps the whole prompt when it leaves room for one generated token
+    responses = [_execute(executor, row, tokenizer, ScriptedEngine(tokenizer), max_length=length, max_tokens=1)
+                 for row, length in runs]
+    graded, graded_report, cut = (r["extra_logs"] for r in responses)
+    assert float(cut["done"]) == 0.0  # the context filled up before an answer: no verdicts
+    assert set(graded) == set(graded_report) == set(cut) == set(module.EXTRA_LOG_DEFAULTS)
+    assert float(cut["verdict_pass_rate"]) == 0.0 and float(cut["graded"]) == 0.0
+    assert float(graded["verdict_pass_rate"]) == 1.0 and float(graded["graded"]) == 1.0
+    assert float(graded_report["graded"]) == 1.0
+    assert "truncated" not in cut  # OpenRLHF's own per-sample metric of that name would be shadowed
+
+    # OpenRLHF's path from executor outputs to a training batch
+    generator = samples_generator.SamplesGenerator.__new__(samples_generator.SamplesGenerator)
+    experiences = [generator._process_response_into_experience(response, max_len=length)
+                   for response, (_, length) in zip(responses, runs)]
+    merged = openrlhf_experience.Experience.concat_experiences(experiences, tokenizer.pad_token_id)
+    items = openrlhf_experience.split_experience_batch(merged)
+    batch = openrlhf_experience.make_experience_batch(items)
+    # per-sample logs come back as a list of scalars (OpenRLHF's actor turns lists into tensors to log them)
+    assert [float(v) for v in batch.info["verdict_pass_rate"]] == [1.0, float(graded_report["verdict_pass_rate"]),
+                                                                   0.0]
+    assert [float(v) for v in batch.info["graded"]] == [1.0, 1.0, 0.0]
+    balanced = openrlhf_experience.balance_experiences(experiences, SimpleNamespace(
+        actor=SimpleNamespace(num_nodes=1, num_gpus_per_node=2), ds=SimpleNamespace(ring_attn_size=1,
+                                                                                    tensor_parallel_size=1)))
+    assert sum(len(b.sequences) for b in balanced) == 3
+    # the replay buffer's append (split) and collate (make_experience_batch); its __init__ only asks for a CUDA
+    # device, to send samples to
+    buffer = NaiveReplayBuffer.__new__(NaiveReplayBuffer)
+    buffer.__dict__.update(cpu_offload=False, limit=0, items=[], packing_samples=False, dynamic_batch=False)
+    for experience in balanced:
+        buffer.append(experience)
+    sample = buffer.collate_fn([buffer[i] for i in range(len(buffer))])
+    assert sorted(float(v) for v in sample.info["graded"]) == [0.0, 1.0, 1.0]
