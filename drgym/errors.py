@@ -12,6 +12,7 @@ __all__ = [
     "PolicyError",
     "SearchIndexError",
     "TaskFileError",
+    "TrainingError",
     "UnknownSuiteError",
 ]
 
@@ -46,6 +47,10 @@ class SearchIndexError(DrgymError):
 
 class TaskFileError(DrgymError):
     """A task file has a malformed line or field; the message names the file, line and field."""
+
+
+class TrainingError(DrgymError):
+    """Training cannot go on: a loss or gradient is not finite; the message names the step and what to change."""
 
 
 class UnknownSuiteError(DrgymError):

@@ -2,13 +2,16 @@
 
 Each row's ``messages`` are rendered with the model's chat template; the loss is the next-token cross-entropy on
 the assistant turns only (their text and end-of-turn marker): system, question and observation tokens are
-context, as in OpenRLHF's multi-turn SFT.
+context, as in OpenRLHF's multi-turn SFT. A row is cut to ``max_len`` tokens; a row left with no assistant token
+is dropped (with a warning), and a file left with none fails. A loss or gradient that is not finite stops training.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
+import math
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -18,10 +21,12 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from drgym.errors import ConfigError
+from drgym.errors import ConfigError, TrainingError
 from drgym.train.reference.generation import padding_id
 
 __all__ = ["SFTConfig", "assistant_token_mask", "train_sft"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +67,7 @@ def assistant_token_mask(tokenizer: Any, messages: list[dict[str, str]]) -> tupl
 
 def _load_rows(path: Path, tokenizer: Any, max_len: int) -> list[tuple[list[int], list[int]]]:
     rows = []
+    cut_off = []  # (line, tokens, position of the first assistant token) of rows truncation leaves nothing to learn
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -73,7 +79,19 @@ def _load_rows(path: Path, tokenizer: Any, max_len: int) -> list[tuple[list[int]
             ids, mask = assistant_token_mask(tokenizer, messages)
             if sum(mask) == 0:
                 continue
+            if sum(mask[:max_len]) == 0:
+                cut_off.append((number, len(ids), mask.index(1)))
+                continue
             rows.append((ids[:max_len], mask[:max_len]))
+    if cut_off:
+        number, length, first = cut_off[0]
+        why = (f"no assistant token survives truncation to max_len {max_len} in {len(cut_off)} row(s) of {path} "
+               f"(line {number}: {length} tokens, the first assistant token at position {first})")
+        fix = (f"raise max_len (--max-len) above {max(first for _, _, first in cut_off)}, or write shorter rows "
+               "(shorter observations or fewer turns before the first assistant turn)")
+        if not rows:
+            raise ConfigError(f"{why}: nothing is left to train on; {fix}")
+        logger.warning("%s: those rows are dropped; to keep them, %s", why, fix)
     if not rows:
         raise ConfigError(f"{path}: no rows with assistant turns")
     return rows
@@ -110,6 +128,15 @@ def sft_loss(model: Any, batch: list[tuple[list[int], list[int]]], pad_id: int) 
                                              ignore_index=-100)
 
 
+def _stop_unless_finite(step: int, epoch: int, loss: float, grad_norm: float, config: SFTConfig) -> None:
+    """Raises before an update with a NaN or infinite loss or gradient (it would make every weight NaN)."""
+    if math.isfinite(loss) and math.isfinite(grad_norm):
+        return
+    raise TrainingError(f"SFT step {step} (epoch {epoch}): the loss is {loss} and the gradient norm {grad_norm}; "
+                        f"training stopped before the update, nothing saved. Lower the learning rate (lr "
+                        f"{config.lr}), and check that the model's weights are finite")
+
+
 def train_sft(config: SFTConfig) -> Path:
     """Trains and saves the model and tokenizer to ``config.out``; losses go to ``out/sft_metrics.csv``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -141,7 +168,8 @@ def train_sft(config: SFTConfig) -> Path:
                 loss = sft_loss(model, batch, pad)
                 optimizer.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                _stop_unless_finite(step + 1, epoch, loss.item(), grad_norm.item(), config)
                 optimizer.step()
                 schedule.step()
                 step += 1
