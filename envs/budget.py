@@ -18,13 +18,16 @@ class Budget:
     """Limits of one episode; ``None`` = unlimited. Hitting any one truncates the episode."""
 
     max_tool_calls: int | None = 60
-    """Tool calls, each call of a batch counted."""
+    """Tool calls, each call of a batch counted: every call the action wrote, whether it ran, named an unknown
+    tool, had invalid arguments or was refused unrun (malformed JSON, an unclosed tag, a batch over the limit or
+    beside an answer, or calls left when a budget ran out mid-batch)."""
     max_turns: int | None = 30
     """Assistant turns (actions), malformed ones included."""
     max_tokens: int | None = None
     """Action plus observation tokens."""
     max_seconds: float | None = None
-    """Wall time from reset."""
+    """Wall time from reset. It bounds a call while it runs: a tool's timeout is at most the time left (the
+    shell stops its command; a vision request is cut), and no call starts once it is spent."""
     max_cost_usd: float | None = None
     """Cost under the price table."""
 
@@ -55,7 +58,8 @@ def count_tokens_default(text: str) -> int:
 class BudgetTracker:
     """Counts an episode's usage against a `Budget`."""
 
-    def __init__(self, budget: Budget, prices: PriceTable, tokenizer: Any = None) -> None:
+    def __init__(self, budget: Budget, prices: PriceTable, tokenizer: Any = None, *,
+                 started: float | None = None) -> None:
         self.budget = budget
         self.prices = prices
         self.count_tokens = _token_counter(tokenizer)
@@ -64,7 +68,8 @@ class BudgetTracker:
         self.input_tokens = 0
         self.output_tokens = 0
         self.cost_usd = 0.0
-        self.started = time.monotonic()
+        self.started = time.monotonic() if started is None else started
+        """`time.monotonic()` at reset."""
 
     def charge_action(self, text: str) -> None:
         self.turns += 1
@@ -78,8 +83,14 @@ class BudgetTracker:
         self.cost_usd += tokens / 1000 * self.prices.usd_per_1k_input_tokens
 
     def charge_tool(self, name: str) -> None:
+        """A call that runs: counted, and priced by the tool's entry in the price table."""
         self.tool_calls += 1
         self.cost_usd += self.prices.usd_per_tool_call.get(name, 0.0)
+
+    def charge_unrun_calls(self, count: int) -> None:
+        """Calls the action wrote that did not run (unknown tool, malformed, refused): counted, not priced,
+        since no back-end was paid for them."""
+        self.tool_calls += count
 
     @property
     def elapsed_s(self) -> float:

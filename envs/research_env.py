@@ -8,7 +8,8 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import asdict
+import weakref
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from drgym.envs.budget import Budget, BudgetTracker, PriceTable
+from drgym.envs.clipping import clip
 from drgym.envs.noise import NoiseConfig, failure_text, inject
-from drgym.envs.protocol import ParsedAction, parse_action
-from drgym.envs.tools.base import EpisodeState, Tool, ToolError
-from drgym.envs.tools.file import FileTool, resolve_workspace_path
+from drgym.envs.protocol import MAX_ACTION_CHARS, ParsedAction, action_size_problem, parse_action
+from drgym.envs.tools.base import DEFAULT_WORKSPACE_QUOTA_MB, EpisodeState, Tool, ToolError
+from drgym.envs.tools.file import MAX_FILE_BYTES, FileTool, resolve_workspace_path
 from drgym.envs.tools.image import AnalyzeImage, VisionBackend
 from drgym.envs.tools.shell import ShellTool
 from drgym.envs.tools.todo import Todo
@@ -42,7 +44,13 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TOOLS = ("batch_web_surfer", "todo", "file", "analyze_image")
 """Always on; `shell` joins them when bubblewrap and tmux are installed."""
-MAX_TEXT_CHARS = 1_000_000
+MAX_TEXT_CHARS = MAX_ACTION_CHARS
+"""Longest action and longest observation (the spaces' `max_length`); longer observations are cut to fit."""
+MAX_TOOL_RESPONSE_CHARS = 100_000
+"""Longest result of one tool call in a batch; the rest is cut with a note."""
+MAX_KEPT_MALFORMED_CHARS = 4_000
+"""A malformed action is kept in `info["messages"]` up to this many characters (with a note of its length), so
+a long episode of degenerate output does not hold every copy of it."""
 _SAMPLE_CHARSET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 <>/{}\":,._-\né"
 
 
@@ -124,7 +132,8 @@ class ResearchEnv(gym.Env[str, str]):
     ``system_prompt`` (a template with ``{tools}`` and ``{finish}``, for small models with short contexts),
     ``unsearchable`` (url fragments of pages search never returns, e.g. ``["/archive/"]``: link-walk tasks),
     ``web="live"`` with ``live`` (`drgym.web.live.LiveConfig` or its fields: back-end, record/replay) for the real web,
-    ``workspace_root``, ``tokenizer``, ``prices`` (`PriceTable`), ``vision`` (`VisionBackend` or its fields as
+    ``workspace_root`` (each episode gets a fresh folder in it), ``workspace_quota_mb`` (disk the episode's
+    files may use, default 256), ``tokenizer``, ``prices`` (`PriceTable`), ``vision`` (`VisionBackend` or its fields as
     a dict: an OpenAI-compatible VLM endpoint for analyze_image), ``render_mode`` ("ansi").
 
     ## Example
@@ -147,7 +156,7 @@ class ResearchEnv(gym.Env[str, str]):
                  workspace_root: str | Path | None = None, tokenizer: Any = None, prices: PriceTable | None = None,
                  vision: VisionBackend | dict | None = None, system_prompt: str | None = None,
                  live: Any = None, unsearchable: tuple[str, ...] | list[str] = (),
-                 render_mode: str | None = None) -> None:
+                 workspace_quota_mb: int = DEFAULT_WORKSPACE_QUOTA_MB, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.render_mode = render_mode
@@ -173,10 +182,17 @@ class ResearchEnv(gym.Env[str, str]):
         self.tokenizer = tokenizer
         if isinstance(vision, dict):
             vision = VisionBackend(**vision)
+        if not isinstance(workspace_quota_mb, int) or workspace_quota_mb < 1:
+            raise ConfigError(f"workspace_quota_mb must be a positive whole number of megabytes, got "
+                              f"{workspace_quota_mb!r}")
+        self.workspace_quota_mb = workspace_quota_mb
         self.tools = _build_tools(tools, self.index, vision, tuple(unsearchable))
-        self._owns_workspace_root = workspace_root is None
         self.workspace_root = Path(workspace_root) if workspace_root else Path(tempfile.mkdtemp(prefix="drgym-"))
         self.workspace_root.mkdir(parents=True, exist_ok=True)
+        self._resources = _Resources(tools=self.tools, root=self.workspace_root, owns_root=workspace_root is None)
+        # A dropped env (no close()) still stops its sandbox processes and removes its folders: the finalizer
+        # holds only the resources, never the env, so the env can be collected.
+        self._finalizer = weakref.finalize(self, _release, self._resources)
         self.observation_space = UnicodeText()
         self.action_space = UnicodeText()
         self._tool_schemas = [tool.schema for tool in self.tools.values()]
@@ -215,13 +231,19 @@ class ResearchEnv(gym.Env[str, str]):
         self._episode += 1
         if hasattr(self.index, "start_episode"):  # the live web: one cassette per (task, seed)
             self.index.start_episode(f"{task.id}-seed{seed}" if seed is not None else f"{task.id}-ep{self._episode}")
-        workspace = self.workspace_root / f"episode-{self._episode:05d}"
-        workspace.mkdir(parents=True)
+        # mkdtemp: unique even when envs share a workspace_root or a crashed run left its folders behind
+        self.workspace_root.mkdir(parents=True, exist_ok=True)
+        workspace = Path(tempfile.mkdtemp(prefix=f"episode-{self._episode:05d}-", dir=self.workspace_root))
+        self._resources.workspace = workspace
         self._task = task
-        self._state = EpisodeState(workspace=workspace, rng=self.np_random)
+        deadline = None if self.budget.max_seconds is None else time.monotonic() + self.budget.max_seconds
+        self._state = EpisodeState(workspace=workspace, rng=self.np_random, deadline=deadline,
+                                   quota_bytes=self.workspace_quota_mb * 2**20)
         for tool in self.tools.values():
             tool.reset(self._state)
-        self._tracker = BudgetTracker(self.budget, self.prices, self.tokenizer)
+        # one clock for the time budget and the tools' timeouts
+        started = None if deadline is None else deadline - self.budget.max_seconds
+        self._tracker = BudgetTracker(self.budget, self.prices, self.tokenizer, started=started)
         self._done = False
         self._messages = [{"role": "system", "content": self._system_prompt},
                           {"role": "user", "content": task.question}]
@@ -234,16 +256,14 @@ class ResearchEnv(gym.Env[str, str]):
             raise ResetNeeded("the episode has ended: call reset() before step()")
         self.last_tool_calls = []
         tracker, state = self._tracker, self._state
-        action_text = action if isinstance(action, str) else json.dumps(action, ensure_ascii=False, default=str)
-        tracker.charge_action(action_text)
-        if isinstance(action, dict):
-            self._messages.append({**action, "role": "assistant"})
-        else:  # text, or something that is not an action at all (recorded as its text)
-            self._messages.append({"role": "assistant", "content": action_text})
         parsed = parse_action(action)
+        action_text = _action_text(action)
+        tracker.charge_action(action_text)
+        self._messages.append(_recorded_action(action, action_text, parsed))
         reward, terminated, verdicts, results = 0.0, False, None, []
         self._citations = None
         if parsed.errors:
+            tracker.charge_unrun_calls(parsed.n_calls)
             text = "error: " + "\n".join(parsed.errors)
             results = [("error", None, text)]
         elif parsed.answer is not None or parsed.answer_file is not None:
@@ -262,7 +282,8 @@ class ResearchEnv(gym.Env[str, str]):
             reward, verdicts = self._grade_draft()
             results.append(("budget", None, f"budget exhausted ({exhausted}): the episode is over."))
         body = "\n\n".join(text for _, _, text in results)
-        observation = body if terminated or truncated else f"{body}\n\n{tracker.describe()}"
+        tail = "" if terminated or truncated else f"\n\n{tracker.describe()}"
+        observation = clip(body, self.observation_space.max_length - len(tail), what="observation") + tail
         tracker.charge_observation(observation)
         self._record_observation(action, results, observation)
         self._done = terminated or truncated
@@ -290,10 +311,7 @@ class ResearchEnv(gym.Env[str, str]):
         self._close_episode()
         if hasattr(self.index, "finish_episode"):
             self.index.finish_episode()
-        for tool in self.tools.values():
-            tool.close()
-        if self._owns_workspace_root:
-            shutil.rmtree(self.workspace_root, ignore_errors=True)
+        _release(self._resources)
         super().close()
 
     # -- internals ------------------------------------------------------------------------------------
@@ -301,9 +319,13 @@ class ResearchEnv(gym.Env[str, str]):
     def _run_tools(self, parsed: ParsedAction, state: EpisodeState, tracker: BudgetTracker) -> list[tuple[str, str, str]]:
         results = []
         self.last_tool_calls = []
-        for call in parsed.tool_calls:
+        for number, call in enumerate(parsed.tool_calls):
+            if tracker.exhausted():  # a time budget can run out between two calls of a batch
+                tracker.charge_unrun_calls(len(parsed.tool_calls) - number)
+                break
             tool = self.tools.get(call.name)
             if tool is None:
+                tracker.charge_unrun_calls(1)
                 close = difflib.get_close_matches(call.name, list(self.tools), n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 results.append((call.name, call.call_id, f"error: unknown tool {call.name!r}.{hint} Available: "
@@ -315,6 +337,7 @@ class ResearchEnv(gym.Env[str, str]):
                 output = tool.run(state, **tool.validate(call.arguments))
             except ToolError as e:
                 output = f"error: {e}"
+            output = clip(output, MAX_TOOL_RESPONSE_CHARS, what=f"{call.name} result")
             failure = inject(self.noise, call.name, state.rng)
             self.last_tool_calls.append({"name": call.name, "arguments": call.arguments, "noise": failure,
                                          "error": output.startswith("error:"),
@@ -324,8 +347,6 @@ class ResearchEnv(gym.Env[str, str]):
             elif not output.startswith("error:"):
                 state.last_result = output
             results.append((call.name, call.call_id, f"<tool_response name=\"{call.name}\">\n{output}\n</tool_response>"))
-            if tracker.exhausted():
-                break
         return results
 
     def _record_observation(self, action: str | dict, results: list[tuple[str, str | None, str]],
@@ -347,7 +368,11 @@ class ResearchEnv(gym.Env[str, str]):
         if not path.is_file():
             return "", (f"error: no file {parsed.answer_file!r} in the workspace to submit; write it with the file "
                         "tool first.")
-        return path.read_text(encoding="utf-8", errors="replace"), None
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return "", (f"error: {parsed.answer_file!r} has {size:,} bytes; a report has at most {MAX_FILE_BYTES:,}. "
+                        "Shorten it and submit again.")
+        return _read_head(path), None
 
     def _grade(self, report: str) -> tuple[float, list[dict[str, Any]]]:
         task = self._task
@@ -375,7 +400,7 @@ class ResearchEnv(gym.Env[str, str]):
     def _grade_draft(self) -> tuple[float, list[dict[str, Any]]]:
         draft = self._state.workspace / "report.md"
         if self._task.kind == "deep_research" and draft.is_file():
-            return self._grade(draft.read_text(encoding="utf-8", errors="replace"))
+            return self._grade(_read_head(draft))  # an over-long draft is graded on its first MAX_FILE_BYTES
         return 0.0, []
 
     def _info(self) -> dict[str, Any]:
@@ -387,6 +412,60 @@ class ResearchEnv(gym.Env[str, str]):
         if self._state is not None:
             shutil.rmtree(self._state.workspace, ignore_errors=True)
             self._state = None
+            self._resources.workspace = None
+
+
+@dataclass
+class _Resources:
+    """What an env must release when it is closed or collected; it never refers to the env itself."""
+
+    tools: dict[str, Tool]
+    root: Path
+    owns_root: bool
+    workspace: Path | None = None
+    """The current episode's folder."""
+
+
+def _release(resources: _Resources) -> None:
+    """Stops the tools' processes and removes the env's folders; safe to call more than once."""
+    for tool in resources.tools.values():
+        try:
+            tool.close()
+        except Exception:  # one tool failing to stop must not keep the others (and the folders) alive
+            logger.exception("closing the %s tool failed", tool.name)
+    if resources.workspace is not None:
+        shutil.rmtree(resources.workspace, ignore_errors=True)
+        resources.workspace = None
+    if resources.owns_root:
+        shutil.rmtree(resources.root, ignore_errors=True)
+
+
+def _action_text(action: Any) -> str:
+    """The action as the text its tokens are charged on: at most MAX_ACTION_CHARS characters."""
+    if isinstance(action, str):
+        return action if len(action) <= MAX_ACTION_CHARS else action[:MAX_ACTION_CHARS]
+    if isinstance(action, dict) and action_size_problem(action) is None:
+        return json.dumps(action, ensure_ascii=False)
+    return ""  # not an action at all, or one refused unread: the turn is charged, not its size
+
+
+def _recorded_action(action: Any, action_text: str, parsed: ParsedAction) -> dict[str, Any]:
+    """The assistant message kept in the history: the action itself, or a clipped copy of a malformed one."""
+    if not parsed.errors:
+        return {**action, "role": "assistant"} if isinstance(action, dict) else {"role": "assistant", "content": action}
+    if isinstance(action, dict) and action_text and len(action_text) <= MAX_KEPT_MALFORMED_CHARS:
+        return {**action, "role": "assistant"}
+    if isinstance(action, str) or action_text:
+        kept = clip(action if isinstance(action, str) else action_text, MAX_KEPT_MALFORMED_CHARS,
+                    what="malformed action")
+    else:
+        kept = f"[an action that could not be read: {parsed.errors[0][:200]}]"
+    return {"role": "assistant", "content": kept}
+
+
+def _read_head(path: Path) -> str:
+    with path.open("rb") as handle:
+        return handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
 
 
 class DeepSearchEnv(ResearchEnv):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
+import time
 import typing
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,7 +17,16 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import ConfigDict, Field, ValidationError, create_model
 
-__all__ = ["EpisodeState", "Tool", "ToolError"]
+from drgym.envs.clipping import preview
+
+__all__ = ["DEFAULT_WORKSPACE_QUOTA_MB", "EpisodeState", "MAX_WORKSPACE_ENTRIES", "Tool", "ToolError",
+           "workspace_usage"]
+
+DEFAULT_WORKSPACE_QUOTA_MB = 256
+"""Disk an episode's workspace may use (files and folders, as allocated on disk)."""
+MAX_WORKSPACE_ENTRIES = 100_000
+"""Files and folders a workspace may hold; counted with the quota, so a swarm of empty files is refused too."""
+MAX_PROBLEMS_SHOWN = 5
 
 
 class ToolError(Exception):
@@ -36,6 +47,42 @@ class EpisodeState:
     last_result: str = ""
     """The previous tool result (for file save_result)."""
     seen_image_hashes: dict[str, str] = field(default_factory=dict)
+    deadline: float | None = None
+    """`time.monotonic()` when the episode's `max_seconds` runs out; None = no time limit."""
+    quota_bytes: int = DEFAULT_WORKSPACE_QUOTA_MB * 2**20
+    """Disk the workspace may use."""
+
+    def seconds_left(self) -> float | None:
+        """Time left before the deadline (0 when spent), or None without a time limit."""
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+
+def workspace_usage(workspace: Path, *, stop_bytes: int | None = None) -> tuple[int, int]:
+    """(bytes allocated on disk, entries) under `workspace`, without following symbolic links.
+
+    Counting stops early past `stop_bytes` or `MAX_WORKSPACE_ENTRIES` (the answer is then "over"), so a full
+    workspace is never walked in full on every check.
+    """
+    used, entries = 0, 0
+    stack = [os.fspath(workspace)]
+    while stack:
+        try:
+            iterator = os.scandir(stack.pop())
+        except OSError:  # removed while walking, or unreadable: nothing to count
+            continue
+        with iterator:
+            for entry in iterator:
+                entries += 1
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                used += info.st_blocks * 512
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                if entries > MAX_WORKSPACE_ENTRIES or (stop_bytes is not None and used > stop_bytes):
+                    return used, entries
+    return used, entries
 
 
 class Tool:
@@ -102,9 +149,12 @@ class Tool:
             model = self.arguments_model.model_validate(arguments)
         except ValidationError as e:
             problems = []
-            for error in e.errors():
-                where = ".".join(str(part) for part in error["loc"]) or "arguments"
-                problems.append(f"argument {where!r}: {error['msg']}")
+            errors = e.errors(include_input=False, include_url=False)
+            for error in errors[:MAX_PROBLEMS_SHOWN]:  # an argument name is agent input: previewed, never echoed
+                where = ".".join(str(part) if isinstance(part, int) else part for part in error["loc"]) or "arguments"
+                problems.append(f"argument {preview(where, 60)}: {error['msg']}")
+            if len(errors) > MAX_PROBLEMS_SHOWN:
+                problems.append(f"and {len(errors) - MAX_PROBLEMS_SHOWN:,} more problems")
             expected = json.dumps(self.schema["function"]["parameters"].get("properties", {}), ensure_ascii=False)
             raise ToolError(f"invalid arguments for {self.name}: {'; '.join(problems)}. Expected arguments: "
                             f"{expected}") from None

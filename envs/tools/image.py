@@ -17,6 +17,7 @@ import httpx
 import imagehash
 from PIL import Image, UnidentifiedImageError
 
+from drgym.envs.clipping import preview
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
 from drgym.envs.tools.file import resolve_workspace_path
 from drgym.web.corpus import Corpus
@@ -24,6 +25,9 @@ from drgym.web.corpus import Corpus
 __all__ = ["AnalyzeImage", "VisionBackend"]
 
 MAX_IMAGE_BYTES = 10_000_000
+MAX_SOURCE_CHARS = 2048
+"""Longest image url or path."""
+MAX_QUESTION_CHARS = 2000
 SAME_IMAGE_DISTANCE = 4
 """Perceptual-hash bits that may differ for two images to count as the same."""
 
@@ -40,7 +44,9 @@ class VisionBackend:
     timeout_s: float = 60.0
     max_tokens: int = 400
 
-    def describe(self, image: bytes, mime: str, question: str) -> str:
+    def describe(self, image: bytes, mime: str, question: str, *, timeout_s: float | None = None) -> str:
+        """The model's description; `timeout_s` (the episode's time left) shortens the configured timeout."""
+        timeout_s = self.timeout_s if timeout_s is None else min(self.timeout_s, timeout_s)
         key = self.api_key or os.environ.get("OPENAI_API_KEY", "")
         url = self.base_url.rstrip("/") + "/chat/completions"
         data_uri = f"data:{mime};base64,{base64.b64encode(image).decode()}"
@@ -49,10 +55,10 @@ class VisionBackend:
                        {"type": "text", "text": question},
                        {"type": "image_url", "image_url": {"url": data_uri}}]}]}
         try:
-            response = httpx.post(url, json=payload, timeout=self.timeout_s,
+            response = httpx.post(url, json=payload, timeout=timeout_s,
                                   headers={"Authorization": f"Bearer {key}"} if key else {})
         except httpx.TimeoutException:
-            raise ToolError(f"the vision back-end at {self.base_url} did not answer within {self.timeout_s:g} s; "
+            raise ToolError(f"the vision back-end at {self.base_url} did not answer within {timeout_s:g} s; "
                             "try again.") from None
         except httpx.HTTPError as e:
             raise ToolError(f"the vision back-end at {self.base_url} is unreachable ({type(e).__name__}); "
@@ -83,28 +89,37 @@ class AnalyzeImage(Tool):
             source: the image's url, or a path inside the workspace.
             question: what to look for; by default, a general description.
         """
+        if len(source) > MAX_SOURCE_CHARS:
+            raise ToolError(f"source has at most {MAX_SOURCE_CHARS} characters, got {len(source):,} "
+                            f"({preview(source, 40)}).")
+        if question is not None and len(question) > MAX_QUESTION_CHARS:
+            raise ToolError(f"question has at most {MAX_QUESTION_CHARS} characters, got {len(question):,}.")
         alt = caption = page_url = ""
         if source.startswith(("http://", "https://", "local://")):
             found = self.corpus.find_image(source)
             if found is None:
-                raise ToolError(f"no image at {source!r}; use an image url listed on a page you read.")
+                raise ToolError(f"no image at {preview(source)}; use an image url listed on a page you read.")
             image_info, page_url = found
             alt, caption = image_info.alt, image_info.caption
             data = self.corpus.image_bytes(source)
         else:
             path = resolve_workspace_path(state.workspace, source)
             if not path.is_file():
-                raise ToolError(f"no image file {source!r} in the workspace.")
+                raise ToolError(f"no image file {preview(source)} in the workspace.")
             if path.stat().st_size > MAX_IMAGE_BYTES:
-                raise ToolError(f"{source!r} is larger than {MAX_IMAGE_BYTES} bytes.")
-            data = path.read_bytes()
+                raise ToolError(f"{preview(source)} is larger than {MAX_IMAGE_BYTES} bytes.")
+            try:
+                data = path.read_bytes()
+            except OSError as e:
+                raise ToolError(f"cannot read {preview(source)}: {e.strerror or type(e).__name__}.") from None
         picture, size_text, digest = None, "", None
         if data is not None:
             try:
                 picture = Image.open(io.BytesIO(data))
                 picture.load()
-            except (UnidentifiedImageError, OSError):
-                raise ToolError(f"{source!r} is not an image drgym can read (PNG, JPEG, GIF, WebP, …).") from None
+            except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+                raise ToolError(f"{preview(source)} is not an image drgym can read (PNG, JPEG, GIF, WebP, … of at "
+                                f"most {Image.MAX_IMAGE_PIXELS:,} pixels).") from None
             size_text = f"{picture.width}×{picture.height} pixels, {picture.format}"
             digest = imagehash.phash(picture)
             for seen_hash, seen_source in state.seen_image_hashes.items():
@@ -117,7 +132,11 @@ class AnalyzeImage(Tool):
             lines.append(f"shown on {page_url}")
         if self.vision is not None and data is not None:
             mime = Image.MIME.get(picture.format, "image/png")
-            lines.append(self.vision.describe(data, mime, question or "Describe this image in detail."))
+            time_left = state.seconds_left()
+            if time_left is not None and time_left <= 0:
+                raise ToolError("the episode's time budget (max_seconds) is spent; the image was not sent.")
+            lines.append(self.vision.describe(data, mime, question or "Describe this image in detail.",
+                                              timeout_s=time_left))
         else:
             if alt:
                 lines.append(f"alt text: {alt}")

@@ -4,8 +4,10 @@ sandbox.
 The sandbox sees the system folders read-only (/usr, /bin, /lib, /etc), its own /tmp, /proc and /dev, the
 episode workspace read-write at /workspace, and nothing else of the host; it has no network (its own network
 namespace), its own process namespace, and limits on CPU seconds per process, memory, processes, file size,
-wall time per command and output size. Run as root, drgym drops the sandbox to the `nobody` user first, so
-the process limit holds. cwd, variables and background jobs persist between calls within the episode; the
+wall time per command and output size. Its /tmp is a RAM tmpfs of `ShellLimits.tmp_mb`, carved out of the
+memory limit. The workspace counts against the episode's disk quota, checked while commands run. Run as root,
+bubblewrap mounts the sandbox with root's rights (no host folder's permissions are changed) and the shell
+inside drops to the `nobody` user with no capabilities, so the process limit holds. cwd, variables and background jobs persist between calls within the episode; the
 tmux server (on a private socket the sandbox cannot reach) and every process are gone after reset or close.
 Without bubblewrap or tmux the tool refuses to start; it never runs commands unsandboxed.
 """
@@ -23,13 +25,16 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from drgym.envs.tools.base import EpisodeState, Tool, ToolError
-from drgym.errors import DependencyNotInstalled
+from drgym.envs.clipping import preview
+from drgym.envs.tools.base import MAX_WORKSPACE_ENTRIES, EpisodeState, Tool, ToolError, workspace_usage
+from drgym.errors import ConfigError, DependencyNotInstalled
 
-__all__ = ["ShellLimits", "ShellTool"]
+__all__ = ["MAX_COMMAND_CHARS", "ShellLimits", "ShellTool"]
 
 _SANDBOX_UID = 65534  # nobody
 _CONTROL = "/.drgym"  # where the sandbox finds command files and writes output and exit codes
+MAX_COMMAND_CHARS = 100_000
+"""Longest command line; longer programs go in a file."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,10 @@ class ShellLimits:
     cpu_s: int = 120
     """CPU seconds per process (RLIMIT_CPU)."""
     memory_mb: int = 2048
-    """Address space per process (RLIMIT_AS)."""
+    """Memory of a process and the sandbox's /tmp together: a process gets ``memory_mb - tmp_mb`` of address
+    space (RLIMIT_AS), /tmp holds at most `tmp_mb`."""
+    tmp_mb: int = 64
+    """Size of the sandbox's /tmp, a RAM tmpfs (its pages are memory, not disk)."""
     max_processes: int = 64
     """Processes of the sandbox at once; reaching it (a fork bomb) resets the sandbox."""
     file_size_mb: int = 64
@@ -48,6 +56,11 @@ class ShellLimits:
     """Upper bound of a call's `timeout_s`."""
     max_output_chars: int = 20_000
     """Output beyond this is cut, with a note."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.tmp_mb < self.memory_mb:
+            raise ConfigError(f"ShellLimits.tmp_mb ({self.tmp_mb}) must be positive and below memory_mb "
+                              f"({self.memory_mb}): /tmp is carved out of the memory limit.")
 
 
 def _require(binary: str, package: str) -> str:
@@ -75,8 +88,12 @@ class ShellTool(Tool):
         self._workspace: Path | None = None
         self._counter = 0
         self._pane_pid = 0
-        self._tripped = False
+        self._tripped: str | None = None
+        """Why the watchdog reset the sandbox: "processes" or "quota"."""
+        self._quota_bytes = 0
         self._watchdog_stop = threading.Event()
+        self.tag = uuid.uuid4().hex[:12]
+        """In the names of this tool's tmux socket folder and session, so its processes can be told apart."""
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -90,54 +107,72 @@ class ShellTool(Tool):
     def _start(self) -> None:
         import libtmux
 
-        self._socket_dir = Path(tempfile.mkdtemp(prefix="drgym-tmux-"))  # 0700: out of the sandbox's reach
-        self._control = Path(tempfile.mkdtemp(prefix="drgym-shell-"))
+        self._socket_dir = Path(tempfile.mkdtemp(prefix=f"drgym-tmux-{self.tag}-"))  # 0700: out of the sandbox's reach
+        self._control = Path(tempfile.mkdtemp(prefix=f"drgym-shell-{self.tag}-"))
         workspace = self._workspace
-        if self._as_root:
+        if self._as_root:  # the env's own folders; bubblewrap mounts them as root, so no parent needs o+x
             for path in (self._control, workspace):
                 os.chown(path, _SANDBOX_UID, _SANDBOX_UID)
-            for parent in workspace.parents:  # the sandbox user must be able to reach the workspace
-                if parent == Path("/"):
-                    break
-                mode = parent.stat().st_mode
-                if not mode & 0o001:
-                    os.chmod(parent, mode | 0o001)
         limits = self.limits
-        inner = (f"ulimit -t {limits.cpu_s} -v {limits.memory_mb * 1024} -f {limits.file_size_mb * 1024} "
+        file_size_kb = min(limits.file_size_mb * 1024, max(1, self._quota_bytes // 1024))
+        inner = (f"ulimit -t {limits.cpu_s} -v {(limits.memory_mb - limits.tmp_mb) * 1024} -f {file_size_kb} "
                  f"-u {self._nproc_limit()} 2>/dev/null; exec bash --noprofile --norc -i")
-        sandbox = [self._bwrap, "--die-with-parent", "--unshare-all", "--hostname", "sandbox",
+        if self._as_root:
+            # No user namespace: bubblewrap keeps root's right to bind any folder, then the shell drops to
+            # nobody (setpriv) with every capability gone; bubblewrap sets no_new_privs, so setuid files can't
+            # climb back.
+            isolation = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                         "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
+            shell = [self._setpriv, f"--reuid={_SANDBOX_UID}", f"--regid={_SANDBOX_UID}", "--clear-groups",
+                     "--inh-caps=-all", "--bounding-set=-all", "bash", "-c", inner]
+        else:
+            isolation = ["--unshare-all"]
+            shell = ["bash", "-c", inner]
+        sandbox = [self._bwrap, "--die-with-parent", *isolation, "--hostname", "sandbox",
                    "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
         for folder in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
             if os.path.islink(folder):
                 sandbox += ["--symlink", os.readlink(folder), folder]
             elif os.path.isdir(folder):
                 sandbox += ["--ro-bind", folder, folder]
-        sandbox += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        sandbox += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmp_mb * 2**20),
+                    "--tmpfs", "/tmp",
                     "--bind", str(workspace), "/workspace", "--bind", str(self._control), _CONTROL,
                     "--chdir", "/workspace", "--clearenv", "--setenv", "HOME", "/workspace",
                     "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "TERM", "xterm",
-                    "--setenv", "PS1", "$ ", "--setenv", "LANG", "C.UTF-8", "bash", "-c", inner]
-        if self._as_root:
-            sandbox = [self._setpriv, f"--reuid={_SANDBOX_UID}", f"--regid={_SANDBOX_UID}", "--clear-groups",
-                       *sandbox]
+                    "--setenv", "PS1", "$ ", "--setenv", "LANG", "C.UTF-8", *shell]
         self._server = libtmux.Server(socket_path=str(self._socket_dir / "tmux.sock"))
-        self._session = self._server.new_session(session_name=f"drgym-{uuid.uuid4().hex[:8]}", x=200, y=50,
+        self._session = self._server.new_session(session_name=f"drgym-{self.tag}", x=200, y=50,
                                                  window_command=shlex.join(sandbox))
         self._pane_pid = int(self._session.active_pane.pane_pid)
         self._counter = 0
-        self._tripped = False
+        self._tripped = None
         self._watchdog_stop = threading.Event()
-        threading.Thread(target=self._watch, args=(self._pane_pid, self._watchdog_stop), daemon=True,
-                         name="drgym-shell-watchdog").start()
+        threading.Thread(target=self._watch, args=(self._pane_pid, self._watchdog_stop, workspace),
+                         daemon=True, name="drgym-shell-watchdog").start()
         self._wait_ready()
 
-    def _watch(self, pane_pid: int, stop: threading.Event) -> None:
-        """Resets the sandbox when it reaches the process limit (a fork bomb), even between calls."""
+    def _watch(self, pane_pid: int, stop: threading.Event, workspace: Path) -> None:
+        """Resets the sandbox when it reaches the process limit (a fork bomb) or writes past the workspace
+        quota, even between calls. Only growth past the quota trips it, so a shell can still delete files."""
+        next_disk_check, last_used = 0.0, workspace_usage(workspace, stop_bytes=self._quota_bytes)[0]
         while not stop.wait(0.25):
             if len(_descendants(pane_pid)) >= self.limits.max_processes:
-                self._tripped = True
+                self._tripped = "processes"
                 self._kill_tree(pane_pid)
                 return
+            if time.monotonic() < next_disk_check:
+                continue
+            started = time.monotonic()
+            used, entries = workspace_usage(workspace, stop_bytes=self._quota_bytes)
+            # a walk of a crowded workspace is paid for with a longer pause, never with the agent's CPU
+            next_disk_check = time.monotonic() + 4 * (time.monotonic() - started)
+            over = used > self._quota_bytes or entries > MAX_WORKSPACE_ENTRIES
+            if over and used > last_used:
+                self._tripped = "quota"
+                self._kill_tree(pane_pid)
+                return
+            last_used = used
 
     def _nproc_limit(self) -> int:
         if self._as_root:
@@ -180,10 +215,18 @@ class ShellTool(Tool):
             timeout_s: seconds to wait before interrupting it (Ctrl-C), 1 to 300.
         """
         if not 1 <= timeout_s <= self.limits.max_timeout_s:
-            raise ToolError(f"timeout_s must be between 1 and {self.limits.max_timeout_s}, got {timeout_s}.")
+            raise ToolError(f"timeout_s must be between 1 and {self.limits.max_timeout_s}, got {preview(timeout_s)}.")
         if "\x00" in command:
             raise ToolError("the command contains a NUL byte.")
+        if len(command) > MAX_COMMAND_CHARS:
+            raise ToolError(f"a command has at most {MAX_COMMAND_CHARS:,} characters, got {len(command):,}; write a "
+                            "script with the file tool and run it.")
+        time_left = state.seconds_left()
+        if time_left is not None and time_left <= 0:
+            raise ToolError("the episode's time budget (max_seconds) is spent; the command was not run.")
+        wait_s: float = timeout_s if time_left is None else min(timeout_s, time_left)
         self._workspace = state.workspace
+        self._quota_bytes = state.quota_bytes
         note = ""
         if self._session is None or not self._alive():
             if self._session is not None:
@@ -191,17 +234,29 @@ class ShellTool(Tool):
                         "[the previous shell had ended; a new one was started: variables and jobs are gone]") + "\n"
             self._stop()
             self._start()
-        output = self._send(command, timeout_s=timeout_s)
+        output = self._send(command, timeout_s=wait_s,
+                            budget_note="" if wait_s == timeout_s else " (the episode's max_seconds ran out)")
         if self._tripped:
             self._stop()
             output = f"{output}\n{self._limit_note()}"
+        else:
+            used, entries = workspace_usage(state.workspace, stop_bytes=state.quota_bytes)
+            if used > state.quota_bytes or entries > MAX_WORKSPACE_ENTRIES:
+                output += f"\n{self._quota_note(state.quota_bytes)}"
         return note + output
 
     def _limit_note(self) -> str:
+        if self._tripped == "quota":
+            return self._quota_note(self._quota_bytes) + " The sandbox was reset: variables and jobs are gone."
         return (f"[process limit reached ({self.limits.max_processes} processes): the sandbox was reset; "
                 "variables and background jobs are gone]")
 
-    def _send(self, command: str, *, timeout_s: int) -> str:
+    @staticmethod
+    def _quota_note(quota_bytes: int) -> str:
+        return (f"[workspace quota exceeded: more than {quota_bytes / 2**20:.0f} MB or {MAX_WORKSPACE_ENTRIES:,} "
+                "files; delete files (rm, or the file tool) before writing more]")
+
+    def _send(self, command: str, *, timeout_s: float, budget_note: str = "") -> str:
         self._counter += 1
         number = self._counter
         control = self._control
@@ -222,10 +277,10 @@ class ShellTool(Tool):
         if code is None and self._alive():
             self._session.active_pane.send_keys("C-c", enter=False)
             time.sleep(0.3)
-            status = f"[timed out after {timeout_s} s: interrupted with Ctrl-C]"
+            status = f"[timed out after {timeout_s:g} s{budget_note}: interrupted with Ctrl-C]"
             if _read_code(rc) is None and not self._prompt_back():
                 self._stop()
-                status = f"[timed out after {timeout_s} s and did not stop on Ctrl-C: the shell was killed]"
+                status = f"[timed out after {timeout_s:g} s{budget_note} and did not stop on Ctrl-C: the shell was killed]"
         elif code is None and not self._tripped:
             status = "[the shell was killed (a resource limit: CPU time or memory); the next call starts a new one]"
         text = _read_capped(out, self.limits.max_output_chars) if out.exists() else ""

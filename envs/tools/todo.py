@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
+from drgym.envs.clipping import preview
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
 
-__all__ = ["Todo"]
+__all__ = ["MAX_ITEMS", "MAX_ITEM_CHARS", "Todo"]
 
 MAX_ITEMS = 100
+"""Items on the list; with `MAX_ITEM_CHARS` this bounds the list echoed after every change (~32k characters)."""
+MAX_ITEM_CHARS = 300
+"""Longest item text."""
 
 
 class Todo(Tool):
@@ -21,10 +25,13 @@ class Todo(Tool):
 
         Args:
             action: add, update, complete or list.
-            item: the item's text (add, update).
+            item: the item's text (add, update), at most 300 characters.
             id: the item's number (update, complete).
         """
         todos = state.todos
+        if item is not None and len(item.strip()) > MAX_ITEM_CHARS:
+            raise ToolError(f"a todo item has at most {MAX_ITEM_CHARS} characters, got {len(item.strip()):,} "
+                            f"({preview(item, 40)}); keep items short and put details in a file.")
         if action == "add":
             if not item or not item.strip():
                 raise ToolError('todo add needs "item", e.g. {"action": "add", "item": "..."}.')
@@ -33,7 +40,7 @@ class Todo(Tool):
             todos.append({"id": len(todos) + 1, "item": item.strip(), "done": False})
         elif action in ("update", "complete"):
             if id is None or not 1 <= id <= len(todos):
-                raise ToolError(f'todo {action} needs "id" of an existing item (1 to {len(todos)}), got {id!r}.')
+                raise ToolError(f'todo {action} needs "id" of an existing item (1 to {len(todos)}), got {preview(id)}.')
             if action == "update":
                 if not item or not item.strip():
                     raise ToolError('todo update needs the new "item" text.')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drgym.envs.clipping import preview
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
 from drgym.errors import LiveWebError
 from drgym.web.index import SearchIndex
@@ -10,6 +11,11 @@ __all__ = ["BatchWebSurfer"]
 
 MAX_QUERIES = 8
 MAX_URLS = 5
+MAX_QUERY_CHARS = 500
+"""Longest query; a search query is a few words, and each is echoed in the result's heading."""
+MAX_URL_CHARS = 2048
+"""Longest url (what browsers and servers commonly accept)."""
+MAX_FIND_CHARS = 200
 PARAGRAPHS_PER_PAGE = 20
 MAX_PARAGRAPH_CHARS = 1200
 MAX_OUTLINKS_SHOWN = 15
@@ -42,10 +48,20 @@ class BatchWebSurfer(Tool):
         if len(queries) > MAX_QUERIES or len(urls) > MAX_URLS:
             raise ToolError(f"at most {MAX_QUERIES} queries and {MAX_URLS} urls per call; got {len(queries)} and "
                             f"{len(urls)}.")
+        for query in queries:
+            if len(query) > MAX_QUERY_CHARS:
+                raise ToolError(f"a query has at most {MAX_QUERY_CHARS} characters, got {len(query):,} "
+                                f"({preview(query, 40)}); search with a few keywords.")
+        for url in urls:
+            if len(url) > MAX_URL_CHARS:
+                raise ToolError(f"a url has at most {MAX_URL_CHARS} characters, got {len(url):,} ({preview(url, 40)}); "
+                                "use a url from search results or a page's links.")
+        if find is not None and len(find) > MAX_FIND_CHARS:
+            raise ToolError(f'"find" has at most {MAX_FIND_CHARS} characters, got {len(find):,} ({preview(find, 40)}).')
         if not 1 <= top_k <= 10:
-            raise ToolError(f"top_k must be between 1 and 10, got {top_k}.")
+            raise ToolError(f"top_k must be between 1 and 10, got {preview(top_k)}.")
         if page < 1:
-            raise ToolError(f"page must be 1 or more, got {page}.")
+            raise ToolError(f"page must be 1 or more, got {preview(page)}.")
         sections = [self._search(query, top_k, state) for query in queries]
         sections += [self._read(url, find, page, state) for url in urls]
         return "\n\n".join(sections)
@@ -84,7 +100,7 @@ class BatchWebSurfer(Tool):
         header = (f"## page: {page.title} — {url}\n[tier {page.tier}] {page.domain}, {page.published or 'undated'}; "
                   f"page {min(page_number, n_pages)} of {n_pages}" + (f", paragraphs containing {find!r}" if find else ""))
         if page_number > n_pages:
-            return f"{header}\nerror: page {page_number} does not exist; this document has {n_pages}."
+            return f"{header}\nerror: page {preview(page_number)} does not exist; this document has {n_pages}."
         chosen = numbered[(page_number - 1) * PARAGRAPHS_PER_PAGE: page_number * PARAGRAPHS_PER_PAGE]
         body = "\n".join(f"¶{i}: {_clip(p)}" for i, p in chosen) or "no paragraph matches."
         links = ""
