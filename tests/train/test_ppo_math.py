@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 import torch
@@ -212,3 +213,50 @@ def test_actor_trainable_that_matches_nothing_fails_naming_the_field(tiny, tmp_p
     with pytest.raises(ConfigError, match="actor_trainable.*not a regular expression"):
         train_ppo(PPOConfig(model=str(path), labels=[{"task_id": "t", "tasks": "procedural:tiny"}],
                             out=str(tmp_path / "o"), actor_trainable="norm("))
+
+
+class _NaNCritic(ValueModel):
+    """A critic whose head outputs NaN: every value, advantage and return of the experience is NaN."""
+
+    def __init__(self, causal_lm):
+        super().__init__(causal_lm)
+        with torch.no_grad():
+            self.head.bias.fill_(float("nan"))
+
+
+def test_a_nan_loss_stops_the_update_before_the_optimizer_step(tiny):
+    import copy
+
+    from drgym.errors import TrainingError
+
+    model, tokenizer, _ = tiny
+    actor = copy.deepcopy(model)
+    critic = _NaNCritic(actor)
+    episodes = [_episode(tokenizer, "<|user|>\nq", "<answer>4,512</answer>", "", "", 1.0),
+                _episode(tokenizer, "<|user|>\nq", "<answer>the answer</answer>", "", "", 0.0)]
+    config = PPOConfig(model="", labels=[], out="", ppo_epochs=1, minibatch_episodes=2)
+    batch = _experience(episodes, actor, actor, critic, config, tokenizer.pad_token_id)
+    before = {name: p.detach().clone() for name, p in actor.named_parameters()}
+    with pytest.raises(TrainingError, match=re.escape("PPO update stopped before the optimizer step: policy loss nan")
+                       ) as error:
+        ppo_update(actor, critic, torch.optim.AdamW(actor.parameters(), lr=1e-2),
+                   torch.optim.AdamW(critic.parameters(), lr=1e-2), batch, config, random.Random(0))
+    assert "not finite in the experience: values, advantages, returns" in str(error.value)
+    assert all(torch.equal(before[name], p) for name, p in actor.named_parameters())
+
+
+@pytest.mark.slow
+def test_reference_ppo_command_exits_1_naming_the_iteration_of_a_nan_loss(tiny, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from drgym.cli import app
+    from drgym.train.reference import ppo
+
+    monkeypatch.setattr(ppo, "ValueModel", _NaNCritic)
+    out = tmp_path / "ppo"
+    result = CliRunner().invoke(app, ["train", "reference-ppo", "--model", str(tiny[2]), "--out", str(out),
+                                      "--iterations", "2", "--episodes-per-iteration", "2", "--max-turns", "2",
+                                      "--max-new-tokens", "8", "--max-length", "8192"])
+    assert result.exit_code == 1, result.output
+    assert "TrainingError: iteration 0: PPO update stopped" in result.output.replace("\n", " ")
+    assert not (out / "model.safetensors").exists()

@@ -18,7 +18,8 @@ With γ = λ = 1 (the Step-DeepResearch setting), A_t = Σ_{k≥t} r_k − V_t: 
 Advantages are normalised over the batch; the policy loss is PPO's clipped surrogate
 −min(ρ·A, clip(ρ, 1−ε, 1+ε)·A) with ρ = π_θ(a)/π_old(a); the value loss is clipped around the old values,
 ½·max((V−R)², (V_old + clip(V−V_old, −c, c) − R)²). The critic is a separate copy of the actor's network with a
-scalar head (OpenRLHF initialises the critic from the actor the same way).
+scalar head (OpenRLHF initialises the critic from the actor the same way). A loss or gradient that is not finite
+stops training before the update (`TrainingError`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import math
 import random
 import re
 import time
@@ -37,7 +39,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from drgym.errors import ConfigError
+from drgym.errors import ConfigError, TrainingError
 from drgym.train.chat import ChatFormat
 from drgym.train.episodes import EpisodeLabel, EpisodeSession
 from drgym.train.reference.generation import padding_id, sample_batch
@@ -320,15 +322,33 @@ def ppo_update(actor: nn.Module, critic: ValueModel, actor_optimizer: torch.opti
                     totals["approx_kl"] += float((old - logprobs)[mask].sum()) / tokens
                 totals["policy_loss"] += policy_loss.item()
                 totals["value_loss"] += value_loss.item()
-            torch.nn.utils.clip_grad_norm_(actor.parameters(), 1.0)
+            actor_grad_norm = torch.nn.utils.clip_grad_norm_(actor.parameters(), 1.0).item()
+            critic_grad_norm = torch.nn.utils.clip_grad_norm_(critic.parameters(), 1.0).item()
+            _stop_unless_finite(totals, actor_grad_norm, critic_grad_norm, batch, config)
             actor_optimizer.step()
-            torch.nn.utils.clip_grad_norm_(critic.parameters(), 1.0)
             critic_optimizer.step()
             stats["policy_loss"].append(totals["policy_loss"])
             stats["value_loss"].append(totals["value_loss"])
             stats["clip_fraction"].append(totals["clipped"])
             stats["approx_kl"].append(totals["approx_kl"])
     return {k: sum(v) / len(v) if v else 0.0 for k, v in stats.items()}
+
+
+def _stop_unless_finite(totals: dict[str, float], actor_grad_norm: float, critic_grad_norm: float,
+                        batch: dict[str, torch.Tensor], config: PPOConfig) -> None:
+    """Raises before an optimizer step whose loss or gradient is NaN or infinite (it would make the weights NaN)."""
+    figures = {"policy loss": totals["policy_loss"], "value loss": totals["value_loss"],
+               "actor gradient norm": actor_grad_norm, "critic gradient norm": critic_grad_norm}
+    if all(math.isfinite(value) for value in figures.values()):
+        return
+    mask = batch["mask"]
+    inputs = [name for name in ("old_logprobs", "values", "advantages", "returns")
+              if not torch.isfinite(batch[name][mask]).all()]
+    raise TrainingError(
+        "PPO update stopped before the optimizer step: " + ", ".join(f"{k} {v}" for k, v in figures.items())
+        + (f"; not finite in the experience: {', '.join(inputs)} (check the rewards and the critic's weights)"
+           if inputs else "") + f". Lower the learning rates (actor_lr {config.actor_lr}, critic_lr "
+        f"{config.critic_lr}) or check that the models' weights are finite")
 
 
 def train_ppo(config: PPOConfig) -> Path:
@@ -371,7 +391,10 @@ def train_ppo(config: PPOConfig) -> Path:
                                     max_new_tokens=config.max_new_tokens, max_length=config.max_length,
                                     temperature=config.temperature, generator=generator)
             batch = _experience(episodes, actor, reference, critic, config, pad)
-            stats = ppo_update(actor, critic, actor_optimizer, critic_optimizer, batch, config, rng)
+            try:
+                stats = ppo_update(actor, critic, actor_optimizer, critic_optimizer, batch, config, rng)
+            except TrainingError as error:
+                raise TrainingError(f"iteration {iteration}: {error}") from None
             metrics = {"iteration": iteration, "reward": sum(e.reward for e in episodes) / len(episodes),
                        "done_rate": sum(e.done for e in episodes) / len(episodes),
                        "turns": sum(e.turns for e in episodes) / len(episodes),
