@@ -91,6 +91,8 @@ class ShellTool(Tool):
         self._tripped: str | None = None
         """Why the watchdog reset the sandbox: "processes" or "quota"."""
         self._quota_bytes = 0
+        self._disk_reported = 0
+        """Workspace bytes at the last quota check a call reported: the watchdog trips only on growth past it."""
         self._watchdog_stop = threading.Event()
         self.tag = uuid.uuid4().hex[:12]
         """In the names of this tool's tmux socket folder and session, so its processes can be told apart."""
@@ -168,6 +170,7 @@ class ShellTool(Tool):
             # a walk of a crowded workspace is paid for with a longer pause, never with the agent's CPU
             next_disk_check = time.monotonic() + 4 * (time.monotonic() - started)
             over = used > self._quota_bytes or entries > MAX_WORKSPACE_ENTRIES
+            last_used = max(last_used, self._disk_reported)
             if over and used > last_used:
                 self._tripped = "quota"
                 self._kill_tree(pane_pid)
@@ -241,6 +244,7 @@ class ShellTool(Tool):
             output = f"{output}\n{self._limit_note()}"
         else:
             used, entries = workspace_usage(state.workspace, stop_bytes=state.quota_bytes)
+            self._disk_reported = used
             if used > state.quota_bytes or entries > MAX_WORKSPACE_ENTRIES:
                 output += f"\n{self._quota_note(state.quota_bytes)}"
         return note + output
