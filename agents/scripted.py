@@ -231,13 +231,14 @@ class ScriptedResearcher:
             f = self._company(episode, name)
             sentences = []
             if f["headquarters"]:
-                sentences.append(f"{name} is headquartered in {f['headquarters']} \\cite{{{f['headquarters_url']}}}.")
+                sentences.append(f"{name} has its head office in {f['headquarters']} \\cite{{{f['headquarters_url']}}}.")
             if f["ceo"]:
-                sentences.append(f"{f['ceo']} is the chief executive of {name} \\cite{{{f['ceo_url']}}}.")
+                sentences.append(f"{name} is run by {f['ceo']}, its chief executive \\cite{{{f['ceo_url']}}}.")
             for key, label, unit in (("employees", "workforce", "employees"), ("revenue_musd", "annual revenue", "USD million")):
                 if f[key]:
-                    when = f"In {f[key + '_year']}, the" if f[key + "_year"] else "The"
-                    sentences.append(f"{when} {label} of {name} was {f[key]} {unit} \\cite{{{f[key + '_url']}}}.")
+                    cite = f"\\cite{{{f[key + '_url']}}}"
+                    sentences.append(f"For {f[key + '_year']}, {name} reported {f[key]} {unit} as its {label} {cite}."
+                                     if f[key + "_year"] else f"For {name}, the {label} on record is {f[key]} {unit} {cite}.")
             sections.append(f"## {name}\n\n" + (" ".join(sentences) or "No authoritative figures were found."))
             rows.append(f"| {name} | {f['headquarters']} | {f['ceo']} | {f['employees']} | {f['revenue_musd']} |")
         revenues = {n: _number(self._company(episode, n)["revenue_musd"]) for n in companies}
@@ -262,18 +263,19 @@ class ScriptedResearcher:
                     for match in pattern.finditer(evidence.text):
                         seen[match.group("year")] = (match.group("v"), evidence.url)
             history += [(label, unit, year, value, url) for year, (value, url) in sorted(seen.items())]
-        sentences = [f"In {year}, the {label} of {name} was {value} {unit} \\cite{{{url}}}."
+        sentences = [f"For {year}, {name} reported {value} {unit} as its {label} \\cite{{{url}}}."
                      for label, unit, year, value, url in history]
         population = self._best(episode, _attribute_pattern("population", f["headquarters"])) if f["headquarters"] else None
         products = sorted({m.group("s") for e in episode.evidence if e.tier == 1
                            for m in re.finditer(rf"(?P<s>{_NAME}) is made by {re.escape(name)}\.", e.text)})
         profile = []
         if f["headquarters"]:
-            profile.append(f"{name} is headquartered in {f['headquarters']} \\cite{{{f['headquarters_url']}}}.")
+            profile.append(f"{name} has its head office in {f['headquarters']} \\cite{{{f['headquarters_url']}}}.")
         if population:
-            profile.append(f"The population of {f['headquarters']} is {population[0]} inhabitants \\cite{{{population[1].url}}}.")
+            profile.append(f"For {f['headquarters']}, the population on record is {population[0]} inhabitants "
+                           f"\\cite{{{population[1].url}}}.")
         if f["ceo"]:
-            profile.append(f"{f['ceo']} is the chief executive of {name} \\cite{{{f['ceo_url']}}}.")
+            profile.append(f"{name} is run by {f['ceo']}, its chief executive \\cite{{{f['ceo_url']}}}.")
         if products:
             profile.append(f"Its products include {', '.join(products)}.")
         revenue = [(year, _number(value)) for label, _, year, value, _ in history if label == "annual revenue"]

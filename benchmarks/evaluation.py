@@ -32,6 +32,7 @@ from drgym.rewards.llm_judge import LLMPairwiseJudge
 from drgym.tasks.schema import TaskSet
 from drgym.tasks.splits import select_split
 from drgym.tasks.suites import SUITES, load_suite
+from drgym.tasks.synth import TASKS_VERSION
 from drgym.tasks.world import KINDS, WORLD_VERSION
 from drgym.yaml_files import field_error, read_yaml
 
@@ -59,7 +60,7 @@ def resolve_suite(name: str, *, split: str | None = None, show_progress: bool = 
     if name in SUITES:
         world = load_suite(name, show_progress=show_progress)
         spec = json.dumps(dataclasses.asdict(SUITES[name]), sort_keys=True)
-        version = f"world-v{WORLD_VERSION}-{hashlib.sha1(spec.encode()).hexdigest()[:8]}"
+        version = f"world-v{WORLD_VERSION}-t{TASKS_VERSION}-{hashlib.sha1(spec.encode()).hexdigest()[:8]}"
         split = split or "heldout"
         return EvalSuite(name, version, split, select_split(world.tasks, split), str(world.path))
     path = Path(name)

@@ -166,6 +166,8 @@ class ResearchEnv(gym.Env[str, str]):
             raise ConfigError("live= is for web='live'")
         else:
             task_set, self.index = _resolve_tasks_and_web(tasks, web)
+        # the judge looks for copied sentences in the offline corpus (the live web cannot be searched for them)
+        self._copy_sources = self.index if isinstance(self.index, SearchIndex) else None
         self.tasks = [t for t in task_set if t.kind == self.kind]
         if not self.tasks:
             raise ConfigError(f"no {self.kind} tasks in {task_set.name!r} ({len(task_set)} tasks of other kinds)")
@@ -377,9 +379,9 @@ class ResearchEnv(gym.Env[str, str]):
     def _grade(self, report: str) -> tuple[float, list[dict[str, Any]]]:
         task = self._task
         if task.kind == "deep_search":
-            match = match_answer(report, task.answers)
+            match = match_answer(report, task.answers, question=task.question)
             verdict, evidence = ("satisfied" if match.is_correct else "not_satisfied"), match.reason
-            if not match.is_correct and self._answer_grader is not None and "several" not in match.reason:
+            if not match.is_correct and self._answer_grader is not None and not match.lists_several:
                 is_correct, why = self._answer_grader.is_correct(task.question, report, task.answers[0])
                 verdict = "incomplete" if is_correct is None else "satisfied" if is_correct else "not_satisfied"
                 evidence = f"LLM equivalence check: {why}"
@@ -387,9 +389,9 @@ class ResearchEnv(gym.Env[str, str]):
                                                                "evidence": evidence, "weight": 1}]
         retrieved = set(self._state.visited_urls) | self._state.seen_urls
         if isinstance(self._judge, DeterministicJudge):
-            grade = self._judge.grade(task.rubrics, report, retrieved_urls=retrieved)
+            grade = self._judge.grade(task.rubrics, report, retrieved_urls=retrieved, sources=self._copy_sources)
         else:
-            grade = self._judge.grade(task.rubrics, report)
+            grade = self._judge.grade(task.rubrics, report, sources=self._copy_sources)
         citations = check_citations(report, self.index.corpus, retrieved_urls=retrieved)
         self._citations = {"precision": round(citations.precision, 4), "recall": round(citations.recall, 4),
                            "citations": citations.n_citations, "fabricated": citations.n_fabricated}

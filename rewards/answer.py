@@ -1,7 +1,16 @@
-"""Answer matching for deep_search: normalised exact match, numeric tolerance with scale words, aliases.
+"""Answer matching for deep_search: one committed answer, normalised exact match, numeric tolerance, aliases.
 
-An answer is correct when it names one accepted answer and nothing else: an answer that lists several
-candidates ("305,681 or 290,000", "Ann Lee / Bo Kim") is wrong, whatever else it contains.
+An answer is correct when it commits to exactly one candidate of the asked type and that candidate is an
+accepted answer:
+
+* a figure or a year (the canonical answer starts with a number): every number in the answer is a candidate,
+  whatever separates them (spaces, parentheses, newlines, table cells, prose); numbers within the tolerance of
+  each other are one candidate ("305,681 (about 305.7 thousand)"); a four-digit year next to a figure that is
+  not a year is context ("305,681 in 2024"). More than one distinct candidate is wrong.
+* a name: the answer must contain an accepted name, and what is left once every accepted name is removed may
+  hold only filler words ("it is", "the company") and words of the question; another name, a number or any
+  other word is a second candidate or a hedge, and wrong.
+* a hedge ("maybe", "possibly", "I think", "not sure", "either") is wrong whatever the type.
 """
 
 from __future__ import annotations
@@ -12,14 +21,31 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from drgym.rewards.checks import parse_numbers
+from drgym.rewards.checks import Number, parse_numbers
 
-__all__ = ["AnswerMatch", "match_answer", "normalize_answer", "token_f1"]
+__all__ = ["AnswerMatch", "MAX_ANSWER_CHARS", "match_answer", "normalize_answer", "token_f1"]
+
+MAX_ANSWER_CHARS = 2_000
+"""An answer is a short committed reply; a longer one is wrong without further reading (linear-time guard)."""
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = str.maketrans({c: " " for c in string.punctuation})
-_DISJUNCTION = re.compile(r"(\bor\b|\band\b|\beither\b|/|;|,|\|)")
-_MAX_EXTRA_TOKENS = 4
+_PUNCTUATION = str.maketrans({c: " " for c in string.punctuation + "“”‘’–—…"})
+_STARTS_WITH_NUMBER = re.compile(r"\s*[-−]?\d")
+_BARE_YEAR = re.compile(r"(1[89]|20)\d\d")
+_HEDGE = re.compile(
+    r"\b(maybe|perhaps|possibly|probably|likely|unlikely|might|either|unsure|uncertain|unclear|unknown|"
+    r"guess|approximately one of|not sure|i think|i believe|could be|can't tell|cannot tell|or so)\b",
+    re.IGNORECASE)
+# Words that may stand beside a named answer without naming anything else.
+_FILLER = frozenset("""
+a an the it its is was are were be been being this that these those which who whom whose what there here
+answer final name named called known as of in at on by for to from with and its is current currently
+latest most recent today now still presently mr mrs ms dr prof sir
+company firm organisation organization corporation person city town place product compound regulation event
+mayor chief executive ceo headquarters headquartered maker manufacturer made makes employer works employs
+born birthplace key issued issuer regulates regulated host hosted held organiser organizer organised
+first synthesised synthesized discoverer
+""".split())
 
 
 @dataclass(frozen=True)
@@ -28,6 +54,8 @@ class AnswerMatch:
     reason: str
     f1: float
     """Best token F1 against any accepted answer (for analysis; not the reward)."""
+    lists_several: bool = False
+    """The answer names more than one candidate or hedges: wrong whatever a model grader would say."""
 
 
 def normalize_answer(text: str) -> str:
@@ -49,46 +77,76 @@ def _is_year(value: float) -> bool:
     return value.is_integer() and 1800 <= value <= 2100
 
 
-def match_answer(answer: str, accepted: Sequence[str], *, tolerance: float = 0.01) -> AnswerMatch:
+def _close(a: float, b: float, tolerance: float) -> bool:
+    return abs(a - b) <= tolerance * max(abs(a), abs(b)) + 1e-9
+
+
+def _candidates(answer: str, numbers: list[Number], target: float, tolerance: float) -> list[float]:
+    """Distinct numeric candidates; bare years are context when the target is not a year."""
+    values = list(numbers)
+    if _is_year(target):  # years are exact: 1956 and 1957 are two candidates
+        tolerance = 0.0
+    else:
+        figures = [n for n in values if not _BARE_YEAR.fullmatch(answer[n.start:n.end].lstrip("-−"))]
+        values = figures or values
+    distinct: list[float] = []
+    for number in values:
+        if not any(_close(number.value, seen, tolerance) for seen in distinct):
+            distinct.append(number.value)
+    return distinct
+
+
+def _match_number(answer: str, target: float, tolerance: float, f1: float) -> AnswerMatch:
+    numbers = parse_numbers(answer)
+    if not numbers:
+        return AnswerMatch(False, "no number in the answer", f1)
+    candidates = _candidates(answer, numbers, target, tolerance)
+    if len(candidates) > 1:
+        shown = ", ".join(f"{v:g}" for v in candidates[:5])
+        return AnswerMatch(False, f"lists {len(candidates)} candidate values ({shown}); give one", f1, True)
+    value = candidates[0]
+    if _is_year(target):  # a relative tolerance would let "1974" pass for 1956: years match exactly
+        if value == target:
+            return AnswerMatch(True, f"{value:g} matches the year {target:g}", f1)
+        return AnswerMatch(False, f"{value:g} is not the year {target:g}", f1)
+    if abs(value - target) <= tolerance * abs(target) + 1e-9:
+        return AnswerMatch(True, f"{value:g} matches {target:g}", f1)
+    return AnswerMatch(False, f"{value:g} is not {target:g}", f1)
+
+
+def _match_name(answer: str, accepted: Sequence[str], question: str, f1: float) -> AnswerMatch:
+    normalized = f" {normalize_answer(answer)} "
+    names = sorted({normalize_answer(gold) for gold in accepted if normalize_answer(gold)}, key=len, reverse=True)
+    found = [name for name in names if f" {name} " in normalized]
+    if not found:
+        return AnswerMatch(False, "names none of the accepted answers", f1)
+    rest = normalized
+    for name in names:  # longest first, so "Taquon Works" goes before its alias "Taquon"
+        rest = rest.replace(f" {name} ", " ")
+    allowed = _FILLER | set(normalize_answer(question).split())
+    extra = [word for word in rest.split() if word not in allowed]
+    if extra:
+        return AnswerMatch(False, f"names {accepted[0]!r} but also {' '.join(extra[:6])!r}: give one answer "
+                                  "and nothing else", f1, True)
+    return AnswerMatch(True, f"names {accepted[0]!r}", f1)
+
+
+def match_answer(answer: str, accepted: Sequence[str], *, tolerance: float = 0.01,
+                 question: str = "") -> AnswerMatch:
     """Grades `answer` against the accepted answers (the canonical one first).
 
     Figures match within a relative `tolerance` (1 %: "1.13 million" for 1,131,507); years match exactly.
+    `question` (optional) lists words a named answer may repeat ("The mayor of Haleisport is Ann Lee").
     """
-    f1 = max((token_f1(answer, gold) for gold in accepted), default=0.0)
     if not answer.strip():
-        return AnswerMatch(False, "empty answer", f1)
-    gold_numbers = [n.value for gold in accepted for n in parse_numbers(gold)[:1]]
-    if gold_numbers and all(parse_numbers(gold) and len(normalize_answer(gold).split()) <= 3 for gold in accepted):
-        target = gold_numbers[0]
-        stated = [n for n in parse_numbers(answer)]
-        if not _is_year(target):  # "In 2024 it had 305,681" states one figure; the year is context
-            stated = [n for n in stated if not _is_year(n.value)] or stated
-        distinct = {round(n.value, 6) for n in stated}
-        if not stated:
-            return AnswerMatch(False, "no number in the answer", f1)
-        if len(distinct) > 1:
-            return AnswerMatch(False, f"lists several candidate values: {sorted(distinct)}", f1)
-        value = stated[0].value
-        if _is_year(target):  # a relative tolerance would let "1974" pass for 1956: years match exactly
-            if value == target:
-                return AnswerMatch(True, f"{value:g} matches the year {target:g}", f1)
-            return AnswerMatch(False, f"{value:g} is not the year {target:g}", f1)
-        if abs(value - target) <= tolerance * abs(target) + 1e-9:
-            return AnswerMatch(True, f"{value:g} matches {target:g}", f1)
-        return AnswerMatch(False, f"{value:g} is not {target:g}", f1)
-    normalized = normalize_answer(answer)
-    for gold in accepted:
-        wanted = normalize_answer(gold)
-        if not wanted:
-            continue
-        if normalized == wanted:
-            return AnswerMatch(True, f"exact match with {gold!r}", f1)
-        found = re.search(rf"(?<!\w){re.escape(wanted)}(?!\w)", normalized)
-        if found:
-            rest = (normalized[:found.start()] + " " + normalized[found.end():]).split()
-            if _DISJUNCTION.search(answer.lower().replace(gold.lower(), " ")) and rest:
-                return AnswerMatch(False, "lists several candidates", f1)
-            if len(rest) <= _MAX_EXTRA_TOKENS:  # "It is X." names X; a paragraph around X hedges
-                return AnswerMatch(True, f"names {gold!r}", f1)
-            return AnswerMatch(False, f"names {gold!r} among {len(rest)} other words", f1)
-    return AnswerMatch(False, "names none of the accepted answers", f1)
+        return AnswerMatch(False, "empty answer", 0.0)
+    if len(answer) > MAX_ANSWER_CHARS:
+        return AnswerMatch(False, f"the answer has {len(answer):,} characters; give one short answer "
+                                  f"(at most {MAX_ANSWER_CHARS:,})", 0.0, True)
+    f1 = max((token_f1(answer, gold) for gold in accepted), default=0.0)
+    if _HEDGE.search(answer):
+        return AnswerMatch(False, f"hedges ({_HEDGE.search(answer).group(0)!r}): commit to one answer", f1, True)
+    canonical = next((gold for gold in accepted if gold.strip()), "")
+    if _STARTS_WITH_NUMBER.match(canonical) and parse_numbers(canonical):
+        return _match_number(answer, parse_numbers(canonical)[0].value, tolerance, f1)
+    return _match_name(answer, accepted, question, f1)

@@ -31,9 +31,19 @@ Verdict = Literal["satisfied", "partially", "not_satisfied"]
 _NUMBER = re.compile(
     r"(?<![\w.])([-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-−]?\d+(?:\.\d+)?)(?:\s*(thousand|million|billion|bn|[kKMB])\b)?")
 _SCALES = {"thousand": 1e3, "k": 1e3, "K": 1e3, "million": 1e6, "M": 1e6, "billion": 1e9, "bn": 1e9, "B": 1e9}
+# A sentence with one of these does not state its values as fact: negation (with contractions), rejection,
+# and hedging or attribution to hearsay ("some say", "reportedly").
 _REFUTATION = re.compile(
-    r"\b(not|no|never|incorrect|wrong|false|inaccurate|erroneous|outdated|out of date|unsupported|unreliable|"
-    r"disputed|contradict\w*|debunk\w*|misreport\w*|mistaken|rumou?r\w*)\b", re.IGNORECASE)
+    r"\b(not|no|none|nor|neither|never|nothing|nobody|cannot|\w+n['’]t|no longer|incorrect|wrong|false|untrue|"
+    r"inaccurate|erroneous|outdated|out of date|obsolete|superseded|unsupported|unreliable|unverified|"
+    r"unconfirmed|disputed|dubious|doubtful|questionable|contradict\w*|debunk\w*|misreport\w*|mistaken|"
+    r"fabricat\w*|fake|bogus|hoax|myth|rumou?r\w*|reportedly|allegedly|supposedly|purportedly|apparently|"
+    r"some (say|said|claim|claimed|believe|think|sources?)|it is (said|claimed|rumou?red)|claim(s|ed)?|"
+    r"maybe|perhaps|possibly|might|may have|may be|could be|uncertain|unclear)\b", re.IGNORECASE)
+# Words that place a superseded value in the past even without its year.
+_PAST_MARKER = re.compile(r"\b(previously|formerly|earlier|used to|once|prior|back in|historically|until)\b",
+                          re.IGNORECASE)
+_CITATION_AFTER_STOP = re.compile(r"([.!?])((?:[ \t]*(?:\\cite\{[^}\n]{0,2000}\}|\[\d{1,3}\]))+)")
 _CITE = re.compile(r"\\cite\{([^}]*)\}")
 _INLINE_URL = re.compile(r"(?:https?|local)://[^\s,;)\]}>]+")
 _REF_MARK = re.compile(r"\[(\d{1,3})\]")
@@ -56,6 +66,9 @@ class CheckResult:
     verdict: Verdict
     evidence: str
     """The report text that decided the verdict, or why nothing did."""
+    contradicts: bool = False
+    """The report makes this claim and its opposite (a value asserted and refuted, a rival named in the role):
+    the judge's contradiction fault (`drgym.rewards.integrity`)."""
 
 
 def parse_numbers(text: str) -> list[Number]:
@@ -88,13 +101,29 @@ def _target(value: str) -> float | None:
 @dataclass(frozen=True)
 class _Unit:
     text: str
+    """The unit with citations and urls blanked out (same length), so "org-00069" in a url is no figure."""
     sentences: tuple[tuple[int, int], ...]
     lower: str = ""
+    raw: str = ""
+    """The unit as written, citations included."""
+
+
+_CITATION_SPAN = re.compile(r"\\cite\{[^}]*\}|(?:https?|local)://[^\s,;)\]}>]+")
+
+
+def _blank_citations(text: str) -> str:
+    return _CITATION_SPAN.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def attach_citations(text: str) -> str:
+    """Moves citation markers written after a sentence's full stop ("… 12.3. \\cite{u}") before it, where they
+    belong to that sentence rather than starting the next one."""
+    return _CITATION_AFTER_STOP.sub(r"\2\1", text)
 
 
 @lru_cache(maxsize=64)
 def _read(report: str) -> tuple[tuple[_Unit, ...], dict[str, str]]:
-    report = _HTML_COMMENT.sub(" ", report)
+    report = attach_citations(_HTML_COMMENT.sub(" ", report))
     references = {number: url for number, url in _REF_LINE.findall(report)}
     units = []
     for block in re.split(r"\n\s*\n", report):
@@ -109,7 +138,8 @@ def _read(report: str) -> tuple[tuple[_Unit, ...], dict[str, str]]:
                 bounds.append((start, match.start()))
                 start = match.end()
             bounds.append((start, len(text)))
-            units.append(_Unit(text, tuple(bounds), text.lower()))
+            masked = _blank_citations(text)
+            units.append(_Unit(masked, tuple(bounds), masked.lower(), text))
     return tuple(units), references
 
 
@@ -161,11 +191,12 @@ def _value_spans(text: str, value: str, numeric: bool, tolerance: float,
     return _mentions(text, [value, *aliases])
 
 
-def _stated(report: str, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float, window: int,
-            context: Sequence[str] = (), aliases: Sequence[str] = ()) -> list[tuple[_Unit, tuple[int, int]]]:
-    """(unit, sentence bounds) of every place the value is stated as fact near the entity."""
+def _occurrences(report: str, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float, window: int,
+                 context: Sequence[str] = (), aliases: Sequence[str] = ()
+                 ) -> tuple[list[tuple[_Unit, tuple[int, int]]], list[tuple[_Unit, tuple[int, int]]]]:
+    """Where the value is written near the entity: (stated as fact, refuted or hedged), as (unit, sentence)."""
     units, _ = _read(report)
-    found = []
+    stated, refuted = [], []
     for unit, mentions in zip(units, _entity_mentions(report, tuple(entity))):
         if not mentions:
             continue
@@ -176,33 +207,114 @@ def _stated(report: str, entity: Sequence[str], value: str, *, numeric: bool, to
             sentence_text = unit.text[sentence[0]:sentence[1]]
             without_value = sentence_text.replace(unit.text[start:end], " ")
             if _REFUTATION.search(without_value):
+                refuted.append((unit, sentence))
                 continue
             nearby = unit.text[max(0, start - window):end + window].lower()
             if context and not all(word.lower() in nearby for word in context):
                 continue
-            found.append((unit, sentence))
+            stated.append((unit, sentence))
+    return stated, refuted
+
+
+def _stated(report: str, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float, window: int,
+            context: Sequence[str] = (), aliases: Sequence[str] = ()) -> list[tuple[_Unit, tuple[int, int]]]:
+    """(unit, sentence bounds) of every place the value is stated as fact near the entity."""
+    return _occurrences(report, entity, value, numeric=numeric, tolerance=tolerance, window=window,
+                        context=context, aliases=aliases)[0]
+
+
+def _stated_as_current(report: str, entity: Sequence[str], value: str, years: set[int], *, tolerance: float,
+                       window: int, label: str = "") -> list[tuple[_Unit, tuple[int, int]]]:
+    """Places a superseded value is stated as fact without one of its `years` or a past marker in the sentence (and, with
+    a `label`, in a sentence naming the attribute)."""
+    found = []
+    head = label.split()[-1].lower() if label.split() else ""
+    for unit, (start, end) in _stated(report, entity, value, numeric=True, tolerance=tolerance, window=window):
+        sentence = unit.text[start:end]
+        if head and head not in sentence.lower():
+            continue
+        if not any(str(year) in sentence for year in years) and not _PAST_MARKER.search(sentence):
+            found.append((unit, (start, end)))
     return found
 
 
 def _citations(unit: _Unit, sentence: tuple[int, int], references: dict[str, str]) -> set[str]:
-    text = unit.text[sentence[0]:sentence[1]]
+    text = unit.raw[sentence[0]:sentence[1]]
     urls = {url.strip() for group in _CITE.findall(text) for url in group.split(",") if url.strip()}
     urls |= {url.rstrip(".") for url in _INLINE_URL.findall(_CITE.sub(" ", text))}
     urls |= {references[n] for n in _REF_MARK.findall(text) if n in references}
     return urls
 
 
+_NOT_CLAIMED = re.compile(r"\b(ahead of|than|over|followed by|before|after|compared (with|to)|unlike|versus|vs|"
+                          r"behind|beats?|outpac\w+|surpass\w+|trails?)\b[^.;]{0,40}$", re.IGNORECASE)
+
+
+def _evaluate_mention(check: MentionCheck, report: str) -> CheckResult:
+    """An analysis claim: the report commits to the entity in the role (near a term) and to nothing else.
+
+    Every sentence with a term (and no negation or hedge) claims the candidates it names near the term,
+    except those introduced as the comparison ("ahead of Y", "than Z"); a rival claimed anywhere, or a
+    contrary term said of the entity ("grew" and "declined"), means the report did not commit.
+    """
+    units, _ = _read(report)
+    candidates = [check.entity, *check.rivals]
+    evidence = ""
+    for unit in units:
+        for t_start, t_end in _mentions(unit.text, [*check.terms, *check.contrary_terms], unit.lower):
+            bounds = _sentence_of(unit, t_start)
+            sentence = unit.text[bounds[0]:bounds[1]]
+            if _REFUTATION.search(sentence):
+                continue
+            is_contrary = unit.lower[t_start:t_end] in {t.lower() for t in check.contrary_terms}
+            for index, names in enumerate(candidates):
+                for m_start, m_end in _mentions(unit.text, names, unit.lower):
+                    if not (bounds[0] <= m_start <= bounds[1]) or min(abs(m_start - t_end), abs(t_start - m_end)) > check.window:
+                        continue
+                    if _NOT_CLAIMED.search(unit.text[max(bounds[0], m_start - 60):m_start]):
+                        continue
+                    if index > 0:
+                        return CheckResult("not_satisfied", f"also names {names[0]} in this role: {sentence!r}",
+                                           contradicts=True)
+                    if is_contrary:
+                        return CheckResult("not_satisfied", f"also says {unit.text[t_start:t_end]!r} of "
+                                                            f"{check.entity[0]}: {sentence!r}", contradicts=True)
+                    evidence = evidence or sentence
+    if evidence:
+        return CheckResult("satisfied", evidence)
+    return CheckResult("not_satisfied", f"{check.entity[0]} is never named near {check.terms[0]!r}")
+
+
 def evaluate_check(check, report: str) -> CheckResult:
     """The verdict of one check spec on `report`; identical input gives an identical result."""
     if isinstance(check, FactCheck):
-        stated = _stated(report, check.entity, check.value, numeric=check.numeric, tolerance=check.tolerance,
-                         window=check.window, context=check.context, aliases=check.value_aliases)
+        stated, refuted = _occurrences(report, check.entity, check.value, numeric=check.numeric,
+                                       tolerance=check.tolerance, window=check.window, context=check.context,
+                                       aliases=check.value_aliases)
         for wrong in check.wrong_values:
             contradicting = _stated(report, check.entity, wrong, numeric=check.numeric, tolerance=check.tolerance,
                                     window=check.window)
             if contradicting:
                 unit, (start, end) = contradicting[0]
                 return CheckResult("not_satisfied", f"states the wrong value {wrong}: {unit.text[start:end]!r}")
+        current = _target(check.value) if check.numeric else None
+        for old_value, year in check.superseded:
+            old = _target(old_value)
+            if current is None or old is None or abs(old - current) <= 2 * check.tolerance * abs(current):
+                continue
+            # history values within the tolerance of each other are one figure: any of their years dates it
+            years = {other_year for other_value, other_year in check.superseded
+                     if (other := _target(other_value)) is not None and abs(other - old) <= 2 * check.tolerance * abs(old)}
+            as_current = _stated_as_current(report, check.entity, old_value, years | {year},
+                                            tolerance=check.tolerance, window=check.window, label=check.label)
+            if as_current:
+                unit, (start, end) = as_current[0]
+                return CheckResult("not_satisfied", f"states the {year} value {old_value} as current: "
+                                                    f"{unit.text[start:end]!r}")
+        if stated and refuted:
+            unit, (start, end) = refuted[0]
+            return CheckResult("not_satisfied", f"both asserts and contradicts {check.value}: "
+                                                f"{unit.text[start:end]!r}", contradicts=True)
         if stated:
             unit, (start, end) = stated[0]
             return CheckResult("satisfied", unit.text[start:end])
@@ -222,7 +334,7 @@ def evaluate_check(check, report: str) -> CheckResult:
         for unit, sentence in stated:
             cited = _citations(unit, sentence, references)
             if cited & wanted:
-                return CheckResult("satisfied", unit.text[sentence[0]:sentence[1]])
+                return CheckResult("satisfied", unit.raw[sentence[0]:sentence[1]])
         if stated:
             return CheckResult("partially", f"states {check.value} without citing a supporting page")
         return CheckResult("not_satisfied", f"no sentence states {check.value} for {check.entity[0]}")
@@ -233,14 +345,7 @@ def evaluate_check(check, report: str) -> CheckResult:
         verdict: Verdict = "satisfied" if fraction >= check.min_fraction else "partially" if covered else "not_satisfied"
         return CheckResult(verdict, f"mentions {len(covered)} of {len(check.entities)}: {', '.join(covered)}")
     if isinstance(check, MentionCheck):
-        units, _ = _read(report)
-        for unit in units:
-            for m_start, _m_end in _mentions(unit.text, check.entity):
-                for t_start, _t_end in _mentions(unit.text, check.terms):
-                    if abs(t_start - m_start) <= check.window:
-                        sentence = _sentence_of(unit, m_start)
-                        return CheckResult("satisfied", unit.text[sentence[0]:sentence[1]])
-        return CheckResult("not_satisfied", f"{check.entity[0]} is never named near {check.terms[0]!r}")
+        return _evaluate_mention(check, report)
     if isinstance(check, StructureCheck):
         body = _HTML_COMMENT.sub(" ", report)
         sections = len(re.findall(r"^#{1,6}\s+\S", body, re.MULTILINE))

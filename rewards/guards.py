@@ -1,6 +1,7 @@
 """What judges do to a report before and after grading, so that text in the report cannot buy a verdict.
 
-Before: hidden HTML comments and zero-width characters are removed (a reader never sees them), repeated
+Before: the report is rendered to the text a reader sees (`visible_text`: HTML comments, scripts, styles,
+hidden elements, link titles, image alt text and zero-width characters removed), repeated
 paragraphs and sentences are collapsed (padding earns nothing), and sentences that paste a rubric's criterion
 back are dropped. After (LLM judge): an evidence quote counts only if it occurs in the report, is at least four
 words long, does not talk about grading ("verdict", "criteria", "ignore previous instructions", …) and is not
@@ -9,14 +10,15 @@ the criterion itself.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["clean_report", "normalize_text", "usable_quote"]
+__all__ = ["clean_report", "normalize_text", "usable_quote", "visible_text"]
 
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad\u034f\u180e]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _GRADING_TALK = re.compile(
     r"\b(verdicts?|criteri(on|a)|rubrics?|grad(er|ing|ed)|judg(e|es|ing)|satisf(ied|ies|y)|scor(e|ed|ing)|"
@@ -59,9 +61,122 @@ def _criterion_tokens(criterion: str) -> tuple[str, frozenset[str]]:
     return (criterion.split()[0].lower() if criterion.split() else ""), frozenset(_tokens(criterion))
 
 
+# -- what a reader sees ------------------------------------------------------------------------------------
+
+_HIDING_TAGS = frozenset({"script", "style", "template", "noscript", "head", "title", "iframe", "object", "svg",
+                          "math", "canvas", "select", "textarea", "button", "datalist", "meta", "link"})
+_VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+                        "source", "track", "wbr"})
+_HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|opacity\s*:\s*0*\.?0+\s*(;|$|!)|"
+    r"font-size\s*:\s*0*\.?0+\s*(px|em|rem|pt|%)?\s*(;|$|!)|(^|[^-])(width|height|max-width|max-height)\s*:\s*0+\s*(px)?\s*(;|$|!)|"
+    r"color\s*:\s*(transparent|white|#fff\b|#ffffff\b|rgba\([^)]*,\s*0\s*\))|clip\s*:|clip-path\s*:|"
+    r"text-indent\s*:\s*-\d{3,}|(left|top)\s*:\s*-\d{3,}",
+    re.IGNORECASE)
+_HIDDEN_CLASS = re.compile(r"\b(hidden|hide|invisible|sr-only|visually-hidden|screen-reader-text|d-none)\b", re.I)
+# Bounded, bracket-free runs: each match attempt stops at the next bracket, so a page of "![a](" stays linear.
+_MD_IMAGE = re.compile(r"!\[[^\[\]\n]{0,300}\]\([^()\n]{0,300}\)")
+_MD_LINK_TITLE = re.compile(r"(\]\(\s*<?[^\s()<>\[\]]{1,2000}>?)\s+(\"[^\"\n]{0,300}\"|'[^'\n]{0,300}'|\([^()\n]{0,300}\))\s*\)")
+_MD_LINK = re.compile(r"(?<!!)\[([^\[\]\n]{0,300})\]\(\s*<?([^\s()<>\[\]]{1,2000})>?\s*\)")
+_TAG_START = re.compile(r"<[a-zA-Z!/?]")
+
+
+_RAW_TEXT_TAGS = frozenset({"script", "style", "textarea", "title", "xmp", "noembed", "noframes", "iframe",
+                            "noscript", "plaintext"})
+_BLOCK_TAGS = frozenset({"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section", "ul", "ol",
+                         "blockquote", "pre", "br", "hr"})
+_TAG_NAME = re.compile(r"(/?)([a-zA-Z][^\s/>]*)")
+_TAG_REST = re.compile(r"(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")  # one way to match: linear, no backtracking blow-up
+_ATTRIBUTE = re.compile(r"([^\s\"'>/=]+)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+))?")
+
+
+def _hides(tag: str, attributes: str) -> bool:
+    if tag in _HIDING_TAGS:
+        return True
+    values = {m.group(1).lower(): (m.group(2) or "").strip("\"'") for m in _ATTRIBUTE.finditer(attributes)}
+    return ("hidden" in values or values.get("aria-hidden", "").lower() == "true"
+            or bool(_HIDDEN_STYLE.search(values.get("style", "")))
+            or bool(_HIDDEN_CLASS.search(values.get("class", ""))))
+
+
+def _render_html(text: str) -> str:
+    """Visible character data of `text` read the way a browser's tokenizer does, in one pass.
+
+    An unclosed tag, quote or comment hides the rest of the document, as in a browser.
+    """
+    parts: list[str] = []
+    stack: list[tuple[str, bool]] = []  # open elements: (tag, hides its content)
+    open_count: dict[str, int] = {}  # an end tag that closes nothing costs O(1), not a stack scan
+    position, size = 0, len(text)
+    while position < size:
+        at = text.find("<", position)
+        if at == -1:
+            at = size
+        if at > position and not (stack and stack[-1][1]):
+            parts.append(text[position:at])
+        if at >= size:
+            break
+        if text.startswith("<!--", at):
+            end = text.find("-->", at + 4)
+            position = size if end == -1 else end + 3
+            continue
+        name = _TAG_NAME.match(text, at + 1)
+        if name is None:
+            if at + 1 < size and text[at + 1] in "!?":  # <!doctype …>, <?xml …?>: bogus comments up to ">"
+                end = text.find(">", at)
+                position = size if end == -1 else end + 1
+                continue
+            if not (stack and stack[-1][1]):
+                parts.append("<")
+            position = at + 1
+            continue
+        rest = _TAG_REST.match(text, name.end())
+        if rest is None:  # end of input inside a tag: nothing more is shown
+            break
+        position = rest.end()
+        is_end, tag = name.group(1) == "/", name.group(2).lower()
+        hidden_here = bool(stack) and stack[-1][1]
+        if tag in _BLOCK_TAGS and not hidden_here:
+            parts.append("\n")
+        if is_end:
+            if open_count.get(tag):
+                while stack:  # close the nearest open element of this name and whatever is open inside it
+                    closed, _ = stack.pop()
+                    open_count[closed] -= 1
+                    if closed == tag:
+                        break
+            continue
+        if tag in _VOID_TAGS or text[rest.end() - 2] == "/":
+            continue
+        if tag in _RAW_TEXT_TAGS:  # raw text up to the matching end tag
+            end = re.compile(rf"</{re.escape(tag)}[\s/>]", re.IGNORECASE).search(text, position)
+            if tag in _HIDING_TAGS or hidden_here or _hides(tag, text[name.end():rest.end() - 1]):
+                position = size if end is None else end.start()
+            continue
+        stack.append((tag, hidden_here or _hides(tag, text[name.end():rest.end() - 1])))
+        open_count[tag] = open_count.get(tag, 0) + 1
+    return html.unescape("".join(parts))
+
+
+def visible_text(report: str) -> str:
+    """The report as a reader sees it once rendered (markdown or HTML), in linear time.
+
+    HTML comments, scripts, styles, elements hidden by attribute, inline style or a hiding class, tag
+    attributes (link titles, alt text), markdown image alt text and link titles, and zero-width or
+    direction-control characters are removed; character references are decoded. Markdown links keep their
+    text and url (an inline url is a citation); everything else stays as written.
+    """
+    text = _INVISIBLE.sub("", report)
+    text = _MD_IMAGE.sub(" ", text)
+    text = _MD_LINK_TITLE.sub(r"\1)", text)
+    text = _MD_LINK.sub(r"\1 (\2)", text)
+    text = _render_html(text) if _TAG_START.search(text) else html.unescape(text)
+    return _INVISIBLE.sub("", text)
+
+
 def clean_report(report: str, criteria: Sequence[str] = ()) -> str:
     """The report as a reader sees it, without padding or pasted criteria."""
-    text = _INVISIBLE.sub("", _HTML_COMMENT.sub(" ", report))
+    text = visible_text(report)
     seen_blocks: set[str] = set()
     seen_sentences: set[str] = set()
     kept_blocks = []

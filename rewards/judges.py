@@ -7,6 +7,13 @@ from collections.abc import Collection, Sequence
 
 from drgym.rewards.checks import evaluate_check
 from drgym.rewards.guards import clean_report
+from drgym.rewards.integrity import (
+    INTEGRITY_CHECKS,
+    PENALTY_SHARE,
+    ParagraphSource,
+    audit_report,
+    integrity_verdicts,
+)
 from drgym.rewards.rubric import CitationCheck, Rubric
 from drgym.rewards.scoring import Grade, RubricVerdict, ScoringMode, score_verdicts
 
@@ -26,7 +33,7 @@ class DeterministicJudge:
         self.mode = mode
 
     def grade(self, rubrics: Sequence[Rubric], report: str, *,
-              retrieved_urls: Collection[str] | None = None) -> Grade:
+              retrieved_urls: Collection[str] | None = None, sources: ParagraphSource | None = None) -> Grade:
         """Grades `report`.
 
         Args:
@@ -34,8 +41,11 @@ class DeterministicJudge:
             report: the submitted text.
             retrieved_urls: pages the agent actually opened or saw in the episode; when given, a citation of any
                 other page is fabricated and supports nothing.
+            sources: the corpus's search index; when given, sentences that reproduce corpus paragraphs beyond a
+                quotation budget satisfy no rubric and fire the copying fault (`drgym.rewards.integrity`).
         """
-        cleaned = clean_report(report, [r.criterion for r in rubrics])
+        audit = audit_report(clean_report(report, [r.criterion for r in rubrics]), rubrics, source=sources)
+        cleaned = audit.judged_text
         verdicts = []
         for rubric in rubrics:
             if rubric.check is None:
@@ -51,4 +61,7 @@ class DeterministicJudge:
                 check = check.model_copy(update={"urls": usable})
             result = evaluate_check(check, cleaned)
             verdicts.append(RubricVerdict(rubric.id, result.verdict, [result.evidence]))
-        return score_verdicts(rubrics, verdicts, mode=self.mode)
+            if result.contradicts and "contradiction" not in audit.faults:
+                audit.faults["contradiction"] = f"{rubric.id}: {result.evidence}"
+        return score_verdicts(rubrics, verdicts, mode=self.mode, penalty_share=PENALTY_SHARE,
+                              integrity=integrity_verdicts(audit, rubrics, checks=(*INTEGRITY_CHECKS, "contradiction")))

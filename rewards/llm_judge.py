@@ -28,6 +28,7 @@ import httpx
 
 from drgym.errors import JudgeError
 from drgym.rewards.guards import clean_report, usable_quote
+from drgym.rewards.integrity import PENALTY_SHARE, ParagraphSource, audit_report, integrity_verdicts
 from drgym.rewards.rubric import Rubric
 from drgym.rewards.scoring import Grade, RubricVerdict, ScoringMode, score_verdicts
 
@@ -93,12 +94,17 @@ class LLMJudge:
         self.calls = 0
         """HTTP requests sent (for tests and cost accounting)."""
 
-    def grade(self, rubrics: Sequence[Rubric], report: str) -> Grade:
+    def grade(self, rubrics: Sequence[Rubric], report: str, *, sources: ParagraphSource | None = None) -> Grade:
         """Grades `report` against every rubric (blocking; see `agrade`)."""
-        return asyncio.run(self.agrade(rubrics, report))
+        return asyncio.run(self.agrade(rubrics, report, sources=sources))
 
-    async def agrade(self, rubrics: Sequence[Rubric], report: str) -> Grade:
-        cleaned = clean_report(report, [r.criterion for r in rubrics])
+    async def agrade(self, rubrics: Sequence[Rubric], report: str, *,
+                     sources: ParagraphSource | None = None) -> Grade:
+        """Grades the visible text of `report`, after the same integrity checks as the deterministic judge
+        (copied sentences beyond the quotation budget are removed before the model sees the report; copying,
+        off-task content and padding are faults; see `drgym.rewards.integrity`)."""
+        audit = audit_report(clean_report(report, [r.criterion for r in rubrics]), rubrics, source=sources)
+        cleaned = audit.judged_text
         verdicts: dict[str, RubricVerdict] = {}
         pending = []
         for rubric in rubrics:
@@ -122,7 +128,8 @@ class LLMJudge:
             verdicts[rubric.id] = best
             if best.verdict != "incomplete":
                 self._cache_put(rubric, cleaned, best)
-        return score_verdicts(rubrics, [verdicts[r.id] for r in rubrics], mode=self.mode)
+        return score_verdicts(rubrics, [verdicts[r.id] for r in rubrics], mode=self.mode,
+                              integrity=integrity_verdicts(audit, rubrics), penalty_share=PENALTY_SHARE)
 
     # -- one call -------------------------------------------------------------------------------------
 

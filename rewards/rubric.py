@@ -36,6 +36,13 @@ class FactCheck(_Spec):
     """Known-wrong values (fabricated on low-trust pages) that must not be stated as fact near the entity."""
     context: list[str] = []
     """Words that must also appear near the entity (e.g. the year of a historical value)."""
+    superseded: list[tuple[str, int]] = []
+    """Older values with the year they held: stated in a sentence without that year (or "previously",
+    "formerly", …), an old value is stated as current, which is as wrong as a fabricated one. An old value
+    within twice the tolerance of `value` cannot be told from it and is ignored."""
+    label: str = ""
+    """The attribute's name ("annual revenue"); when set, a superseded value counts only in a sentence that
+    names it (its last word, "revenue"), so another attribute's figure is not mistaken for it."""
     window: int = 300
     """Characters around the entity mention that count as near."""
 
@@ -61,11 +68,16 @@ class CoverageCheck(_Spec):
 
 
 class MentionCheck(_Spec):
-    """The entity is mentioned near one of `terms` (e.g. the largest company named next to 'largest')."""
+    """An analysis claim: the entity is named near one of `terms` (the largest company next to "largest"), no
+    rival is named in that role, and no contrary term is said of the entity."""
 
     type: Literal["mention"] = "mention"
     entity: list[str] = Field(min_length=1)
     terms: list[str] = Field(min_length=1)
+    rivals: list[list[str]] = []
+    """The other candidates for the role (each a name and aliases): naming one as e.g. "largest" fails."""
+    contrary_terms: list[str] = []
+    """Terms of the opposite claim ("declined" for a growth): saying one of the entity fails."""
     window: int = 200
 
 

@@ -58,7 +58,14 @@ _CREDIT = {"binary": {"satisfied": 1.0}, "ternary": {"satisfied": 1.0, "partiall
 
 
 def score_verdicts(rubrics: Sequence[Rubric], verdicts: Sequence[RubricVerdict], *,
-                   mode: ScoringMode = "binary") -> Grade:
+                   mode: ScoringMode = "binary", integrity: Sequence[RubricVerdict] = (),
+                   penalty_share: float = 0.0) -> Grade:
+    """The grade of `verdicts` on `rubrics`.
+
+    `integrity` holds the judge's own report-level faults (copying, relevance, length; see
+    `drgym.rewards.integrity`): each one "satisfied" (committed) costs `penalty_share` of the score's scale
+    (the positive weight), and in ``mandatory`` mode any of them scores 0.
+    """
     by_id = {v.rubric_id: v for v in verdicts}
     missing = [r.id for r in rubrics if r.id not in by_id]
     if missing:
@@ -67,14 +74,15 @@ def score_verdicts(rubrics: Sequence[Rubric], verdicts: Sequence[RubricVerdict],
     passed = sum(by_id[r.id].verdict == "satisfied" for r in mandatory)
     mandatory_rate = passed / len(mandatory) if mandatory else 1.0
     incomplete = [r.id for r in rubrics if by_id[r.id].verdict == "incomplete"]
+    faults = [r for r in rubrics if r.is_mandatory and r.weight < 0 and by_id[r.id].verdict == "satisfied"]
+    committed = [v for v in integrity if v.verdict == "satisfied"]
     if mode == "mandatory":
-        faults = [r for r in rubrics if r.is_mandatory and r.weight < 0 and by_id[r.id].verdict == "satisfied"]
-        score = 1.0 if passed == len(mandatory) and not faults else 0.0
+        score = 1.0 if passed == len(mandatory) and not faults and not committed else 0.0
     else:
         credit = _CREDIT[mode]
         positive = sum(r.weight for r in rubrics if r.weight > 0)
         earned = sum(r.weight * credit.get(by_id[r.id].verdict, 0.0) for r in rubrics)
-        score = earned / positive if positive else 0.0
+        score = (earned / positive if positive else 0.0) - penalty_share * len(committed)
     ordered = [RubricVerdict(r.id, by_id[r.id].verdict, by_id[r.id].evidence, by_id[r.id].reasoning, r.weight, r.axis)
-               for r in rubrics]
+               for r in rubrics] + list(integrity)
     return Grade(score=score, verdicts=ordered, mandatory_pass_rate=mandatory_rate, incomplete=incomplete, mode=mode)

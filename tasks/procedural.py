@@ -29,7 +29,7 @@ from drgym.errors import CorpusError, SearchIndexError
 from drgym.tasks.charts import draw_charts
 from drgym.tasks.render import RenderKnobs, Statement, authority_tsv, render_world
 from drgym.tasks.schema import TaskSet
-from drgym.tasks.synth import FactIndex, synthesise_tasks
+from drgym.tasks.synth import TASKS_VERSION, FactIndex, synthesise_tasks
 from drgym.tasks.world import WORLD_VERSION, World, world_from_dict, world_to_dict
 from drgym.web.corpus import Corpus
 from drgym.web.index import SearchIndex
@@ -102,7 +102,7 @@ class ProceduralWorld:
             tasks = [t.model_copy(update={"corpus": corpus.name}) for t in tasks]
             TaskSet(tasks, name=path.name).save(staging / "tasks.jsonl")
             (staging / "authority.tsv").write_text(authority_tsv(), encoding="utf-8")
-            meta = {"format_version": 1, "world_version": WORLD_VERSION, "spec": dataclasses.asdict(spec),
+            meta = {"format_version": 1, "world_version": WORLD_VERSION, "tasks_version": TASKS_VERSION, "spec": dataclasses.asdict(spec),
                     "n_pages": len(corpus), "n_paragraphs": corpus.n_paragraphs, "n_statements": len(statements),
                     "graph": world_to_dict(world)}
             (staging / "world.json").write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True) + "\n",

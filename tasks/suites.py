@@ -14,6 +14,7 @@ from pathlib import Path
 
 from drgym.errors import UnknownSuiteError
 from drgym.tasks.procedural import ProceduralWorld, WorldSpec
+from drgym.tasks.synth import TASKS_VERSION
 from drgym.tasks.world import WORLD_VERSION
 
 __all__ = ["DEFAULT_SUITE", "SUITES", "cache_dir", "load_suite"]
@@ -47,6 +48,7 @@ def load_suite(name: str, *, show_progress: bool = True) -> ProceduralWorld:
     path = cache_dir() / f"{name.replace(':', '-')}-v{WORLD_VERSION}"
     if (path / "world.json").is_file():
         world = ProceduralWorld(path)
-        if world.meta.get("spec") == json.loads(json.dumps(dataclasses.asdict(spec))):
+        if (world.meta.get("spec") == json.loads(json.dumps(dataclasses.asdict(spec)))
+                and world.meta.get("tasks_version") == TASKS_VERSION):
             return world
     return ProceduralWorld.build(path, spec, show_progress=show_progress)

@@ -35,7 +35,12 @@ from drgym.tasks.world import (
     format_value,
 )
 
-__all__ = ["FactIndex", "synthesise_tasks"]
+__all__ = ["FactIndex", "TASKS_VERSION", "synthesise_tasks"]
+
+TASKS_VERSION = 3
+"""Bump when task synthesis (questions, rubrics, gold reports) changes, so cached worlds get new tasks.
+3: superseded values (with the attribute label), rivals and contrary terms in the checks; gold reports in
+their own words."""
 
 _KIND_NOUN = {"organisation": "the company", "person": "the person", "place": "the city", "product": "the product",
               "compound": "the compound", "regulation": "the regulation", "event": "the event"}
@@ -144,6 +149,8 @@ class _Fact:
     urls: list[str]
     conflict: Statement | None
     weight: int
+    superseded: list[tuple[str, int]]
+    """Older values of a current figure, with their years."""
 
 
 def _attribute_fact(world: World, facts: FactIndex, entity: Entity, attribute: Attribute, weight: int,
@@ -152,15 +159,18 @@ def _attribute_fact(world: World, facts: FactIndex, entity: Entity, attribute: A
     written = format_value(value, attribute, with_unit=False)
     key = f"attr:{attribute.key}"
     conflict = facts.conflict(entity.id, key) if history_index == -1 else None
+    history = entity.attributes[attribute.key]
+    superseded = [(format_value(old, attribute, with_unit=False), old_year) for old_year, old in history[:-1]
+                  if format_value(old, attribute, with_unit=False) != written] if history_index == -1 else []
     return _Fact(entity, key, attribute.label, written, attribute.unit, year, True, [],
-                 facts.urls(entity.id, key, value=written), conflict, weight)
+                 facts.urls(entity.id, key, value=written), conflict, weight, superseded)
 
 
 def _relation_fact(world: World, facts: FactIndex, entity: Entity, relation_key: str, weight: int) -> _Fact:
     target = world.target(entity, relation_key)
     label = {"headquarters": "headquarters", "ceo": "chief executive"}.get(relation_key, relation_key)
     return _Fact(entity, f"rel:{relation_key}", label, target.name, "", 0, False, target.aliases,
-                 facts.urls(entity.id, f"rel:{relation_key}", value=target.id), None, weight)
+                 facts.urls(entity.id, f"rel:{relation_key}", value=target.id), None, weight, [])
 
 
 def _fact_rubrics(fact: _Fact, rubric_id: str, *, with_year: bool = False) -> list[Rubric]:
@@ -179,6 +189,7 @@ def _fact_rubrics(fact: _Fact, rubric_id: str, *, with_year: bool = False) -> li
     rubrics.append(Rubric(id=rubric_id, criterion=criterion, weight=fact.weight, axis=axis,
                           check=FactCheck(entity=entity.names, value=fact.value, numeric=fact.numeric,
                                           value_aliases=fact.value_aliases, wrong_values=wrong,
+                                          superseded=fact.superseded, label=fact.label if fact.numeric else "",
                                           context=[str(fact.year)] if with_year else [])))
     if fact.conflict is not None:
         rubrics.append(Rubric(id=f"{rubric_id}-fault", weight=-3, axis="faults",
@@ -198,20 +209,21 @@ def _citation_rubric(fact: _Fact, rubric_id: str, weight: int) -> Rubric | None:
 
 
 def _sentence(fact: _Fact, *, low_trust: bool, with_year: bool = False) -> str:
+    """One fact in the report's own words: no page words it this way, so it is not a pasted sentence."""
     value, url = fact.value, fact.urls[0] if fact.urls else ""
     if low_trust and fact.conflict is not None:
         value, url = fact.conflict.value, fact.conflict.url
     unit = f" {fact.unit}" if fact.unit else ""
     cite = f" \\cite{{{url}}}" if url else ""
     if fact.key == "rel:headquarters":
-        return f"{fact.entity.name} is headquartered in {value}{cite}."
+        return f"{fact.entity.name} has its head office in {value}{cite}."
     if fact.key == "rel:ceo":
-        return f"{value} is the chief executive of {fact.entity.name}{cite}."
+        return f"{fact.entity.name} is run by {value}, its chief executive{cite}."
     if not fact.numeric:
-        return f"The {fact.label} of {fact.entity.name} is {value}{cite}."
+        return f"For {fact.entity.name}, the {fact.label} on record is {value}{cite}."
     if with_year or fact.year:
-        return f"In {fact.year}, the {fact.label} of {fact.entity.name} was {value}{unit}{cite}."
-    return f"The {fact.label} of {fact.entity.name} is {value}{unit}{cite}."
+        return f"For {fact.year}, {fact.entity.name} reported {value}{unit} as its {fact.label}{cite}."
+    return f"For {fact.entity.name}, the {fact.label} on record is {value}{unit}{cite}."
 
 
 def _rebuttal(fact: _Fact) -> str:
@@ -253,7 +265,8 @@ def _compare_task(world: World, facts: FactIndex, rng: random.Random, task_id: s
                check=CoverageCheck(entities=[c.names for c in companies])),
         Rubric(id="largest", criterion=f"Identifies {largest.name} as the largest of them by annual revenue",
                weight=3, axis="analysis",
-               check=MentionCheck(entity=largest.names, terms=["largest", "biggest", "highest revenue", "leads"])),
+               check=MentionCheck(entity=largest.names, terms=["largest", "biggest", "highest revenue", "leads"],
+                                  rivals=[c.names for c in companies if c is not largest])),
         Rubric(id="structure", criterion="Is organised in sections and includes a comparison table", weight=2,
                axis="presentation", check=StructureCheck(min_sections=3, needs_table=True)),
         Rubric(id="length", criterion="Is between 120 and 2,500 words long", weight=1, axis="presentation",
@@ -324,11 +337,13 @@ def _timeline_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
         if rubric is not None:
             rubrics.append(rubric)
     grew = float(latest_revenue.value.replace(",", "")) > float(oldest_revenue.value.replace(",", ""))
-    trend_terms = ["grew", "increased", "rose", "growth"] if grew else ["fell", "declined", "decreased", "decline"]
+    up_terms = ["grew", "increased", "rose", "growth"]
+    down_terms = ["fell", "declined", "decreased", "decline"]
     rubrics.append(Rubric(id="trend", weight=3, axis="analysis",
                           criterion=f"Says that the annual revenue of {company.name} {'grew' if grew else 'declined'} "
                                     f"between {oldest_revenue.year} and {latest_revenue.year}",
-                          check=MentionCheck(entity=company.names, terms=trend_terms)))
+                          check=MentionCheck(entity=company.names, terms=up_terms if grew else down_terms,
+                                             contrary_terms=down_terms if grew else up_terms)))
     if products:
         rubrics.append(Rubric(id="products", weight=2, axis="coverage",
                               criterion=f"Names the products {company.name} makes: {', '.join(p.name for p in products)}",

@@ -25,3 +25,43 @@ from drgym.rewards.answer import match_answer
 ])
 def test_match_answer(answer, accepted, correct):
     assert match_answer(answer, accepted).is_correct is correct
+
+
+@pytest.mark.parametrize("answer,accepted", [
+    # several candidates, whatever separates them
+    ("1234.5 1300.2", ["1,234.5", "1234.5", "1,234.5 USD million"]),
+    ("1,234.5 (1,300.2)", ["1,234.5", "1234.5", "1,234.5 USD million"]),
+    ("1,234.5\n1,300.2", ["1,234.5 USD million"]),
+    ("| 1,234.5 | 1,300.2 |", ["1,234.5 USD million"]),
+    ("The figure is 1,234.5 USD million, though another source has 1,300.2.", ["1,234.5 USD million"]),
+    ("1956 1957", ["1956"]),
+    ("1956 (or 1974)", ["1956"]),
+    ("Ann Lee (Bo Kim)", ["Ann Lee"]),
+    ("Ann Lee Bo Kim", ["Ann Lee"]),
+    ("ann lee, bo kim", ["Ann Lee"]),
+    ("| Ann Lee |\n| Bo Kim |", ["Ann Lee"]),
+    ("Ann Lee 1961", ["Ann Lee"]),
+    # hedges
+    ("maybe Ann Lee", ["Ann Lee"]),
+    ("I think it is 1956", ["1956"]),
+    ("possibly 305,681", ["305,681"]),
+])
+def test_several_candidates_or_a_hedge_is_wrong(answer, accepted):
+    match = match_answer(answer, accepted)
+    assert not match.is_correct
+    assert match.lists_several
+
+
+@pytest.mark.parametrize("answer,accepted,question", [
+    ("305,681 (about 305.7 thousand)", ["305,681"], ""),
+    ("305,681 inhabitants in 2023", ["305,681"], ""),
+    ("The mayor of Haleisport is Ann Lee.", ["Ann Lee"], "What is the name of the mayor of Haleisport?"),
+    ("It is Taquon Works (Taquon).", ["Taquon Works", "Taquon"], ""),
+    ("1,234.5 USD million", ["1,234.5", "1234.5", "1,234.5 USD million"], ""),
+])
+def test_one_committed_answer_in_a_sentence_is_correct(answer, accepted, question):
+    assert match_answer(answer, accepted, question=question).is_correct
+
+
+def test_an_oversized_answer_is_wrong_without_reading_it():
+    assert not match_answer("Ann Lee " + "x" * 100_000, ["Ann Lee"]).is_correct

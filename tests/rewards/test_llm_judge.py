@@ -39,7 +39,7 @@ def test_request_carries_the_report_between_nonce_markers(tmp_path):
 def test_a_satisfied_verdict_with_a_fabricated_quote_is_not_satisfied(tmp_path):
     with ChatServer(lambda body: (200, _verdicts(body, quote="Kelvaport handled 9,999 ships in 2023 alone"))) as server:
         grade = _judge(server, tmp_path).grade(RUBRICS[:2], REPORT)
-    assert [v.verdict for v in grade.verdicts] == ["not_satisfied", "not_satisfied"]
+    assert [v.verdict for v in grade.verdicts if v.axis != "integrity"] == ["not_satisfied", "not_satisfied"]
     assert "downgraded" in grade.verdicts[0].reasoning and grade.score == 0.0
 
 
@@ -108,7 +108,8 @@ def test_long_reports_are_judged_in_chunks_and_evidence_anywhere_counts(tmp_path
 
     with ChatServer(behaviour) as server:
         grade = _judge(server, tmp_path, max_report_chars=4000, chunk_overlap_chars=200).grade(RUBRICS[:1], long_report)
-    assert len(server.requests) > 4 and grade.score == 1.0
+    assert len(server.requests) > 4 and grade.by_id()["r0"].verdict == "satisfied"
+    assert grade.by_id()["integrity:length"].verdict == "satisfied"  # 4,000 words of filler is padding
 
 
 def test_answer_grader_asks_for_browsecomp_style_equivalence(tmp_path):

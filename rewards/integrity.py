@@ -1,0 +1,201 @@
+"""Report-level integrity checks that no rubric names: copying, irrelevant content and padding.
+
+A rubric judge credits facts wherever they appear, so a policy can earn it by pasting the pages it read, by
+naming every entity next to every term, or by burying a correct report in filler. These checks run on the
+visible text before the rubrics and feed the grade in two ways:
+
+* **copying**: a sentence (or table row) of at least ``MIN_COPY_WORDS`` words is *copied* when at least
+  ``COPY_COVERAGE`` of its words lie in word 4-grams that one corpus paragraph also has; candidate paragraphs
+  come from the search index (the sentence as the query, ``COPY_CANDIDATES`` hits), so every page of the
+  corpus counts, not only those the agent opened. Quotations are allowed up to a budget
+  (``max(COPY_BUDGET_WORDS, COPY_BUDGET_SHARE × words)``); beyond it, copied sentences satisfy no rubric
+  and the ``integrity:copying`` fault fires.
+* **relevance**: a prose sentence is off-task when it names none of the task's entities and values; more
+  than ``MAX_OFF_TASK_SHARE`` of the words off-task fires ``integrity:relevance`` (rubrics without machine
+  checks name no entities, so they skip this check).
+* **length**: more than ``words_needed(rubrics)`` words (a budget per positive rubric) fires
+  ``integrity:length``; the judge reads at most ``MAX_JUDGED_WORDS`` words (a reader stops reading).
+
+The deterministic judge adds ``integrity:contradiction`` when a machine check finds the report making a claim
+and its opposite (a value asserted and refuted; a rival named as "the largest"; "grew" and "declined").
+Each fired fault costs ``PENALTY_SHARE`` of the task's positive rubric weight (see `drgym.rewards.scoring`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from drgym.rewards.checks import attach_citations
+from drgym.rewards.rubric import (
+    CitationCheck,
+    CoverageCheck,
+    FactCheck,
+    FaultCheck,
+    MentionCheck,
+    Rubric,
+)
+from drgym.rewards.scoring import RubricVerdict
+
+__all__ = ["COPY_BUDGET_SHARE", "COPY_BUDGET_WORDS", "COPY_COVERAGE", "INTEGRITY_CHECKS", "IntegrityReport", "MAX_JUDGED_WORDS",
+           "MAX_OFF_TASK_SHARE", "PENALTY_SHARE", "audit_report", "integrity_verdicts", "words_needed"]
+
+MIN_COPY_WORDS = 6
+COPY_COVERAGE = 0.7
+COPY_CANDIDATES = 5
+COPY_BUDGET_WORDS = 30
+COPY_BUDGET_SHARE = 0.1
+MAX_OFF_TASK_SHARE = 0.25
+WORDS_PER_RUBRIC = 30
+MIN_WORDS_ALLOWED = 400
+MAX_JUDGED_WORDS = 6_000
+PENALTY_SHARE = 0.3
+INTEGRITY_CHECKS = ("copying", "relevance", "length")
+"""The faults `audit_report` looks for; the deterministic judge adds ``contradiction`` (a claim and its
+opposite, from its machine checks)."""
+
+_WORD = re.compile(r"\w+")
+_CITATION = re.compile(r"\\cite\{[^}\n]{0,2000}\}|\[\d{1,3}\]|(?:https?|local)://[^\s,;)\]}>]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_FIGURE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+
+
+class ParagraphSource(Protocol):
+    """Anything that finds corpus paragraphs for a text (`drgym.web.SearchIndex`)."""
+
+    def search(self, query: str, k: int = 10) -> list: ...
+
+
+@dataclass
+class IntegrityReport:
+    """What the integrity checks found in one report."""
+
+    words: int = 0
+    words_allowed: int = 0
+    copied_words: int = 0
+    copy_budget: int = 0
+    off_task_words: int = 0
+    copied: list[str] = field(default_factory=list)
+    """Copied sentences, as written."""
+    faults: dict[str, str] = field(default_factory=dict)
+    """Fired faults (``copying``, ``relevance``, ``length``) with the evidence."""
+    judged_text: str = ""
+    """The text the rubrics are checked on: the first `MAX_JUDGED_WORDS` words, without copied sentences
+    when copying is over budget."""
+
+
+def words_needed(rubrics: Sequence[Rubric]) -> int:
+    """The most words a report on these rubrics needs (beyond it, length is padding)."""
+    return max(MIN_WORDS_ALLOWED, WORDS_PER_RUBRIC * sum(r.weight > 0 for r in rubrics))
+
+
+def _task_vocabulary(rubrics: Sequence[Rubric]) -> tuple[list[str], set[str]]:
+    """Names of the task's entities and values, and the figures it knows (digits only)."""
+    names: list[str] = []
+    figures: set[str] = set()
+    for rubric in rubrics:
+        check = rubric.check
+        if isinstance(check, (FactCheck, CitationCheck, FaultCheck)):
+            names += check.entity
+            if check.numeric:
+                figures.add(re.sub(r"\D", "", check.value))
+            else:
+                names.append(check.value)
+            if isinstance(check, FactCheck):
+                names += check.value_aliases
+                figures |= {re.sub(r"\D", "", v) for v in check.wrong_values}
+                figures |= {re.sub(r"\D", "", v) for v, _ in check.superseded}
+        elif isinstance(check, CoverageCheck):
+            names += [name for entity in check.entities for name in entity]
+        elif isinstance(check, MentionCheck):
+            names += check.entity + [name for rival in check.rivals for name in rival]
+    return sorted({n.lower() for n in names if n.strip()}, key=len, reverse=True), figures
+
+
+def _units(text: str) -> list[tuple[str, bool]]:
+    """Sentences of prose and whole table rows, each with whether it is a table row or heading."""
+    units = []
+    for line_block in re.split(r"\n\s*\n", text):
+        for line in line_block.split("\n"):
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if stripped.startswith(("|", "#")):
+                units.append((stripped, True))
+                continue
+            units.extend((sentence, False) for sentence in _SENTENCE_END.split(stripped) if sentence.strip())
+    return units
+
+
+def _shingles(words: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + 4]) for i in range(len(words) - 3)}
+
+
+def _is_copied(words: list[str], source: ParagraphSource) -> bool:
+    hits = source.search(" ".join(words), k=COPY_CANDIDATES)
+    for hit in hits:
+        paragraph = _shingles(_WORD.findall(hit.text.lower()))
+        covered = [False] * len(words)
+        for i in range(len(words) - 3):
+            if tuple(words[i:i + 4]) in paragraph:
+                covered[i:i + 4] = [True] * 4
+        if sum(covered) >= COPY_COVERAGE * len(words):
+            return True
+    return False
+
+
+def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSource | None = None
+                 ) -> IntegrityReport:
+    """Runs the integrity checks on a report's visible text (see the module docstring)."""
+    result = IntegrityReport()
+    all_words = _WORD.findall(visible)
+    result.words = len(all_words)
+    result.words_allowed = words_needed(rubrics)
+    text = attach_citations(visible)
+    if result.words > MAX_JUDGED_WORDS:  # cut at a word boundary: the judge reads no further
+        last = next(itertools.islice(_WORD.finditer(text), MAX_JUDGED_WORDS - 1, None), None)
+        text = text[:last.end()] if last is not None else text
+    if result.words > result.words_allowed:
+        result.faults["length"] = (f"{result.words:,} words where the task needs at most "
+                                   f"{result.words_allowed:,}")
+    names, figures = _task_vocabulary(rubrics)
+    units = _units(text)
+    copied_units: list[str] = []
+    for unit, is_row in units:
+        claim = _CITATION.sub(" ", unit)
+        lowered = claim.lower()
+        words = _WORD.findall(lowered)
+        if not is_row and words:
+            names_task = any(name in lowered for name in names)
+            states_task_figure = any(re.sub(r"\D", "", f) in figures for f in _FIGURE.findall(claim))
+            if not names_task and not states_task_figure:
+                result.off_task_words += len(words)
+        if source is not None and len(words) >= MIN_COPY_WORDS and _is_copied(words, source):
+            result.copied_words += len(words)
+            copied_units.append(unit)
+    result.copy_budget = max(COPY_BUDGET_WORDS, int(COPY_BUDGET_SHARE * result.words))
+    if result.copied_words > result.copy_budget:
+        result.copied = copied_units
+        result.faults["copying"] = (f"{result.copied_words:,} words in {len(copied_units)} sentences reproduce "
+                                    f"corpus paragraphs (quotation budget {result.copy_budget:,}): "
+                                    f"{copied_units[0][:160]!r}")
+        text = re.sub("|".join(re.escape(u) for u in sorted(set(copied_units), key=len, reverse=True)), " ", text)
+    prose_words = sum(len(_WORD.findall(u)) for u, is_row in units if not is_row)
+    if (names or figures) and prose_words and result.off_task_words > MAX_OFF_TASK_SHARE * prose_words:
+        result.faults["relevance"] = (f"{result.off_task_words:,} of {prose_words:,} words of prose name none of "
+                                      "the entities or figures the task asks about")
+    result.judged_text = text
+    return result
+
+
+def integrity_verdicts(audit: IntegrityReport, rubrics: Sequence[Rubric], *,
+                       checks: Sequence[str] = INTEGRITY_CHECKS) -> list[RubricVerdict]:
+    """The judge's report-level faults that ran (`checks`) as verdicts (axis ``integrity``), fired or not."""
+    positive = sum(r.weight for r in rubrics if r.weight > 0)
+    weight = -max(1, round(PENALTY_SHARE * positive))
+    return [RubricVerdict(f"integrity:{name}", "satisfied" if name in audit.faults else "not_satisfied",
+                          [audit.faults[name]] if name in audit.faults else [], weight=weight, axis="integrity")
+            for name in checks]
