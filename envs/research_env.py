@@ -48,9 +48,10 @@ MAX_TEXT_CHARS = MAX_ACTION_CHARS
 """Longest action and longest observation (the spaces' `max_length`); longer observations are cut to fit."""
 MAX_TOOL_RESPONSE_CHARS = 100_000
 """Longest result of one tool call in a batch; the rest is cut with a note."""
-MAX_KEPT_MALFORMED_CHARS = 4_000
-"""A malformed action is kept in `info["messages"]` up to this many characters (with a note of its length), so
-a long episode of degenerate output does not hold every copy of it."""
+MAX_KEPT_FAILED_ACTION_CHARS = 4_000
+"""An action that achieved nothing (malformed, or every call in it refused) is kept in `info["messages"]` up to
+this many characters, with a note of its length, so a long episode of degenerate output does not hold every
+copy of it. Actions that did something are kept whole: the trajectory needs them."""
 _SAMPLE_CHARSET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 <>/{}\":,._-\né"
 
 
@@ -261,8 +262,8 @@ class ResearchEnv(gym.Env[str, str]):
         parsed = parse_action(action)
         action_text = _action_text(action)
         tracker.charge_action(action_text)
-        self._messages.append(_recorded_action(action, action_text, parsed))
         reward, terminated, verdicts, results = 0.0, False, None, []
+        is_fruitless = True  # until something the action asked for happens
         self._citations = None
         if parsed.errors:
             tracker.charge_unrun_calls(parsed.n_calls)
@@ -274,10 +275,11 @@ class ResearchEnv(gym.Env[str, str]):
                 results = [("error", None, error)]
             else:
                 reward, verdicts = self._grade(report)
-                terminated = True
+                terminated, is_fruitless = True, False
                 results = [("answer", None, f"answer received; episode over. reward {reward:.3f}")]
         else:
-            results = self._run_tools(parsed, state, tracker)
+            results, n_failed = self._run_tools(parsed, state, tracker)
+            is_fruitless = n_failed == len(parsed.tool_calls)
         exhausted = None if terminated else tracker.exhausted()
         truncated = exhausted is not None
         if truncated:
@@ -287,7 +289,10 @@ class ResearchEnv(gym.Env[str, str]):
         tail = "" if terminated or truncated else f"\n\n{tracker.describe()}"
         observation = clip(body, self.observation_space.max_length - len(tail), what="observation") + tail
         tracker.charge_observation(observation)
-        self._record_observation(action, results, observation)
+        recorded = _recorded_action(action, action_text, is_fruitless=is_fruitless,
+                                    problem=parsed.errors[0] if parsed.errors else "")
+        self._messages.append(recorded)
+        self._record_observation(recorded, results, observation)
         self._done = terminated or truncated
         info = self._info()
         if verdicts is not None:
@@ -318,8 +323,11 @@ class ResearchEnv(gym.Env[str, str]):
 
     # -- internals ------------------------------------------------------------------------------------
 
-    def _run_tools(self, parsed: ParsedAction, state: EpisodeState, tracker: BudgetTracker) -> list[tuple[str, str, str]]:
+    def _run_tools(self, parsed: ParsedAction, state: EpisodeState,
+                   tracker: BudgetTracker) -> tuple[list[tuple[str, str, str]], int]:
+        """The calls' results, and how many were refused (unknown tool, or the tool said what was wrong)."""
         results = []
+        n_failed = 0
         self.last_tool_calls = []
         for number, call in enumerate(parsed.tool_calls):
             if tracker.exhausted():  # a time budget can run out between two calls of a batch
@@ -328,6 +336,7 @@ class ResearchEnv(gym.Env[str, str]):
             tool = self.tools.get(call.name)
             if tool is None:
                 tracker.charge_unrun_calls(1)
+                n_failed += 1
                 close = difflib.get_close_matches(call.name, list(self.tools), n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 results.append((call.name, call.call_id, f"error: unknown tool {call.name!r}.{hint} Available: "
@@ -339,6 +348,7 @@ class ResearchEnv(gym.Env[str, str]):
                 output = tool.run(state, **tool.validate(call.arguments))
             except ToolError as e:
                 output = f"error: {e}"
+                n_failed += 1
             output = clip(output, MAX_TOOL_RESPONSE_CHARS, what=f"{call.name} result")
             failure = inject(self.noise, call.name, state.rng)
             self.last_tool_calls.append({"name": call.name, "arguments": call.arguments, "noise": failure,
@@ -349,11 +359,11 @@ class ResearchEnv(gym.Env[str, str]):
             elif not output.startswith("error:"):
                 state.last_result = output
             results.append((call.name, call.call_id, f"<tool_response name=\"{call.name}\">\n{output}\n</tool_response>"))
-        return results
+        return results, n_failed
 
-    def _record_observation(self, action: str | dict, results: list[tuple[str, str | None, str]],
+    def _record_observation(self, recorded: dict[str, Any], results: list[tuple[str, str | None, str]],
                             observation: str) -> None:
-        native = isinstance(action, dict) and action.get("tool_calls")
+        native = recorded.get("tool_calls")
         if native and all(call_id is not None for _, call_id, _ in results):
             for name, call_id, text in results:
                 self._messages.append({"role": "tool", "tool_call_id": call_id, "name": name, "content": text})
@@ -451,18 +461,17 @@ def _action_text(action: Any) -> str:
     return ""  # not an action at all, or one refused unread: the turn is charged, not its size
 
 
-def _recorded_action(action: Any, action_text: str, parsed: ParsedAction) -> dict[str, Any]:
-    """The assistant message kept in the history: the action itself, or a clipped copy of a malformed one."""
-    if not parsed.errors:
-        return {**action, "role": "assistant"} if isinstance(action, dict) else {"role": "assistant", "content": action}
-    if isinstance(action, dict) and action_text and len(action_text) <= MAX_KEPT_MALFORMED_CHARS:
-        return {**action, "role": "assistant"}
-    if isinstance(action, str) or action_text:
-        kept = clip(action if isinstance(action, str) else action_text, MAX_KEPT_MALFORMED_CHARS,
-                    what="malformed action")
-    else:
-        kept = f"[an action that could not be read: {parsed.errors[0][:200]}]"
-    return {"role": "assistant", "content": kept}
+def _recorded_action(action: Any, action_text: str, *, is_fruitless: bool, problem: str) -> dict[str, Any]:
+    """The assistant message kept in the history: the action itself, or a clipped copy of one that achieved
+    nothing. A kept message dict is the caller's own (shallow-copied), never a re-serialised one."""
+    if not is_fruitless or len(action_text) <= MAX_KEPT_FAILED_ACTION_CHARS:
+        if isinstance(action, dict) and action_text:
+            return {**action, "role": "assistant"}
+        if isinstance(action, str):
+            return {"role": "assistant", "content": action}
+    if action_text:
+        return {"role": "assistant", "content": clip(action_text, MAX_KEPT_FAILED_ACTION_CHARS, what="failed action")}
+    return {"role": "assistant", "content": f"[an action that could not be read: {problem[:200]}]"}
 
 
 def _read_head(path: Path) -> str:

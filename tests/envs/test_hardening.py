@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import drgym  # noqa: F401 - registers the environments
 from drgym.envs import Budget
 from drgym.envs.protocol import MAX_ACTION_CHARS, MAX_JSON_DEPTH, MAX_TOOL_CALLS_PER_TURN, parse_action
-from drgym.envs.research_env import MAX_KEPT_MALFORMED_CHARS, UnicodeText
+from drgym.envs.research_env import MAX_KEPT_FAILED_ACTION_CHARS, UnicodeText
 from drgym.envs.tools.base import ToolError
 from drgym.envs.tools.file import MAX_FILE_BYTES, apply_unified_diff
 
@@ -174,7 +174,7 @@ def test_the_action_length_limit_is_enforced_before_parsing(make):
     action = _call("todo", action="add", item="x") + " " * MAX_ACTION_CHARS
     obs, info = _step_ok(env, action)
     assert f"the limit is {MAX_ACTION_CHARS:,}" in obs and "todo list" not in obs
-    assert len(info["messages"][-2]["content"]) <= MAX_KEPT_MALFORMED_CHARS
+    assert len(info["messages"][-2]["content"]) <= MAX_KEPT_FAILED_ACTION_CHARS
 
 
 @pytest.mark.parametrize(("action", "expected"), [
@@ -274,9 +274,12 @@ def test_malformed_actions_are_kept_clipped_in_the_history(make):
     for _ in range(5):
         _, info = _step_ok(env, "<tool_call>" * 50_000)
     kept = [m["content"] for m in info["messages"] if m["role"] == "assistant"]
-    assert len(kept) == 5 and all(len(text) <= MAX_KEPT_MALFORMED_CHARS for text in kept)
-    assert "malformed action cut to" in kept[0]
-    valid = _call("todo", action="add", item="keep me whole")
+    assert len(kept) == 5 and all(len(text) <= MAX_KEPT_FAILED_ACTION_CHARS for text in kept)
+    assert "failed action cut to" in kept[0]
+    refused = _call("batch_web_surfer", queries=["q" * 100_000])  # well-formed, but the tool refuses it
+    _, info = _step_ok(env, refused)
+    assert len(info["messages"][-2]["content"]) <= MAX_KEPT_FAILED_ACTION_CHARS
+    valid = _call("todo", action="add", item="keep me whole") + " " * 100_000
     _, info = _step_ok(env, valid)
     assert info["messages"][-2]["content"] == valid
 
