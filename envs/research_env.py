@@ -105,12 +105,15 @@ class ResearchEnv(gym.Env[str, str]):
     ## Action Space
     `UnicodeText`: the assistant's raw text, with ``<tool_call>{"name": …, "arguments": {…}}</tool_call>``
     (several run as a batch) or a final ``<answer>…</answer>`` / ``<answer file="report.md"/>``. An OpenAI
-    assistant message dict with ``tool_calls`` is accepted too. A malformed action costs a turn and returns an
-    error observation; it never raises.
+    assistant message dict with ``tool_calls`` is accepted too. A malformed action costs a turn (and each tool
+    call it wrote costs a call) and returns an error observation; it never raises. Actions longer than
+    1,000,000 characters are refused before parsing; tool arguments have their own caps (query and url length,
+    todo items, file and patch sizes, tool names), and a refusal quotes a short preview, never the input.
 
     ## Observation Space
     `UnicodeText`: on reset, the instructions with the tool descriptions and the question; after a step, the
-    tool results (or the error), then the budget left. ``info["messages"]`` holds the episode as OpenAI chat
+    tool results (or the error), then the budget left. A tool result is cut at 100,000 characters and the
+    observation at the space's 1,000,000, each with a note. ``info["messages"]`` holds the episode as OpenAI chat
     messages, ``info["tools"]`` the tools as OpenAI JSON schemas, ``info["budget"]`` what is left.
 
     ## Rewards
@@ -485,7 +488,9 @@ class DeepSearchEnv(ResearchEnv):
 
 
 class DeepResearchEnv(ResearchEnv):
-    __doc__ = ResearchEnv.__doc__.replace('gym.make("drgym/DeepSearch-v0"', 'gym.make("drgym/DeepResearch-v0"')
+    # a one-line "report" is graded by the rubrics (integrity faults can make it negative): show termination only
+    __doc__ = (ResearchEnv.__doc__.replace('gym.make("drgym/DeepSearch-v0"', 'gym.make("drgym/DeepResearch-v0"')
+               .replace(">>> terminated, reward\n    (True, 0.0)", ">>> terminated\n    True"))
     kind = "deep_research"
 
 

@@ -214,7 +214,7 @@ class ShellTool(Tool):
         notes.md", "timeout_s": 20}.
 
         Args:
-            command: the command line (several lines allowed).
+            command: the command line (several lines allowed, at most 100,000 characters).
             timeout_s: seconds to wait before interrupting it (Ctrl-C), 1 to 300.
         """
         if not 1 <= timeout_s <= self.limits.max_timeout_s:

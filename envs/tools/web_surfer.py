@@ -36,7 +36,8 @@ class BatchWebSurfer(Tool):
         population"], "urls": ["https://census.statbureau.gov/entry/kelvaport-pla-00012"]}.
 
         Args:
-            queries: search queries, each answered with its `top_k` best paragraphs (at most 8 queries).
+            queries: search queries, each answered with its `top_k` best paragraphs (at most 8 queries of 500
+                characters).
             urls: pages to read as numbered paragraphs (at most 5 urls).
             top_k: results per query, 1 to 10.
             find: when reading pages, show only paragraphs containing this text.
