@@ -44,6 +44,7 @@ _REFUTATION = re.compile(
 _PAST_MARKER = re.compile(r"\b(previously|formerly|earlier|used to|once|prior|back in|historically|until)\b",
                           re.IGNORECASE)
 _CITATION_AFTER_STOP = re.compile(r"([.!?])((?:[ \t]*(?:\\cite\{[^}\n]{0,2000}\}|\[\d{1,3}\]))+)")
+_BARE_YEAR = re.compile(r"(1[89]|20)\d\d")
 _CITE = re.compile(r"\\cite\{([^}]*)\}")
 _INLINE_URL = re.compile(r"(?:https?|local)://[^\s,;)\]}>]+")
 _REF_MARK = re.compile(r"\[(\d{1,3})\]")
@@ -66,9 +67,10 @@ class CheckResult:
     verdict: Verdict
     evidence: str
     """The report text that decided the verdict, or why nothing did."""
-    contradicts: bool = False
-    """The report makes this claim and its opposite (a value asserted and refuted, a rival named in the role):
-    the judge's contradiction fault (`drgym.rewards.integrity`)."""
+    fault: str = ""
+    """An integrity fault this result is evidence of (`drgym.rewards.integrity`): ``contradiction`` (the claim
+    and its opposite: a value asserted and refuted, a rival named in the role, a trend and its opposite) or
+    ``outdated`` (a superseded value stated as current, alone or in a list of candidates)."""
 
 
 def parse_numbers(text: str) -> list[Number]:
@@ -106,6 +108,8 @@ class _Unit:
     lower: str = ""
     raw: str = ""
     """The unit as written, citations included."""
+    header: str = ""
+    """For a table row: its table's first row, lowercased (the column names)."""
 
 
 _CITATION_SPAN = re.compile(r"\\cite\{[^}]*\}|(?:https?|local)://[^\s,;)\]}>]+")
@@ -130,6 +134,7 @@ def _read(report: str) -> tuple[tuple[_Unit, ...], dict[str, str]]:
         lines = block.split("\n")
         table_rows = [line for line in lines if line.lstrip().startswith("|")]
         prose = "\n".join(line for line in lines if not line.lstrip().startswith("|"))
+        header = table_rows[0].lower() if table_rows else ""
         for text in [*table_rows, prose]:
             if not text.strip():
                 continue
@@ -139,7 +144,7 @@ def _read(report: str) -> tuple[tuple[_Unit, ...], dict[str, str]]:
                 start = match.end()
             bounds.append((start, len(text)))
             masked = _blank_citations(text)
-            units.append(_Unit(masked, tuple(bounds), masked.lower(), text))
+            units.append(_Unit(masked, tuple(bounds), masked.lower(), text, header if text in table_rows else ""))
     return tuple(units), references
 
 
@@ -187,12 +192,15 @@ def _value_spans(text: str, value: str, numeric: bool, tolerance: float,
         target = _target(value)
         if target is None:
             return []
-        return [(n.start, n.end) for n in _unit_numbers(text) if _number_matches(n, target, tolerance)]
+        # a bare four-digit year ("For 2023, …") is a date, not the figure 2,016 or 2,020.0
+        value_is_year = bool(_BARE_YEAR.fullmatch(value.strip()))
+        return [(n.start, n.end) for n in _unit_numbers(text) if _number_matches(n, target, tolerance)
+                and (value_is_year or not _BARE_YEAR.fullmatch(text[n.start:n.end]))]
     return _mentions(text, [value, *aliases])
 
 
 def _occurrences(report: str, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float, window: int,
-                 context: Sequence[str] = (), aliases: Sequence[str] = ()
+                 context: Sequence[str] = (), aliases: Sequence[str] = (), label_terms: Sequence[str] = ()
                  ) -> tuple[list[tuple[_Unit, tuple[int, int]]], list[tuple[_Unit, tuple[int, int]]]]:
     """Where the value is written near the entity: (stated as fact, refuted or hedged), as (unit, sentence)."""
     units, _ = _read(report)
@@ -206,8 +214,12 @@ def _occurrences(report: str, entity: Sequence[str], value: str, *, numeric: boo
             sentence = _sentence_of(unit, start)
             sentence_text = unit.text[sentence[0]:sentence[1]]
             without_value = sentence_text.replace(unit.text[start:end], " ")
+            if label_terms and not _names_attribute(unit, sentence, start, label_terms):
+                continue
             if _REFUTATION.search(without_value):
-                refuted.append((unit, sentence))
+                # a refutation speaks of this entity only when it names it in the same sentence
+                if any(sentence[0] <= m_start < sentence[1] for m_start, _ in mentions):
+                    refuted.append((unit, sentence))
                 continue
             nearby = unit.text[max(0, start - window):end + window].lower()
             if context and not all(word.lower() in nearby for word in context):
@@ -216,23 +228,32 @@ def _occurrences(report: str, entity: Sequence[str], value: str, *, numeric: boo
     return stated, refuted
 
 
+def _names_attribute(unit: _Unit, sentence: tuple[int, int], position: int, terms: Sequence[str]) -> bool:
+    """Whether the attribute is named for the figure at `position`: in its sentence, or for a table row in the
+    header of the figure's column."""
+    if not unit.header:
+        return any(term in unit.lower[sentence[0]:sentence[1]] for term in terms)
+    column = unit.text.count("|", 0, position)
+    cells = unit.header.split("|")
+    return column < len(cells) and any(term in cells[column] for term in terms)
+
+
 def _stated(report: str, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float, window: int,
-            context: Sequence[str] = (), aliases: Sequence[str] = ()) -> list[tuple[_Unit, tuple[int, int]]]:
+            context: Sequence[str] = (), aliases: Sequence[str] = (),
+            label_terms: Sequence[str] = ()) -> list[tuple[_Unit, tuple[int, int]]]:
     """(unit, sentence bounds) of every place the value is stated as fact near the entity."""
     return _occurrences(report, entity, value, numeric=numeric, tolerance=tolerance, window=window,
-                        context=context, aliases=aliases)[0]
+                        context=context, aliases=aliases, label_terms=label_terms)[0]
 
 
 def _stated_as_current(report: str, entity: Sequence[str], value: str, years: set[int], *, tolerance: float,
-                       window: int, label: str = "") -> list[tuple[_Unit, tuple[int, int]]]:
+                       window: int, label_terms: Sequence[str] = ()) -> list[tuple[_Unit, tuple[int, int]]]:
     """Places a superseded value is stated as fact without one of its `years` or a past marker in the sentence (and, with
-    a `label`, in a sentence naming the attribute)."""
+    `label_terms`, where the attribute is named)."""
     found = []
-    head = label.split()[-1].lower() if label.split() else ""
-    for unit, (start, end) in _stated(report, entity, value, numeric=True, tolerance=tolerance, window=window):
+    for unit, (start, end) in _stated(report, entity, value, numeric=True, tolerance=tolerance, window=window,
+                                      label_terms=label_terms):
         sentence = unit.text[start:end]
-        if head and head not in sentence.lower():
-            continue
         if not any(str(year) in sentence for year in years) and not _PAST_MARKER.search(sentence):
             found.append((unit, (start, end)))
     return found
@@ -254,34 +275,38 @@ def _evaluate_mention(check: MentionCheck, report: str) -> CheckResult:
     """An analysis claim: the report commits to the entity in the role (near a term) and to nothing else.
 
     Every sentence with a term (and no negation or hedge) claims the candidates it names near the term,
-    except those introduced as the comparison ("ahead of Y", "than Z"); a rival claimed anywhere, or a
-    contrary term said of the entity ("grew" and "declined"), means the report did not commit.
+    except those introduced as the comparison ("ahead of Y", "than Z"). Satisfied when the entity is claimed
+    and no rival is, and no contrary term ("declined" for a growth) is said of the entity. Claiming both the
+    entity and a rival (or a term and its contrary) is a contradiction; claiming only a rival is just wrong.
     """
     units, _ = _read(report)
     candidates = [check.entity, *check.rivals]
-    evidence = ""
+    contrary = {t.lower() for t in check.contrary_terms}
+    claimed: dict[tuple[int, bool], str] = {}  # (candidate index, said with a contrary term) -> sentence
     for unit in units:
         for t_start, t_end in _mentions(unit.text, [*check.terms, *check.contrary_terms], unit.lower):
             bounds = _sentence_of(unit, t_start)
             sentence = unit.text[bounds[0]:bounds[1]]
             if _REFUTATION.search(sentence):
                 continue
-            is_contrary = unit.lower[t_start:t_end] in {t.lower() for t in check.contrary_terms}
+            is_contrary = unit.lower[t_start:t_end] in contrary
             for index, names in enumerate(candidates):
                 for m_start, m_end in _mentions(unit.text, names, unit.lower):
                     if not (bounds[0] <= m_start <= bounds[1]) or min(abs(m_start - t_end), abs(t_start - m_end)) > check.window:
                         continue
                     if _NOT_CLAIMED.search(unit.text[max(bounds[0], m_start - 60):m_start]):
                         continue
-                    if index > 0:
-                        return CheckResult("not_satisfied", f"also names {names[0]} in this role: {sentence!r}",
-                                           contradicts=True)
-                    if is_contrary:
-                        return CheckResult("not_satisfied", f"also says {unit.text[t_start:t_end]!r} of "
-                                                            f"{check.entity[0]}: {sentence!r}", contradicts=True)
-                    evidence = evidence or sentence
-    if evidence:
-        return CheckResult("satisfied", evidence)
+                    claimed.setdefault((index, is_contrary), sentence)
+    target = claimed.get((0, False))
+    rival = next((sentence for (index, _), sentence in claimed.items() if index > 0), None)
+    opposite = claimed.get((0, True))
+    if target and (rival or opposite):
+        return CheckResult("not_satisfied", f"claims {check.entity[0]} ({target!r}) and the opposite "
+                                            f"({(rival or opposite)!r})", fault="contradiction")
+    if target:
+        return CheckResult("satisfied", target)
+    if rival or opposite:
+        return CheckResult("not_satisfied", f"claims another candidate: {(rival or opposite)!r}")
     return CheckResult("not_satisfied", f"{check.entity[0]} is never named near {check.terms[0]!r}")
 
 
@@ -290,7 +315,7 @@ def evaluate_check(check, report: str) -> CheckResult:
     if isinstance(check, FactCheck):
         stated, refuted = _occurrences(report, check.entity, check.value, numeric=check.numeric,
                                        tolerance=check.tolerance, window=check.window, context=check.context,
-                                       aliases=check.value_aliases)
+                                       aliases=check.value_aliases, label_terms=check.label_terms)
         for wrong in check.wrong_values:
             contradicting = _stated(report, check.entity, wrong, numeric=check.numeric, tolerance=check.tolerance,
                                     window=check.window)
@@ -306,15 +331,16 @@ def evaluate_check(check, report: str) -> CheckResult:
             years = {other_year for other_value, other_year in check.superseded
                      if (other := _target(other_value)) is not None and abs(other - old) <= 2 * check.tolerance * abs(old)}
             as_current = _stated_as_current(report, check.entity, old_value, years | {year},
-                                            tolerance=check.tolerance, window=check.window, label=check.label)
+                                            tolerance=check.tolerance, window=check.window,
+                                            label_terms=check.label_terms)
             if as_current:
                 unit, (start, end) = as_current[0]
                 return CheckResult("not_satisfied", f"states the {year} value {old_value} as current: "
-                                                    f"{unit.text[start:end]!r}")
+                                                    f"{unit.text[start:end]!r}", fault="outdated")
         if stated and refuted:
             unit, (start, end) = refuted[0]
             return CheckResult("not_satisfied", f"both asserts and contradicts {check.value}: "
-                                                f"{unit.text[start:end]!r}", contradicts=True)
+                                                f"{unit.text[start:end]!r}", fault="contradiction")
         if stated:
             unit, (start, end) = stated[0]
             return CheckResult("satisfied", unit.text[start:end])

@@ -11,13 +11,13 @@ visible text before the rubrics and feed the grade in two ways:
   (``max(COPY_BUDGET_WORDS, COPY_BUDGET_SHARE × words)``); beyond it, copied sentences satisfy no rubric
   and the ``integrity:copying`` fault fires.
 * **relevance**: a prose sentence is off-task when it names none of the task's entities and values; more
-  than ``MAX_OFF_TASK_SHARE`` of the words off-task fires ``integrity:relevance`` (rubrics without machine
+  than ``MAX_OFF_TASK_SHARE`` of the words (and over ``MIN_OFF_TASK_WORDS``) off-task fires ``integrity:relevance`` (rubrics without machine
   checks name no entities, so they skip this check).
 * **length**: more than ``words_needed(rubrics)`` words (a budget per positive rubric) fires
   ``integrity:length``; the judge reads at most ``MAX_JUDGED_WORDS`` words (a reader stops reading).
 
-The deterministic judge adds ``integrity:contradiction`` when a machine check finds the report making a claim
-and its opposite (a value asserted and refuted; a rival named as "the largest"; "grew" and "declined").
+The deterministic judge adds two from its machine checks: ``integrity:contradiction`` (a claim and its opposite:
+a value asserted and refuted, a rival named as "the largest", "grew" and "declined") and ``integrity:outdated`` (a superseded value stated as current).
 Each fired fault costs ``PENALTY_SHARE`` of the task's positive rubric weight (see `drgym.rewards.scoring`).
 """
 
@@ -40,7 +40,7 @@ from drgym.rewards.rubric import (
 )
 from drgym.rewards.scoring import RubricVerdict
 
-__all__ = ["COPY_BUDGET_SHARE", "COPY_BUDGET_WORDS", "COPY_COVERAGE", "INTEGRITY_CHECKS", "IntegrityReport", "MAX_JUDGED_WORDS",
+__all__ = ["COPY_BUDGET_SHARE", "COPY_BUDGET_WORDS", "CHECK_FAULTS", "COPY_COVERAGE", "INTEGRITY_CHECKS", "IntegrityReport", "MAX_JUDGED_WORDS",
            "MAX_OFF_TASK_SHARE", "PENALTY_SHARE", "audit_report", "integrity_verdicts", "words_needed"]
 
 MIN_COPY_WORDS = 6
@@ -49,13 +49,15 @@ COPY_CANDIDATES = 5
 COPY_BUDGET_WORDS = 30
 COPY_BUDGET_SHARE = 0.1
 MAX_OFF_TASK_SHARE = 0.25
+MIN_OFF_TASK_WORDS = 80
 WORDS_PER_RUBRIC = 30
 MIN_WORDS_ALLOWED = 400
 MAX_JUDGED_WORDS = 6_000
 PENALTY_SHARE = 0.3
 INTEGRITY_CHECKS = ("copying", "relevance", "length")
-"""The faults `audit_report` looks for; the deterministic judge adds ``contradiction`` (a claim and its
-opposite, from its machine checks)."""
+"""The faults `audit_report` looks for."""
+CHECK_FAULTS = ("contradiction", "outdated")
+"""The faults the deterministic judge's machine checks find (`drgym.rewards.checks.CheckResult.fault`)."""
 
 _WORD = re.compile(r"\w+")
 _CITATION = re.compile(r"\\cite\{[^}\n]{0,2000}\}|\[\d{1,3}\]|(?:https?|local)://[^\s,;)\]}>]+")
@@ -184,7 +186,7 @@ def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSo
                                     f"{copied_units[0][:160]!r}")
         text = re.sub("|".join(re.escape(u) for u in sorted(set(copied_units), key=len, reverse=True)), " ", text)
     prose_words = sum(len(_WORD.findall(u)) for u, is_row in units if not is_row)
-    if (names or figures) and prose_words and result.off_task_words > MAX_OFF_TASK_SHARE * prose_words:
+    if (names or figures) and result.off_task_words > max(MIN_OFF_TASK_WORDS, MAX_OFF_TASK_SHARE * prose_words):
         result.faults["relevance"] = (f"{result.off_task_words:,} of {prose_words:,} words of prose name none of "
                                       "the entities or figures the task asks about")
     result.judged_text = text

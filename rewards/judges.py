@@ -8,6 +8,7 @@ from collections.abc import Collection, Sequence
 from drgym.rewards.checks import evaluate_check
 from drgym.rewards.guards import clean_report
 from drgym.rewards.integrity import (
+    CHECK_FAULTS,
     INTEGRITY_CHECKS,
     PENALTY_SHARE,
     ParagraphSource,
@@ -61,7 +62,7 @@ class DeterministicJudge:
                 check = check.model_copy(update={"urls": usable})
             result = evaluate_check(check, cleaned)
             verdicts.append(RubricVerdict(rubric.id, result.verdict, [result.evidence]))
-            if result.contradicts and "contradiction" not in audit.faults:
-                audit.faults["contradiction"] = f"{rubric.id}: {result.evidence}"
+            if result.fault and result.fault not in audit.faults:
+                audit.faults[result.fault] = f"{rubric.id}: {result.evidence}"
         return score_verdicts(rubrics, verdicts, mode=self.mode, penalty_share=PENALTY_SHARE,
-                              integrity=integrity_verdicts(audit, rubrics, checks=(*INTEGRITY_CHECKS, "contradiction")))
+                              integrity=integrity_verdicts(audit, rubrics, checks=(*INTEGRITY_CHECKS, *CHECK_FAULTS)))

@@ -40,9 +40,10 @@ class FactCheck(_Spec):
     """Older values with the year they held: stated in a sentence without that year (or "previously",
     "formerly", …), an old value is stated as current, which is as wrong as a fabricated one. An old value
     within twice the tolerance of `value` cannot be told from it and is ignored."""
-    label: str = ""
-    """The attribute's name ("annual revenue"); when set, a superseded value counts only in a sentence that
-    names it (its last word, "revenue"), so another attribute's figure is not mistaken for it."""
+    label_terms: list[str] = []
+    """Words that name the attribute ("revenue", "turnover"). When given, the value counts as stated only in a
+    sentence that names the attribute, or in a table row whose header does: a figure beside a name says
+    nothing about which fact it is. A superseded value likewise counts only where the attribute is named."""
     window: int = 300
     """Characters around the entity mention that count as near."""
 

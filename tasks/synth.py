@@ -37,9 +37,9 @@ from drgym.tasks.world import (
 
 __all__ = ["FactIndex", "TASKS_VERSION", "synthesise_tasks"]
 
-TASKS_VERSION = 3
+TASKS_VERSION = 4
 """Bump when task synthesis (questions, rubrics, gold reports) changes, so cached worlds get new tasks.
-3: superseded values (with the attribute label), rivals and contrary terms in the checks; gold reports in
+4: superseded values, attribute names (label terms), rivals and contrary terms in the checks; gold reports in
 their own words."""
 
 _KIND_NOUN = {"organisation": "the company", "person": "the person", "place": "the city", "product": "the product",
@@ -189,7 +189,7 @@ def _fact_rubrics(fact: _Fact, rubric_id: str, *, with_year: bool = False) -> li
     rubrics.append(Rubric(id=rubric_id, criterion=criterion, weight=fact.weight, axis=axis,
                           check=FactCheck(entity=entity.names, value=fact.value, numeric=fact.numeric,
                                           value_aliases=fact.value_aliases, wrong_values=wrong,
-                                          superseded=fact.superseded, label=fact.label if fact.numeric else "",
+                                          superseded=fact.superseded, label_terms=_label_terms(fact),
                                           context=[str(fact.year)] if with_year else [])))
     if fact.conflict is not None:
         rubrics.append(Rubric(id=f"{rubric_id}-fault", weight=-3, axis="faults",
@@ -197,6 +197,18 @@ def _fact_rubrics(fact: _Fact, rubric_id: str, *, with_year: bool = False) -> li
                                         "a figure found only on low-trust pages",
                               check=FaultCheck(entity=entity.names, value=fact.conflict.value)))
     return rubrics
+
+
+# Words that name an attribute in a report: its label's last word, and common synonyms.
+_SYNONYMS = {"workforce": ["employees", "staff", "headcount"], "revenue": ["turnover", "sales"],
+             "population": ["inhabitants", "residents"]}
+
+
+def _label_terms(fact: _Fact) -> list[str]:
+    if not fact.numeric:
+        return []
+    head = fact.label.split()[-1].lower()
+    return [head, *_SYNONYMS.get(head, [])]
 
 
 def _citation_rubric(fact: _Fact, rubric_id: str, weight: int) -> Rubric | None:
