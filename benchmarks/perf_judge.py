@@ -1,14 +1,20 @@
-"""Throughput of the deterministic rubric judge (target ≥ 10,000 rubric checks/s) and its determinism.
+"""Throughput of the deterministic rubric judge (target ≥ 10,000 rubric checks/s), its determinism, and its
+time against report size (linear; a 1 MB report well under a second on one core).
 
     python -m drgym.benchmarks.perf_judge
 
 Grades each deep_research task's gold and low-trust reports (made unique per round, so no cache helps) and
-prints rubric checks per second, with the time per report.
+prints rubric checks per second, with the time per report, without and with copy detection against the
+world's index; then grades adversarial reports of 1 KB to 1 MB (distinct sentences naming the task's
+entities next to figures, one endless sentence, nested HTML) and prints CPU seconds per size and the fitted
+log-log slope (1.0 = linear).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -24,10 +30,11 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=60, help="deep_research tasks to grade")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--max-bytes", type=int, default=1_000_000, help="largest adversarial report")
     args = parser.parse_args(argv)
     world = ProceduralWorld.build(Path(tempfile.mkdtemp(prefix="drgym-judge-")) / "w",
                                   WorldSpec(seed=77, pages=3000, n_deep_search=1, n_deep_research=args.tasks),
-                                  index=False, show_progress=False)
+                                  show_progress=False)
     tasks = [t for t in world.tasks if t.kind == "deep_research"]
     judge = DeterministicJudge()
     checks, reports, started = 0, 0, time.perf_counter()
@@ -38,16 +45,53 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
                 checks += len(task.rubrics)
                 reports += 1
     elapsed = time.perf_counter() - started
+    started = time.process_time()
+    for task in tasks:
+        judge.grade(task.rubrics, task.meta["gold_report"] + "\n\nWith copy detection.", sources=world.index)
+    with_copy = (time.process_time() - started) / len(tasks)
     first = judge.grade(tasks[0].rubrics, tasks[0].meta["gold_report"])
     again = judge.grade(tasks[0].rubrics, tasks[0].meta["gold_report"])
     rows = [("rubric checks", f"{checks:,} over {reports:,} reports", f"{checks / reports:.1f} rubrics each"),
             ("throughput", f"{checks / elapsed:,.0f} rubric checks/s", "target ≥ 10,000"),
             ("per report", f"{elapsed / reports * 1000:.2f} ms", ""),
+            ("per report with copy detection (index)", f"{with_copy * 1000:.2f} ms CPU", "one search per sentence"),
             ("identical input, identical grade", str(first == again), "")]
+    rows += _size_rows(judge, tasks[0], world.index, args.max_bytes)
+    rows.append(("load (1 min)", f"{os.getloadavg()[0]:.1f}", "on this machine while measuring"))
     table = Table("measure", "figure", "note", title="deterministic judge", title_justify="left")
     for row in rows:
         table.add_row(*row)
     Console().print(table)
+    return rows
+
+
+def _adversarial(task, kind: str, size: int) -> str:
+    entity = next(r.check.entity[0] for r in task.rubrics if r.check is not None and hasattr(r.check, "entity"))
+    if kind == "figures":
+        text, number = [], 0
+        while sum(map(len, text)) < size:
+            text.append(f"{entity} reported {number:,} employees and revenue of {number % 997}.{number % 10}. ")
+            number += 1
+        return "".join(text)[:size]
+    if kind == "one sentence":
+        return (f"{entity} " + "and revenue 12.3 " * size)[:size]
+    return ("<div><span>" + entity + " 12.3 ") * (size // 20)
+
+
+def _size_rows(judge, task, index, max_bytes: int) -> list[tuple[str, str, str]]:
+    sizes = [s for s in (1_000, 10_000, 100_000, 1_000_000) if s <= max_bytes]
+    rows = []
+    for kind in ("figures", "one sentence", "nested html"):
+        seconds = []
+        for size in sizes:
+            report = _adversarial(task, kind, size)
+            started = time.process_time()
+            judge.grade(task.rubrics, report, sources=index)
+            seconds.append(max(time.process_time() - started, 1e-6))
+        slope = (math.log(seconds[-1]) - math.log(seconds[1])) / (math.log(sizes[-1]) - math.log(sizes[1])) \
+            if len(sizes) > 2 else float("nan")
+        figures = ", ".join(f"{size // 1000} KB {t:.3f} s" for size, t in zip(sizes, seconds))
+        rows.append((f"judge time vs size ({kind})", figures, f"log-log slope {slope:.2f} (10 KB → largest)"))
     return rows
 
 
