@@ -606,6 +606,34 @@ def bench_perf(
     (console if console.is_terminal else Console(width=160)).print(table)
 
 
+@app.command("audit")
+@_expected_errors
+def audit_command(
+    suites: Annotated[list[str] | None, typer.Option("--suite", help="suite or task file (repeatable); default: "
+                                                     "procedural:easy, medium and hard")] = None,
+    tasks: Annotated[int, typer.Option(help="tasks of each kind per suite (0: all)")] = 30,
+    hacks: Annotated[list[str] | None, typer.Option("--hack", help="hack policies to play (repeatable); default: all")] = None,
+) -> None:
+    """Reward-hacking audit: every hack policy against the honest researcher and the gold answers.
+
+    Exits 1 when a hack comes within 0.2 of the honest researcher or a wrong report scores above 0.3.
+    """
+    from drgym.agents.hacks import HACKS
+    from drgym.benchmarks.reward_hacking import audit, format_table
+    from drgym.errors import ConfigError
+
+    unknown = sorted(set(hacks or []) - set(HACKS))
+    if unknown:
+        raise ConfigError(f"unknown hack policies {unknown}; choose from {', '.join(HACKS)}")
+    rows = audit(suites or ["procedural:easy", "procedural:medium", "procedural:hard"], n_tasks=tasks or None,
+                 hacks=hacks)
+    console.print(format_table(rows), highlight=False, soft_wrap=True)
+    failing = [r for r in rows if not r.passes]
+    console.print(f"{len(failing)} of {len(rows)} rows fail", highlight=False)
+    if failing:
+        raise typer.Exit(1)
+
+
 synth_app = typer.Typer(help="Atomic-capability data synthesis: planning, seeking, reflection, report.",
                         invoke_without_command=True)
 app.add_typer(synth_app, name="synth")
