@@ -283,37 +283,45 @@ def judge(
     corpus: Annotated[Path | None, typer.Option(help="corpus/world folder for citation support")] = None,
 ) -> None:
     """Grade a report against a task's rubrics and print the verdict table."""
-    from drgym.errors import ConfigError
+    from drgym.errors import ConfigError, SearchIndexError
     from drgym.rewards.citations import check_citations
     from drgym.rewards.judges import DeterministicJudge
     from drgym.rewards.llm_judge import LLMJudge, LLMJudgeConfig
     from drgym.tasks.suites import DEFAULT_SUITE, load_suite
     from drgym.web.corpus import Corpus
+    from drgym.web.index import SearchIndex
 
     if mode not in ("binary", "ternary", "mandatory"):
         raise ConfigError(f"--mode must be binary, ternary or mandatory, got {mode!r}")
     if not report.is_file():
         raise ConfigError(f"--report {report} does not exist")
-    web = None
+    web, web_folder = None, None
     if task_file is None:
         world = load_suite(suite or DEFAULT_SUITE)
-        tasks, web = world.tasks, world.corpus
+        tasks, web, web_folder = world.tasks, world.corpus, world.path
     else:
         tasks = _task_set(None, task_file)
         if (task_file.parent / "corpus.json").is_file():
-            web = Corpus.load(task_file.parent)
+            web, web_folder = Corpus.load(task_file.parent), task_file.parent
     if corpus is not None:
-        web = Corpus.load(corpus)
+        web, web_folder = Corpus.load(corpus), Path(corpus)
+    sources = None  # the corpus's index, for copy detection; a corpus without one is graded without it
+    if web is not None and (web_folder / "index").is_dir():
+        try:
+            sources = SearchIndex.load(web_folder / "index", web)
+        except SearchIndexError as e:
+            console.print(f"warning: no copy detection ({e})", highlight=False)
     task = tasks[task_id]
     if not task.rubrics:
         raise ConfigError(f"task {task_id!r} is a {task.kind} task without rubrics; judge grades deep_research reports")
     text = report.read_text(encoding="utf-8")
     if judge_kind == "deterministic":
-        grade = DeterministicJudge(mode=mode).grade(task.rubrics, text)
+        grade = DeterministicJudge(mode=mode).grade(task.rubrics, text, sources=sources)
     elif judge_kind == "llm":
         if not base_url or not model:
             raise ConfigError("--judge llm needs --base-url and --model")
-        grade = LLMJudge(LLMJudgeConfig(base_url=base_url, model=model, api_key=api_key), mode=mode).grade(task.rubrics, text)
+        grade = LLMJudge(LLMJudgeConfig(base_url=base_url, model=model, api_key=api_key),
+                         mode=mode).grade(task.rubrics, text, sources=sources)
     else:
         raise ConfigError(f"--judge must be deterministic or llm, got {judge_kind!r}")
     table = Table("rubric", "weight", "axis", "verdict", "evidence", title=f"{task.id}: {len(task.rubrics)} rubrics",
