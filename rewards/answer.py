@@ -30,6 +30,7 @@ MAX_ANSWER_CHARS = 2_000
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans({c: " " for c in string.punctuation + "“”‘’–—…"})
+_SEPARATOR = re.compile(r"\bor\b|\band\b|[/;|\n()\[\],]")
 _STARTS_WITH_NUMBER = re.compile(r"\s*[-−]?\d")
 _BARE_YEAR = re.compile(r"(1[89]|20)\d\d")
 _HEDGE = re.compile(
@@ -125,10 +126,15 @@ def _match_name(answer: str, accepted: Sequence[str], question: str, f1: float) 
         rest = rest.replace(f" {name} ", " ")
     allowed = _FILLER | set(normalize_answer(question).split())
     extra = [word for word in rest.split() if word not in allowed]
-    if extra:
-        return AnswerMatch(False, f"names {accepted[0]!r} but also {' '.join(extra[:6])!r}: give one answer "
-                                  "and nothing else", f1, True)
-    return AnswerMatch(True, f"names {accepted[0]!r}", f1)
+    if not extra:
+        return AnswerMatch(True, f"names {accepted[0]!r}", f1)
+    # another name or a number beside the answer, or a list separator, is a second candidate; lowercase
+    # description ("the port town of X") is only more than the answer (a model grader may still accept it)
+    written = {word.lower(): word for word in re.findall(r"\w+", answer)}
+    several = bool(_SEPARATOR.search(answer)) or any(
+        written.get(word, word)[:1].isupper() or written.get(word, word)[:1].isdigit() for word in extra)
+    return AnswerMatch(False, f"names {accepted[0]!r} but also {' '.join(extra[:6])!r}: give one answer "
+                              "and nothing else", f1, several)
 
 
 def match_answer(answer: str, accepted: Sequence[str], *, tolerance: float = 0.01,

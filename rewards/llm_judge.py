@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from drgym.errors import JudgeError
+from drgym.rewards.answer import match_answer
 from drgym.rewards.guards import clean_report, usable_quote
 from drgym.rewards.integrity import PENALTY_SHARE, ParagraphSource, audit_report, integrity_verdicts
 from drgym.rewards.rubric import Rubric
@@ -277,7 +278,13 @@ class LLMAnswerGrader:
         self._judge = LLMJudge(config)
 
     def is_correct(self, question: str, response: str, correct_answer: str) -> tuple[bool | None, str]:
-        """(True/False, reasoning), or (None, why) when no valid reply came after the retries."""
+        """(True/False, reasoning), or (None, why) when no valid reply came after the retries.
+
+        An answer that lists several candidates or hedges is wrong before any model call (the one-candidate
+        rule of `drgym.rewards.answer.match_answer`)."""
+        match = match_answer(response, [correct_answer], question=question)
+        if match.lists_several:
+            return False, match.reason
         return asyncio.run(self._ask(question, response, correct_answer))
 
     async def _ask(self, question: str, response: str, correct_answer: str) -> tuple[bool | None, str]:

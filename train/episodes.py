@@ -172,8 +172,9 @@ class EpisodeSession:
             if isinstance(usage.get(key), int | float):
                 logs[f"budget_{key}"] = float(usage[key])
         verdicts = self.info.get("verdicts") or []
-        if verdicts:
-            logs["verdict_pass_rate"] = sum(v.get("verdict") == "satisfied" for v in verdicts) / len(verdicts)
+        if verdicts:  # requirements met, out of the requirements (a fault or integrity check "satisfied" is no pass)
+            wanted = [v for v in verdicts if (v.get("weight") or 1) > 0]
+            logs["verdict_pass_rate"] = sum(v.get("verdict") == "satisfied" for v in wanted) / max(1, len(wanted))
         return logs
 
     def close(self) -> None:

@@ -129,3 +129,14 @@ def test_answer_grader_asks_for_browsecomp_style_equivalence(tmp_path):
         grader = LLMAnswerGrader(LLMJudgeConfig(base_url=server.url, model="judge", max_retries=1, backoff_s=0.01))
         verdict, why = grader.is_correct("Which town?", "Kelvaport", "Kelvaport")
     assert verdict is None and "not the requested JSON" in why and len(server.requests) == 2
+
+
+def test_answer_grader_rejects_a_list_of_candidates_before_any_model_call(tmp_path):
+    from drgym.rewards.llm_judge import LLMAnswerGrader
+
+    with ChatServer(lambda body: (200, json.dumps({"extracted_final_answer": "Kelvaport", "reasoning": "r",
+                                                   "correct": "yes"}))) as server:
+        grader = LLMAnswerGrader(LLMJudgeConfig(base_url=server.url, model="judge", use_cache=False))
+        for listed in ("Kelvaport (Gofemria)", "Kelvaport or Gofemria", "maybe Kelvaport"):
+            assert grader.is_correct("Which town?", listed, "Kelvaport")[0] is False
+    assert server.requests == []
