@@ -88,6 +88,7 @@ class ShellTool(Tool):
         self._workspace: Path | None = None
         self._counter = 0
         self._pane_pid = 0
+        self._server_pid = 0
         self._tripped: str | None = None
         """Why the watchdog reset the sandbox: "processes" or "quota"."""
         self._quota_bytes = 0
@@ -147,6 +148,7 @@ class ShellTool(Tool):
         self._session = self._server.new_session(session_name=f"drgym-{self.tag}", x=200, y=50,
                                                  window_command=shlex.join(sandbox))
         self._pane_pid = int(self._session.active_pane.pane_pid)
+        self._server_pid = _parent(self._pane_pid)
         self._counter = 0
         self._tripped = None
         self._watchdog_stop = threading.Event()
@@ -178,12 +180,11 @@ class ShellTool(Tool):
             last_used = used
 
     def _nproc_limit(self) -> int:
-        if self._as_root:
-            return self.limits.max_processes + 8
-        # RLIMIT_NPROC counts every process of the user: leave room for the ones already running
-        uid = os.getuid()
-        mine = sum(1 for pid in os.listdir("/proc") if pid.isdigit() and _owner(pid) == uid)
-        return mine + self.limits.max_processes
+        # RLIMIT_NPROC counts every process of the user, other sandboxes' included (they share `nobody` when run
+        # as root): leave room for those running, and 8 more so the watchdog trips before forks start failing
+        uid = _SANDBOX_UID if self._as_root else os.getuid()
+        running = sum(1 for pid in os.listdir("/proc") if pid.isdigit() and _owner(pid) == uid)
+        return running + self.limits.max_processes + 8
 
     def _wait_ready(self) -> None:
         self._send("true", timeout_s=10)
@@ -196,6 +197,10 @@ class ShellTool(Tool):
                 self._server.kill()
             except Exception:  # the server already exited: nothing to stop
                 pass
+            # kill-server can fail on a loaded machine; the server's own pid is checked for this tool's tag
+            # first, so a pid reused by another process is never hit
+            if self._server_pid and self.tag in _cmdline(self._server_pid):
+                _kill(self._server_pid)
             for pid in victims:
                 _kill(pid)
             deadline = time.monotonic() + 2
@@ -246,7 +251,9 @@ class ShellTool(Tool):
             used, entries = workspace_usage(state.workspace, stop_bytes=state.quota_bytes)
             self._disk_reported = used
             if used > state.quota_bytes or entries > MAX_WORKSPACE_ENTRIES:
-                output += f"\n{self._quota_note(state.quota_bytes)}"
+                # the same end as when the watchdog catches it mid-command, whichever of the two sees it first
+                self._stop()
+                output += f"\n{self._quota_note(state.quota_bytes)} The sandbox was reset: variables and jobs are gone."
         return note + output
 
     def _limit_note(self) -> str:
@@ -342,6 +349,20 @@ def _pid_exists(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, IndexError, ValueError):
+        return 0
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
 
 
 def _owner(pid: str) -> int | None:

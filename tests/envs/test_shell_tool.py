@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
-import subprocess
 import threading
 
 import gymnasium as gym
@@ -12,7 +12,7 @@ import pytest
 
 import drgym  # noqa: F401
 from drgym.envs.tools.base import EpisodeState
-from drgym.envs.tools.shell import ShellLimits, ShellTool
+from drgym.envs.tools.shell import ShellLimits, ShellTool, _descendants
 from drgym.errors import DependencyNotInstalled
 
 pytestmark = pytest.mark.skipif(not (shutil.which("bwrap") and shutil.which("tmux")),
@@ -26,17 +26,33 @@ def shell(tmp_path):
     state = EpisodeState(workspace=workspace, rng=np.random.default_rng(0))
     tool = ShellTool(ShellLimits(cpu_s=5, memory_mb=512, max_processes=48, max_output_chars=2000))
     tool.reset(state)
-    yield (lambda command, timeout_s=10: tool.run(state, command=command, timeout_s=timeout_s)), state
+    yield (lambda command, timeout_s=10: tool.run(state, command=command, timeout_s=timeout_s)), state, tool
     tool.close()
 
 
-def _sandbox_leftovers() -> int:
-    listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
-    return sum(1 for line in listing if line.startswith(("bwrap", "sleep 4242")) or "drgym-tmux-" in line)
+def _is_running(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def _tagged_processes(tags: list[str]) -> list[int]:
+    """Live processes whose command line carries one of `tags` (other jobs on the machine are never counted)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+            is_zombie = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+        except (FileNotFoundError, ProcessLookupError, NotADirectoryError, IndexError):
+            continue
+        if not is_zombie and any(tag in cmdline for tag in tags):
+            found.append(int(pid))
+    return found
 
 
 def test_state_persists_between_calls(shell):
-    run, state = shell
+    run, state, _ = shell
     assert "[exit code 0]" in run("cd /tmp; export COLOR=teal; sleep 30 &")
     out = run("pwd; echo $COLOR; jobs | wc -l")
     assert out.splitlines()[:3] == ["/tmp", "teal", "1"]
@@ -45,7 +61,7 @@ def test_state_persists_between_calls(shell):
 
 
 def test_host_outside_the_workspace_is_out_of_reach(shell, tmp_path):
-    run, _ = shell
+    run, _, _ = shell
     secret = tmp_path / "secret.txt"
     secret.write_text("host secret")
     assert "host secret" not in run(f"cat {secret}")
@@ -62,7 +78,7 @@ def test_network_is_unreachable(shell):
     port = server.getsockname()[1]
     accepted = []
     threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
-    run, _ = shell
+    run, _, _ = shell
     out = run(f"exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected", timeout_s=5)
     assert "connected" not in out and "[exit code 1]" in out
     assert "unreachable" in run("exec 3<>/dev/tcp/1.1.1.1/80", timeout_s=5).lower()
@@ -71,7 +87,7 @@ def test_network_is_unreachable(shell):
 
 
 def test_endless_loop_is_interrupted_and_the_shell_survives(shell):
-    run, _ = shell
+    run, _, _ = shell
     assert "timed out after 1 s" in run("while true; do :; done", timeout_s=1)
     assert run("echo still here").startswith("still here")
     stubborn = run("trap '' INT; while true; do :; done", timeout_s=1)
@@ -80,30 +96,36 @@ def test_endless_loop_is_interrupted_and_the_shell_survives(shell):
 
 
 def test_fork_bomb_is_stopped_by_the_process_limit(shell):
-    run, _ = shell
-    run(":(){ :|:& };:", timeout_s=3)
+    run, _, tool = shell
+    out = run(":(){ :|:& };: ; sleep 20", timeout_s=30)  # the watchdog ends it long before
+    assert "process limit reached (48 processes)" in out
     out = run("echo alive", timeout_s=10)
     assert "alive" in out
-    assert _sandbox_leftovers() <= 2  # the sandbox shell itself, not a swarm
+    assert len(_descendants(tool._pane_pid)) <= 4  # bubblewrap and the sandbox shell, not a swarm
 
 
 def test_memory_limit_and_output_cap(shell):
-    run, _ = shell
+    run, _, _ = shell
     assert "MemoryError" in run("python3 -c 'bytearray(900 * 1024 * 1024)'")
     out = run("seq 1 100000")
     assert "[output cut at 2000 characters" in out and "[exit code 0]" in out
 
 
 def test_no_tmux_session_or_process_survives_close(tiny_world):
-    before = _sandbox_leftovers()
+    tags = []
     for _ in range(20):
         env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path), tools=["shell"])
         env.reset(seed=0)
         action = "<tool_call>" + json.dumps({"name": "shell", "arguments": {"command": "sleep 4242 & echo up"}})
         obs = env.step(action + "</tool_call>")[0]
         assert "up" in obs
+        tool = env.unwrapped.tools["shell"]
+        sandbox = [tool._pane_pid, *_descendants(tool._pane_pid)]
+        assert _tagged_processes([tool.tag]) and len(sandbox) >= 3  # tmux server; bubblewrap, shell, sleep
+        tags.append(tool.tag)
         env.close()
-    assert _sandbox_leftovers() == before
+        assert not [pid for pid in sandbox if _is_running(pid)]
+    assert _tagged_processes(tags) == []
 
 
 def test_refuses_to_start_without_bubblewrap(monkeypatch):
