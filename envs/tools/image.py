@@ -25,6 +25,8 @@ from drgym.web.corpus import Corpus
 __all__ = ["AnalyzeImage", "VisionBackend"]
 
 MAX_IMAGE_BYTES = 10_000_000
+MAX_IMAGE_PIXELS = 25_000_000
+"""Largest image decoded (a 5000×5000 chart): a small compressed file can declare a huge canvas."""
 MAX_SOURCE_CHARS = 2048
 """Longest image url or path."""
 MAX_QUESTION_CHARS = 2000
@@ -116,10 +118,12 @@ class AnalyzeImage(Tool):
         if data is not None:
             try:
                 picture = Image.open(io.BytesIO(data))
+                if picture.width * picture.height > MAX_IMAGE_PIXELS:  # checked from the header, before decoding
+                    raise ToolError(f"{preview(source)} is {picture.width}×{picture.height} pixels; images of at "
+                                    f"most {MAX_IMAGE_PIXELS:,} pixels are analysed.")
                 picture.load()
             except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-                raise ToolError(f"{preview(source)} is not an image drgym can read (PNG, JPEG, GIF, WebP, … of at "
-                                f"most {Image.MAX_IMAGE_PIXELS:,} pixels).") from None
+                raise ToolError(f"{preview(source)} is not an image drgym can read (PNG, JPEG, GIF, WebP, …).") from None
             size_text = f"{picture.width}×{picture.height} pixels, {picture.format}"
             digest = imagehash.phash(picture)
             for seen_hash, seen_source in state.seen_image_hashes.items():

@@ -387,3 +387,16 @@ def test_the_shell_as_root_changes_no_host_folder_permissions(make, tmp_path):
     obs, _ = _step_ok(env, _call("shell", command="id -u; echo hi > /workspace/note; cat /workspace/note"))
     assert obs.splitlines()[1:3] == ["65534", "hi"]
     assert {path: stat.S_IMODE(path.stat().st_mode) for path in before} == before
+
+
+def test_an_image_declaring_a_huge_canvas_is_refused_before_decoding(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from drgym.envs.tools.base import EpisodeState
+    from drgym.envs.tools.image import MAX_IMAGE_PIXELS, AnalyzeImage
+
+    Image.new("1", (6_000, 5_000)).save(tmp_path / "wide.png")  # a few kilobytes on disk, 30 M pixels
+    state = EpisodeState(workspace=tmp_path, rng=np.random.default_rng(0))
+    with pytest.raises(ToolError, match=f"6000×5000 pixels; images of at most {MAX_IMAGE_PIXELS:,} pixels"):
+        AnalyzeImage(corpus=None).run(state, source="wide.png")
