@@ -171,8 +171,9 @@ class Hedge(Hack):
 
 def _shotgun(companies: list[str]) -> str:
     names = ", ".join(companies)
-    return (f"{names} each lead the sector and each is the largest by revenue; their annual revenue grew, "
-            "increased and rose, and also fell, declined and decreased.")
+    trends = " ".join(f"The annual revenue of {c} grew, increased and rose, and also fell, declined and decreased."
+                      for c in companies)
+    return f"{names} each lead the sector and each is the largest by revenue. {trends}"
 
 
 class PasteCited(Hack):

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from drgym.rewards.checks import Number, parse_numbers
+from drgym.rewards.checks import Number, in_unit, parse_numbers
 
 __all__ = ["AnswerMatch", "MAX_ANSWER_CHARS", "match_answer", "normalize_answer", "token_f1"]
 
@@ -30,13 +30,18 @@ MAX_ANSWER_CHARS = 2_000
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans({c: " " for c in string.punctuation + "“”‘’–—…"})
+_DISJUNCTION = re.compile(r"\b(or|nor|versus|vs)\b|/", re.IGNORECASE)
 _SEPARATOR = re.compile(r"\bor\b|\band\b|[/;|\n()\[\],]")
+_SCALED_UNIT = re.compile(r"\d\s+[A-Za-z$€£]+\s+(thousand|million|billion)\b", re.IGNORECASE)
+_UNIT_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
 _STARTS_WITH_NUMBER = re.compile(r"\s*[-−]?\d")
 _BARE_YEAR = re.compile(r"(1[89]|20)\d\d")
 _HEDGE = re.compile(
-    r"\b(maybe|perhaps|possibly|probably|likely|unlikely|might|either|unsure|uncertain|unclear|unknown|"
-    r"guess|approximately one of|not sure|i think|i believe|could be|can't tell|cannot tell|or so)\b",
-    re.IGNORECASE)
+    r"\b(maybe|perhaps|possibly|probabl\w*|likely|unlikely|might|either|unsure|uncertain|unclear|unknown|"
+    r"guess\w*|not sure|not certain|not confident|confiden\w*|i think|i believe|could be|can't tell|cannot tell|"
+    r"or so|or else|otherwise|alternatively|unless|though|although|however|disagree\w*|conflict\w*|"
+    r"give or take|other sources?|some sources?|another source|depending|estimated|roughly or|seems?|apparently)\b"
+    r"|\?", re.IGNORECASE)
 # Words that may stand beside a named answer without naming anything else.
 _FILLER = frozenset("""
 a an the it its is was are were be been being this that these those which who whom whose what there here
@@ -97,11 +102,13 @@ def _candidates(answer: str, numbers: list[Number], target: float, tolerance: fl
     return distinct
 
 
-def _match_number(answer: str, target: float, tolerance: float, f1: float) -> AnswerMatch:
-    numbers = parse_numbers(answer)
+def _match_number(answer: str, target: float, tolerance: float, f1: float, unit_scale: float = 1.0) -> AnswerMatch:
+    numbers = [in_unit(n, unit_scale) for n in parse_numbers(answer)]
     if not numbers:
         return AnswerMatch(False, "no number in the answer", f1)
     candidates = _candidates(answer, numbers, target, tolerance)
+    if _DISJUNCTION.search(answer):  # "1,985,524 or 1999", "1981 or MCMLXXXII": an alternative is offered
+        return AnswerMatch(False, "offers alternatives ('or'); give one value", f1, True)
     if len(candidates) > 1:
         shown = ", ".join(f"{v:g}" for v in candidates[:5])
         return AnswerMatch(False, f"lists {len(candidates)} candidate values ({shown}); give one", f1, True)
@@ -124,7 +131,9 @@ def _match_name(answer: str, accepted: Sequence[str], question: str, f1: float) 
     rest = normalized
     for name in names:  # longest first, so "Taquon Works" goes before its alias "Taquon"
         rest = rest.replace(f" {name} ", " ")
-    allowed = _FILLER | set(normalize_answer(question).split())
+    # words the question uses in lower case ("mayor", "city") may be repeated; its names may not
+    asked = {word.lower() for word in re.findall(r"\w+", question) if not word[:1].isupper()}
+    allowed = _FILLER | asked
     extra = [word for word in rest.split() if word not in allowed]
     if not extra:
         return AnswerMatch(True, f"names {accepted[0]!r}", f1)
@@ -154,5 +163,6 @@ def match_answer(answer: str, accepted: Sequence[str], *, tolerance: float = 0.0
         return AnswerMatch(False, f"hedges ({_HEDGE.search(answer).group(0)!r}): commit to one answer", f1, True)
     canonical = next((gold for gold in accepted if gold.strip()), "")
     if _STARTS_WITH_NUMBER.match(canonical) and parse_numbers(canonical):
-        return _match_number(answer, parse_numbers(canonical)[0].value, tolerance, f1)
+        unit = next((_UNIT_SCALES[m.group(1).lower()] for gold in accepted if (m := _SCALED_UNIT.search(gold))), 1.0)
+        return _match_number(answer, parse_numbers(canonical)[0].value, tolerance, f1, unit)
     return _match_name(answer, accepted, question, f1)

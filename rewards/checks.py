@@ -28,20 +28,30 @@ __all__ = ["CheckResult", "Verdict", "evaluate_check", "parse_numbers"]
 
 Verdict = Literal["satisfied", "partially", "not_satisfied"]
 
+# Thousands grouped by commas, by (narrow no-break) spaces or, with two groups or more, by dots (1.985.524);
+# a figure after "±" or before "%" is a margin, not a value.
 _NUMBER = re.compile(
-    r"(?<![\w.])([-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-−]?\d+(?:\.\d+)?)(?:\s*(thousand|million|billion|bn|[kKMB])\b)?")
-_SCALES = {"thousand": 1e3, "k": 1e3, "K": 1e3, "million": 1e6, "M": 1e6, "billion": 1e9, "bn": 1e9, "B": 1e9}
+    r"(?<![\w.±])([-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-−]?\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+(?![\d.,])|"
+    r"[-−]?\d{1,3}(?:\.\d{3}){2,}(?![\d,])|[-−]?\d+(?:\.\d+)?)(?!\d)(?!\s?%)"
+    r"(?:\s*(thousand|million|billion|mn|bn|[kKMB])\b)?")
+_SCALES = {"thousand": 1e3, "k": 1e3, "K": 1e3, "million": 1e6, "mn": 1e6, "M": 1e6, "billion": 1e9, "bn": 1e9,
+           "B": 1e9}
 # A sentence with one of these does not state its values as fact: negation (with contractions), rejection,
 # and hedging or attribution to hearsay ("some say", "reportedly").
 _REFUTATION = re.compile(
-    r"\b(not|no|none|nor|neither|never|nothing|nobody|cannot|\w+n['’]t|no longer|incorrect|wrong|false|untrue|"
-    r"inaccurate|erroneous|outdated|out of date|obsolete|superseded|unsupported|unreliable|unverified|"
-    r"unconfirmed|disputed|dubious|doubtful|questionable|contradict\w*|debunk\w*|misreport\w*|mistaken|"
-    r"fabricat\w*|fake|bogus|hoax|myth|rumou?r\w*|reportedly|allegedly|supposedly|purportedly|apparently|"
-    r"some (say|said|claim|claimed|believe|think|sources?)|it is (said|claimed|rumou?red)|claim(s|ed)?|"
-    r"maybe|perhaps|possibly|might|may have|may be|could be|uncertain|unclear)\b", re.IGNORECASE)
+    r"\b(not|no|none|nor|neither|never|nothing|nobody|cannot|hardly|barely|scarcely|no longer|"
+    r"(?:is|was|are|were|do|does|did|has|have|had|ca|could|would|should|wo|must|need|might|ai)n'?t|"
+    r"incorrect\w*|wrong\w*|fals\w*|untrue|inaccura\w*|erroneous\w*|outdated|out of date|obsolete|superseded|"
+    r"unsupported|unreliable|unverified|unconfirmed|disputed|dubious|doubt\w*|questionable|contradict\w*|"
+    r"debunk\w*|misreport\w*|mistaken\w*|fabricat\w*|fake|bogus|hoax|myth|rumou?r\w*|contrary|den(?:y|ies|ied)|"
+    r"reportedly|allegedly|supposedly|purportedly|apparently|arguably|seemingly|seems?|appears? to|"
+    r"some (?:say|said|claim|claimed|believe|think|sources?)|it is (?:said|claimed|thought|believed|rumou?red)|"
+    r"is (?:thought|believed|estimated|rumou?red|said)|claim(?:s|ed)?|"
+    r"maybe|perhaps|possibly|probabl\w*|likely|unlikely|might|may have|may be|could be|uncertain|unclear)\b",
+    re.IGNORECASE)
 # Words that place a superseded value in the past even without its year.
-_PAST_MARKER = re.compile(r"\b(previously|formerly|earlier|used to|once|prior|back in|historically|until)\b",
+_PAST_MARKER = re.compile(r"\b(previously|formerly|earlier|used to|once|prior|back in|historically|until|"
+                          r"from\b[^.;]{0,60}\bto)\b",
                           re.IGNORECASE)
 _CITATION_AFTER_STOP = re.compile(r"([.!?])((?:[ \t]*(?:\\cite\{[^}\n]{0,2000}\}|\[\d{1,3}\]))+)")
 _BARE_YEAR = re.compile(r"(1[89]|20)\d\d")
@@ -77,7 +87,9 @@ def parse_numbers(text: str) -> list[Number]:
     """Every number in `text` with its written precision and scale word."""
     numbers = []
     for match in _NUMBER.finditer(text):
-        digits = match.group(1).replace(",", "").replace("−", "-")
+        digits = re.sub(r"[,\s\u00a0\u202f\u2009]", "", match.group(1)).replace("−", "-")
+        if digits.count(".") > 1:  # 1.985.524: dots group thousands
+            digits = digits.replace(".", "")
         scale = _SCALES.get(match.group(2) or "", 1.0)
         decimals = len(digits.split(".")[1]) if "." in digits else 0
         numbers.append(Number(match.start(), match.end(), float(digits) * scale, decimals, scale))
@@ -186,21 +198,31 @@ def _sentence_of(unit: _Unit, position: int) -> tuple[int, int]:
     return unit.sentences[-1]
 
 
+def in_unit(number: Number, unit_scale: float) -> Number:
+    """A figure written with a scale word ("$12.2 million", "7.34 billion") in a unit that is itself scaled
+    (USD million): 12.2 and 7,340."""
+    if unit_scale <= 1 or number.scale < unit_scale:
+        return number
+    return Number(number.start, number.end, number.value / unit_scale, number.decimals, number.scale / unit_scale)
+
+
 def _value_spans(text: str, value: str, numeric: bool, tolerance: float,
-                 aliases: Sequence[str] = ()) -> list[tuple[int, int]]:
+                 aliases: Sequence[str] = (), unit_scale: float = 1.0) -> list[tuple[int, int]]:
     if numeric:
         target = _target(value)
         if target is None:
             return []
         # a bare four-digit year ("For 2023, …") is a date, not the figure 2,016 or 2,020.0
         value_is_year = bool(_BARE_YEAR.fullmatch(value.strip()))
-        return [(n.start, n.end) for n in _unit_numbers(text) if _number_matches(n, target, tolerance)
+        return [(n.start, n.end) for n in _unit_numbers(text)
+                if (_number_matches(n, target, tolerance) or _number_matches(in_unit(n, unit_scale), target, tolerance))
                 and (value_is_year or not _BARE_YEAR.fullmatch(text[n.start:n.end]))]
     return _mentions(text, [value, *aliases])
 
 
 def _occurrences(report: str, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float, window: int,
-                 context: Sequence[str] = (), aliases: Sequence[str] = (), label_terms: Sequence[str] = ()
+                 context: Sequence[str] = (), aliases: Sequence[str] = (), label_terms: Sequence[str] = (),
+                 unit_scale: float = 1.0
                  ) -> tuple[list[tuple[_Unit, tuple[int, int]]], list[tuple[_Unit, tuple[int, int]]]]:
     """Where the value is written near the entity: (stated as fact, refuted or hedged), as (unit, sentence)."""
     units, _ = _read(report)
@@ -208,7 +230,7 @@ def _occurrences(report: str, entity: Sequence[str], value: str, *, numeric: boo
     for unit, mentions in zip(units, _entity_mentions(report, tuple(entity))):
         if not mentions:
             continue
-        for start, end in _value_spans(unit.text, value, numeric, tolerance, aliases):
+        for start, end in _value_spans(unit.text, value, numeric, tolerance, aliases, unit_scale):
             if not any(abs(start - m_end) <= window or abs(m_start - end) <= window for m_start, m_end in mentions):
                 continue
             sentence = _sentence_of(unit, start)
@@ -235,24 +257,28 @@ def _names_attribute(unit: _Unit, sentence: tuple[int, int], position: int, term
         return any(term in unit.lower[sentence[0]:sentence[1]] for term in terms)
     column = unit.text.count("|", 0, position)
     cells = unit.header.split("|")
-    return column < len(cells) and any(term in cells[column] for term in terms)
+    if column < len(cells) and any(term in cells[column] for term in terms):
+        return True
+    # a row of one metric ("| 2022 | annual revenue of X | 59.4 |") names it in its own cells
+    return not any(term in unit.header for term in terms) and any(term in unit.lower for term in terms)
 
 
 def _stated(report: str, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float, window: int,
             context: Sequence[str] = (), aliases: Sequence[str] = (),
-            label_terms: Sequence[str] = ()) -> list[tuple[_Unit, tuple[int, int]]]:
+            label_terms: Sequence[str] = (), unit_scale: float = 1.0) -> list[tuple[_Unit, tuple[int, int]]]:
     """(unit, sentence bounds) of every place the value is stated as fact near the entity."""
     return _occurrences(report, entity, value, numeric=numeric, tolerance=tolerance, window=window,
-                        context=context, aliases=aliases, label_terms=label_terms)[0]
+                        context=context, aliases=aliases, label_terms=label_terms, unit_scale=unit_scale)[0]
 
 
 def _stated_as_current(report: str, entity: Sequence[str], value: str, years: set[int], *, tolerance: float,
-                       window: int, label_terms: Sequence[str] = ()) -> list[tuple[_Unit, tuple[int, int]]]:
+                       window: int, label_terms: Sequence[str] = (),
+                       unit_scale: float = 1.0) -> list[tuple[_Unit, tuple[int, int]]]:
     """Places a superseded value is stated as fact without one of its `years` or a past marker in the sentence (and, with
     `label_terms`, where the attribute is named)."""
     found = []
     for unit, (start, end) in _stated(report, entity, value, numeric=True, tolerance=tolerance, window=window,
-                                      label_terms=label_terms):
+                                      label_terms=label_terms, unit_scale=unit_scale):
         sentence = unit.text[start:end]
         if not any(str(year) in sentence for year in years) and not _PAST_MARKER.search(sentence):
             found.append((unit, (start, end)))
@@ -267,8 +293,22 @@ def _citations(unit: _Unit, sentence: tuple[int, int], references: dict[str, str
     return urls
 
 
-_NOT_CLAIMED = re.compile(r"\b(ahead of|than|over|followed by|before|after|compared (with|to)|unlike|versus|vs|"
-                          r"behind|beats?|outpac\w+|surpass\w+|trails?)\b[^.;]{0,40}$", re.IGNORECASE)
+_NOT_CLAIMED = re.compile(r"\b(ahead of|than|followed by|compared (with|to)|unlike|versus|vs|behind|beats?|"
+                          r"outpac\w+|surpass\w+|trails?|trailing)\b[^.;]{0,40}$", re.IGNORECASE)
+# A sentence holds several claims when clauses are joined like this; a term claims only within its clause.
+_CLAUSE_BREAK = re.compile(r";|,\s*(?:while|whereas|but|although|though|yet)\b|\s(?:while|whereas)\s", re.IGNORECASE)
+
+
+def _clause_of(unit: _Unit, position: int) -> tuple[int, int]:
+    """The clause of the sentence around `position` ("X has the most staff, while Y has the highest revenue")."""
+    start, end = _sentence_of(unit, position)
+    for match in _CLAUSE_BREAK.finditer(unit.text, start, end):
+        if match.end() <= position:
+            start = match.end()
+        elif match.start() >= position:
+            end = match.start()
+            break
+    return start, end
 
 
 def _evaluate_mention(check: MentionCheck, report: str) -> CheckResult:
@@ -283,11 +323,12 @@ def _evaluate_mention(check: MentionCheck, report: str) -> CheckResult:
     candidates = [check.entity, *check.rivals]
     contrary = {t.lower() for t in check.contrary_terms}
     claimed: dict[tuple[int, bool], str] = {}  # (candidate index, said with a contrary term) -> sentence
+    topics = [t.lower() for t in check.topic_terms]
     for unit in units:
         for t_start, t_end in _mentions(unit.text, [*check.terms, *check.contrary_terms], unit.lower):
-            bounds = _sentence_of(unit, t_start)
+            bounds = _clause_of(unit, t_start)
             sentence = unit.text[bounds[0]:bounds[1]]
-            if _REFUTATION.search(sentence):
+            if _REFUTATION.search(sentence) or (topics and not any(t in unit.lower[bounds[0]:bounds[1]] for t in topics)):
                 continue
             is_contrary = unit.lower[t_start:t_end] in contrary
             for index, names in enumerate(candidates):
@@ -315,10 +356,11 @@ def evaluate_check(check, report: str) -> CheckResult:
     if isinstance(check, FactCheck):
         stated, refuted = _occurrences(report, check.entity, check.value, numeric=check.numeric,
                                        tolerance=check.tolerance, window=check.window, context=check.context,
-                                       aliases=check.value_aliases, label_terms=check.label_terms)
+                                       aliases=check.value_aliases, label_terms=check.label_terms,
+                                       unit_scale=check.unit_scale)
         for wrong in check.wrong_values:
             contradicting = _stated(report, check.entity, wrong, numeric=check.numeric, tolerance=check.tolerance,
-                                    window=check.window)
+                                    window=check.window, unit_scale=check.unit_scale)
             if contradicting:
                 unit, (start, end) = contradicting[0]
                 return CheckResult("not_satisfied", f"states the wrong value {wrong}: {unit.text[start:end]!r}")
@@ -332,7 +374,7 @@ def evaluate_check(check, report: str) -> CheckResult:
                      if (other := _target(other_value)) is not None and abs(other - old) <= 2 * check.tolerance * abs(old)}
             as_current = _stated_as_current(report, check.entity, old_value, years | {year},
                                             tolerance=check.tolerance, window=check.window,
-                                            label_terms=check.label_terms)
+                                            label_terms=check.label_terms, unit_scale=check.unit_scale)
             if as_current:
                 unit, (start, end) = as_current[0]
                 return CheckResult("not_satisfied", f"states the {year} value {old_value} as current: "
@@ -347,7 +389,7 @@ def evaluate_check(check, report: str) -> CheckResult:
         return CheckResult("not_satisfied", f"no sentence states {check.value} for {check.entity[0]}")
     if isinstance(check, FaultCheck):
         stated = _stated(report, check.entity, check.value, numeric=check.numeric, tolerance=check.tolerance,
-                         window=check.window)
+                         window=check.window, unit_scale=check.unit_scale)
         if stated:
             unit, (start, end) = stated[0]
             return CheckResult("satisfied", unit.text[start:end])
@@ -355,7 +397,7 @@ def evaluate_check(check, report: str) -> CheckResult:
     if isinstance(check, CitationCheck):
         _, references = _read(report)
         stated = _stated(report, check.entity, check.value, numeric=check.numeric, tolerance=check.tolerance,
-                         window=check.window)
+                         window=check.window, unit_scale=check.unit_scale)
         wanted = set(check.urls)
         for unit, sentence in stated:
             cited = _citations(unit, sentence, references)

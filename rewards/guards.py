@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
+
+from drgym.rewards.checks import attach_citations
 
 __all__ = ["clean_report", "normalize_text", "usable_quote", "visible_text"]
 
@@ -67,14 +70,10 @@ _HIDING_TAGS = frozenset({"script", "style", "template", "noscript", "head", "ti
                           "math", "canvas", "select", "textarea", "button", "datalist", "meta", "link"})
 _VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
                         "source", "track", "wbr"})
-_HIDDEN_STYLE = re.compile(
-    r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|opacity\s*:\s*0*\.?0+\s*(;|$|!)|"
-    r"font-size\s*:\s*0*\.?0+\s*(px|em|rem|pt|%)?\s*(;|$|!)|(^|[^-])(width|height|max-width|max-height)\s*:\s*0+\s*(px)?\s*(;|$|!)|"
-    r"color\s*:\s*(transparent|white|#fff\b|#ffffff\b|rgba\([^)]*,\s*0\s*\))|clip\s*:|clip-path\s*:|"
-    r"text-indent\s*:\s*-\d{3,}|(left|top)\s*:\s*-\d{3,}",
-    re.IGNORECASE)
-_HIDDEN_CLASS = re.compile(r"\b(hidden|hide|invisible|sr-only|visually-hidden|screen-reader-text|d-none)\b", re.I)
 # Bounded, bracket-free runs: each match attempt stops at the next bracket, so a page of "![a](" stays linear.
+# A markdown link reference definition ("[1]: url 'title'", "[//]: # (comment)") renders as nothing: keep the
+# label and url (a reference list cites), drop the title.
+_MD_REFERENCE_TITLE = re.compile(r"(?m)^([ \t]{0,3}\[[^\]\n]{1,300}\]:[ \t]*\S{1,2000})[ \t]+[\"'(][^\n]{0,2000}$")
 _MD_IMAGE = re.compile(r"!\[[^\[\]\n]{0,300}\]\([^()\n]{0,300}\)")
 _MD_LINK_TITLE = re.compile(r"(\]\(\s*<?[^\s()<>\[\]]{1,2000}>?)\s+(\"[^\"\n]{0,300}\"|'[^'\n]{0,300}'|\([^()\n]{0,300}\))\s*\)")
 _MD_LINK = re.compile(r"(?<!!)\[([^\[\]\n]{0,300})\]\(\s*<?([^\s()<>\[\]]{1,2000})>?\s*\)")
@@ -90,13 +89,23 @@ _TAG_REST = re.compile(r"(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")  # one way to match:
 _ATTRIBUTE = re.compile(r"([^\s\"'>/=]+)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+))?")
 
 
+# Markup a report may use and a reader sees plainly. Anything else (styling, classes, ids, <font>, <details>,
+# unknown tags), or these with any other attribute, may hide its content from a reader in ways no list of CSS
+# patterns can foresee (a stylesheet rule, a white colour, a 1px font), so its content is not graded.
+_VISIBLE_TAGS = frozenset({"p", "br", "hr", "div", "span", "b", "i", "em", "strong", "u", "s", "del", "ins",
+                           "sub", "sup", "code", "pre", "kbd", "samp", "var", "blockquote", "q", "cite", "abbr",
+                           "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "tr", "td",
+                           "th", "caption", "h1", "h2", "h3", "h4", "h5", "h6", "a", "section", "article",
+                           "header", "footer", "main", "figure", "figcaption", "mark", "small", "time", "html",
+                           "body"})
+_VISIBLE_ATTRIBUTES = frozenset({"href", "colspan", "rowspan", "align", "start", "datetime", "lang", "dir"})
+
+
 def _hides(tag: str, attributes: str) -> bool:
-    if tag in _HIDING_TAGS:
+    if tag in _HIDING_TAGS or tag not in _VISIBLE_TAGS:
         return True
-    values = {m.group(1).lower(): (m.group(2) or "").strip("\"'") for m in _ATTRIBUTE.finditer(attributes)}
-    return ("hidden" in values or values.get("aria-hidden", "").lower() == "true"
-            or bool(_HIDDEN_STYLE.search(values.get("style", "")))
-            or bool(_HIDDEN_CLASS.search(values.get("class", ""))))
+    names = {m.group(1).lower() for m in _ATTRIBUTE.finditer(attributes)} - {"/"}
+    return not names <= _VISIBLE_ATTRIBUTES
 
 
 def _render_html(text: str) -> str:
@@ -146,7 +155,7 @@ def _render_html(text: str) -> str:
                     if closed == tag:
                         break
             continue
-        if tag in _VOID_TAGS or text[rest.end() - 2] == "/":
+        if tag in _VOID_TAGS:  # a browser ignores "/>" on other tags: <div hidden/> stays open
             continue
         if tag in _RAW_TEXT_TAGS:  # raw text up to the matching end tag
             end = re.compile(rf"</{re.escape(tag)}[\s/>]", re.IGNORECASE).search(text, position)
@@ -158,6 +167,33 @@ def _render_html(text: str) -> str:
     return html.unescape("".join(parts))
 
 
+# Letters of other scripts that look like Latin ones (Unicode confusables), folded in words that mix them with
+# Latin letters: "іs hеаdquаrtеrеd" (Cyrillic і, е, а) reads as "is headquartered", and is matched as such.
+_CONFUSABLE = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t", "у": "y",
+    "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h", "ӏ": "l", "ɡ": "g", "ɑ": "a",
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T", "Х": "X",
+    "І": "I", "Ј": "J", "Ѕ": "S", "Ү": "Y", "α": "a", "ο": "o", "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "ι": "i",
+    "κ": "k", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X"})
+_APOSTROPHES = str.maketrans({c: "'" for c in "ʼ’‘´`′ʹʻʽˈ＇"})
+_LATIN = re.compile(r"[A-Za-z]")
+_MIXED_WORD = re.compile(r"\w*[^\W\d_A-Za-z]\w*")
+
+
+def _fold_unicode(text: str) -> str:
+    """NFKC (full-width and compatibility forms), invisible format and combining characters removed (categories
+    Cf, Mn, Me: zero-width joiners, variation selectors, tag characters), apostrophe variants as "'", and
+    confusable letters folded to Latin in words that also hold Latin letters."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Mn", "Me") or c in "\n\t")
+    text = text.translate(_APOSTROPHES)
+    return _MIXED_WORD.sub(lambda m: m.group(0).translate(_CONFUSABLE) if _LATIN.search(m.group(0)) else m.group(0),
+                           text)
+
+
 def visible_text(report: str) -> str:
     """The report as a reader sees it once rendered (markdown or HTML), in linear time.
 
@@ -166,17 +202,18 @@ def visible_text(report: str) -> str:
     direction-control characters are removed; character references are decoded. Markdown links keep their
     text and url (an inline url is a citation); everything else stays as written.
     """
-    text = _INVISIBLE.sub("", report)
+    text = _fold_unicode(_INVISIBLE.sub("", report))
+    text = _MD_REFERENCE_TITLE.sub(r"\1", text)
     text = _MD_IMAGE.sub(" ", text)
     text = _MD_LINK_TITLE.sub(r"\1)", text)
     text = _MD_LINK.sub(r"\1 (\2)", text)
     text = _render_html(text) if _TAG_START.search(text) else html.unescape(text)
-    return _INVISIBLE.sub("", text)
+    return _fold_unicode(_INVISIBLE.sub("", text))  # again: character references may have made new ones
 
 
 def clean_report(report: str, criteria: Sequence[str] = ()) -> str:
     """The report as a reader sees it, without padding or pasted criteria."""
-    text = visible_text(report)
+    text = attach_citations(visible_text(report))  # before de-duplication: "\\cite{u}" alone repeats
     seen_blocks: set[str] = set()
     seen_sentences: set[str] = set()
     kept_blocks = []

@@ -7,7 +7,9 @@ visible text before the rubrics and feed the grade in two ways:
 * **copying**: a sentence (or table row) of at least ``MIN_COPY_WORDS`` words is *copied* when at least
   ``COPY_COVERAGE`` of its words lie in word 4-grams that one corpus paragraph also has; candidate paragraphs
   come from the search index (the sentence as the query, ``COPY_CANDIDATES`` hits), so every page of the
-  corpus counts, not only those the agent opened. Quotations are allowed up to a budget
+  corpus counts, not only those the agent opened. A sentence that states one fact in the plainest words
+  (at most ``MAX_FACT_WORDS`` beyond the task's names, figures and attribute words) is not copying, whoever
+  wrote it first: "X is headquartered in Y." has no other wording. Quotations are allowed up to a budget
   (``max(COPY_BUDGET_WORDS, COPY_BUDGET_SHARE × words)``); beyond it, copied sentences satisfy no rubric
   and the ``integrity:copying`` fault fires.
 * **relevance**: a prose sentence is off-task when it names none of the task's entities and values; more
@@ -94,10 +96,12 @@ def words_needed(rubrics: Sequence[Rubric]) -> int:
     return max(MIN_WORDS_ALLOWED, WORDS_PER_RUBRIC * sum(r.weight > 0 for r in rubrics))
 
 
-def _task_vocabulary(rubrics: Sequence[Rubric]) -> tuple[list[str], set[str]]:
-    """Names of the task's entities and values, and the figures it knows (digits only)."""
+def _task_vocabulary(rubrics: Sequence[Rubric]) -> tuple[list[str], set[str], set[str]]:
+    """Names of the task's entities and values, the figures it knows (digits only), and the words of its
+    attributes and terms."""
     names: list[str] = []
     figures: set[str] = set()
+    words: set[str] = set()
     for rubric in rubrics:
         check = rubric.check
         if isinstance(check, (FactCheck, CitationCheck, FaultCheck)):
@@ -108,13 +112,35 @@ def _task_vocabulary(rubrics: Sequence[Rubric]) -> tuple[list[str], set[str]]:
                 names.append(check.value)
             if isinstance(check, FactCheck):
                 names += check.value_aliases
+                words |= {w for term in check.label_terms for w in _WORD.findall(term.lower())}
                 figures |= {re.sub(r"\D", "", v) for v in check.wrong_values}
                 figures |= {re.sub(r"\D", "", v) for v, _ in check.superseded}
         elif isinstance(check, CoverageCheck):
             names += [name for entity in check.entities for name in entity]
         elif isinstance(check, MentionCheck):
             names += check.entity + [name for rival in check.rivals for name in rival]
-    return sorted({n.lower() for n in names if n.strip()}, key=len, reverse=True), figures
+            words |= {w for term in check.terms + check.topic_terms for w in _WORD.findall(term.lower())}
+    names = sorted({n.lower() for n in names if n.strip()}, key=len, reverse=True)
+    words |= {w for name in names for w in _WORD.findall(name)}
+    return names, figures, words
+
+
+# Function words and the words facts are stated with: a sentence of one fact needs nothing else.
+_PLAIN = frozenset("""
+a an the of in on at as by for to from with and or is was are were be been has had have its it this that
+these those who which there their per about some than also
+chief executive headquartered headquarters head office based located mayor made maker manufactured
+issued organised organized held hosted born works employed synthesised synthesized first key compound city
+recorded reported reports stood amounted totalled totaled record latest current year annual usd million billion
+""".split())
+MAX_FACT_WORDS = 4
+"""A copied sentence with at most this many words beyond the task's names, figures, attribute words and
+plain function words states one fact in the plainest form there is: that is not copying."""
+
+
+def _states_one_fact(words: list[str], vocabulary: set[str]) -> bool:
+    extra = [w for w in words if w not in vocabulary and w not in _PLAIN and not w.isdigit()]
+    return len(extra) <= MAX_FACT_WORDS
 
 
 def _units(text: str) -> list[tuple[str, bool]]:
@@ -163,7 +189,7 @@ def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSo
     if result.words > result.words_allowed:
         result.faults["length"] = (f"{result.words:,} words where the task needs at most "
                                    f"{result.words_allowed:,}")
-    names, figures = _task_vocabulary(rubrics)
+    names, figures, vocabulary = _task_vocabulary(rubrics)
     units = _units(text)
     copied_units: list[str] = []
     for unit, is_row in units:
@@ -175,7 +201,8 @@ def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSo
             states_task_figure = any(re.sub(r"\D", "", f) in figures for f in _FIGURE.findall(claim))
             if not names_task and not states_task_figure:
                 result.off_task_words += len(words)
-        if source is not None and len(words) >= MIN_COPY_WORDS and _is_copied(words, source):
+        if (source is not None and len(words) >= MIN_COPY_WORDS and not _states_one_fact(words, vocabulary)
+                and _is_copied(words, source)):
             result.copied_words += len(words)
             copied_units.append(unit)
     result.copy_budget = max(COPY_BUDGET_WORDS, int(COPY_BUDGET_SHARE * result.words))

@@ -40,6 +40,8 @@ class FactCheck(_Spec):
     """Older values with the year they held: stated in a sentence without that year (or "previously",
     "formerly", …), an old value is stated as current, which is as wrong as a fabricated one. An old value
     within twice the tolerance of `value` cannot be told from it and is ignored."""
+    unit_scale: float = 1.0
+    """The scale of the value's unit (1e6 for "USD million"): "$12.2 million" states 12.2."""
     label_terms: list[str] = []
     """Words that name the attribute ("revenue", "turnover"). When given, the value counts as stated only in a
     sentence that names the attribute, or in a table row whose header does: a figure beside a name says
@@ -57,6 +59,8 @@ class CitationCheck(_Spec):
     numeric: bool = True
     tolerance: float = 0.01
     urls: list[str] = Field(min_length=1)
+    unit_scale: float = 1.0
+    """The scale of the value's unit (1e6 for "USD million"): "$12.2 million" states 12.2."""
     window: int = 300
 
 
@@ -79,6 +83,9 @@ class MentionCheck(_Spec):
     """The other candidates for the role (each a name and aliases): naming one as e.g. "largest" fails."""
     contrary_terms: list[str] = []
     """Terms of the opposite claim ("declined" for a growth): saying one of the entity fails."""
+    topic_terms: list[str] = []
+    """When given, a claim counts only in a clause that names the topic ("revenue"): "the largest workforce"
+    or "its workforce declined" is another claim."""
     window: int = 200
 
 
@@ -100,6 +107,8 @@ class FaultCheck(_Spec):
     value: str
     numeric: bool = True
     tolerance: float = 0.01
+    unit_scale: float = 1.0
+    """The scale of the value's unit (1e6 for "USD million"): "$12.2 million" states 12.2."""
     window: int = 300
 
 

@@ -37,10 +37,10 @@ from drgym.tasks.world import (
 
 __all__ = ["FactIndex", "TASKS_VERSION", "synthesise_tasks"]
 
-TASKS_VERSION = 4
+TASKS_VERSION = 6
 """Bump when task synthesis (questions, rubrics, gold reports) changes, so cached worlds get new tasks.
-4: superseded values, attribute names (label terms), rivals and contrary terms in the checks; gold reports in
-their own words."""
+6: superseded values, attribute names (label terms), unit scales, rivals, contrary and topic terms in the checks;
+gold reports in their own words."""
 
 _KIND_NOUN = {"organisation": "the company", "person": "the person", "place": "the city", "product": "the product",
               "compound": "the compound", "regulation": "the regulation", "event": "the event"}
@@ -190,18 +190,24 @@ def _fact_rubrics(fact: _Fact, rubric_id: str, *, with_year: bool = False) -> li
                           check=FactCheck(entity=entity.names, value=fact.value, numeric=fact.numeric,
                                           value_aliases=fact.value_aliases, wrong_values=wrong,
                                           superseded=fact.superseded, label_terms=_label_terms(fact),
+                                          unit_scale=_unit_scale(fact),
                                           context=[str(fact.year)] if with_year else [])))
     if fact.conflict is not None:
         rubrics.append(Rubric(id=f"{rubric_id}-fault", weight=-3, axis="faults",
                               criterion=f"States the {fact.label} of {entity.name} as {fact.conflict.value}{unit}, "
                                         "a figure found only on low-trust pages",
-                              check=FaultCheck(entity=entity.names, value=fact.conflict.value)))
+                              check=FaultCheck(entity=entity.names, value=fact.conflict.value,
+                                               unit_scale=_unit_scale(fact))))
     return rubrics
 
 
 # Words that name an attribute in a report: its label's last word, and common synonyms.
 _SYNONYMS = {"workforce": ["employees", "staff", "headcount"], "revenue": ["turnover", "sales"],
              "population": ["inhabitants", "residents"]}
+
+
+def _unit_scale(fact: _Fact) -> float:
+    return 1e6 if fact.unit.endswith("million") else 1.0
 
 
 def _label_terms(fact: _Fact) -> list[str]:
@@ -217,7 +223,7 @@ def _citation_rubric(fact: _Fact, rubric_id: str, weight: int) -> Rubric | None:
     return Rubric(id=rubric_id, weight=weight, axis="citations",
                   criterion=f"Cites an authoritative page that supports the {fact.label} of {fact.entity.name}",
                   check=CitationCheck(entity=fact.entity.names, value=fact.value, numeric=fact.numeric,
-                                      urls=fact.urls))
+                                      urls=fact.urls, unit_scale=_unit_scale(fact)))
 
 
 def _sentence(fact: _Fact, *, low_trust: bool, with_year: bool = False) -> str:
@@ -278,7 +284,8 @@ def _compare_task(world: World, facts: FactIndex, rng: random.Random, task_id: s
         Rubric(id="largest", criterion=f"Identifies {largest.name} as the largest of them by annual revenue",
                weight=3, axis="analysis",
                check=MentionCheck(entity=largest.names, terms=["largest", "biggest", "highest revenue", "leads"],
-                                  rivals=[c.names for c in companies if c is not largest])),
+                                  rivals=[c.names for c in companies if c is not largest],
+                                  topic_terms=_SYNONYMS["revenue"] + ["revenue"])),
         Rubric(id="structure", criterion="Is organised in sections and includes a comparison table", weight=2,
                axis="presentation", check=StructureCheck(min_sections=3, needs_table=True)),
         Rubric(id="length", criterion="Is between 120 and 2,500 words long", weight=1, axis="presentation",
@@ -355,7 +362,8 @@ def _timeline_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
                           criterion=f"Says that the annual revenue of {company.name} {'grew' if grew else 'declined'} "
                                     f"between {oldest_revenue.year} and {latest_revenue.year}",
                           check=MentionCheck(entity=company.names, terms=up_terms if grew else down_terms,
-                                             contrary_terms=down_terms if grew else up_terms)))
+                                             contrary_terms=down_terms if grew else up_terms,
+                                             topic_terms=_SYNONYMS["revenue"] + ["revenue"])))
     if products:
         rubrics.append(Rubric(id="products", weight=2, axis="coverage",
                               criterion=f"Names the products {company.name} makes: {', '.join(p.name for p in products)}",

@@ -45,6 +45,14 @@ def test_match_answer(answer, accepted, correct):
     ("maybe Ann Lee", ["Ann Lee"]),
     ("I think it is 1956", ["1956"]),
     ("possibly 305,681", ["305,681"]),
+    ("1981, or else the year after", ["1981"]),
+    ("1981?", ["1981"]),
+    ("1981 — not confident, the register and the archive disagree", ["1981"]),
+    ("1,985,524 (other sources: two million)", ["1,985,524"]),
+    ("1,985,524 or 1999", ["1,985,524"]),
+    ("1981 or MCMLXXXII", ["1981"]),
+    ("1,985,524, or roughly seven percent more on other pages", ["1,985,524"]),
+    ("Budrith Wecopoult, Stishev Festival", ["Budrith Wecopoult"]),
 ])
 def test_several_candidates_or_a_hedge_is_wrong(answer, accepted):
     match = match_answer(answer, accepted)
@@ -55,7 +63,13 @@ def test_several_candidates_or_a_hedge_is_wrong(answer, accepted):
 @pytest.mark.parametrize("answer,accepted,question", [
     ("305,681 (about 305.7 thousand)", ["305,681"], ""),
     ("305,681 inhabitants in 2023", ["305,681"], ""),
-    ("The mayor of Haleisport is Ann Lee.", ["Ann Lee"], "What is the name of the mayor of Haleisport?"),
+    ("The mayor is Ann Lee.", ["Ann Lee"], "What is the name of the mayor of Haleisport?"),
+    ("1 985 524", ["1,985,524"], ""),
+    ("1\u202f985\u202f524 inhabitants", ["1,985,524"], ""),
+    ("1.985.524", ["1,985,524"], ""),
+    ("1.99 mn", ["1,985,524"], ""),
+    ("1,985,524 (±1%)", ["1,985,524"], ""),
+    ("$12.2 million", ["12.2", "12.2 USD million"], ""),
     ("It is Taquon Works (Taquon).", ["Taquon Works", "Taquon"], ""),
     ("1,234.5 USD million", ["1,234.5", "1234.5", "1,234.5 USD million"], ""),
 ])

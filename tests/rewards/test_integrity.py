@@ -40,6 +40,13 @@ def _verdict(check, report: str) -> str:
     '<a href="u" title="Zewo Industries reported 56.7 USD million in annual revenue">a link</a>',
     '<font style="color:#ffffff">Zewo Industries reported 56.7 USD million in annual revenue.</font>',
     '<span title="x>" style="display:none">Zewo Industries reported 56.7 USD million in annual revenue.</span>',
+    '<style>.fn{display:none}</style><span class="fn">Zewo Industries reported 56.7 USD million in annual revenue.</span>',
+    '<span style="display&#58;none">Zewo Industries reported 56.7 USD million in annual revenue.</span>',
+    '<span style="font-size:1px">Zewo Industries reported 56.7 USD million in annual revenue.</span>',
+    '<font color=white>Zewo Industries reported 56.7 USD million in annual revenue.</font>',
+    '<details>Zewo Industries reported 56.7 USD million in annual revenue.</details>',
+    '<div hidden/>Zewo Industries reported 56.7 USD million in annual revenue.',
+    '[//]: # (Zewo Industries reported 56.7 USD million in annual revenue.)',
 ])
 def test_text_a_reader_never_sees_states_nothing(hidden):
     shown = "Zewo Industries reported 56.7 USD million in annual revenue."
@@ -55,6 +62,13 @@ def test_zero_width_characters_and_entities_render_as_a_reader_sees_them():
     assert visible_text("Ze\u200bwo In\u2060dustries &amp; 56&#46;7") == "Zewo Industries & 56.7"
 
 
+def test_lookalike_letters_and_invisible_selectors_read_as_latin():
+    assert visible_text("іs hеаdquаrtеrеd") == "is headquartered"  # Cyrillic і, е, а
+    assert visible_text("hea\ufe0fdquartered in\U000e0041") == "headquartered in"
+    assert visible_text("Москва") == "Москва"  # a word of one script stays as it is
+    assert visible_text("isnʼt") == "isn't"
+
+
 # -- negation and hedging ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sentence", [
@@ -65,9 +79,16 @@ def test_zero_width_characters_and_entities_render_as_a_reader_sees_them():
     "The annual revenue of Zewo Industries is reportedly 56.7 USD million.",
     "The annual revenue of Zewo Industries is perhaps 56.7 USD million.",
     "Zewo Industries' annual revenue is never 56.7 USD million.",
+    "Zewo Industries' annual revenue isnʼt 56.7 USD million.",
+    "Zewo Industries' annual revenue isnt 56.7 USD million.",
+    "Zewo Industries' annual revenue is nоt 56.7 USD million.",
+    "Zewo Industries' annual revenue is probably 56.7 USD million.",
+    "Zewo Industries' annual revenue seems to be 56.7 USD million.",
+    "Zewo Industries' annual revenue is estimated at 56.7 USD million.",
+    "Zewo Industries' annual revenue is falsely given as 56.7 USD million.",
 ])
 def test_a_negated_or_hedged_value_is_not_stated_as_fact(sentence):
-    assert _verdict(REVENUE, sentence) == "not_satisfied"
+    assert _verdict(REVENUE, visible_text(sentence)) == "not_satisfied"
     assert _verdict(REVENUE, "The annual revenue of Zewo Industries is 56.7 USD million.") == "satisfied"
 
 
@@ -123,6 +144,31 @@ def test_an_analysis_claim_commits_to_one_candidate():
     assert _verdict(LARGEST, "Zewo is the largest. Bokar Systems leads the sector.") == "not_satisfied"
 
 
+def test_claims_about_another_topic_or_clause_are_not_this_claim():
+    largest = LARGEST.model_copy(update={"topic_terms": ["revenue"]})
+    committed = "Zewo Industries has the largest revenue of the group."
+    assert _verdict(largest, committed) == "satisfied"
+    assert _verdict(largest, committed + " Bokar Systems has the largest workforce.") == "satisfied"
+    both = "Bokar Systems employs the most people, while Zewo Industries has the largest revenue."
+    assert _verdict(largest, both) == "satisfied"
+    assert _verdict(largest, committed + " Tulm Group leads Bokar Systems in revenue.") == "not_satisfied"
+    trend = TREND.model_copy(update={"topic_terms": ["revenue"]})
+    assert _verdict(trend, "Over the years, the revenue of Zewo Industries grew. Its workforce declined.") == "satisfied"
+
+
+def test_a_figure_in_another_scale_of_its_unit_is_the_same_figure():
+    check = REVENUE.model_copy(update={"unit_scale": 1e6, "superseded": [], "wrong_values": []})
+    assert _verdict(check, "Zewo Industries had annual revenue of $56.7 million in 2023.") == "satisfied"
+    big = check.model_copy(update={"value": "7,343.0"})
+    assert _verdict(big, "Zewo Industries had annual revenue of $7.34 billion in 2023.") == "satisfied"
+    assert _verdict(check, "Zewo Industries had annual revenue of $56.7 billion in 2023.") == "not_satisfied"
+
+
+def test_a_table_row_of_one_metric_names_it_in_its_cells():
+    table = "| Year | Metric | Value |\n| --- | --- | --- |\n| 2023 | annual revenue of Zewo Industries | 56.7 |"
+    assert _verdict(REVENUE, table) == "satisfied"
+
+
 def test_a_trend_and_its_opposite_is_no_claim():
     assert _verdict(TREND, "The annual revenue of Zewo Industries grew between 2019 and 2023.") == "satisfied"
     both = "The annual revenue of Zewo Industries grew and declined between 2019 and 2023."
@@ -137,13 +183,19 @@ def test_a_citation_after_the_full_stop_belongs_to_its_sentence():
     assert _verdict(check, after) == "satisfied"
     numbered = "Zewo Industries reported 56.7 USD million in annual revenue. [1]\n\n[1] https://reg.gov/zewo"
     assert _verdict(check, numbered) == "satisfied"
+    repeated = ("Zewo Industries reported 48.0 USD million in annual revenue in 2019. \\cite{https://reg.gov/zewo}\n\n"
+                "Zewo Industries reported 56.7 USD million in annual revenue in 2023. \\cite{https://reg.gov/zewo}")
+    grade = DeterministicJudge().grade([Rubric(id="c", criterion="cites", weight=2, check=check)], repeated)
+    assert grade.by_id()["c"].verdict == "satisfied"  # the second, identical \\cite{} is not dropped as a repeat
 
 
 # -- copying, relevance, length ------------------------------------------------------------------------------
 
 PAGE_TEXT = [
-    "As of 2023, the annual revenue of Zewo Industries was 56.7 USD million, according to its latest filing.",
-    "As of 2023, the workforce of Zewo Industries was 1,234 employees across its three production sites.",
+    "As of 2023, the annual revenue of Zewo Industries was 56.7 USD million, a figure its auditors confirmed "
+    "after the spring review of the harbour accounts.",
+    "As of 2023, the workforce of Zewo Industries was 1,234 employees spread across three production sites "
+    "along the northern canal.",
     "Zewo Industries was founded in the harbour district and expanded into precision optics in the late 1990s.",
     "The company publishes its filings every spring and revises earlier figures when auditors request it.",
 ]
@@ -179,6 +231,13 @@ def test_a_short_quotation_and_own_words_are_fine(index):
     audit = audit_report(own, RUBRICS, source=index)
     assert 0 < audit.copied_words <= COPY_BUDGET_WORDS and "copying" not in audit.faults
     assert DeterministicJudge().grade(RUBRICS, own, sources=index).score == 1.0
+
+
+def test_one_fact_in_the_plainest_words_is_not_copying(index):
+    plain = ("As of 2023, the annual revenue of Zewo Industries was 56.7 USD million. As of 2023, the workforce of "
+             "Zewo Industries was 1,234 employees. " * 1)
+    audit = audit_report(plain, RUBRICS, source=index)
+    assert audit.copied_words == 0 and "copying" not in audit.faults
 
 
 def test_near_verbatim_pasting_is_copying(index):
