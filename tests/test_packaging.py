@@ -126,10 +126,22 @@ _SMOKE = textwrap.dedent("""
                     todo.append((requirement.name, tuple(requirement.extras)))
         return {name for name, _ in seen}
 
+    def own_imports():
+        # top-level names drgym's own source imports (a dependency's optional imports are its business)
+        import ast, pathlib
+        names = set()
+        for path in pathlib.Path(drgym.__path__[0]).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names.add(node.module.split(".")[0])
+        return names
+
     def undeclared(extras):
-        # third-party modules loaded so far whose distribution drgym does not require
+        # third-party modules drgym imported so far whose distribution drgym does not require
         allowed, owners = requirement_closure(extras), metadata.packages_distributions()
-        loaded = {name.split(".")[0] for name in sys.modules} - set(sys.stdlib_module_names) - {"drgym"}
+        loaded = ({name.split(".")[0] for name in sys.modules} & own_imports()) - set(sys.stdlib_module_names) - {"drgym"}
         return sorted(name for name in loaded if owners.get(name)
                       and not any(canonicalize_name(owner) in allowed for owner in owners[name]))
 
