@@ -153,6 +153,7 @@ class _Worker:
                               "policy_s": round(acted - step_started, 4), "env_s": round(time.perf_counter() - acted, 4)})
             record.update(status="ok", reward=float(reward), terminated=terminated, truncated=truncated,
                           verdicts=info.get("verdicts", []), citations=info.get("citations") or {},
+                          submission=info.get("submission") or "",
                           truncated_by=info.get("truncated_by") or "")
             record["policy_usage"] = list(getattr(policy, "usage", []) or [])
         except Exception as e:  # a policy or server failure is recorded, and the run goes on

@@ -77,7 +77,13 @@ class TrajectoryWriter:
 
 
 def episode_report(record: dict[str, Any]) -> str:
-    """The submitted report of an episode: the inline answer, or the last write of the submitted file."""
+    """The submitted answer or report of an episode, as the environment graded it (``record["submission"]``).
+
+    Records written before the environment recorded it fall back to the inline answer, or the last write of the
+    submitted file (which misses later patches).
+    """
+    if "submission" in record:
+        return str(record["submission"] or "")
     actions = [step["action"] for step in record.get("steps", [])]
     if not actions:
         return ""

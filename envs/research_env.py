@@ -120,8 +120,10 @@ class ResearchEnv(gym.Env[str, str]):
     0 on every step but the last. On an answer: deep_search, 1.0 if it matches an accepted answer (numeric
     tolerance, aliases; listing candidates is wrong; with ``judge="llm"`` an answer that does not match is
     checked for equivalence by the model, BrowseComp-style) else 0.0; deep_research, the rubric score
-    Σ w·m / Σ_{w>0} w (negative when faults outweigh), with per-rubric verdicts in ``info["verdicts"]`` and
-    citation precision/recall in ``info["citations"]``; a citation of a page the agent never retrieved (searched
+    Σ w·m / Σ_{w>0} w minus 0.3 per integrity fault of the judge (negative when faults outweigh), with
+    per-rubric verdicts in ``info["verdicts"]`` and
+    citation precision/recall in ``info["citations"]`` and the graded text, as submitted, in
+    ``info["submission"]``; a citation of a page the agent never retrieved (searched
     or opened) in the episode supports nothing.
 
     ## Episode End
@@ -216,6 +218,8 @@ class ResearchEnv(gym.Env[str, str]):
         self._messages: list[dict[str, Any]] = []
         self._done = True
         self._citations: dict[str, float] | None = None
+        self._submission: str | None = None
+        """The text last graded (the answer or report as submitted), recorded when it is graded."""
         self.last_tool_calls: list[dict[str, Any]] = []
         """The tool calls of the last step with their wall time: kept out of `info`, which must stay
         deterministic for `check_env`."""
@@ -268,6 +272,7 @@ class ResearchEnv(gym.Env[str, str]):
         reward, terminated, verdicts, results = 0.0, False, None, []
         is_fruitless = True  # until something the action asked for happens
         self._citations = None
+        self._submission = None
         if parsed.errors:
             tracker.charge_unrun_calls(parsed.n_calls)
             text = "error: " + "\n".join(parsed.errors)
@@ -300,6 +305,7 @@ class ResearchEnv(gym.Env[str, str]):
         info = self._info()
         if verdicts is not None:
             info["verdicts"] = verdicts
+            info["submission"] = self._submission or ""
             if self._citations is not None:
                 info["citations"] = self._citations
         if truncated:
@@ -391,6 +397,7 @@ class ResearchEnv(gym.Env[str, str]):
 
     def _grade(self, report: str) -> tuple[float, list[dict[str, Any]]]:
         task = self._task
+        self._submission = report
         if task.kind == "deep_search":
             match = match_answer(report, task.answers, question=task.question)
             verdict, evidence = ("satisfied" if match.is_correct else "not_satisfied"), match.reason

@@ -43,6 +43,7 @@ def test_sft_rows_and_filters(tiny_world, tmp_path):
         uncited = json.loads(json.dumps(research))
         for step in uncited["steps"]:
             step["action"] = step["action"].replace("\\\\cite{", "(see ").replace("\\cite{", "(see ")
+        uncited["submission"] = uncited["submission"].replace("\\cite{", "(see ")
         uncited["episode_id"] = "uncited"
         writer.write(uncited)
     out = tmp_path / "sft.jsonl"

@@ -1,0 +1,45 @@
+"""The submitted report is recorded when it is graded, not rebuilt afterwards from the actions."""
+
+from __future__ import annotations
+
+import json
+
+from drgym.agents.policy import CallablePolicy
+from drgym.agents.rollout import rollout
+from drgym.agents.trajectories import episode_report, read_trajectories
+
+
+def _call(name: str, **arguments) -> str:
+    return f"<tool_call>{json.dumps({'name': name, 'arguments': arguments})}</tool_call>"
+
+
+def _script(actions):
+    def act(messages):
+        turn = sum(m["role"] == "assistant" for m in messages)
+        return actions[min(turn, len(actions) - 1)]
+    return act
+
+
+def _record(tmp_path, tiny_world, actions, name):
+    out = tmp_path / f"{name}.jsonl"
+    rollout("drgym/DeepResearch-v0", lambda: CallablePolicy(_script(actions)), n_episodes=1, n_workers=1, out=out,
+            env_kwargs={"tasks": str(tiny_world.path / "tasks.jsonl")}, show_progress=False)
+    (record,) = read_trajectories(out)
+    return record
+
+
+def test_a_written_then_patched_report_is_recorded_as_patched(tmp_path, tiny_world):
+    record = _record(tmp_path, tiny_world, [
+        _call("file", action="write", path="report.md", content="# Draft\n\nThe first version."),
+        _call("file", action="patch", path="report.md", old="The first version.", new="The patched version."),
+        "<answer file='report.md'/>"], "patched")
+    assert record["status"] == "ok"
+    assert record["submission"] == "# Draft\n\nThe patched version."
+    assert episode_report(record) == "# Draft\n\nThe patched version."
+
+
+def test_a_native_tool_call_episode_records_its_report(tmp_path, tiny_world):
+    write = {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function", "function": {
+        "name": "file", "arguments": json.dumps({"action": "write", "path": "report.md", "content": "# R\n\nText."})}}]}
+    record = _record(tmp_path, tiny_world, [write, '<answer file="report.md"/>'], "native")
+    assert episode_report(record) == "# R\n\nText."
