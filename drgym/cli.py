@@ -51,12 +51,14 @@ def _hits_table(query: str, hits) -> Table:
     table.add_column("#", justify="right")
     table.add_column("score", justify="right")
     table.add_column("tier", justify="center")
-    table.add_column("domain")
+    table.add_column("title", overflow="fold", max_width=30)
+    table.add_column("url", overflow="fold", style="dim")
     table.add_column("date")
     table.add_column("paragraph", overflow="fold", max_width=70)
     for rank, hit in enumerate(hits, start=1):
         text = hit.text if len(hit.text) <= 200 else hit.text[:197] + "..."
-        table.add_row(str(rank), f"{hit.score:.3f}", str(hit.tier), hit.domain, hit.published, text)
+        table.add_row(str(rank), f"{hit.score:.3f}", str(hit.tier), escape(hit.title), escape(hit.url),
+                      hit.published, escape(text))
     return table
 
 

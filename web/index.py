@@ -12,6 +12,17 @@ Ranking, documented and tunable through `RankingConfig`:
    higher, and never one that is clearly more relevant: the seed's "authority-aware ranking when
    semantic relevance is comparable".
 
+Only as many BM25 candidates are read as the re-rank needs: the top ``2k`` first, and all ``candidates`` only
+when the prior could still lift an unread one into the top ``k``. An unread candidate has relevance at most the
+last read one's, so its final score is at most that plus the largest ``authority_weight * tier_prior``; when the
+``k``-th final score read so far is above that bound, the top ``k`` is the one all ``candidates`` would give.
+
+Identifiers are words: ``lru_cache``, ``functools.lru_cache``, ``IM_A_TEAPOT`` and ``HTTPServer`` are indexed as
+the words the tokenizer sees (``lru``, ``cache``; ``httpserver``) plus the terms it cannot make: the joined parts
+(``lrucache``, ``functoolslrucache``) and CamelCase parts (``http``, ``server``). A query expands its identifiers
+the same way, so ``lru_cache`` finds ``functools.lru_cache`` and ``LruCache``, and ``HttpServer`` finds
+``http_server``.
+
 On disk (``<corpus>/index`` by default): ``tantivy/`` (memory-mapped by tantivy, shared between processes),
 ``para_row.npy`` and ``para_idx.npy`` (paragraph id → page row and paragraph number), ``dense.npy`` when
 built with vectors, and ``index.json``.
@@ -19,6 +30,8 @@ built with vectors, and ``index.json``.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import logging
 import re
@@ -28,6 +41,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import tantivy
 from tqdm.auto import tqdm
 
@@ -38,8 +53,14 @@ __all__ = ["RankingConfig", "SearchHit", "SearchIndex"]
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
-_WORD = re.compile(r"\w+", re.UNICODE)
+FORMAT_VERSION = 4  # 4: identifier terms (joined and CamelCase parts) indexed beside the words
+_TOKEN = re.compile(r"\w+(?:\.(?=[^\W\d])\w+)*")
+"""A word, or words joined by dots (``functools.lru_cache``; not ``3.5``)."""
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_JOINERS = re.compile(r"[._]+")
+_MAY_HOLD_IDENTIFIER = r"_|[a-z][A-Z]|[A-Z][A-Z][a-z]|[\pL\pN_]\.[\pL\p{Nl}\p{No}_]"
+"""RE2 (Arrow) pattern matching every text in which `_identifier_terms` finds something, and little else."""
+_PAGE_COLUMNS = ("url", "title", "domain", "published")
 
 
 @dataclass(frozen=True)
@@ -90,19 +111,27 @@ class SearchIndex:
 
     def __init__(self, corpus: Corpus, tantivy_index: tantivy.Index, para_row: np.ndarray, para_idx: np.ndarray,
                  *, dense_vectors: np.ndarray | None = None, path: Path | None = None,
-                 ranking: RankingConfig | None = None) -> None:
+                 ranking: RankingConfig | None = None, doc_is_pid: bool = False) -> None:
         self.corpus = corpus
         self.path = path
         self.ranking = ranking or RankingConfig()
         self._index = tantivy_index
         self._searcher = tantivy_index.searcher()
-        self._para_row = para_row
-        self._para_idx = para_idx
+        # one segment whose document ids were checked to be the paragraph ids at build: no fast-field read per search
+        self._doc_is_pid = doc_is_pid and self._searcher.num_segments == 1
+        self._para_row = np.asarray(para_row)
+        self._para_idx = np.asarray(para_idx)
         self._dense_vectors = dense_vectors
         self._encoder = None
         self._tier_by_row = corpus.column("tier").to_numpy()
+        # the search path reads a few values at a time: memoryviews give Python ints without numpy scalars
+        self._row_of_pid = memoryview(self._para_row)
+        self._number_of_pid = memoryview(self._para_idx)
+        self._tier_of_row = memoryview(self._tier_by_row)
         self._domain_by_row: np.ndarray | None = None
         self._date_by_row: np.ndarray | None = None
+        self._pages = _PageColumns(corpus.table)
+        self._boost_of: tuple[RankingConfig, list[float]] | None = None
 
     @property
     def has_dense(self) -> bool:
@@ -150,12 +179,15 @@ class SearchIndex:
         row = 0
         for batch in corpus.table.select(["title", "domain", "tier", "published", "paragraphs"]).to_batches():
             titles, domains, tiers, dates, paragraph_lists = (batch.column(i).to_pylist() for i in range(5))
+            expand = _pids_to_expand(batch.column(0), batch.column(4), pid)
             for title, domain, tier, published, paragraphs in zip(titles, domains, tiers, dates, paragraph_lists):
                 date = _date_number(published)
                 for number, text in enumerate(paragraphs):
                     # the title is searchable through the page's first paragraph (navigational queries), and
                     # only there: one title field on every paragraph made each query score twice the postings
                     indexed = f"{title}\n{text}" if number == 0 else text
+                    if pid in expand:
+                        indexed = _with_identifier_terms(indexed)
                     writer.add_document(tantivy.Document(pid=pid, text=indexed, domain=domain, tier=tier, date=date))
                     para_row[pid] = row
                     para_idx[pid] = number
@@ -166,6 +198,7 @@ class SearchIndex:
         writer.commit()
         writer.wait_merging_threads()
         index.reload()
+        doc_is_pid = _doc_ids_are_pids(index.searcher(), n_paragraphs)
         vectors = None
         if dense:
             from drgym.web.dense import DenseEncoder
@@ -178,9 +211,10 @@ class SearchIndex:
             if vectors is not None:
                 np.save(path / "dense.npy", vectors)
             meta = {"format_version": FORMAT_VERSION, "n_pages": len(corpus), "n_paragraphs": n_paragraphs,
-                    "dense": vectors is not None}
+                    "dense": vectors is not None, "doc_is_pid": doc_is_pid}
             (path / "index.json").write_text(json.dumps(meta, indent=2) + "\n")
-        return cls(corpus, index, para_row, para_idx, dense_vectors=vectors, path=path, ranking=ranking)
+        return cls(corpus, index, para_row, para_idx, dense_vectors=vectors, path=path, ranking=ranking,
+                   doc_is_pid=doc_is_pid)
 
     @classmethod
     def load(cls, path: str | Path, corpus: Corpus | None = None, *,
@@ -204,7 +238,7 @@ class SearchIndex:
         vectors = np.load(path / "dense.npy", mmap_mode="r") if meta.get("dense") else None
         return cls(corpus, index, np.load(path / "para_row.npy", mmap_mode="r"),
                    np.load(path / "para_idx.npy", mmap_mode="r"), dense_vectors=vectors, path=path,
-                   ranking=ranking)
+                   ranking=ranking, doc_is_pid=bool(meta.get("doc_is_pid")))
 
     # -- search ---------------------------------------------------------------------------------------
 
@@ -230,33 +264,61 @@ class SearchIndex:
         if k <= 0:
             return []
         n_candidates = max(self.ranking.candidates, k)
-        words = [w.lower() for w in _WORD.findall(query)]
-        bm25 = self._bm25(words, n_candidates, domains, tiers, published_after, published_before) if words else []
-        if mode == "hybrid":
-            dense = self._dense(query, n_candidates, domains, tiers, published_after, published_before)
-            fused: dict[int, float] = {}
-            for ranked in (bm25, dense):
-                for rank, (pid, _) in enumerate(ranked):
-                    fused[pid] = fused.get(pid, 0.0) + 1.0 / (self.ranking.rrf_k + rank + 1)
-            candidates = list(fused.items())
-        else:
-            candidates = bm25
-        if not candidates:
+        words = _query_words(query)
+        text_query = self._text_query(words, domains, tiers, published_after, published_before) if words else None
+        if mode == "bm25":
+            return self._bm25_search(text_query, k, n_candidates) if text_query is not None else []
+        bm25_pids = self._bm25(text_query, n_candidates)[0] if text_query is not None else []
+        dense = self._dense(query, n_candidates, domains, tiers, published_after, published_before)
+        fused: dict[int, float] = {}
+        for ranked in (bm25_pids, [pid for pid, _ in dense]):
+            for rank, pid in enumerate(ranked):
+                fused[pid] = fused.get(pid, 0.0) + 1.0 / (self.ranking.rrf_k + rank + 1)
+        if not fused:
             return []
-        pids = np.fromiter((pid for pid, _ in candidates), dtype=np.int64, count=len(candidates))
-        scores = np.fromiter((score for _, score in candidates), dtype=np.float64, count=len(candidates))
-        if mode == "hybrid":  # fused ranks are compressed (1/61 vs 1/62): spread them over [0, 1]
-            spread = scores.max() - scores.min()
-            relevance = (scores - scores.min()) / spread if spread > 0 else np.ones_like(scores)
-        else:
-            relevance = scores / scores.max() if scores.max() > 0 else np.ones_like(scores)
-        rows = np.asarray(self._para_row)[pids]
-        priors = np.asarray(self.ranking.tier_prior, dtype=np.float64)[self._tier_by_row[rows].astype(np.int64) - 1]
-        final = relevance + self.ranking.authority_weight * priors
+        pids = np.fromiter(fused.keys(), dtype=np.int64, count=len(fused))
+        scores = np.fromiter(fused.values(), dtype=np.float64, count=len(fused))
+        # fused ranks are compressed (1/61 vs 1/62): spread them over [0, 1]
+        spread = scores.max() - scores.min()
+        relevance = (scores - scores.min()) / spread if spread > 0 else np.ones_like(scores)
+        rows = self._para_row[pids]
+        final = relevance + np.asarray(self._tier_boost())[self._tier_by_row[rows]]
         order = np.lexsort((pids, -final))[:k]  # ties broken by paragraph id: deterministic
-        return [self._hit(int(pids[i]), float(final[i]), float(relevance[i])) for i in order]
+        return self._hits(pids[order].tolist(), final[order].tolist(), relevance[order].tolist())
 
-    def _bm25(self, words: list[str], limit: int, domains, tiers, after, before) -> list[tuple[int, float]]:
+    def _bm25_search(self, text_query: tantivy.Query, k: int, n_candidates: int) -> list[SearchHit]:
+        """The top `k` of the top `n_candidates` BM25 paragraphs re-ranked, reading only the candidates it needs.
+
+        Plain Python over at most `n_candidates` values: for a few dozen numbers it is faster than numpy's calls.
+        """
+        boost = self._tier_boost()
+        largest_boost = max(boost[1:])
+        row_of_pid, tier_of_row = self._row_of_pid, self._tier_of_row
+        limit = min(n_candidates, 2 * k)
+        while True:
+            pids, scores = self._bm25(text_query, limit)
+            if not pids:
+                return []
+            top = max(scores)
+            relevance = [score / top for score in scores] if top > 0 else [1.0] * len(scores)
+            # (-final, paragraph id) sorts best first, ties by paragraph id: deterministic; ids are unique
+            ranked = sorted([(-(r + boost[tier_of_row[row_of_pid[pid]]]), pid, r)
+                             for r, pid in zip(relevance, pids)])[:k]
+            # done when every candidate was read, or no unread one can reach the k-th: its relevance is at most
+            # the lowest read, its boost at most the largest (rounding is monotonic: the bound holds in floats)
+            if limit >= n_candidates or len(pids) < limit or -ranked[-1][0] > min(relevance) + largest_boost:
+                return self._hits([pid for _, pid, _ in ranked], [-final for final, _, _ in ranked],
+                                  [r for _, _, r in ranked])
+            limit = n_candidates
+
+    def _tier_boost(self) -> list[float]:
+        """``authority_weight * tier_prior`` indexed by tier (index 0 unused), for the current `ranking`."""
+        if self._boost_of is None or self._boost_of[0] is not self.ranking:
+            weight = self.ranking.authority_weight
+            self._boost_of = (self.ranking, [0.0, *(weight * float(prior) for prior in self.ranking.tier_prior)])
+        return self._boost_of[1]
+
+    def _text_query(self, words: list[str], domains, tiers, after, before) -> tantivy.Query:
         text_query, _errors = self._index.parse_query_lenient(" ".join(words), ["text"])
         clauses = [(tantivy.Occur.Must, text_query)]
         schema = self._index.schema
@@ -268,12 +330,15 @@ class SearchIndex:
             clauses.append((tantivy.Occur.Must, tantivy.Query.range_query(
                 schema, "date", tantivy.FieldType.Integer,
                 _date_number(after) if after else None, _date_number(before) if before else None)))
-        query = text_query if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
+        return text_query if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
+
+    def _bm25(self, query: tantivy.Query, limit: int) -> tuple[list[int], list[float]]:
+        """Paragraph ids and BM25 scores of the top `limit` matches, best first (ties in index order)."""
         hits = self._searcher.search(query, limit, count=False).hits
-        if not hits:
-            return []
-        pids = self._searcher.fast_field_values("pid", [address for _, address in hits])
-        return [(int(pid), float(score)) for pid, (score, _) in zip(pids, hits)]
+        scores = [score for score, _ in hits]
+        if self._doc_is_pid:
+            return [address.doc for _, address in hits], scores
+        return (self._searcher.fast_field_values("pid", [address for _, address in hits]) if hits else []), scores
 
     def _dense(self, query: str, limit: int, domains, tiers, after, before) -> list[tuple[int, float]]:
         if self._encoder is None:
@@ -305,14 +370,124 @@ class SearchIndex:
                 keep_rows &= self._date_by_row <= _date_number(before)
         return keep_rows[np.asarray(self._para_row)]
 
-    def _hit(self, pid: int, score: float, relevance: float) -> SearchHit:
-        row, number = int(self._para_row[pid]), int(self._para_idx[pid])
-        column = self.corpus.column
-        return SearchHit(url=column("url")[row].as_py(), title=column("title")[row].as_py(),
-                         domain=column("domain")[row].as_py(), tier=int(self._tier_by_row[row]),
-                         published=column("published")[row].as_py(), paragraph_index=number,
-                         text=self.corpus.paragraph(row, number), score=round(score, 6),
-                         relevance=round(relevance, 6))
+    def _hits(self, pids: list[int], final: list[float], relevance: list[float]) -> list[SearchHit]:
+        read, row_of_pid, number_of_pid, tier_of_row = (self._pages.read, self._row_of_pid, self._number_of_pid,
+                                                         self._tier_of_row)
+        hits = []
+        for pid, score, rel in zip(pids, final, relevance):
+            row, number = row_of_pid[pid], number_of_pid[pid]
+            url, title, domain, published, text = read(row, number)
+            hits.append(SearchHit(url, title, domain, tier_of_row[row], published, number, text, round(score, 6),
+                                  round(rel, 6)))
+        return hits
+
+
+class _PageColumns:
+    """Reads url, title, domain, published and one paragraph of a page straight from the Arrow buffers.
+
+    One Arrow scalar per value costs microseconds (and ``take`` on a memory-mapped table more); slicing the
+    string buffers of the table's record batches costs a fraction of that and copies nothing but the result.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+        batches = [b for b in table.select([*_PAGE_COLUMNS, "paragraphs"]).to_batches() if b.num_rows]
+        self._row_starts = list(itertools.accumulate((b.num_rows for b in batches[:-1]), initial=0))
+        self._batches = []
+        for batch in batches:
+            strings = [batch.column(name) for name in _PAGE_COLUMNS] + [batch.column("paragraphs").values]
+            strings = [s if s.type == pa.string() else s.cast(pa.string()) for s in strings]
+            has_nulls = any(s.null_count for s in strings)
+            self._batches.append((*(_offsets(s) for s in strings), *(memoryview(s.buffers()[2] or b"") for s in strings),
+                                  _offsets(batch.column("paragraphs")), has_nulls))
+
+    def read(self, row: int, number: int) -> tuple[str | None, ...]:
+        """Url, title, domain and published date of page `row`, and its paragraph `number`."""
+        b = bisect.bisect_right(self._row_starts, row) - 1
+        i = row - self._row_starts[b]
+        uo, to, do, po, xo, ud, td, dd, pd, xd, paragraph_starts, has_nulls = self._batches[b]
+        if has_nulls:  # rare (every Page field is a string): Arrow's own accessors tell null from empty
+            page = self._table.slice(row, 1).select(list(_PAGE_COLUMNS) + ["paragraphs"]).to_pylist()[0]
+            return (*(page[name] for name in _PAGE_COLUMNS), page["paragraphs"][number])
+        j = paragraph_starts[i] + number
+        return (str(ud[uo[i]:uo[i + 1]], "utf-8"), str(td[to[i]:to[i + 1]], "utf-8"),
+                str(dd[do[i]:do[i + 1]], "utf-8"), str(pd[po[i]:po[i + 1]], "utf-8"), str(xd[xo[j]:xo[j + 1]], "utf-8"))
+
+
+def _offsets(array: pa.Array) -> memoryview:
+    """The value offsets of a string or list array, its own slice of them (a view: items are Python ints)."""
+    return memoryview(array.buffers()[1]).cast("i")[array.offset:array.offset + len(array) + 1]
+
+
+def _doc_ids_are_pids(searcher: tantivy.Searcher, n_paragraphs: int) -> bool:
+    """Whether the index is one segment whose document ids are the paragraph ids (one writer thread, in order)."""
+    if searcher.num_segments != 1 or searcher.num_docs != n_paragraphs:
+        return False
+    chunk = 1 << 16
+    for start in range(0, n_paragraphs, chunk):
+        stop = min(start + chunk, n_paragraphs)
+        addresses = [tantivy.DocAddress(0, doc) for doc in range(start, stop)]
+        if searcher.fast_field_values("pid", addresses) != list(range(start, stop)):
+            return False
+    return True
+
+
+def _query_words(query: str) -> list[str]:
+    """The query's words for the parser: lowercase (no operators), identifiers expanded as in the index."""
+    if "_" not in query and "." not in query and not _CAMEL_BOUNDARY.search(query):
+        return [token.lower() for token in _TOKEN.findall(query)]
+    words = []
+    for token in _TOKEN.findall(query):
+        if "_" in token or "." in token or _CAMEL_BOUNDARY.search(token):
+            # split: a word the tokenizer cuts in two would become a phrase, and the index has no positions
+            words.extend(part.lower() for part in _JOINERS.split(token) if part)
+            words.extend(_identifier_terms(token))
+        else:
+            words.append(token.lower())
+    return words
+
+
+def _identifier_terms(token: str) -> list[str]:
+    """The terms of an identifier the word tokenizer does not make: its parts joined (per dotted component and
+    whole) and CamelCase parts. ``functools.lru_cache`` → ``lrucache``, ``functoolslrucache``; ``HTTPServer`` →
+    ``http``, ``server``; ``lru`` → nothing."""
+    terms = []
+    components = token.split(".")
+    parts_of_all = []
+    for component in components:
+        parts = [part for part in component.split("_") if part]
+        for part in parts:
+            camel_parts = _CAMEL_BOUNDARY.split(part)
+            if len(camel_parts) > 1:
+                terms.extend(camel_parts)
+        if len(parts) > 1:
+            terms.append("".join(parts))
+        parts_of_all.extend(parts)
+    if len(components) > 1 and len(parts_of_all) > 1:
+        terms.append("".join(parts_of_all))
+    return list(dict.fromkeys(term.lower() for term in terms))
+
+
+def _with_identifier_terms(text: str) -> str:
+    """`text` followed by the identifier terms of each of its identifiers (once per occurrence, like its words)."""
+    terms = [term for token in _TOKEN.findall(text) if "_" in token or "." in token or _CAMEL_BOUNDARY.search(token)
+             for term in _identifier_terms(token)]
+    return f"{text}\n{' '.join(terms)}" if terms else text
+
+
+def _pids_to_expand(titles: pa.Array, paragraphs: pa.Array, first_pid: int) -> set[int]:
+    """The paragraph ids, numbered from `first_pid`, whose indexed text (the title too for a page's first) may
+    hold an identifier. Identifiers are rare in prose: Arrow's regex engine picks them in one pass."""
+    counts = pc.fill_null(pc.list_value_length(paragraphs), 0).to_numpy(zero_copy_only=False)
+    first_pids = first_pid + np.cumsum(counts) - counts
+    flagged = first_pid + np.flatnonzero(_may_hold_identifier(pc.list_flatten(paragraphs)))
+    titled = first_pids[_may_hold_identifier(titles) & (counts > 0)]
+    return set(flagged.tolist()) | set(titled.tolist())
+
+
+def _may_hold_identifier(texts: pa.Array) -> np.ndarray:
+    """Which of `texts` may hold an identifier (a superset, one vectorised pass)."""
+    return pc.fill_null(pc.match_substring_regex(texts, _MAY_HOLD_IDENTIFIER), False).to_numpy(zero_copy_only=False)
 
 
 def _schema() -> tantivy.Schema:

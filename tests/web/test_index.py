@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 
@@ -7,7 +9,7 @@ import pytest
 
 from drgym.errors import ConfigError, SearchIndexError
 from drgym.web.corpus import Corpus, Page
-from drgym.web.index import RankingConfig, SearchIndex
+from drgym.web.index import FORMAT_VERSION, RankingConfig, SearchIndex
 
 PAGES = [
     Page("https://stats.kelvara.gov/pop", "stats.kelvara.gov", "Population", "2024-03-01", 1,
@@ -110,3 +112,67 @@ def test_equal_scores_are_cut_in_corpus_order_on_every_build(tmp_path, build):
     index = SearchIndex.load(folder / "index", ranking=RankingConfig(candidates=20))
     hits = index.search("register molar mass compound", k=20)
     assert [h.url for h in hits] == [f"https://archive.example/r{i}" for i in range(20)]
+
+
+CODE_PAGES = [
+    Page("https://docs.example/functools", "docs.example", "functools", "2024-01-01", 1,
+         ("Decorate a function with functools.lru_cache to memoise its results.",
+          "The cache grows without bound unless maxsize is set.")),
+    Page("https://docs.example/http", "docs.example", "http", "2024-01-01", 1,
+         ("HTTPStatus.IM_A_TEAPOT is the status 418 of RFC 2324.", "A status code is a number.")),
+    Page("https://docs.example/pickle", "docs.example", "pickle", "2024-01-01", 1,
+         ("pickle.DEFAULT_PROTOCOL is the protocol used when none is given.", "Pickle files hold objects.")),
+    Page("https://docs.example/server", "docs.example", "http.server", "2024-01-01", 1,
+         ("class HTTPServer(socketserver.TCPServer) stores the server address.",)),
+    Page("https://blog.example/servers", "blog.example", "Servers", "2024-01-01", 2,
+         ("Our http_server helper wraps the standard library for tests.",)),
+    Page("https://blog.example/caching", "blog.example", "Caching", "2024-01-01", 2,
+         ("An LRU cache evicts the least recently used entry; a default protocol is agreed first.",)),
+]
+
+
+@pytest.fixture(scope="module")
+def code_index():
+    return SearchIndex.build(Corpus.from_pages(CODE_PAGES), show_progress=False)
+
+
+@pytest.mark.parametrize(("query", "url"), [
+    ("lru_cache", "https://docs.example/functools"),
+    ("functools.lru_cache", "https://docs.example/functools"),
+    ("LruCache decorator", "https://docs.example/functools"),
+    ("IM_A_TEAPOT", "https://docs.example/http"),
+    ("HTTPStatus.IM_A_TEAPOT", "https://docs.example/http"),
+    ("DEFAULT_PROTOCOL", "https://docs.example/pickle"),
+    ("pickle.DEFAULT_PROTOCOL", "https://docs.example/pickle"),
+    ("HTTPServer", "https://docs.example/server"),
+    ("socketserver.TCPServer", "https://docs.example/server"),
+])
+def test_identifier_queries_find_their_page_first(code_index, query, url):
+    assert code_index.search(query, k=1)[0].url == url
+
+
+def test_camel_case_parts_are_words_and_snake_case_matches_camel_case(code_index):
+    assert "https://docs.example/server" in {h.url for h in code_index.search("tcp server", k=3)}
+    for query in ("HttpServer", "http_server"):
+        found = {h.url for h in code_index.search(query, k=2)}
+        assert found == {"https://docs.example/server", "https://blog.example/servers"}, query
+
+
+def test_identifier_expansion():
+    from drgym.web.index import _identifier_terms, _query_words
+
+    assert _identifier_terms("functools.lru_cache") == ["lrucache", "functoolslrucache"]
+    assert _identifier_terms("HTTPServer") == ["http", "server"]
+    assert _identifier_terms("IM_A_TEAPOT") == ["imateapot"]
+    assert _identifier_terms("lru") == []
+    assert _query_words("Kelvaport population 3.5") == ["kelvaport", "population", "3", "5"]
+    assert _query_words("lru_cache size") == ["lru", "cache", "lrucache", "size"]
+
+
+def test_an_index_of_an_older_format_asks_to_be_rebuilt(tmp_path):
+    Corpus.from_pages(PAGES).save(tmp_path)
+    SearchIndex.build(Corpus.load(tmp_path), show_progress=False)
+    meta = json.loads((tmp_path / "index" / "index.json").read_text())
+    (tmp_path / "index" / "index.json").write_text(json.dumps({**meta, "format_version": FORMAT_VERSION - 1}))
+    with pytest.raises(SearchIndexError, match=re.escape(f"index format {FORMAT_VERSION - 1} is not supported")):
+        SearchIndex.load(tmp_path / "index")
