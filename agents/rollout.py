@@ -12,6 +12,8 @@ import hashlib
 import json
 import logging
 import multiprocessing as mp
+import os
+import socket
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -40,14 +42,19 @@ class RolloutSummary:
     n_ok: int = 0
     n_failed: int = 0
     rewards: list[float] = field(default_factory=list)
+    episodes_per_node: dict[str, int] = field(default_factory=dict)
+    """With the Ray backend: finished episodes per Ray node id."""
 
     @property
     def mean_reward(self) -> float:
         return sum(self.rewards) / len(self.rewards) if self.rewards else 0.0
 
     def __str__(self) -> str:
-        return (f"{self.n_ok} episodes finished, {self.n_failed} failed, {self.n_skipped} already in {self.out}; "
+        text = (f"{self.n_ok} episodes finished, {self.n_failed} failed, {self.n_skipped} already in {self.out}; "
                 f"mean reward {self.mean_reward:.3f}")
+        if self.episodes_per_node:
+            text += f"; episodes per Ray node: {', '.join(f'{node}: {n}' for node, n in self.episodes_per_node.items())}"
+        return text
 
 
 def episode_id(env_id: str, env_kwargs: dict[str, Any], seed: int, index: int) -> str:
@@ -57,7 +64,8 @@ def episode_id(env_id: str, env_kwargs: dict[str, Any], seed: int, index: int) -
 
 def rollout(env_id: str, policy_factory: PolicyFactory, *, n_episodes: int, out: str | Path, n_workers: int = 1,
             seed: int = 0, env_kwargs: dict[str, Any] | None = None, policy_name: str = "",
-            backend: Literal["processes", "ray"] = "processes", show_progress: bool = True) -> RolloutSummary:
+            backend: Literal["processes", "ray"] = "processes", ray_address: str | None = None,
+            show_progress: bool = True) -> RolloutSummary:
     """Runs `n_episodes` episodes and appends them to `out` (JSONL).
 
     Args:
@@ -66,7 +74,10 @@ def rollout(env_id: str, policy_factory: PolicyFactory, *, n_episodes: int, out:
         n_episodes: episodes in the run, finished ones included.
         out: the trajectory file; existing episodes of the same run are skipped.
         n_workers: workers (with the processes backend, 1 runs in this process).
-        backend: "processes" (multiprocessing, spawn) or "ray" (Ray actors; a local Ray starts on demand).
+        backend: "processes" (multiprocessing, spawn) or "ray" (Ray actors, one CPU each, spread over the nodes).
+        ray_address: with backend "ray", the cluster to connect to (``host:port`` of a ``ray start --head``,
+            ``auto``, or ``ray://host:port``); default ``RAY_ADDRESS`` from the environment; with neither, a local
+            Ray starts for the run (unless this process is already connected to one).
         seed: episode i uses seed + i.
         env_kwargs: passed to `gymnasium.make`.
     """
@@ -74,6 +85,9 @@ def rollout(env_id: str, policy_factory: PolicyFactory, *, n_episodes: int, out:
         raise ConfigError(f"backend must be 'processes' or 'ray', got {backend!r}")
     if n_episodes < 1 or n_workers < 1:
         raise ConfigError(f"n_episodes and n_workers must be at least 1, got {n_episodes} and {n_workers}")
+    if ray_address is not None and backend != "ray":
+        raise ConfigError(f"ray_address ({ray_address!r}) is only used by backend='ray', got backend={backend!r}; "
+                          "pass backend='ray' (--backend ray)")
     env_kwargs = dict(env_kwargs or {})
     out = Path(out)
     done = {record.get("episode_id") for record in read_trajectories(out)}
@@ -94,8 +108,10 @@ def rollout(env_id: str, policy_factory: PolicyFactory, *, n_episodes: int, out:
             progress.set_postfix(mean_reward=f"{summary.mean_reward:.3f}", failed=summary.n_failed)
 
         if backend == "ray":
-            for result in _ray_results(todo, n_workers, (env_id, env_kwargs, policy_factory, seed, policy_name)):
+            for result, node_id in _ray_results(todo, n_workers, (env_id, env_kwargs, policy_factory, seed, policy_name),
+                                                ray_address=ray_address):
                 record(result)
+                summary.episodes_per_node[node_id] = summary.episodes_per_node.get(node_id, 0) + 1
         elif n_workers == 1:
             worker = _Worker(env_id, env_kwargs, policy_factory, seed, policy_name)
             for index in todo:
@@ -177,24 +193,76 @@ def _flat_message(message: dict[str, Any]) -> dict[str, Any]:
             "tool_call_id": str(message.get("tool_call_id") or "")}
 
 
-def _ray_results(todo: list[int], n_workers: int, worker_args: tuple) -> Iterator[dict[str, Any]]:
+class _RayWorker(_Worker):
+    def run_on_node(self, index: int) -> tuple[dict[str, Any], str]:
+        import ray
+
+        return self.run(index), ray.get_runtime_context().get_node_id()
+
+
+def _ray_results(todo: list[int], n_workers: int, worker_args: tuple, *,
+                 ray_address: str | None) -> Iterator[tuple[dict[str, Any], str]]:
+    """Episodes run by Ray actors, each with the id of the node that ran it."""
     try:
         import ray
         from ray.util import ActorPool
     except ImportError as e:
         raise DependencyNotInstalled("the ray backend needs Ray: pip install 'drgym[ray]'") from e
+    address = ray_address or os.environ.get("RAY_ADDRESS") or None
     started_here = not ray.is_initialized()
+    if not started_here and ray_address is not None:
+        raise ConfigError(f"this process is already connected to Ray, so ray_address={ray_address!r} cannot be "
+                          "used; call ray.shutdown() first, or leave ray_address out to use that connection")
     if started_here:
-        ray.init(num_cpus=n_workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    actors = [ray.remote(_Worker).remote(*worker_args) for _ in range(min(n_workers, len(todo)))]
+        _connect_to_ray(ray, address, n_workers)
     try:
-        yield from ActorPool(actors).map_unordered(lambda actor, index: actor.run.remote(index), todo)
+        n_actors = min(n_workers, len(todo))
+        n_cpus = ray.cluster_resources().get("CPU", 0)
+        if n_cpus < n_actors:
+            raise ConfigError(f"the Ray cluster{f' at {address}' if address else ''} has {n_cpus:g} CPUs, but "
+                              f"n_workers={n_workers} needs {n_actors} (one per worker); lower n_workers or add nodes")
+        worker_class = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(_RayWorker)
+        actors = [worker_class.remote(*worker_args) for _ in range(n_actors)]
+        try:
+            yield from ActorPool(actors).map_unordered(lambda actor, index: actor.run_on_node.remote(index), todo)
+        finally:
+            ray.get([actor.close.remote() for actor in actors])
+            for actor in actors:
+                ray.kill(actor)
     finally:
-        ray.get([actor.close.remote() for actor in actors])
-        for actor in actors:
-            ray.kill(actor)
         if started_here:
             ray.shutdown()
+
+
+def _connect_to_ray(ray: Any, address: str | None, n_workers: int) -> None:
+    """Starts a local Ray, or connects to the cluster at `address` (checked first: Ray retries for minutes)."""
+    if address is None:
+        ray.init(num_cpus=n_workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")  # an IPv6 address is written [::1]:6379
+    if address != "auto":
+        if not host or not port.isdigit():
+            raise ConfigError(f"Ray address {address!r} is not host:port (or auto, or ray://host:port)")
+        try:
+            socket.create_connection((host, int(port)), timeout=10).close()
+        except OSError as e:
+            raise ConfigError(f"no Ray cluster answers at {address} ({e}); start one there with `ray start --head "
+                              f"--port {port}`, or fix --ray-address / RAY_ADDRESS") from None
+    try:
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        authentication_error = getattr(ray.exceptions, "AuthenticationError", ())  # Ray >= 2.52
+        causes, cause = [], e
+        while cause is not None:
+            causes.append(cause)
+            cause = cause.__cause__
+        if any(isinstance(cause, authentication_error) for cause in causes):
+            hint = ("the cluster uses token authentication: set RAY_AUTH_MODE=token and the cluster's token "
+                    "(RAY_AUTH_TOKEN or ~/.ray/auth_token) in this environment")
+        else:
+            hint = "is `ray start --head` running there, with the same Ray and Python versions as here?"
+        raise ConfigError(f"cannot connect to the Ray cluster at {address} ({type(e).__name__}: {e}); {hint}") from e
 
 
 _worker: _Worker | None = None

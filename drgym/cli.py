@@ -359,7 +359,10 @@ def rollout_command(
     suite: Annotated[str | None, typer.Option(help="suite or task file (default procedural:easy)")] = None,
     episodes: Annotated[int, typer.Option(help="episodes in the run")] = 10,
     workers: Annotated[int, typer.Option(help="workers")] = 1,
-    backend: Annotated[str, typer.Option(help="processes or ray (local Ray started on demand)")] = "processes",
+    backend: Annotated[str | None, typer.Option(
+        help="processes or ray (default: ray with --ray-address, else processes)")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="ray: the cluster to use (host:port of `ray start --head`; default RAY_ADDRESS, else a local Ray)")] = None,
     seed: Annotated[int, typer.Option(help="episode i uses seed + i")] = 0,
 ) -> None:
     """Run a policy for many episodes; one JSON line per finished episode."""
@@ -387,8 +390,10 @@ def rollout_command(
         factory = ScriptedResearcher if policy == "scripted" else RandomPolicy
     else:
         raise ConfigError(f"--policy must be scripted, random, openai or hf, got {policy!r}")
+    if backend is None:
+        backend = "ray" if ray_address else "processes"
     summary = rollout(env, factory, n_episodes=episodes, out=out, n_workers=workers, seed=seed, backend=backend,
-                      env_kwargs={"tasks": suite} if suite else {},
+                      ray_address=ray_address, env_kwargs={"tasks": suite} if suite else {},
                       policy_name=model if policy == "openai" and policy_file is None else policy)
     console.print(str(summary), highlight=False, soft_wrap=True)
 
