@@ -252,17 +252,12 @@ def _connect_to_ray(ray: Any, address: str | None, n_workers: int) -> None:
     try:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        authentication_error = getattr(ray.exceptions, "AuthenticationError", ())  # Ray >= 2.52
-        causes, cause = [], e
-        while cause is not None:
-            causes.append(cause)
-            cause = cause.__cause__
-        if any(isinstance(cause, authentication_error) for cause in causes):
-            hint = ("the cluster uses token authentication: set RAY_AUTH_MODE=token and the cluster's token "
-                    "(RAY_AUTH_TOKEN or ~/.ray/auth_token) in this environment")
-        else:
-            hint = "is `ray start --head` running there, with the same Ray and Python versions as here?"
-        raise ConfigError(f"cannot connect to the Ray cluster at {address} ({type(e).__name__}: {e}); {hint}") from e
+        # Ray writes the underlying failure (a refused token, say) into its cause's text, as a traceback
+        last_lines = str(e.__cause__ or "").strip().splitlines()
+        detail = f"{type(e).__name__}: {e}" + (f"; Ray's last error: {last_lines[-1]}" if last_lines else "")
+        raise ConfigError(f"cannot connect to the Ray cluster at {address} ({detail}); is `ray start --head` running "
+                          "there, with the same Ray and Python versions as here? A cluster with token authentication "
+                          "also needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or ~/.ray/auth_token) here") from e
 
 
 _worker: _Worker | None = None
