@@ -286,3 +286,14 @@ def test_requests_decode_side_by_side_not_one_after_another(server, client):
     for thread in threads:
         thread.join()
     assert len(replies) == 3 and all(r.choices[0].finish_reason in ("stop", "length") for r in replies)
+
+
+def test_a_client_that_hangs_up_mid_stream_frees_its_slot(server):
+    request = {"model": "tiny", "messages": USER, "max_tokens": 5000, "stream": True, "ignore_eos": True}
+    with httpx.stream("POST", f"{server.url}/chat/completions", json=request) as response:
+        first = next(response.iter_lines())
+        assert first.startswith("data: ") and server.requests_running == 1
+    while server.requests_running:  # the server notices at its next write
+        time.sleep(0.05)
+    reply = httpx.post(f"{server.url}/chat/completions", json={"model": "tiny", "messages": USER, "max_tokens": 2})
+    assert reply.status_code == 200
