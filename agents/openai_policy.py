@@ -1,8 +1,10 @@
 """Any OpenAI-compatible chat endpoint (a vLLM server, a hosted API) as a policy.
 
 ``tool_mode="text"`` sends the episode as it is (the environment's system prompt carries the tools in Hermes
-``<tools>`` form) and returns the raw text; ``"native"`` also sends the tools as OpenAI ``tools`` (read from that
-``<tools>`` block) and returns the assistant message with its ``tool_calls``.
+``<tools>`` form) and returns the raw text; ``"native"`` sends the tools as OpenAI ``tools`` instead (read from
+that ``<tools>`` block, which is taken out of the system message so the model sees each schema once) and returns
+the assistant message: its ``tool_calls``, its ``reasoning_content`` (vLLM's reasoning parser), and as content
+"" rather than None; a reply without tool calls is the episode's final answer.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = ["OpenAIChatPolicy"]
 
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 _TOOLS_BLOCK = re.compile(r"<tools>\n(.*?)\n</tools>", re.DOTALL)
+_TOOLS_SECTION = re.compile(r"(?:# Tools\n)?<tools>\n.*?\n</tools>", re.DOTALL)
 
 
 @dataclass
@@ -61,13 +64,18 @@ class OpenAIChatPolicy:
     def act(self, messages: list[dict[str, Any]]) -> str | dict[str, Any]:
         payload: dict[str, Any] = {"model": self.model, **self.sampling}
         if self.tool_mode == "native":
-            payload["messages"] = messages
             payload["tools"] = _tools_from_system(messages)
+            payload["messages"] = _without_tools_block(messages)  # the server's template states them once
         else:
             payload["messages"] = as_text_messages(messages)
         message, usage = self._post(payload)
-        if self.tool_mode == "native" and message.get("tool_calls"):
-            return {"role": "assistant", "content": message.get("content"), "tool_calls": message["tool_calls"]}
+        if self.tool_mode == "native":  # a plain reply without tool calls is the final answer
+            reply = {"role": "assistant", "content": message.get("content") or ""}
+            if message.get("tool_calls"):
+                reply["tool_calls"] = message["tool_calls"]
+            if message.get("reasoning_content"):  # vLLM's reasoning parser: kept in the trajectory
+                reply["reasoning_content"] = message["reasoning_content"]
+            return reply
         return message.get("content") or ""
 
     def _post(self, payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -115,6 +123,12 @@ class OpenAIChatPolicy:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._client = httpx.Client(timeout=self.timeout_s)
+
+
+def _without_tools_block(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The episode with the system message's ``# Tools <tools>…</tools>`` section removed."""
+    return [{**m, "content": _TOOLS_SECTION.sub("", m.get("content") or "").rstrip()}
+            if m.get("role") == "system" else m for m in messages]
 
 
 def _tools_from_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -190,7 +190,8 @@ def _flat_message(message: dict[str, Any]) -> dict[str, Any]:
     return {"role": message.get("role", ""),
             "content": content if isinstance(content, str) else "" if content is None else json.dumps(content),
             "tool_calls": json.dumps(message["tool_calls"], ensure_ascii=False) if message.get("tool_calls") else "",
-            "tool_call_id": str(message.get("tool_call_id") or "")}
+            "tool_call_id": str(message.get("tool_call_id") or ""),
+            "reasoning_content": str(message.get("reasoning_content") or "")}
 
 
 class _RayWorker(_Worker):

@@ -6,8 +6,11 @@ Text form::
     <tool_call>{"name": "batch_web_surfer", "arguments": {"queries": ["..."]}}</tool_call>
     <tool_call>{"name": "todo", "arguments": {"action": "list"}}</tool_call>      (several run as a batch)
 
-or a final ``<answer>…</answer>`` / ``<answer file="report.md"/>`` (a report drafted in the workspace).
-Anything else is reported back to the agent as an error observation; nothing here raises on agent input.
+or a final ``<answer>…</answer>`` / ``<answer file="report.md"/>`` (a report drafted in the workspace). The
+last ``<tool_call>`` may be left unclosed (vLLM drops ``</tool_call>`` when it is a stop string). An assistant
+message dict carries its calls in ``tool_calls``; one with neither tool calls nor tags is the final answer (the
+plain reply of an OpenAI/vLLM native-mode model). Anything else is reported back to the agent as an error
+observation; nothing here raises on agent input.
 
 Parsing is one left-to-right pass over the text (each closing tag is searched for once past its opening tag,
 and a tag known to be absent is never searched for again), so time is linear in the action's length whatever
@@ -167,6 +170,11 @@ class _Scan:
             elif text.startswith("<tool_call>", at):
                 end = self._closing("</tool_call>", at + 11)
                 if end < 0:
+                    rest = text[at + 11:]
+                    if "<tool_call>" not in rest and rest.strip().startswith("{"):
+                        # the last call left open, as vLLM leaves it when "</tool_call>" is a stop string
+                        self.raw_calls.append(rest)
+                        break
                     self.unclosed_calls += 1
                     position = at + 11
                     continue
@@ -242,7 +250,10 @@ def _parse_message(message: dict) -> ParsedAction:
         else:
             calls.append(call)
     n_calls = parsed_text.n_calls + len(raw_calls)
-    return _finish(parsed_text.think, calls, parsed_text.answer, parsed_text.answer_file, errors, n_calls)
+    answer = parsed_text.answer
+    if not has_tags and not raw_calls and content.strip() and not errors:
+        answer = content.strip()  # a plain reply without tool calls is the final answer (OpenAI/vLLM native mode)
+    return _finish(parsed_text.think, calls, answer, parsed_text.answer_file, errors, n_calls)
 
 
 def _load_json(raw: str) -> tuple[Any, str | None]:

@@ -293,14 +293,18 @@ class ResearchEnv(gym.Env[str, str]):
         if truncated:
             reward, verdicts = self._grade_draft()
             results.append(("budget", None, f"budget exhausted ({exhausted}): the episode is over."))
-        body = "\n\n".join(text for _, _, text in results)
-        tail = "" if terminated or truncated else f"\n\n{tracker.describe()}"
-        observation = clip(body, self.observation_space.max_length - len(tail), what="observation") + tail
+        tail = "" if terminated or truncated else tracker.describe()
+        results = _fit(results, self.observation_space.max_length - len(tail))
+        observation = tool_responses([text for _, _, text in results], tail)
+        if len(observation) > self.observation_space.max_length:  # many blocks in a small space: one block
+            room = self.observation_space.max_length - len(tail) - _BLOCK_CHARS - 2
+            body = "\n\n".join(text for _, _, text in results)
+            observation = tool_responses([clip(body, max(0, room), what="observation")], tail)
         tracker.charge_observation(observation)
         recorded = _recorded_action(action, action_text, is_fruitless=is_fruitless,
                                     problem=parsed.errors[0] if parsed.errors else "")
         self._messages.append(recorded)
-        self._record_observation(recorded, results, observation)
+        self._record_observation(recorded, results, observation, tail)
         self._done = terminated or truncated
         info = self._info()
         if verdicts is not None:
@@ -367,15 +371,18 @@ class ResearchEnv(gym.Env[str, str]):
                 output = failure_text(failure, call.name, output, state.rng)
             elif not output.startswith("error:"):
                 state.last_result = output
-            results.append((call.name, call.call_id, f"<tool_response name=\"{call.name}\">\n{output}\n</tool_response>"))
+            results.append((call.name, call.call_id, output))
         return results, n_failed
 
     def _record_observation(self, recorded: dict[str, Any], results: list[tuple[str, str | None, str]],
-                            observation: str) -> None:
+                            observation: str, tail: str) -> None:
+        """Native tool calls get one ``role: tool`` message each (the budget closes the last); anything else one
+        user message of ``<tool_response>`` blocks, the form Qwen/Hermes templates take for a tool turn."""
         native = recorded.get("tool_calls")
         if native and all(call_id is not None for _, call_id, _ in results):
-            for name, call_id, text in results:
-                self._messages.append({"role": "tool", "tool_call_id": call_id, "name": name, "content": text})
+            for number, (name, call_id, text) in enumerate(results, start=1):
+                content = f"{text}\n\n{tail}" if tail and number == len(results) else text
+                self._messages.append({"role": "tool", "tool_call_id": call_id, "name": name, "content": content})
         else:
             self._messages.append({"role": "user", "content": observation})
 
@@ -471,12 +478,34 @@ def _action_text(action: Any) -> str:
     return ""  # not an action at all, or one refused unread: the turn is charged, not its size
 
 
+def tool_responses(texts: list[str], tail: str = "") -> str:
+    """Tool results as one observation: a ``<tool_response>`` block each, the budget line inside the last, so
+    the text starts and ends with the tags (how Qwen3's chat template tells a tool turn from a new query)."""
+    blocks = [f"<tool_response>\n{text}\n</tool_response>" for text in texts or [""]]
+    if tail:
+        blocks[-1] = blocks[-1][:-len("</tool_response>")] + f"\n{tail}\n</tool_response>"
+    return "\n".join(blocks)
+
+
+_BLOCK_CHARS = len("<tool_response>\n\n</tool_response>\n")
+
+
+def _fit(results: list[tuple[str, str | None, str]], limit: int) -> list[tuple[str, str | None, str]]:
+    """Results clipped so that their blocks fit in `limit` characters, each getting an equal share."""
+    room = limit - _BLOCK_CHARS * max(1, len(results)) - 2
+    if sum(len(text) for _, _, text in results) <= room:
+        return results
+    share = max(0, room // max(1, len(results)))
+    return [(name, call_id, clip(text, share, what="tool result")) for name, call_id, text in results]
+
+
 def _recorded_action(action: Any, action_text: str, *, is_fruitless: bool, problem: str) -> dict[str, Any]:
     """The assistant message kept in the history: the action itself, or a clipped copy of one that achieved
-    nothing. A kept message dict is the caller's own (shallow-copied), never a re-serialised one."""
+    nothing. A kept message dict is the caller's own (shallow-copied), never a re-serialised one, with
+    ``content`` as text ("" rather than None: chat templates such as Qwen3's fail on None)."""
     if not is_fruitless or len(action_text) <= MAX_KEPT_FAILED_ACTION_CHARS:
         if isinstance(action, dict) and action_text:
-            return {**action, "role": "assistant"}
+            return {**action, "role": "assistant", "content": action.get("content") or ""}
         if isinstance(action, str):
             return {"role": "assistant", "content": action}
     if action_text:

@@ -49,8 +49,9 @@ def test_native_tool_calls_come_back_as_a_message_the_env_runs(tiny_world):
 
     def behaviour(body):
         assert [t["function"]["name"] for t in body["tools"]][:2] == ["batch_web_surfer", "todo"]
+        assert "<tools>" not in body["messages"][0]["content"]  # each schema once: in `tools`, not the prompt
         if any(m["role"] == "tool" for m in body["messages"]):
-            return 200, "<answer>done</answer>"
+            return 200, {"role": "assistant", "content": "Taquon", "reasoning_content": "the register says so"}
         return 200, {"role": "assistant", "content": None, "tool_calls": calls}
 
     env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path))
@@ -60,8 +61,15 @@ def test_native_tool_calls_come_back_as_a_message_the_env_runs(tiny_world):
         action = policy.act(info["messages"])
         assert action["tool_calls"] == calls
         obs, *_, info = env.step(action)
-        assert '<tool_response name="todo">' in obs and info["messages"][-1]["role"] == "tool"
-        assert policy.act(info["messages"]) == "<answer>done</answer>"
+        assert obs.startswith("<tool_response>\n") and info["messages"][-1]["role"] == "tool"
+        assert not info["messages"][-1]["content"].startswith("<tool_response>")  # the template wraps it once
+        assert "Budget left" in info["messages"][-1]["content"]  # the budget reaches a native-mode model too
+        assert info["messages"][-2]["content"] == ""  # None would break Qwen3's chat template
+        final = policy.act(info["messages"])
+        assert final == {"role": "assistant", "content": "Taquon", "reasoning_content": "the register says so"}
+        *_, terminated, _, info = env.step(final)  # a plain reply is the final answer
+        assert terminated and info["submission"] == "Taquon"
+        assert info["messages"][-2]["reasoning_content"] == "the register says so"
     env.close()
 
 

@@ -105,7 +105,7 @@ def test_deeply_nested_json_is_an_error_observation(make, form):
             inner = inner["x"]
         action = {"role": "assistant", "tool_calls": [{"function": {"name": "todo", "arguments": nested}}]}
     obs, _ = _step_ok(env, action)
-    assert obs.startswith("error:") and ("nested too deeply" in obs or "levels deep" in obs)
+    assert obs.startswith("<tool_response>\nerror:") and ("nested too deeply" in obs or "levels deep" in obs)
 
 
 def test_nesting_within_the_recursion_limit_but_past_the_depth_limit_is_refused():
@@ -137,7 +137,7 @@ def test_a_non_json_message_is_an_error_observation(make):
     for action in ({"role": "assistant", "content": object()}, {"role": "assistant", "tool_calls": [loop]},
                    {"role": "assistant", "content": [{"text": 5}]}, {1: "x"}):
         obs, info = _step_ok(env, action)
-        assert obs.startswith("error:")
+        assert obs.startswith("<tool_response>\nerror:")
         json.dumps(info["messages"])  # the history stays JSON whatever the action was
 
 
@@ -221,7 +221,7 @@ def test_every_observation_is_clipped_to_the_observation_space(make):
     env = make()
     env.unwrapped.observation_space = UnicodeText(3_000)
     obs, _ = _step_ok(env, _call("todo", action="add", item="i" * 300) * MAX_TOOL_CALLS_PER_TURN)
-    assert len(obs) <= 3_000 and "observation cut to" in obs and obs.rstrip().endswith("Budget left: unlimited.")
+    assert len(obs) <= 3_000 and "cut to" in obs and obs.endswith("Budget left: unlimited.\n</tool_response>")
 
 
 def test_a_diff_with_wrong_line_numbers_applies_by_content():
@@ -264,7 +264,7 @@ def test_max_seconds_bounds_a_shell_call_while_it_runs(make):
     obs, _, _, truncated, info = env.step(_call("shell", command="sleep 100", timeout_s=100))
     assert truncated and info["truncated_by"] == "max_seconds" and info["usage"]["tool_calls"] == 1
     # the call was cut at the time left, or (on a machine slow enough to spend 4 s before it) never started
-    assert "(the episode's max_seconds ran out)" in obs or "<tool_response" not in obs
+    assert "(the episode's max_seconds ran out)" in obs or "budget exhausted (max_seconds)" in obs
 
 
 # -- 5. memory stays flat ---------------------------------------------------------------------------------------

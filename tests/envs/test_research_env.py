@@ -102,7 +102,7 @@ GARBAGE = [
     _call("file", action="read"), _call("file", action="write", path="a.txt"),
     "<tool_call>" + "x" * 100_000 + "</tool_call>", "x" * 100_000, "\x00\x00<tool_call>\x00</tool_call>",
     "<tool_call><tool_call>{}</tool_call></tool_call>", "<tool_call><answer>1</answer></tool_call>",
-    "<tool_call>{\"name\": \"todo\", \"arguments\": {\"action\": \"list\"}}", "</tool_call>",
+    "<tool_call>{\"name\": \"todo\", \"arguments\": {\"action\": \"list\"}", "</tool_call>",
     _call("todo", action="list") + "<answer>both</answer>", "<answer file='../../etc/passwd'/>",
     {"role": "assistant", "tool_calls": [{"function": {"name": "todo", "arguments": "{bad"}}]},
     {"role": "assistant", "tool_calls": "nope"}, {"content": 7}, None, 42, ["list"],
@@ -258,3 +258,19 @@ def test_llm_judge_checks_deep_search_answer_equivalence(make, tiny_world, tmp_p
         env.reset(seed=0, options={"task_id": task.id})
         assert env.step(f"<answer>{task.answers[0]}</answer>")[1] == 1.0
     assert len(server.requests) == 1  # an exact match needs no model
+
+
+def test_a_trailing_unclosed_tool_call_runs_as_vllm_leaves_it(make):
+    env = make()
+    env.reset(seed=0)
+    obs, *_ = env.step('<think>plan</think><tool_call>{"name": "todo", "arguments": {"action": "list"}}')
+    assert obs.startswith("<tool_response>\ntodo list") and obs.endswith("</tool_response>")
+    obs, *_ = env.step('<tool_call>{"name": "todo", "arguments": {"action": "list"}}</tool_call><tool_call>{"name":')
+    assert "error" in obs  # only a last call whose JSON is whole may stay open
+
+
+def test_a_plain_assistant_message_is_the_final_answer(make):
+    env = make()
+    env.reset(seed=0)
+    *_, terminated, _, info = env.step({"role": "assistant", "content": "42"})
+    assert terminated and info["submission"] == "42"
