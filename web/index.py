@@ -25,7 +25,8 @@ the same way, so ``lru_cache`` finds ``functools.lru_cache`` and ``LruCache``, a
 
 On disk (``<corpus>/index`` by default): ``tantivy/`` (memory-mapped by tantivy, shared between processes),
 ``para_row.npy`` and ``para_idx.npy`` (paragraph id → page row and paragraph number), ``dense.npy`` when
-built with vectors, and ``index.json``.
+built with vectors, and ``index.json`` (format, counts, and ``doc_is_pid``: the index is one segment whose
+document ids were checked to be the paragraph ids, so a search needs no fast-field read to name its hits).
 """
 
 from __future__ import annotations
