@@ -31,6 +31,9 @@ __all__ = ["CitationReport", "DENSE_THRESHOLD", "check_citations", "parse_citati
 
 DENSE_THRESHOLD = 0.6
 _NAME = re.compile(r"\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*")
+# A capitalised function word opening a sentence is no part of a name ("For Haleisport, …" names Haleisport).
+_LEADING_FUNCTION_WORD = re.compile(r"^(?:(?:The|In|As|A|An|It|This|That|Its|For|On|At|By|Of|From|With|Since|"
+                                    r"During|According|Overall|Between|When|While|And|But|Their|Its)\b\s*)+")
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 
 
@@ -93,7 +96,7 @@ def _states_a_figure(claim: str) -> bool:
 
 def _lexically_supported(claim: str, paragraphs: tuple[str, ...]) -> bool:
     numbers = {n for n in _numbers(claim) if not _YEAR.match(str(int(n))) or n != int(n)}
-    names = {m.group(0) for m in _NAME.finditer(claim)} - {"The", "In", "As", "A", "It", "This", "That", "Its"}
+    names = {_LEADING_FUNCTION_WORD.sub("", m.group(0)) for m in _NAME.finditer(claim)} - {""}
     for paragraph in paragraphs:
         stated = _numbers(paragraph)
         if numbers:

@@ -46,3 +46,11 @@ def test_dense_support_accepts_a_paraphrase():
     assert check_citations(report, CORPUS, method="dense").n_supported == 1
     unrelated = "Penguins cannot fly but swim very well \\cite{https://reg.gov/caquu}."
     assert check_citations(unrelated, CORPUS, method="dense").n_supported == 0
+
+
+def test_a_capitalised_function_word_opening_a_sentence_is_no_part_of_a_name():
+    from drgym.rewards.citations import _lexically_supported
+
+    page = ("The population of Haleisport is 305,681 inhabitants.",)
+    assert _lexically_supported("For Haleisport, the population on record is 305,681 inhabitants.", page)
+    assert not _lexically_supported("For Quatrouthford, the population on record is 305,681 inhabitants.", page)
