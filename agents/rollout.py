@@ -148,7 +148,11 @@ class _Worker:
             "episode_id": episode_id(self.env_id, self.env_kwargs, self.seed, index), "index": index,
             "env_id": self.env_id, "task_id": task.id, "kind": task.kind, "seed": self.seed + index,
             "policy": self.policy_name, "env_kwargs": {k: repr(v) for k, v in self.env_kwargs.items()},
-            "drgym_version": drgym.__version__}
+            "drgym_version": drgym.__version__,
+            # every key of every record, so files of any episodes (failed ones too) load as one table
+            "status": "failed", "reward": 0.0, "terminated": False, "truncated": False, "verdicts": [],
+            "citations": dict(_NO_CITATIONS), "submission": "", "truncated_by": "", "policy_usage": [],
+            "error": "", "traceback": ""}
         started = time.perf_counter()
         steps: list[dict[str, Any]] = []
         info: dict[str, Any] = {}
@@ -168,12 +172,14 @@ class _Worker:
                                               "noise": call["noise"] or ""} for call in self.env.unwrapped.last_tool_calls],
                               "policy_s": round(acted - step_started, 4), "env_s": round(time.perf_counter() - acted, 4)})
             record.update(status="ok", reward=float(reward), terminated=terminated, truncated=truncated,
-                          verdicts=info.get("verdicts", []), citations=info.get("citations") or {},
+                          verdicts=info.get("verdicts", []),
+                          # one schema for every kind of episode, so mixed trajectory files load as one table
+                          citations={**_NO_CITATIONS, **(info.get("citations") or {})},
                           submission=info.get("submission") or "",
                           truncated_by=info.get("truncated_by") or "")
             record["policy_usage"] = list(getattr(policy, "usage", []) or [])
         except Exception as e:  # a policy or server failure is recorded, and the run goes on
-            record.update(status="failed", reward=None, error=f"{type(e).__name__}: {e}",
+            record.update(status="failed", reward=0.0, error=f"{type(e).__name__}: {e}",
                           traceback=traceback.format_exc(limit=8))
         record.update(steps=steps, messages=[_flat_message(m) for m in info.get("messages", [])],
                       usage=info.get("usage") or {}, wall_s=round(time.perf_counter() - started, 4))
@@ -181,6 +187,9 @@ class _Worker:
 
     def close(self) -> None:
         self.env.close()
+
+
+_NO_CITATIONS = {"precision": 0.0, "recall": 0.0, "citations": 0, "fabricated": 0}
 
 
 def _flat_message(message: dict[str, Any]) -> dict[str, Any]:

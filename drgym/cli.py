@@ -749,7 +749,7 @@ def replay(
     if episode is None:
         table = Table("index", "task", "status", "reward", "steps", "wall s", title=str(trajectories), title_justify="left")
         for record in sorted(records, key=lambda r: r["index"]):
-            reward = "-" if record.get("reward") is None else f"{record['reward']:.3f}"
+            reward = "-" if record.get("status") != "ok" or record.get("reward") is None else f"{record['reward']:.3f}"
             table.add_row(str(record["index"]), record["task_id"], record["status"], reward, str(len(record["steps"])),
                           f"{record['wall_s']:.2f}")
         console.print(table)

@@ -413,7 +413,7 @@ class ResearchEnv(gym.Env[str, str]):
                 verdict = "incomplete" if is_correct is None else "satisfied" if is_correct else "not_satisfied"
                 evidence = f"LLM equivalence check: {why}"
             return (1.0 if verdict == "satisfied" else 0.0), [{"id": "answer", "verdict": verdict,
-                                                               "evidence": evidence, "weight": 1}]
+                                                               "evidence": evidence, "weight": 1, "axis": "answer"}]
         retrieved = set(self._state.visited_urls) | self._state.seen_urls
         if isinstance(self._judge, DeterministicJudge):
             grade = self._judge.grade(task.rubrics, report, retrieved_urls=retrieved, sources=self._copy_sources)

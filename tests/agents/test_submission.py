@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from drgym.agents.policy import CallablePolicy
 from drgym.agents.rollout import rollout
 from drgym.agents.trajectories import episode_report, read_trajectories
@@ -43,3 +45,25 @@ def test_a_native_tool_call_episode_records_its_report(tmp_path, tiny_world):
         "name": "file", "arguments": json.dumps({"action": "write", "path": "report.md", "content": "# R\n\nText."})}}]}
     record = _record(tmp_path, tiny_world, [write, '<answer file="report.md"/>'], "native")
     assert episode_report(record) == "# R\n\nText."
+
+
+def test_trajectory_files_of_both_kinds_and_failed_episodes_load_as_one_dataset(tmp_path, tiny_world):
+    datasets = pytest.importorskip("datasets", reason="datasets is in the dev extra")
+    from drgym.agents import ScriptedResearcher
+
+    def crashing():
+        return CallablePolicy(lambda messages: 1 / 0)
+
+    tasks = {"tasks": str(tiny_world.path / "tasks.jsonl")}
+    for env_id in ("drgym/DeepSearch-v0", "drgym/DeepResearch-v0"):
+        name = env_id.split("/")[1]
+        rollout(env_id, ScriptedResearcher, n_episodes=2, out=tmp_path / f"{name}.jsonl", env_kwargs=tasks,
+                show_progress=False)
+        rollout(env_id, crashing, n_episodes=3, out=tmp_path / f"{name}.jsonl", env_kwargs=tasks,
+                show_progress=False)  # the third episode fails, in the same file
+    files = sorted(str(p) for p in tmp_path.glob("*.jsonl"))
+    table = datasets.load_dataset("json", data_files=files, split="train", cache_dir=str(tmp_path / "cache"))
+    assert table.num_rows == 6 and set(table["kind"]) == {"deep_search", "deep_research"}
+    assert sorted(table["status"]) == ["failed", "failed", "ok", "ok", "ok", "ok"]
+    keys = [set(json.loads(line)) for path in files for line in open(path, encoding="utf-8")]
+    assert all(k == keys[0] for k in keys)  # one schema, whatever the kind or outcome
