@@ -357,6 +357,7 @@ class ResearchEnv(gym.Env[str, str]):
                 continue
             tracker.charge_tool(call.name)
             started = time.perf_counter()
+            retrieved = (len(state.visited_urls), set(state.seen_urls))
             try:
                 output = tool.run(state, **tool.validate(call.arguments))
             except ToolError as e:
@@ -369,6 +370,9 @@ class ResearchEnv(gym.Env[str, str]):
                                          "seconds": round(time.perf_counter() - started, 5)})
             if failure is not None:
                 output = failure_text(failure, call.name, output, state.rng)
+                # the agent never received the result: its pages count as neither seen nor read for citations
+                del state.visited_urls[retrieved[0]:]
+                state.seen_urls.intersection_update(retrieved[1])
             elif not output.startswith("error:"):
                 state.last_result = output
             results.append((call.name, call.call_id, output))

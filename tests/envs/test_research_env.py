@@ -161,6 +161,20 @@ def test_noise_is_seeded_and_fails_about_the_given_share(make):
     assert 8 <= sum(first) <= 30
 
 
+def test_a_read_lost_to_an_injected_failure_retrieves_nothing(make, tiny_world):
+    page = next(iter(tiny_world.corpus))
+    env = make(noise=NoiseConfig(rate=0.99), budget=Budget(max_turns=None, max_tool_calls=None))
+    env.reset(seed=0)
+    for _ in range(5):  # each call fails (but once in a hundred): what it would have shown counts as unseen
+        obs, *_, info = env.step(_call("batch_web_surfer", urls=[page.url], queries=[page.title]))
+        if re.search(r"timed out|HTTP 503|empty response|truncated", obs):
+            assert info["visited_urls"] == [] and env.unwrapped._state.seen_urls == set()
+    quiet = make(budget=Budget(max_turns=None, max_tool_calls=None))
+    quiet.reset(seed=0)
+    *_, info = quiet.step(_call("batch_web_surfer", urls=[page.url], queries=[page.title]))
+    assert info["visited_urls"] == [page.url] and quiet.unwrapped._state.seen_urls
+
+
 def test_browse_paginates_and_finds(make, tiny_world):
     env = make(budget=Budget(max_turns=None, max_tool_calls=None))
     env.reset(seed=0)
