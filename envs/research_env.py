@@ -111,14 +111,16 @@ class ResearchEnv(gym.Env[str, str]):
     todo items, file and patch sizes, tool names), and a refusal quotes a short preview, never the input.
 
     ## Observation Space
-    `UnicodeText`: on reset, the instructions with the tool descriptions and the question; after a step, the
-    tool results (or the error), then the budget left. A tool result is cut at 100,000 characters and the
+    `UnicodeText`: on reset, the instructions with the tool descriptions and the question; after a step, one
+    ``<tool_response>`` block per tool result (or for the error), the budget left inside the last, so that
+    Qwen/Hermes chat templates read it as a tool turn. A tool result is cut at 100,000 characters and the
     observation at the space's 1,000,000, each with a note. ``info["messages"]`` holds the episode as OpenAI chat
     messages, ``info["tools"]`` the tools as OpenAI JSON schemas, ``info["budget"]`` what is left.
 
     ## Rewards
-    0 on every step but the last. On an answer: deep_search, 1.0 if it matches an accepted answer (numeric
-    tolerance, aliases; listing candidates is wrong; with ``judge="llm"`` an answer that does not match is
+    0 on every step but the last. On an answer: deep_search, 1.0 if it commits to one candidate and that matches
+    an accepted answer (numeric tolerance, aliases; listing candidates or hedging is wrong; with ``judge="llm"``
+    an answer that does not match is
     checked for equivalence by the model, BrowseComp-style) else 0.0; deep_research, the rubric score
     Σ w·m / Σ_{w>0} w minus 0.3 per integrity fault of the judge (negative when faults outweigh), with
     per-rubric verdicts in ``info["verdicts"]`` and
