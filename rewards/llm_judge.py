@@ -22,9 +22,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from drgym.errors import JudgeError
 from drgym.rewards.answer import match_answer
@@ -32,6 +30,9 @@ from drgym.rewards.guards import clean_report, usable_quote
 from drgym.rewards.integrity import PENALTY_SHARE, ParagraphSource, audit_report, integrity_verdicts
 from drgym.rewards.rubric import Rubric
 from drgym.rewards.scoring import Grade, RubricVerdict, ScoringMode, score_verdicts
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["LLMAnswerGrader", "LLMJudge", "LLMJudgeConfig", "LLMPairwiseJudge", "PROMPT_VERSION"]
 
@@ -117,6 +118,8 @@ class LLMJudge:
         chunks = _chunks(cleaned, self.config.max_report_chars, self.config.chunk_overlap_chars)
         batches = [pending[i:i + self.config.rubrics_per_call] for i in range(0, len(pending), self.config.rubrics_per_call)]
         semaphore = asyncio.Semaphore(self.config.concurrency)
+        import httpx  # on first use: an environment with the deterministic judge never loads it
+
         async with httpx.AsyncClient(timeout=self.config.timeout_s) as client:
             results = await asyncio.gather(*(self._judge_batch(client, semaphore, batch, chunk)
                                              for batch in batches for chunk in chunks))
@@ -155,6 +158,8 @@ class LLMJudge:
         return [RubricVerdict(r.id, "incomplete", reasoning=f"no valid verdict: {last_problem}") for r in rubrics]
 
     async def _post(self, client: httpx.AsyncClient, messages: list[dict]) -> tuple[str | None, str]:
+        import httpx
+
         config = self.config
         key = config.api_key or os.environ.get("DRGYM_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
         url = config.base_url.rstrip("/") + "/chat/completions"
@@ -359,6 +364,8 @@ async def _ask_json(judge: LLMJudge, prompt: Callable[[str], str], interpret: Ca
     (None, the last problem)."""
     config = judge.config
     problem = ""
+    import httpx
+
     async with httpx.AsyncClient(timeout=config.timeout_s) as client:
         for attempt in range(config.max_retries + 1):
             if attempt:

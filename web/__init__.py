@@ -1,8 +1,11 @@
-"""The offline research web: corpus storage, HTML extraction, ingest, authority tiers and paragraph search."""
+"""The offline research web: corpus storage, authority tiers and paragraph search.
+
+Ingest (HTML extraction with trafilatura, WARC, JSONL) lives in `drgym.web.ingest` and is imported from there,
+so that an environment over a built corpus never loads trafilatura, lxml or justext.
+"""
 
 from drgym.web.authority import AuthorityTable
 from drgym.web.corpus import Corpus, Page
 from drgym.web.index import RankingConfig, SearchHit, SearchIndex
-from drgym.web.ingest import IngestReport, ingest
 
-__all__ = ["AuthorityTable", "Corpus", "IngestReport", "Page", "RankingConfig", "SearchHit", "SearchIndex", "ingest"]
+__all__ = ["AuthorityTable", "Corpus", "Page", "RankingConfig", "SearchHit", "SearchIndex"]

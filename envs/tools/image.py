@@ -13,10 +13,6 @@ import io
 import os
 from dataclasses import dataclass
 
-import httpx
-import imagehash
-from PIL import Image, UnidentifiedImageError
-
 from drgym.envs.clipping import preview
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
 from drgym.envs.tools.file import resolve_workspace_path
@@ -56,6 +52,8 @@ class VisionBackend:
                    "messages": [{"role": "user", "content": [
                        {"type": "text", "text": question},
                        {"type": "image_url", "image_url": {"url": data_uri}}]}]}
+        import httpx  # on first use: an offline env without a vision back-end never loads it
+
         try:
             response = httpx.post(url, json=payload, timeout=timeout_s,
                                   headers={"Authorization": f"Bearer {key}"} if key else {})
@@ -116,6 +114,9 @@ class AnalyzeImage(Tool):
                 raise ToolError(f"cannot read {preview(source)}: {e.strerror or type(e).__name__}.") from None
         picture, size_text, digest = None, "", None
         if data is not None:
+            import imagehash  # on first use: most episodes never look at an image
+            from PIL import Image, UnidentifiedImageError
+
             try:
                 picture = Image.open(io.BytesIO(data))
                 if picture.width * picture.height > MAX_IMAGE_PIXELS:  # checked from the header, before decoding
