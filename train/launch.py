@@ -26,7 +26,7 @@ from drgym.errors import ConfigError, DependencyNotInstalled
 from drgym.yaml_files import field_error, read_yaml
 
 __all__ = ["PPOLaunchConfig", "SFTLaunchConfig", "build_ppo_command", "build_sft_command", "example_config",
-           "launch", "load_config", "preflight"]
+           "launch", "load_config", "preflight", "tokenizer_reference"]
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 EXAMPLES = {"sft": "sft-1gpu.yaml", "ppo": "ppo-1gpu.yaml"}
@@ -284,6 +284,12 @@ def check_sft(config: SFTLaunchConfig) -> None:
         raise ConfigError("hostfile: a multi-node deepspeed launch needs a hostfile listing the nodes")
 
 
+def tokenizer_reference(model: str) -> str:
+    """How a prompt label names its chat template's tokenizer: a local model folder as an absolute path (a
+    relative one would resolve differently on each node), a Hugging Face model id as itself."""
+    return str(Path(model).expanduser().resolve()) if _local_path(model) else model
+
+
 def _local_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or Path(name).exists()
 
@@ -389,9 +395,10 @@ def launch(kind: Literal["sft", "ppo"], config_path: str | Path | None, *, dry_r
                 env_kwargs["judge_config"] = config.env.judge_config
             rows = export_prompts(config.env.suite, config.prompts_path, seeds=config.env.seeds_per_task,
                                   web=config.env.web, env_kwargs=env_kwargs, kinds=tuple(config.env.kinds),
-                                  tokenizer=config.actor.model if _local_path(config.actor.model) else None)
+                                  tokenizer=tokenizer_reference(config.actor.model))
             echo(f"exported {rows} prompts to {config.prompts_path}")
-        env["DRGYM_AGENT_TOKENIZER"] = config.actor.model
+        # the labels name the tokenizer (Ray does not forward the driver's environment to rollout workers)
+        env["DRGYM_AGENT_TOKENIZER"] = tokenizer_reference(config.actor.model)
         if config.ray.address:
             env["RAY_ADDRESS"] = config.ray.address
     (output / "launch.json").write_text(json.dumps({"command": command, "config": config.model_dump(mode="json")},

@@ -147,3 +147,13 @@ def test_sft_dry_run_and_checks(tmp_path):
     with pytest.raises(ConfigError, match="batch_size"):
         load_config("sft", _write(tmp_path, {**data, "num_gpus_per_node": 3}))
     assert CliRunner().invoke(app, ["train", "sft"]).exit_code != 0  # a real launch needs --config
+
+
+def test_labels_name_the_tokenizer_so_every_node_finds_it(tmp_path, monkeypatch):
+    from drgym.train.launch import tokenizer_reference
+
+    (tmp_path / "checkpoints" / "sft").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert tokenizer_reference("checkpoints/sft") == str(tmp_path / "checkpoints" / "sft")  # absolute
+    assert tokenizer_reference("./checkpoints/sft") == str(tmp_path / "checkpoints" / "sft")
+    assert tokenizer_reference("Qwen/Qwen3-8B") == "Qwen/Qwen3-8B"  # a hub id: no more "no tokenizer"
