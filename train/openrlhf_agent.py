@@ -84,3 +84,24 @@ class AgentInstance(AgentInstanceBase):
 class AgentExecutor(MultiTurnAgentExecutor):
     def __init__(self) -> None:
         super().__init__(AgentInstance)
+
+    async def execute(self, prompt, label, sampling_params, max_length: int, hf_tokenizer, llm_engine, images=None):
+        # OpenRLHF gives each turn all the context left (max_tokens = max_length - context); drgym's configs and
+        # the reference trainer mean rollout.max_new_tokens per turn, so the engine caps every turn at it.
+        cap = getattr(sampling_params, "max_tokens", None)
+        engine = _PerTurnCap(llm_engine, cap) if cap else llm_engine
+        return await super().execute(prompt, label, sampling_params, max_length, hf_tokenizer, engine, images=images)
+
+
+class _PerTurnCap:
+    """An engine whose every generation is at most `cap` tokens (what OpenRLHF's executor asks, or less)."""
+
+    def __init__(self, engine, cap: int) -> None:
+        self.engine, self.cap = engine, cap
+
+    async def generate(self, token_ids, sampling_params, multi_modal_data=None):
+        sampling_params.max_tokens = min(sampling_params.max_tokens, self.cap)
+        return await self.engine.generate(token_ids, sampling_params, multi_modal_data=multi_modal_data)
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)

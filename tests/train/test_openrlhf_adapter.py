@@ -78,7 +78,7 @@ def _prompts(tiny_world, tmp_path, tokenizer_path, kinds=("deep_search", "deep_r
     return rows
 
 
-def _execute(executor, row, tokenizer, engine, max_length=60000, max_tokens=1024):
+def _execute(executor, row, tokenizer, engine, max_length=60000, max_tokens=20000):
     prompt = tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)  # as OpenRLHF
     return asyncio.run(executor.execute(prompt, row["label"], SamplingParams(max_tokens=max_tokens), max_length, tokenizer,
                                         engine))
@@ -167,10 +167,10 @@ def test_graded_and_cut_off_episodes_batch_through_openrlhf_experience_functions
     cut_row = rows["ds-0001"]
     prompt = tokenizer.apply_chat_template(cut_row["prompt"], tokenize=False, add_generation_prompt=True)
     cut_length = len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) + 40
-    runs = [(rows["ds-0000"], 60000), (rows["dr-0000"], 60000), (cut_row, cut_length)]
-    # max_tokens=1: OpenRLHF keeps the whole prompt when it leaves room for one generated token
-    responses = [_execute(executor, row, tokenizer, ScriptedEngine(tokenizer), max_length=length, max_tokens=1)
-                 for row, length in runs]
+    # max_new_tokens caps each turn; the cut-off run's prompt just fits with 40 tokens to generate
+    runs = [(rows["ds-0000"], 60000, 20000), (rows["dr-0000"], 60000, 20000), (cut_row, cut_length, 40)]
+    responses = [_execute(executor, row, tokenizer, ScriptedEngine(tokenizer), max_length=length,
+                          max_tokens=max_tokens) for row, length, max_tokens in runs]
     graded, graded_report, cut = (r["extra_logs"] for r in responses)
     assert float(cut["done"]) == 0.0  # the context filled up before an answer: no verdicts
     assert set(graded) == set(graded_report) == set(cut) == set(module.EXTRA_LOG_DEFAULTS)
@@ -182,7 +182,7 @@ def test_graded_and_cut_off_episodes_batch_through_openrlhf_experience_functions
     # OpenRLHF's path from executor outputs to a training batch
     generator = samples_generator.SamplesGenerator.__new__(samples_generator.SamplesGenerator)
     experiences = [generator._process_response_into_experience(response, max_len=length)
-                   for response, (_, length) in zip(responses, runs)]
+                   for response, (_, length, _) in zip(responses, runs)]
     merged = openrlhf_experience.Experience.concat_experiences(experiences, tokenizer.pad_token_id)
     items = openrlhf_experience.split_experience_batch(merged)
     batch = openrlhf_experience.make_experience_batch(items)
@@ -202,3 +202,19 @@ def test_graded_and_cut_off_episodes_batch_through_openrlhf_experience_functions
         buffer.append(experience)
     sample = buffer.collate_fn([buffer[i] for i in range(len(buffer))])
     assert sorted(float(v) for v in sample.info["graded"]) == [0.0, 1.0, 1.0]
+
+
+def test_max_new_tokens_caps_every_turn_not_only_the_first(tiny_world, tmp_path, tiny_model):
+    _, tokenizer, path = tiny_model
+    executor = _load_agent_module().AgentExecutor()
+    row = next(r for r in _prompts(tiny_world, tmp_path, path) if r["task_id"] == "ds-0000")
+    asked: list[int] = []
+
+    class Recording(ScriptedEngine):
+        async def generate(self, token_ids, sampling_params, multi_modal_data=None):
+            asked.append(sampling_params.max_tokens)
+            return await super().generate(token_ids, sampling_params, multi_modal_data)
+
+    result = _execute(executor, row, tokenizer, Recording(tokenizer), max_length=60000, max_tokens=300)
+    assert len(asked) >= 2 and max(asked) == 300  # OpenRLHF alone asks for all of the context left
+    assert float(result["extra_logs"]["done"]) == 1.0
