@@ -434,15 +434,17 @@ def rl_data(
     max_turns: Annotated[int, typer.Option(help="budget: turns per episode")] = 20,
     max_tool_calls: Annotated[int, typer.Option(help="budget: tool calls per episode")] = 40,
     tokenizer: Annotated[str | None, typer.Option(help="chat-template tokenizer path written into the labels")] = None,
-    split: Annotated[str, typer.Option(help="train (held-out tasks are refused) or all")] = "train",
+    split: Annotated[str, typer.Option(help="train (held-out tasks are refused) or all; heldout with --eval")] = "train",
+    for_eval: Annotated[bool, typer.Option("--eval", help="evaluation prompts (may hold held-out tasks)")] = False,
 ) -> None:
     """Export the RL prompt dataset for OpenRLHF PPO (--data.input_key prompt --data.label_key label)."""
     from drgym.train.episodes import export_prompts
 
     rows = export_prompts(suite, out, split=split, seeds=seeds, web=web, tokenizer=tokenizer,
-                          kinds=tuple(kind or ("deep_search", "deep_research")),
+                          kinds=tuple(kind or ("deep_search", "deep_research")), for_eval=for_eval,
                           env_kwargs={"budget": {"max_turns": max_turns, "max_tool_calls": max_tool_calls}})
-    console.print(f"wrote {rows} prompts ({split} split of {suite}) to {out}", highlight=False)
+    what = "evaluation prompts" if for_eval else "prompts"
+    console.print(f"wrote {rows} {what} ({split} split of {suite}) to {out}", highlight=False)
 
 
 def _launch(kind: str, config: Path | None, dry_run: bool) -> None:

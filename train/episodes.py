@@ -39,7 +39,9 @@ class EpisodeLabel:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """JSON-able gymnasium.make arguments: budget, tools, judge, judge_config, noise."""
     tokenizer: str | None = None
-    """The chat template's tokenizer (a local path); else $DRGYM_AGENT_TOKENIZER."""
+    """The chat template's tokenizer (an absolute path or a Hugging Face id); else $DRGYM_AGENT_TOKENIZER."""
+    purpose: str = "train"
+    """``train``, or ``eval`` for an evaluation prompt (only those may name held-out tasks)."""
 
     def to_json(self) -> str:
         return json.dumps({k: v for k, v in self.__dict__.items()}, sort_keys=True, ensure_ascii=False)
@@ -134,8 +136,9 @@ class EpisodeSession:
     def __init__(self, label: EpisodeLabel | str | dict, *, chat: ChatFormat | None = None,
                  allow_heldout: bool = False) -> None:
         self.label = label if isinstance(label, EpisodeLabel) else EpisodeLabel.from_json(label)
-        if not allow_heldout and task_split(self.label.task_id) == "heldout":
-            raise ConfigError(f"task {self.label.task_id!r} is in the held-out split: training does not use it")
+        if not allow_heldout and self.label.purpose != "eval" and task_split(self.label.task_id) == "heldout":
+            raise ConfigError(f"task {self.label.task_id!r} is in the held-out split: training does not use it "
+                              "(evaluation prompts are exported with `drgym rl-data --split heldout --eval`)")
         self.chat = chat
         self.env: Any = None
         self.turns = 0
@@ -191,13 +194,15 @@ class EpisodeSession:
 
 def export_prompts(tasks: str, out: str | Path, *, split: str = "train", seeds: int = 1, web: str | None = None,
                    env_kwargs: dict[str, Any] | None = None, tokenizer: str | None = None,
-                   kinds: tuple[str, ...] = ("deep_search", "deep_research")) -> int:
+                   kinds: tuple[str, ...] = ("deep_search", "deep_research"), for_eval: bool = False) -> int:
     """Writes the RL prompt dataset for a suite or task file; returns the number of rows.
 
-    Training uses the 'train' split; 'heldout' is refused.
+    Training uses the 'train' split and refuses 'heldout'; `for_eval` writes evaluation prompts (labels with
+    purpose 'eval', e.g. for OpenRLHF's eval dataset), which may hold held-out tasks.
     """
-    if split == "heldout":
-        raise ConfigError("the held-out split is for evaluation only: rl-data exports 'train' (or 'all' with care)")
+    if split == "heldout" and not for_eval:
+        raise ConfigError("the held-out split is for evaluation only: rl-data exports 'train' (or 'all' with care), "
+                          "or held-out evaluation prompts with for_eval=True (`--eval`)")
     import gymnasium as gym
 
     import drgym  # noqa: F401
@@ -219,7 +224,8 @@ def export_prompts(tasks: str, out: str | Path, *, split: str = "train", seeds: 
                     for seed in range(seeds):
                         _, info = env.reset(seed=seed, options={"task_id": task.id})
                         label = EpisodeLabel(task_id=task.id, tasks=tasks, env_id=_ENV_IDS[kind], web=web, seed=seed,
-                                             env_kwargs=env_kwargs, tokenizer=tokenizer)
+                                             env_kwargs=env_kwargs, tokenizer=tokenizer,
+                                             purpose="eval" if for_eval else "train")
                         prompt = [{"role": m["role"], "content": m["content"]} for m in info["messages"]]
                         handle.write(json.dumps({"prompt": prompt, "label": label.to_json(), "task_id": task.id,
                                                  "kind": kind}, ensure_ascii=False) + "\n")

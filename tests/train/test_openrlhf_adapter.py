@@ -27,7 +27,7 @@ import drgym  # noqa: F401
 from drgym.agents.scripted import ScriptedResearcher
 from drgym.agents.tiny_model import build_tiny_model
 from drgym.errors import ConfigError
-from drgym.train.episodes import EpisodeLabel, export_prompts
+from drgym.train.episodes import EpisodeLabel, EpisodeSession, export_prompts
 from drgym.train.launch import agent_func_path
 from drgym.train.reference.generation import HFEngine, SamplingParams
 
@@ -218,3 +218,18 @@ def test_max_new_tokens_caps_every_turn_not_only_the_first(tiny_world, tmp_path,
     result = _execute(executor, row, tokenizer, Recording(tokenizer), max_length=60000, max_tokens=300)
     assert len(asked) >= 2 and max(asked) == 300  # OpenRLHF alone asks for all of the context left
     assert float(result["extra_logs"]["done"]) == 1.0
+
+
+def test_held_out_tasks_run_through_the_adapter_only_as_evaluation_prompts(tiny_world, tmp_path, tiny_model):
+    _, tokenizer, path = tiny_model
+    out = tmp_path / "eval.jsonl"
+    n = export_prompts(str(tiny_world.path), out, split="heldout", for_eval=True, tokenizer=str(path),
+                       kinds=("deep_search",))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert n == len(rows) >= 1 and {r["task_id"] for r in rows} == {"ds-0004"}
+    executor = _load_agent_module().AgentExecutor()
+    result = _execute(executor, rows[0], tokenizer, ScriptedEngine(tokenizer))
+    assert float(result["extra_logs"]["done"]) == 1.0
+    training = {**json.loads(rows[0]["label"]), "purpose": "train"}
+    with pytest.raises(ConfigError, match="held-out"):
+        EpisodeSession(json.dumps(training))
