@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -46,9 +47,23 @@ def load_suite(name: str, *, show_progress: bool = True) -> ProceduralWorld:
         raise UnknownSuiteError(f"no suite {name!r}; known suites: {', '.join(SUITES)}.{hint}")
     spec = SUITES[name]
     path = cache_dir() / f"{name.replace(':', '-')}-v{WORLD_VERSION}"
+    world = _cached(path, spec)
+    if world is not None:
+        return world
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # one builder at a time: rollout threads and processes of a node without the cache all get here at once
+    with open(path.parent / f"{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        world = _cached(path, spec)  # another builder may have finished while this one waited
+        if world is not None:
+            return world
+        return ProceduralWorld.build(path, spec, show_progress=show_progress)
+
+
+def _cached(path: Path, spec: WorldSpec) -> ProceduralWorld | None:
     if (path / "world.json").is_file():
         world = ProceduralWorld(path)
         if (world.meta.get("spec") == json.loads(json.dumps(dataclasses.asdict(spec)))
                 and world.meta.get("tasks_version") == TASKS_VERSION):
             return world
-    return ProceduralWorld.build(path, spec, show_progress=show_progress)
+    return None

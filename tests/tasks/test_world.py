@@ -124,3 +124,31 @@ def test_tiny_suite_builds_into_the_cache_once(tiny_world):
     assert (second.path / "world.json").stat().st_mtime_ns == stamp
     assert len(second.tasks) == 8
     assert second.index.search(second.tasks.tasks[0].meta["gold_path"][0]["subject_name"])
+
+
+def test_concurrent_first_loads_of_a_suite_build_it_once(tmp_path, monkeypatch):
+    import threading
+
+    from drgym.tasks.suites import load_suite
+
+    from drgym.tasks.procedural import ProceduralWorld
+
+    monkeypatch.setenv("DRGYM_HOME", str(tmp_path / "home"))
+    worlds, errors, builds = [], [], []
+    build = ProceduralWorld.build.__func__
+    monkeypatch.setattr(ProceduralWorld, "build",
+                        classmethod(lambda cls, *a, **k: builds.append(1) or build(cls, *a, **k)))
+
+    def load():
+        try:
+            worlds.append(load_suite("procedural:tiny", show_progress=False))
+        except Exception as e:  # what a racing rmtree/replace would raise
+            errors.append(e)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(builds) == 1 and len({str(w.path) for w in worlds}) == 1
+    assert len(worlds[0].tasks) == 8 and worlds[0].index.search("mayor", k=1)
