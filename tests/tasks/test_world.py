@@ -129,9 +129,8 @@ def test_tiny_suite_builds_into_the_cache_once(tiny_world):
 def test_concurrent_first_loads_of_a_suite_build_it_once(tmp_path, monkeypatch):
     import threading
 
-    from drgym.tasks.suites import load_suite
-
     from drgym.tasks.procedural import ProceduralWorld
+    from drgym.tasks.suites import load_suite
 
     monkeypatch.setenv("DRGYM_HOME", str(tmp_path / "home"))
     worlds, errors, builds = [], [], []
