@@ -69,7 +69,8 @@ def build_sft_command(config: SFTLaunchConfig) -> list[str]:
         launcher += ["--num_nodes", str(config.num_nodes)] + (["--hostfile", config.hostfile] if config.hostfile else [])
     launcher += ["--num_gpus", str(config.num_gpus_per_node), "--module", "openrlhf.cli.train_sft"]
     args = ["--model.model_name_or_path", config.model, "--ckpt.output_dir", config.output_dir,
-            "--ckpt.save_steps", str(config.save_steps),
+            "--ckpt.save_steps", str(config.save_steps), "--ckpt.path", str(Path(config.output_dir) / "checkpoints"),
+            "--ckpt.load_enable",  # a re-run continues from the last intermediate checkpoint
             "--data.dataset", config.dataset, "--data.input_key", "messages", "--data.apply_chat_template",
             "--data.multiturn", "--data.max_len", str(config.max_len),
             "--train.micro_batch_size", str(config.micro_batch_size), "--train.batch_size", str(config.batch_size),
@@ -160,6 +161,8 @@ class CheckpointConfig(_Strict):
     output_dir: str = "./checkpoints/ppo"
     save_steps: int = -1
     save_hf: bool = True
+    resume: bool = Field(True, description="continue from the last intermediate checkpoint under output_dir")
+    max_num: int = Field(3, ge=1, description="intermediate checkpoints kept")
 
 
 class RayConfig(_Strict):
@@ -217,7 +220,11 @@ def build_ppo_command(config: PPOLaunchConfig) -> list[str]:
             "--ds.zero_stage", str(t.zero_stage), "--ds.param_dtype", t.param_dtype,
             "--data.prompt_dataset", config.prompts_path, "--data.input_key", "prompt", "--data.label_key", "label",
             "--data.apply_chat_template", "--train.agent_func_path", agent_func_path(),
-            "--ckpt.output_dir", config.ckpt.output_dir, "--ckpt.save_steps", str(config.ckpt.save_steps)]
+            "--ckpt.output_dir", config.ckpt.output_dir, "--ckpt.save_steps", str(config.ckpt.save_steps),
+            # intermediate checkpoints in the run's own folder (OpenRLHF's default is ./ckpt under the cwd)
+            "--ckpt.path", str(Path(config.ckpt.output_dir) / "checkpoints"), "--ckpt.max_num", str(config.ckpt.max_num)]
+    if config.ckpt.resume:
+        args.append("--ckpt.load_enable")
     if c.model:
         args += ["--critic.model_name_or_path", c.model]
     if config.colocate_all:

@@ -58,6 +58,8 @@ def test_ppo_dry_run_output_flag_by_flag():
     assert args["data.input_key"] == "prompt" and args["data.label_key"] == "label"
     assert args["data.apply_chat_template"] is True
     assert args["data.prompt_dataset"].endswith("prompts.jsonl")
+    # intermediate checkpoints go to the run's own folder, and a re-run resumes from them
+    assert Path(args["ckpt.path"]).parent == Path(args["ckpt.output_dir"]) and args["ckpt.load_enable"] is True
     # the resolved config and what a real launch here would stop on are printed too
     assert "# resolved:" in result.output and "gamma: 1.0" in result.output
     assert "actor.model: the SFT checkpoint ./checkpoints/sft does not exist" in result.output
