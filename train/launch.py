@@ -135,6 +135,9 @@ class TrainConfig(_Strict):
     zero_stage: Literal[0, 1, 2, 3] = 3
     param_dtype: Literal["bf16", "fp16"] = "bf16"
     seed: int = 42
+    packing_samples: bool = Field(False, description="pack episodes into one sequence (flash-attention; no padding)")
+    dynamic_batch: bool = Field(False, description="micro-batches by token count (needs packing_samples)")
+    max_tokens_per_gpu: int | None = Field(None, ge=256, description="tokens per micro-batch with dynamic_batch")
 
 
 class AlgoConfig(_Strict):
@@ -237,6 +240,13 @@ def build_ppo_command(config: PPOLaunchConfig) -> list[str]:
         args.append("--actor.gradient_checkpointing_enable")
     if config.ckpt.save_hf:
         args.append("--ckpt.save_hf")
+    if t.packing_samples:
+        args.append("--ds.packing_samples")
+    if t.dynamic_batch:
+        args.append("--train.dynamic_batch_enable")
+        if t.max_tokens_per_gpu is not None:
+            args += ["--train.max_tokens_per_gpu", str(t.max_tokens_per_gpu),
+                     "--rollout.max_tokens_per_gpu", str(t.max_tokens_per_gpu)]
     if config.tensorboard_dir:
         args += ["--logger.tensorboard_dir", config.tensorboard_dir]
     return args + list(config.extra_args)
@@ -276,6 +286,11 @@ def check_ppo(config: PPOLaunchConfig) -> None:
     if samples // ro.micro_batch_size < a.gpus:
         raise ConfigError(f"rollout.batch_size × n_samples_per_prompt / rollout.micro_batch_size ({samples} / "
                           f"{ro.micro_batch_size}) must be at least the actor's GPUs ({a.gpus})")
+    if t.dynamic_batch and not t.packing_samples:  # OpenRLHF would turn packing on itself: say so instead
+        raise ConfigError("train.dynamic_batch needs train.packing_samples: true (micro-batches by token count "
+                          "are packed sequences)")
+    if t.max_tokens_per_gpu is not None and not t.dynamic_batch:
+        raise ConfigError("train.max_tokens_per_gpu is used only with train.dynamic_batch: true")
     if ro.max_new_tokens >= t.max_len:
         raise ConfigError(f"rollout.max_new_tokens ({ro.max_new_tokens}) must be below train.max_len ({t.max_len})")
     if config.env.judge == "llm" and not (config.env.judge_config or {}).get("base_url"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import shlex
 import textwrap
 from pathlib import Path
@@ -159,3 +160,17 @@ def test_labels_name_the_tokenizer_so_every_node_finds_it(tmp_path, monkeypatch)
     assert tokenizer_reference("checkpoints/sft") == str(tmp_path / "checkpoints" / "sft")  # absolute
     assert tokenizer_reference("./checkpoints/sft") == str(tmp_path / "checkpoints" / "sft")
     assert tokenizer_reference("Qwen/Qwen3-8B") == "Qwen/Qwen3-8B"  # a hub id: no more "no tokenizer"
+
+
+def test_dynamic_batching_without_packing_is_refused_not_silently_turned_on(tmp_path):
+    from drgym.errors import ConfigError
+    from drgym.train.launch import PPOLaunchConfig, build_ppo_command, check_ppo
+
+    config = PPOLaunchConfig(actor={"model": "m"}, train={"dynamic_batch": True, "batch_size": 16})
+    with pytest.raises(ConfigError, match=re.escape("train.dynamic_batch needs train.packing_samples: true")):
+        check_ppo(config)
+    packed = PPOLaunchConfig(actor={"model": "m"}, train={"dynamic_batch": True, "packing_samples": True,
+                                                           "max_tokens_per_gpu": 8192})
+    command = build_ppo_command(packed)
+    assert "--ds.packing_samples" in command and "--train.dynamic_batch_enable" in command
+    assert command[command.index("--train.max_tokens_per_gpu") + 1] == "8192"
