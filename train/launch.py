@@ -316,6 +316,30 @@ def _local_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or Path(name).exists()
 
 
+GPU_PINS = {"openrlhf": "0.11.2", "vllm": "0.29.0", "deepspeed": "0.19.6", "ray": "2.55.0",
+            "transformers": "5.15.0", "torch": "2.13.0"}
+"""The versions OpenRLHF 0.11.2 was tested with (its own pins, and vllm 0.29's torch)."""
+
+
+def version_mismatches() -> list[str]:
+    """Each installed package of the GPU stack at another version than `GPU_PINS`, and a CPU-only torch."""
+    from importlib import metadata
+
+    problems = []
+    for name, wanted in GPU_PINS.items():
+        try:
+            found = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue  # missing packages are reported as the missing extra
+        if found.split("+")[0] != wanted:
+            problems.append(f"{name} {found} is installed; OpenRLHF 0.11.2 was tested with {name}=={wanted} "
+                            f"(pip install '{name}=={wanted}')")
+        elif name == "torch" and found.endswith("+cpu"):
+            problems.append(f"torch {found} is a CPU build: on a GPU machine install torch 2.13.0 built for its "
+                            "CUDA version (pytorch.org lists the index url per CUDA version)")
+    return problems
+
+
 def preflight(config: SFTLaunchConfig | PPOLaunchConfig) -> list[str]:
     """Checks of this machine for a real launch; returns the problems (empty: ready)."""
     problems = []
@@ -334,6 +358,7 @@ def preflight(config: SFTLaunchConfig | PPOLaunchConfig) -> list[str]:
     missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
         problems.append(f"the gpu extra is not installed ({', '.join(missing)} missing): pip install 'drgym[gpu]'")
+    problems += version_mismatches()
     joining = isinstance(config, PPOLaunchConfig) and config.ray.address
     if not joining:
         try:

@@ -174,3 +174,18 @@ def test_dynamic_batching_without_packing_is_refused_not_silently_turned_on(tmp_
     command = build_ppo_command(packed)
     assert "--ds.packing_samples" in command and "--train.dynamic_batch_enable" in command
     assert command[command.index("--train.max_tokens_per_gpu") + 1] == "8192"
+
+
+def test_preflight_names_every_version_that_differs_from_openrlhfs_pins(monkeypatch):
+    from importlib import metadata
+
+    from drgym.train.launch import GPU_PINS, version_mismatches
+
+    installed = {**GPU_PINS, "ray": "2.60.0", "torch": "2.13.0+cpu"}
+    monkeypatch.setattr(metadata, "version", lambda name: installed[name])
+    problems = version_mismatches()
+    assert len(problems) == 2
+    assert "ray 2.60.0 is installed; OpenRLHF 0.11.2 was tested with ray==2.55.0" in problems[0]
+    assert "torch 2.13.0+cpu is a CPU build" in problems[1]
+    monkeypatch.setattr(metadata, "version", lambda name: {**GPU_PINS, "torch": "2.13.0+cu128"}[name])
+    assert version_mismatches() == []
