@@ -358,7 +358,6 @@ def preflight(config: SFTLaunchConfig | PPOLaunchConfig) -> list[str]:
     missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
         problems.append(f"the gpu extra is not installed ({', '.join(missing)} missing): pip install 'drgym[gpu]'")
-    problems += version_mismatches()
     joining = isinstance(config, PPOLaunchConfig) and config.ray.address
     if not joining:
         try:
@@ -420,8 +419,12 @@ def launch(kind: Literal["sft", "ppo"], config_path: str | Path | None, *, dry_r
             echo(f"# prompts: exported at launch from {config.env.suite} (train split) to {config.prompts_path}")
         for problem in preflight(config):
             echo(f"# a real launch here would stop: {problem}")
+        for mismatch in version_mismatches():
+            echo(f"# warning: {mismatch}")
         echo(render(command))
         return 0
+    for mismatch in version_mismatches():  # untested versions may work: said, not refused
+        echo(f"warning: {mismatch}")
     problems = preflight(config)
     if problems:
         missing = next((p for p in problems if "gpu extra" in p), None)
