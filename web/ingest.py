@@ -141,6 +141,27 @@ def _page_from_record(record: _Record, authority: AuthorityTable, keep_html: boo
                 paragraphs=paragraphs, outlinks=tuple(outlinks), html=record.html if keep_html else "")
 
 
+def _field_problem(row: dict, text, html) -> str | None:
+    """What is wrong with a JSONL page record's fields, or None (checked before any of them is used)."""
+    name = "paragraphs" if "paragraphs" in row else "text"
+    if isinstance(text, list):
+        bad = next(((i, p) for i, p in enumerate(text, start=1) if not isinstance(p, str)), None)
+        if bad is not None:
+            return (f"field {name!r} must hold strings; item {bad[0]} is {type(bad[1]).__name__} "
+                    f"({json.dumps(bad[1])[:40]})")
+    elif text is not None and not isinstance(text, str):
+        return f"field {name!r} must be a string or a list of strings, got {type(text).__name__}"
+    if not isinstance(html, str):
+        return f"field 'html' must be a string, got {type(html).__name__}"
+    outlinks = row.get("outlinks")
+    if outlinks is not None and not (isinstance(outlinks, list) and all(isinstance(u, str) for u in outlinks)):
+        return "field 'outlinks' must be a list of url strings"
+    for key in ("title", "published", "date", "domain"):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            return f"field {key!r} must be a string, got {type(row[key]).__name__}"
+    return None
+
+
 def _jsonl_records(path: Path, report: IngestReport) -> Iterator[_Record]:
     with path.open(encoding="utf-8", errors="replace") as lines:
         for line_number, line in enumerate(lines, start=1):
@@ -153,11 +174,18 @@ def _jsonl_records(path: Path, report: IngestReport) -> Iterator[_Record]:
             except json.JSONDecodeError as e:
                 report.issues.append(IngestIssue(str(path), location, f"invalid JSON: {e.msg} at column {e.colno}"))
                 continue
+            except (RecursionError, ValueError) as e:  # nesting past the recursion limit, a 5,000-digit number
+                report.issues.append(IngestIssue(str(path), location, f"JSON drgym cannot read: {type(e).__name__}"))
+                continue
             if not isinstance(row, dict):
                 report.issues.append(IngestIssue(str(path), location, "expected a JSON object"))
                 continue
             text = row.get("paragraphs", row.get("text"))
             html = row.get("html", "")
+            problem = _field_problem(row, text, html)
+            if problem:
+                report.issues.append(IngestIssue(str(path), location, problem))
+                continue
             if text is None and not html:
                 report.issues.append(IngestIssue(str(path), location,
                                                  "record has none of 'html', 'text', 'paragraphs'"))

@@ -38,6 +38,27 @@ def test_jsonl_ingest_skips_bad_lines_with_line_numbers(tmp_path):
     assert "3 bad records skipped" in report.summary()
 
 
+def test_jsonl_records_of_the_wrong_shape_are_skipped_naming_line_and_field(tmp_path):
+    source = tmp_path / "pages.jsonl"
+    rows = [
+        json.dumps({"url": "https://a.example/1", "paragraphs": [1, None, "text"]}),
+        json.dumps({"url": "https://a.example/2", "text": {"not": "text"}}),
+        json.dumps({"url": "https://a.example/3", "html": 7}),
+        json.dumps({"url": "https://a.example/4", "text": "Fine.", "outlinks": "https://x"}),
+        json.dumps({"url": "https://a.example/5", "text": "Fine.", "title": ["A"]}),
+        "[" * 100_000,
+        json.dumps({"url": "https://a.example/7", "text": "Kept.\n\nAnd this."}),
+    ]
+    source.write_text("\n".join(rows) + "\n")
+    corpus, report = ingest([source], show_progress=False)
+    assert [page.url for page in corpus] == ["https://a.example/7"]
+    reasons = {issue.location: issue.reason for issue in report.issues}
+    assert reasons["line 1"] == "field 'paragraphs' must hold strings; item 1 is int (1)"
+    assert "field 'text' must be a string or a list of strings, got dict" == reasons["line 2"]
+    assert "field 'html'" in reasons["line 3"] and "field 'outlinks'" in reasons["line 4"]
+    assert "field 'title'" in reasons["line 5"] and "line 6" in reasons
+
+
 def test_html_folder_ingest_keeps_main_text_and_reports_empty_page(tmp_path):
     folder = tmp_path / "site"
     (folder / "news").mkdir(parents=True)
