@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from drgym.rewards.checks import Number, in_unit, parse_numbers
+from drgym.rewards.checks import BARE_YEAR, Number, in_unit, parse_numbers
 
 __all__ = ["AnswerMatch", "MAX_ANSWER_CHARS", "match_answer", "normalize_answer", "token_f1"]
 
@@ -35,7 +35,6 @@ _SEPARATOR = re.compile(r"\bor\b|\band\b|[/;|\n()\[\],]")
 _SCALED_UNIT = re.compile(r"\d\s+[A-Za-z$€£]+\s+(thousand|million|billion)\b", re.IGNORECASE)
 _UNIT_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
 _STARTS_WITH_NUMBER = re.compile(r"\s*[-−]?\d")
-_BARE_YEAR = re.compile(r"(1[89]|20)\d\d")
 _HEDGE = re.compile(
     r"\b(maybe|perhaps|possibly|probabl\w*|likely|unlikely|might|either|unsure|uncertain|unclear|unknown|"
     r"guess\w*|not sure|not certain|not confident|confiden\w*|i think|i believe|could be|can't tell|cannot tell|"
@@ -93,7 +92,7 @@ def _candidates(answer: str, numbers: list[Number], target: float, tolerance: fl
     if _is_year(target):  # years are exact: 1956 and 1957 are two candidates
         tolerance = 0.0
     else:
-        figures = [n for n in values if not _BARE_YEAR.fullmatch(answer[n.start:n.end].lstrip("-−"))]
+        figures = [n for n in values if not BARE_YEAR.fullmatch(answer[n.start:n.end].lstrip("-−"))]
         values = figures or values
     distinct: list[float] = []
     for number in values:

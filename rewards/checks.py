@@ -54,7 +54,8 @@ _PAST_MARKER = re.compile(r"\b(previously|formerly|earlier|used to|once|prior|ba
                           r"from\b[^.;]{0,60}\bto)\b",
                           re.IGNORECASE)
 _CITATION_AFTER_STOP = re.compile(r"([.!?])((?:[ \t]*(?:\\cite\{[^}\n]{0,2000}\}|\[\d{1,3}\]))+)")
-_BARE_YEAR = re.compile(r"(1[89]|20)\d\d")
+BARE_YEAR = re.compile(r"(1[89]|20)\d\d")
+"""A year written as four bare digits (no comma or decimals): a date, not a figure."""
 _CITE = re.compile(r"\\cite\{([^}]*)\}")
 _INLINE_URL = re.compile(r"(?:https?|local)://[^\s,;)\]}>]+")
 _REF_MARK = re.compile(r"\[(\d{1,3})\]")
@@ -124,11 +125,12 @@ class _Unit:
     """For a table row: its table's first row, lowercased (the column names)."""
 
 
-_CITATION_SPAN = re.compile(r"\\cite\{[^}]*\}|(?:https?|local)://[^\s,;)\]}>]+")
+CITATION_MARKS = re.compile(r"\\cite\{[^}\n]{0,2000}\}|\[\d{1,3}\]|(?:https?|local)://[^\s,;)\]}>]+")
+"""Every citation a report can write: ``\\cite{…}``, ``[n]`` markers and inline urls."""
 
 
 def _blank_citations(text: str) -> str:
-    return _CITATION_SPAN.sub(lambda m: " " * len(m.group(0)), text)
+    return CITATION_MARKS.sub(lambda m: " " * len(m.group(0)), text)
 
 
 def attach_citations(text: str) -> str:
@@ -213,10 +215,10 @@ def _value_spans(text: str, value: str, numeric: bool, tolerance: float,
         if target is None:
             return []
         # a bare four-digit year ("For 2023, …") is a date, not the figure 2,016 or 2,020.0
-        value_is_year = bool(_BARE_YEAR.fullmatch(value.strip()))
+        value_is_year = bool(BARE_YEAR.fullmatch(value.strip()))
         return [(n.start, n.end) for n in _unit_numbers(text)
                 if (_number_matches(n, target, tolerance) or _number_matches(in_unit(n, unit_scale), target, tolerance))
-                and (value_is_year or not _BARE_YEAR.fullmatch(text[n.start:n.end]))]
+                and (value_is_year or not BARE_YEAR.fullmatch(text[n.start:n.end]))]
     return _mentions(text, [value, *aliases])
 
 

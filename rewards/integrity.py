@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from drgym.rewards.checks import attach_citations
+from drgym.rewards.checks import CITATION_MARKS, attach_citations
 from drgym.rewards.rubric import (
     CitationCheck,
     CoverageCheck,
@@ -62,7 +62,6 @@ CHECK_FAULTS = ("contradiction", "outdated")
 """The faults the deterministic judge's machine checks find (`drgym.rewards.checks.CheckResult.fault`)."""
 
 _WORD = re.compile(r"\w+")
-_CITATION = re.compile(r"\\cite\{[^}\n]{0,2000}\}|\[\d{1,3}\]|(?:https?|local)://[^\s,;)\]}>]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _FIGURE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 
@@ -193,7 +192,7 @@ def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSo
     units = _units(text)
     copied_units: list[str] = []
     for unit, is_row in units:
-        claim = _CITATION.sub(" ", unit)
+        claim = CITATION_MARKS.sub(" ", unit)
         lowered = claim.lower()
         words = _WORD.findall(lowered)
         if not is_row and words:
