@@ -36,10 +36,7 @@ demo: system-packages $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	@# import-linter walks the package's folder on disk, so check a plain (non-editable) copy of it.
-	rm -rf $(VENV)/lint-copy
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/lint-copy . >/dev/null
-	cd $(VENV)/lint-copy && PYTHONPATH=. ../bin/lint-imports --config ../../pyproject.toml
+	$(BIN)/lint-imports
 
 test: system-packages $(STAMP) lint
 	$(BIN)/python -m pytest -q

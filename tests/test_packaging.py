@@ -1,11 +1,10 @@
 """The built distributions carry every module and data file, and a wheel installed outside the checkout works.
 
-The sub-packages live in top-level folders mapped by ``[tool.setuptools.package-dir]``, so pyproject lists them
-by hand (setuptools' discovery cannot map them); the first tests catch a folder or a data file left out of that
-list. The slow test builds the sdist, builds the wheel from it (as ``python -m build`` does), installs the wheel
+The sub-packages live in top-level folders reached through symlinks (``drgym/web -> ../web``), and pyproject
+lists them by hand; the first tests catch a folder or a data file left out of that list. The slow test builds the sdist, builds the wheel from it (as ``python -m build`` does), installs the wheel
 into a fresh venv in a temporary folder and plays one episode of each env there. The venv reuses ``.venv``'s
 installed dependencies through a ``.pth`` line (no torch download), which does not make the checkout importable:
-the editable install's finder is a ``.pth`` *file* in ``.venv``, and a ``.pth`` line only adds a folder to
+the editable install is a ``.pth`` *file* in ``.venv``, and a ``.pth`` line only adds a folder to
 ``sys.path`` without running the ``.pth`` files inside it.
 """
 
@@ -33,7 +32,10 @@ except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
 ROOT = Path(__file__).resolve().parents[1]
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
 PACKAGES: list[str] = SETUPTOOLS["packages"]
-PACKAGE_DIRS: dict[str, str] = SETUPTOOLS["package-dir"]
+# drgym.web is web/ (through the symlink drgym/web); drgym itself is drgym/
+PACKAGE_DIRS: dict[str, str] = {"drgym": "drgym"} | {
+    f"drgym.{link.name}": os.path.normpath(os.path.join("drgym", os.readlink(link)))
+    for link in (ROOT / "drgym").iterdir() if link.is_symlink()}
 PACKAGE_DATA: dict[str, list[str]] = SETUPTOOLS.get("package-data", {})
 
 
@@ -185,6 +187,9 @@ def _build_distributions(tmp_path: Path) -> tuple[Path, Path]:
     for path in _source_files():
         (source / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / path, source / path)
+    for link in (ROOT / "drgym").iterdir():
+        if link.is_symlink():
+            (source / "drgym" / link.name).symlink_to(os.readlink(link))
     dist = tmp_path / "dist"
     build = ("import sys; from setuptools import build_meta; "
              "print(build_meta.build_sdist(sys.argv[1]))")
@@ -208,7 +213,7 @@ def test_wheel_installed_outside_the_checkout_imports_every_module_and_plays_bot
 
     with tarfile.open(sdist) as archive:
         in_sdist = {PurePosixPath(*PurePosixPath(name).parts[1:]) for name in archive.getnames()}
-    missing = sorted(str(path) for path in shipped.values() if path not in in_sdist)
+    missing = sorted(target for target in shipped if PurePosixPath(target) not in in_sdist)
     assert not missing, f"the sdist lacks {missing}"
     in_wheel = set(zipfile.ZipFile(wheel).namelist())
     missing = sorted(set(shipped) - in_wheel)
