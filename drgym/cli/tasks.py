@@ -1,0 +1,100 @@
+"""`drgym tasks`: show, filter and import task sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from drgym.cli.app import console, tasks_app
+
+
+def task_set(suite: str | None, file: Path | None):
+    from drgym.tasks.schema import TaskSet
+    from drgym.tasks.suites import DEFAULT_SUITE, load_suite
+
+    if file is not None:
+        return TaskSet.load(file)
+    return load_suite(suite or DEFAULT_SUITE).tasks
+
+
+@tasks_app.command("show")
+def tasks_show(
+    suite: Annotated[str | None, typer.Option(help="suite name (default procedural:easy)")] = None,
+    file: Annotated[Path | None, typer.Option(help="a task JSONL file instead of a suite")] = None,
+    task_id: Annotated[str | None, typer.Option("--id", help="show one task in full")] = None,
+    kind: Annotated[str | None, typer.Option(help="deep_search or deep_research")] = None,
+    limit: Annotated[int, typer.Option(help="rows to list")] = 20,
+) -> None:
+    """List the tasks of a suite or file, or show one with its rubrics."""
+    tasks = task_set(suite, file)
+    if task_id is not None:
+        task = tasks[task_id]
+        console.print(f"[bold]{task.id}[/] ({task.kind})\n{task.question}", highlight=False)
+        if task.answers:
+            console.print(f"answers: {task.answers}", highlight=False)
+        if task.rubrics:
+            table = Table("id", "weight", "axis", "criterion", title="rubrics", title_justify="left")
+            for rubric in task.rubrics:
+                table.add_row(rubric.id, str(rubric.weight), rubric.axis, rubric.criterion)
+            console.print(table)
+        return
+    selected = tasks.filter(kind=kind)
+    table = Table("id", "kind", "hops/rubrics", "question", title=f"{tasks.name}: {len(selected)} tasks",
+                  title_justify="left")
+    for task in list(selected)[:limit]:
+        size = str(task.meta.get("hops", "")) if task.kind == "deep_search" else f"{len(task.rubrics)} rubrics"
+        table.add_row(task.id, task.kind, size, task.question if len(task.question) < 160 else task.question[:157] + "...")
+    console.print(table)
+
+
+@tasks_app.command("filter")
+def tasks_filter(
+    solved_by: Annotated[list[Path], typer.Option(help="trajectory files of the policy whose solved tasks are dropped")],
+    out: Annotated[Path, typer.Option(help="task JSONL file to write")],
+    suite: Annotated[str | None, typer.Option(help="suite name (default procedural:easy)")] = None,
+    file: Annotated[Path | None, typer.Option(help="a task JSONL file instead of a suite")] = None,
+    threshold: Annotated[float, typer.Option(help="a reward at or above this counts as solved")] = 1.0,
+) -> None:
+    """Keep the tasks a given policy failed (the seed's difficulty filter)."""
+    from itertools import chain
+
+    from drgym.agents.trajectories import read_trajectories
+    from drgym.tasks.filters import drop_solved
+
+    kept, report = drop_solved(task_set(suite, file), chain.from_iterable(map(read_trajectories, solved_by)),
+                               threshold=threshold)
+    kept.save(out)
+    console.print(f"kept {report.kept} tasks ({report.never_tried} never tried), dropped {report.dropped} solved; "
+                  f"written to {out}", highlight=False, soft_wrap=True)
+
+
+@tasks_app.command("import")
+def tasks_import(
+    source: Annotated[Path, typer.Argument(help="the file to import")],
+    format: Annotated[str, typer.Option(help="researchrubrics or browsecomp-plus")],
+    out: Annotated[Path, typer.Option(help="task JSONL file to write")],
+    documents: Annotated[Path | None, typer.Option(help="browsecomp-plus: JSONL corpus of documents")] = None,
+    corpus_out: Annotated[Path | None, typer.Option(help="browsecomp-plus: corpus folder to write")] = None,
+) -> None:
+    """Import a ResearchRubrics- or BrowseComp-Plus-style task file."""
+    from drgym.errors import ConfigError
+    from drgym.tasks.importers import import_browsecomp_plus, import_research_rubrics
+    from drgym.web.index import SearchIndex
+
+    if format == "researchrubrics":
+        tasks = import_research_rubrics(source)
+    elif format == "browsecomp-plus":
+        tasks, corpus = import_browsecomp_plus(source, documents)
+        if corpus is not None:
+            if corpus_out is None:
+                raise ConfigError("--documents needs --corpus-out, the folder to write the corpus to")
+            corpus.save(corpus_out)
+            SearchIndex.build(corpus, corpus_out / "index")
+            console.print(f"corpus of {len(corpus)} documents written to {corpus_out}")
+    else:
+        raise ConfigError(f"--format must be 'researchrubrics' or 'browsecomp-plus', got {format!r}")
+    tasks.save(out)
+    console.print(f"{len(tasks)} tasks written to {out}")
