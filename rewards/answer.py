@@ -11,6 +11,15 @@ accepted answer:
   hold only filler words ("it is", "the company") and words of the question; another name, a number or any
   other word is a second candidate or a hedge, and wrong.
 * a hedge ("maybe", "possibly", "I think", "not sure", "either") is wrong whatever the type.
+
+Two canonical forms carry their own grading rule (tasks write them with `numeric_answer` and `set_answer`):
+
+* ``"12.34 ± 0.05"`` (``"12.34% ± 0.05"`` for a percentage): a computed figure, correct within that absolute
+  tolerance (derived from the precision of the inputs); a ``%`` after the answer's number is allowed.
+* ``"{Alpha Works|Alpha; Beta Group}"`` (optionally followed by ``(F1 ≥ 0.8)``): a set, members separated by
+  ``;``, a member's names by ``|``. The answer lists items (separated by commas, semicolons, "and", new lines or
+  list bullets); its F1 against the set (an item counts when it is a member's name, filler words aside) must be
+  1.0 — the exact set — or reach the stated threshold.
 """
 
 from __future__ import annotations
@@ -23,7 +32,8 @@ from dataclasses import dataclass
 
 from drgym.rewards.checks import BARE_YEAR, Number, in_unit, parse_numbers
 
-__all__ = ["AnswerMatch", "MAX_ANSWER_CHARS", "match_answer", "normalize_answer", "token_f1"]
+__all__ = ["AnswerMatch", "MAX_ANSWER_CHARS", "match_answer", "normalize_answer", "numeric_answer", "set_answer",
+           "token_f1"]
 
 MAX_ANSWER_CHARS = 2_000
 """An answer is a short committed reply; a longer one is wrong without further reading (linear-time guard)."""
@@ -35,6 +45,9 @@ _SEPARATOR = re.compile(r"\bor\b|\band\b|[/;|\n()\[\],]")
 _SCALED_UNIT = re.compile(r"\d\s+[A-Za-z$€£]+\s+(thousand|million|billion)\b", re.IGNORECASE)
 _UNIT_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
 _STARTS_WITH_NUMBER = re.compile(r"\s*[-−]?\d")
+_WITH_TOLERANCE = re.compile(r"\s*(?P<value>[-−]?[\d,]*\.?\d+)(?P<percent>%?)\s*±\s*(?P<tolerance>\d*\.?\d+)\s*")
+_SET = re.compile(r"\s*\{(?P<members>[^{}]*)\}\s*(?:\(F1 ≥ (?P<min_f1>[01](?:\.\d+)?)\))?\s*")
+_LIST_ITEM = re.compile(r"[;,\n|•]|\band\b|^\s*(?:[-*]|\d+[.)])\s+", re.MULTILINE)
 _HEDGE = re.compile(
     r"\b(maybe|perhaps|possibly|probabl\w*|likely|unlikely|might|either|unsure|uncertain|unclear|unknown|"
     r"guess\w*|not sure|not certain|not confident|confiden\w*|i think|i believe|could be|can't tell|cannot tell|"
@@ -145,6 +158,62 @@ def _match_name(answer: str, accepted: Sequence[str], question: str, f1: float) 
                               "and nothing else", f1, several)
 
 
+def numeric_answer(value: float, *, decimals: int, tolerance: float, percent: bool = False) -> str:
+    """The canonical answer of a computed figure with an absolute tolerance: ``"12.34 ± 0.05"``."""
+    return f"{value:.{decimals}f}{'%' if percent else ''} ± {tolerance:g}"
+
+
+def set_answer(members: Sequence[Sequence[str]], *, min_f1: float = 1.0) -> str:
+    """The canonical answer of a set, each member a name and its aliases: ``"{Alpha Works|Alpha; Beta Group}"``."""
+    for names in members:
+        for name in names:
+            if any(mark in name for mark in ";|{}") or not name.strip():
+                raise ValueError(f"a set member's name may not be empty or hold ';', '|', '{{' or '}}': {name!r}")
+    text = "{" + "; ".join("|".join(names) for names in members) + "}"
+    return text if min_f1 >= 1.0 else f"{text} (F1 ≥ {min_f1:g})"
+
+
+def _match_tolerance(answer: str, value: float, tolerance: float, percent: bool, f1: float) -> AnswerMatch:
+    text = answer.replace("%", " ") if percent else answer
+    numbers = parse_numbers(text)
+    if not numbers:
+        return AnswerMatch(False, "no number in the answer", f1)
+    if _DISJUNCTION.search(answer):
+        return AnswerMatch(False, "offers alternatives ('or'); give one value", f1, True)
+    distinct: list[float] = []
+    for number in numbers:
+        if not any(abs(number.value - seen) <= tolerance for seen in distinct):
+            distinct.append(number.value)
+    if len(distinct) > 1:
+        shown = ", ".join(f"{v:g}" for v in distinct[:5])
+        return AnswerMatch(False, f"lists {len(distinct)} candidate values ({shown}); give one", f1, True)
+    if abs(distinct[0] - value) <= tolerance + 1e-9:
+        return AnswerMatch(True, f"{distinct[0]:g} is within {tolerance:g} of {value:g}", f1)
+    return AnswerMatch(False, f"{distinct[0]:g} is not within {tolerance:g} of {value:g}", f1)
+
+
+def _match_set(answer: str, members: list[list[str]], min_f1: float) -> AnswerMatch:
+    def bare(text: str) -> str:
+        return " ".join(word for word in normalize_answer(text).split() if word not in _FILLER)
+
+    names = {bare(name): number for number, aliases in enumerate(members) for name in aliases if bare(name)}
+    items = [bare(item) for item in _LIST_ITEM.split(answer)]
+    items = [item for item in items if item]
+    if not items:
+        return AnswerMatch(False, "lists no item", 0.0)
+    found = {names[item] for item in items if item in names}
+    unknown = [item for item in items if item not in names]
+    precision, recall = len(found) / max(len(found) + len(unknown), 1), len(found) / len(members)
+    f1 = 2 * precision * recall / (precision + recall) if found else 0.0
+    missing = [members[number][0] for number in range(len(members)) if number not in found]
+    detail = f"{len(found)} of {len(members)} members" + (f", {len(unknown)} other items ({', '.join(unknown[:3])})"
+                                                          if unknown else "") + (f"; missing {', '.join(missing[:3])}"
+                                                                                 if missing else "")
+    if f1 >= min_f1 - 1e-9:
+        return AnswerMatch(True, f"set F1 {f1:.2f} (need {min_f1:g}): {detail}", f1)
+    return AnswerMatch(False, f"set F1 {f1:.2f} below {min_f1:g}: {detail}", f1)
+
+
 def match_answer(answer: str, accepted: Sequence[str], *, tolerance: float = 0.01,
                  question: str = "") -> AnswerMatch:
     """Grades `answer` against the accepted answers (the canonical one first).
@@ -161,6 +230,13 @@ def match_answer(answer: str, accepted: Sequence[str], *, tolerance: float = 0.0
     if _HEDGE.search(answer):
         return AnswerMatch(False, f"hedges ({_HEDGE.search(answer).group(0)!r}): commit to one answer", f1, True)
     canonical = next((gold for gold in accepted if gold.strip()), "")
+    if spec := _SET.fullmatch(canonical):
+        members = [[name.strip() for name in member.split("|") if name.strip()]
+                   for member in spec.group("members").split(";")]
+        return _match_set(answer, [m for m in members if m], float(spec.group("min_f1") or 1.0))
+    if spec := _WITH_TOLERANCE.fullmatch(canonical):
+        value = float(spec.group("value").replace(",", "").replace("−", "-"))
+        return _match_tolerance(answer, value, float(spec.group("tolerance")), bool(spec.group("percent")), f1)
     if _STARTS_WITH_NUMBER.match(canonical) and parse_numbers(canonical):
         unit = next((_UNIT_SCALES[m.group(1).lower()] for gold in accepted if (m := _SCALED_UNIT.search(gold))), 1.0)
         return _match_number(answer, parse_numbers(canonical)[0].value, tolerance, f1, unit)

@@ -26,7 +26,8 @@ from drgym.tasks.world import (
 )
 from drgym.web.corpus import Page, PageImage
 
-__all__ = ["DOMAINS", "Chart", "RenderKnobs", "Statement", "authority_tsv", "render_world"]
+__all__ = ["DOMAINS", "HISTORY_FRAMES", "KIND_PLURAL", "RELATION_FRAMES", "RELATION_LABELS", "VALUE_FRAMES", "Chart",
+           "RenderKnobs", "Statement", "authority_tsv", "frame_counts", "render_world"]
 
 # domain -> (tier, what it publishes)
 DOMAINS: dict[str, tuple[int, str]] = {
@@ -62,10 +63,66 @@ _NEWS = {"organisation": ("dailyledger.com", "marketpulse.com"), "person": ("sci
          "regulation": ("policywatch.org",), "event": ("metro-herald.com",)}
 _LOW_TRUST = ("askaround-forum.net", "factsnack.com", "buzztrivia.net", "chatterbox-board.com",
               "quickwiki-mirror.info", "randomblogs.net")
-_RELATION_LABELS = {"headquarters": "headquarters city", "ceo": "chief executive", "birthplace": "place of birth",
-                    "employer": "employer", "mayor": "mayor", "maker": "manufacturer", "key_compound": "key compound",
-                    "discoverer": "first synthesiser", "issuer": "issuing body", "regulates": "regulated compound",
-                    "host_city": "host city", "organiser": "organiser"}
+RELATION_LABELS = {"headquarters": "headquarters city", "ceo": "chief executive", "birthplace": "place of birth",
+                   "employer": "employer", "mayor": "mayor", "maker": "manufacturer", "key_compound": "key compound",
+                   "discoverer": "first synthesiser", "issuer": "issuing body", "regulates": "regulated compound",
+                   "host_city": "host city", "organiser": "organiser"}
+"""How text names the object of each relation ("the chief executive of X")."""
+KIND_PLURAL = {"organisation": "companies", "person": "people", "place": "cities", "product": "products",
+               "compound": "compounds", "regulation": "regulations", "event": "events"}
+
+# Sentence frames, `{s}` the subject's name and `{o}` the object's. The first frame of a relation is the plain
+# one (`Relation.sentence`); paraphrased statements (`RenderKnobs.paraphrase_rate`) take one of the others. No
+# frame is worded like the sentences of gold reports, so a report in its own words never copies a page.
+_GENERIC_RELATION_FRAMES = ("{Label} of {s}: {o}.", "{s} lists {o} as its {label}.")
+RELATION_FRAMES: dict[str, tuple[str, ...]] = {key: (RELATION_BY_KEY[key].sentence, *_GENERIC_RELATION_FRAMES, *extra)
+                                               for key, extra in {
+    "headquarters": ("The head office of {s} is located in {o}.", "{o} is home to the headquarters of {s}.",
+                     "{s} is based in {o}."),
+    "ceo": ("{s} is led by chief executive {o}.", "{o} serves as chief executive of {s}.", "{o} heads {s}."),
+    "birthplace": ("{o} is the birthplace of {s}.", "{s} is a native of {o}.", "{s} was born in the city of {o}."),
+    "employer": ("{s} is employed by {o}.", "{o} employs {s}.", "{s} is on the staff of {o}."),
+    "mayor": ("{s} is governed by mayor {o}.", "The office of mayor of {s} is held by {o}.",
+              "{o} serves as mayor of {s}."),
+    "maker": ("{o} makes {s}.", "{s} is manufactured by {o}.", "{s} comes from the factories of {o}."),
+    "key_compound": ("{s} is built around {o}.", "{o} is the main ingredient of {s}.",
+                     "The principal compound of {s} is {o}."),
+    "discoverer": ("{o} first synthesised {s}.", "{s} was first produced by {o}.",
+                   "The first synthesis of {s} is credited to {o}."),
+    "issuer": ("{o} issued {s}.", "{s} was published by {o}.", "{s} carries the authority of {o}."),
+    "regulates": ("{s} governs the use of {o}.", "{o} falls under {s}.", "The use of {o} is restricted by {s}."),
+    "host_city": ("{s} takes place in {o}.", "{o} hosts {s}.", "{s} is staged in {o}."),
+    "organiser": ("{o} organises {s}.", "{s} is put on by {o}.", "The organiser of {s} is {o}."),
+}.items()}
+# `{v}` the value with its unit, `{year}` the year it was reported, `{a}` the label's article.
+VALUE_FRAMES: dict[str, tuple[str, ...]] = {
+    "dated": ("As of {year}, the {label} of {s} was {v}.", "{s} — {label}: {v} ({year}).",
+              "{s} had {a} {label} of {v} in {year}.", "The {year} figure for the {label} of {s}: {v}.",
+              "In {year} {s} stood at {v} for its {label}.", "{Label} of {s} ({year}): {v}."),
+    "fixed": ("The {label} of {s} is {v}.", "{s} — {label}: {v}.", "{s} has {a} {label} of {v}.",
+              "{Label} of {s}: {v}.", "Records give {v} as the {label} of {s}."),
+}
+# Former holders of a relation (archive records): `{start}` the year they took over, `{end}` the year they left.
+HISTORY_FRAMES: dict[str, dict[str, tuple[str, ...]]] = {
+    "ceo": {"first": ("Until {end}, the chief executive of {s} was {o}.", "{o} led {s} as chief executive until {end}."),
+            "former": ("From {start} to {end}, the chief executive of {s} was {o}.",
+                       "{o} led {s} as chief executive from {start} until {end}."),
+            "current": ("Since {start}, {o} has been the chief executive of {s}.",
+                        "{o} took over as chief executive of {s} in {start}.")},
+    "headquarters": {"first": ("Until {end}, {s} was headquartered in {o}.", "{s} had its headquarters in {o} until {end}."),
+                     "former": ("From {start} to {end}, {s} was headquartered in {o}.",
+                                "{s} had its headquarters in {o} from {start} until {end}."),
+                     "current": ("Since {start}, {s} has been headquartered in {o}.",
+                                 "{s} moved its headquarters to {o} in {start}.")},
+}
+
+
+def frame_counts() -> dict[str, int]:
+    """Distinct sentence frames per fact type (a relation, a dated or fixed value, a relation's history)."""
+    counts = {f"rel:{key}": len(frames) for key, frames in RELATION_FRAMES.items()}
+    counts.update({f"value:{kind}": len(frames) for kind, frames in VALUE_FRAMES.items()})
+    counts.update({f"history:{key}": sum(map(len, parts.values())) for key, parts in HISTORY_FRAMES.items()})
+    return counts
 _KIND_WORD = {"organisation": "company", "person": "person", "place": "city", "product": "product",
               "compound": "compound", "regulation": "regulation", "event": "event"}
 _FILLER = (
@@ -100,6 +157,9 @@ class RenderKnobs:
     """Share of statements worded differently from the usual sentence ("Chief executive of X: Y.")."""
     max_charts: int = 24
     """Register entries of companies with 3+ revenue figures get a chart image, up to this many per world."""
+    directories: bool = False
+    """Render the register indexes: tier-1 pages listing every entity of a kind (companies with their sector)
+    and the address of its entry, 15 to a page: what questions over all entities of a kind are researched from."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +224,8 @@ def render_world(world: World, knobs: RenderKnobs | None = None,
     for entity in world.entities.values():
         yield from renderer.entity_pages(entity)
     yield from renderer.table_pages()
+    if knobs.directories:
+        yield from renderer.directory_pages()
 
 
 class _Renderer:
@@ -172,6 +234,7 @@ class _Renderer:
         self.charts = charts
         self.knobs = knobs
         self.rng = rng
+        self.frame_rng = random.Random(f"drgym-frames-{world.seed}")
         self.inverse: dict[str, list[tuple[str, str]]] = defaultdict(list)  # object id -> (relation, subject id)
         for entity in world.entities.values():
             for key, target in entity.relations.items():
@@ -195,24 +258,36 @@ class _Renderer:
         return self.knobs.paraphrase_rate > 0 and self.rng.random() < self.knobs.paraphrase_rate
 
     def value_sentence(self, entity: Entity, attribute: Attribute, year: int, value: float) -> str:
-        text = format_value(value, attribute)
-        if self.paraphrased():
-            when = f" ({year})" if year else ""
-            return f"{entity.name} — {attribute.label}: {text}{when}."
-        if attribute.is_year:
-            return f"The {attribute.label} of {entity.name} is {text}."
-        if year:
-            return f"As of {year}, the {attribute.label} of {entity.name} was {text}."
-        return f"The {attribute.label} of {entity.name} is {text}."
+        frames = VALUE_FRAMES["dated" if year and not attribute.is_year else "fixed"]
+        # the frame is drawn from a stream of its own, so worlds differ only in the wording of these sentences
+        frame = self.frame_rng.choice(frames[1:]) if self.paraphrased() else frames[0]
+        label = attribute.label
+        return frame.format(s=entity.name, label=label, Label=label[0].upper() + label[1:], a=_article(label),
+                            v=format_value(value, attribute), year=year)
 
     def relation_sentence(self, entity: Entity, key: str, *, target: Entity | None = None) -> str:
         target = target or self.world.target(entity, key)
+        frames = RELATION_FRAMES[key]
+        frame = frames[0]
         if self.paraphrased():
-            label = _RELATION_LABELS[key]
-            if self.rng.random() < 0.5:
-                return f"{label[0].upper()}{label[1:]} of {entity.name}: {target.name}."
-            return f"{entity.name} lists {target.name} as its {label}."
-        return RELATION_BY_KEY[key].sentence.format(s=entity.name, o=target.name)
+            draw = self.rng.random()
+            frame = frames[1:][min(int(draw * (len(frames) - 1)), len(frames) - 2)]
+        label = RELATION_LABELS[key]
+        return frame.format(s=entity.name, o=target.name, label=label, Label=label[0].upper() + label[1:])
+
+    def history_sentences(self, entity: Entity, url: str) -> tuple[list[str], list[Statement]]:
+        """The former holders of the entity's changed relations, one sentence each (archive records)."""
+        paragraphs, statements = [], []
+        for key, holders in sorted(entity.relation_history.items()):
+            for number, (start, object_id) in enumerate(holders):
+                part = "current" if number == len(holders) - 1 else "first" if start == 0 else "former"
+                end = holders[number + 1][0] if part != "current" else 0
+                frame = self.frame_rng.choice(HISTORY_FRAMES[key][part])
+                paragraphs.append(frame.format(s=entity.name, o=self.world.entities[object_id].name, start=start,
+                                               end=end))
+                statements.append(Statement(url, 1, entity.id, f"rel:{key}", object_id, start,
+                                            "relation" if part == "current" else "history"))
+        return paragraphs, statements
 
     def filler(self, entity: Entity, count: int) -> list[str]:
         sector = entity.category or "research"
@@ -303,6 +378,9 @@ class _Renderer:
                 statements.append(Statement(url, 1, entity.id, f"attr:{attribute.key}",
                                             format_value(value, attribute, with_unit=False), year,
                                             "current" if (year, value) == history[-1] else "history"))
+        history_paragraphs, history_statements = self.history_sentences(entity, url)
+        paragraphs.extend(history_paragraphs)
+        statements.extend(history_statements)
         paragraphs.extend(self.filler(entity, 1))
         return Page(url, domain, f"Archive record {entity.id}", self.date(self.latest_year(entity)), 1,
                     tuple(paragraphs), (registry_url(entity),)), statements
@@ -420,6 +498,10 @@ class _Renderer:
         return Page(url, domain, f"Thread about {entity.name}", self.date(self.rng.randint(2019, 2024)), 3,
                     tuple(paragraphs), (encyclopedia_url(entity),)), [statement]
 
+    def directory_pages(self) -> Iterator[tuple[Page, list[Statement]]]:
+        """The register indexes: every entity of each kind with the address of its entry."""
+        return _directory_pages(self.world)
+
     def table_pages(self) -> Iterator[tuple[Page, list[Statement]]]:
         """Statistics tables: one tier-1 page per 25 entities of a kind, listing current values."""
         for kind, attribute_key in (("place", "population"), ("product", "unit_price_usd"),
@@ -444,6 +526,35 @@ class _Renderer:
                               "\n".join(rows), "Figures are compiled from official filings.")
                 yield Page(url, domain, f"{attribute.label.capitalize()} by {_KIND_WORD[kind]}, table {start // 25 + 1}",
                            "2024-06-30", 1, paragraphs, tuple(registry_url(e) for e in chunk)), statements
+
+
+DIRECTORY_ROWS = 15
+"""Entries per register index page (a page's links show 15)."""
+
+
+def directory_url(kind: str, part: int) -> str:
+    return f"https://{_REGISTRY[kind]}/index/{KIND_PLURAL[kind]}-{part}"
+
+
+def _directory_pages(world: World) -> Iterator[tuple[Page, list[Statement]]]:
+    for kind in world_kinds(world):
+        entities = sorted(world.by_kind(kind), key=lambda e: (e.name, e.id))
+        domain = _REGISTRY[kind]
+        n_parts = -(-len(entities) // DIRECTORY_ROWS)
+        parts = " ".join(directory_url(kind, number) for number in range(1, n_parts + 1))
+        for number in range(1, n_parts + 1):
+            chunk = entities[(number - 1) * DIRECTORY_ROWS: number * DIRECTORY_ROWS]
+            url = directory_url(kind, number)
+            rows = [f"{e.name} ({e.category} sector): {registry_url(e)}" if e.category else f"{e.name}: {registry_url(e)}"
+                    for e in chunk]
+            lead = (f"Part {number} of {n_parts} of the index of the {DOMAINS[domain][1]}: every {_KIND_WORD[kind]} on "
+                    f"record ({len(entities)} in all), with the address of its entry. All parts: {parts}")
+            yield Page(url, domain, f"Index of {KIND_PLURAL[kind]} in the {DOMAINS[domain][1]}, part {number} of {n_parts}",
+                       "2024-06-30", 1, (lead, *rows), tuple(registry_url(e) for e in chunk)), []
+
+
+def world_kinds(world: World) -> list[str]:
+    return sorted({e.kind for e in world.entities.values()})
 
 
 def _article(noun: str) -> str:

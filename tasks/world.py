@@ -136,6 +136,10 @@ class Entity:
     """Organisations: sector."""
     twin_of: str = ""
     """Id of the entity whose near-identical name this one carries (a distractor), or ''."""
+    relation_history: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    """Relation key → the holders over time as (first year, object id), oldest first; the last is the current
+    object (``relations[key]``). The first holder's year is 0: held since before the records. Only relations
+    that changed are listed."""
 
     @property
     def names(self) -> list[str]:
@@ -143,6 +147,19 @@ class Entity:
 
     def current(self, key: str) -> tuple[int, float]:
         return self.attributes[key][-1]
+
+    def value_as_of(self, key: str, year: int) -> tuple[int, float] | None:
+        """The latest (year, value) of a dated attribute reported in or before `year`; None if none was."""
+        reported = [point for point in self.attributes[key] if point[0] <= year]
+        return reported[-1] if reported else None
+
+    def relation_as_of(self, key: str, year: int) -> str:
+        """The object id of relation `key` during `year` (the holder who took over in that year, if it changed)."""
+        holder = self.relations[key]
+        for start, object_id in self.relation_history.get(key, ()):
+            if start <= year:
+                holder = object_id
+        return holder
 
 
 @dataclass
@@ -160,13 +177,17 @@ class World:
         return self.entities[entity.relations[relation_key]]
 
     @classmethod
-    def generate(cls, seed: int, *, n_entities: int = 400, distractor_rate: float = 0.1) -> World:
+    def generate(cls, seed: int, *, n_entities: int = 400, distractor_rate: float = 0.1,
+                 relation_change_rate: float = 0.0) -> World:
         """A world of `n_entities` fictional entities (at least 7: one of each kind) plus distractor twins.
 
         Args:
             seed: everything follows from it.
             n_entities: entities before twins.
             distractor_rate: share of entities that get a twin with a near-identical name and other values.
+            relation_change_rate: share of companies whose chief executive changed, and (half as many) whose
+                headquarters moved, once or twice since 2008 (`Entity.relation_history`). Drawn from a stream of
+                its own: the rest of the world is the same at any rate.
         """
         rng = random.Random(f"drgym-world-{WORLD_VERSION}-{seed}")
         n_entities = max(n_entities, len(KINDS))
@@ -199,8 +220,43 @@ class World:
             if rng.random() < distractor_rate:
                 twin = _twin(rng, entity, names)
                 entities[twin.id] = twin
+        _add_relation_changes(random.Random(f"drgym-relation-changes-{seed}"), entities, relation_change_rate)
         return cls(seed=seed, entities=entities,
-                   knobs={"n_entities": n_entities, "distractor_rate": distractor_rate})
+                   knobs={"n_entities": n_entities, "distractor_rate": distractor_rate,
+                          "relation_change_rate": relation_change_rate})
+
+
+def _add_relation_changes(rng: random.Random, entities: dict[str, Entity], rate: float) -> None:
+    """Former chief executives and headquarters: each holder kept at least three full years, so a year strictly
+    inside a tenure has one holder."""
+    if rate <= 0:
+        return
+    people = sorted(e.id for e in entities.values() if e.kind == "person" and not e.twin_of)
+    places = sorted(e.id for e in entities.values() if e.kind == "place" and not e.twin_of)
+    in_office = {e.relations[k] for e in entities.values() for k in ("ceo", "mayor") if k in e.relations}
+    former_pool = [p for p in people if p not in in_office]
+    for entity in entities.values():
+        if entity.kind != "organisation" or entity.twin_of:
+            continue
+        founded = int(entity.attributes["founded"][0][1])
+        for key, chance, pool in (("ceo", rate, former_pool), ("headquarters", rate / 2, places)):
+            if rng.random() >= chance or len(pool) < 3:
+                continue
+            n_changes = rng.choice((1, 1, 2))
+            first = max(founded + 4, 2008)
+            if first > 2022 - 4 * (n_changes - 1):
+                continue
+            years = [rng.randint(first, min(2016, 2022 - 4 * (n_changes - 1)))]
+            if n_changes == 2:
+                years.append(rng.randint(years[0] + 4, 2022))
+            holders: list[str] = []
+            while len(holders) < n_changes:
+                holder = rng.choice(pool)
+                if holder != entity.relations[key] and holder not in holders:
+                    holders.append(holder)
+            starts = [0, *years]
+            objects = [*holders, entity.relations[key]]
+            entity.relation_history[key] = list(zip(starts, objects))
 
 
 def _word(rng: random.Random, syllables: int) -> str:
@@ -300,7 +356,8 @@ def world_to_dict(world: World) -> dict:
     return {"world_version": WORLD_VERSION, "seed": world.seed, "knobs": world.knobs,
             "entities": [{"id": e.id, "kind": e.kind, "name": e.name, "aliases": e.aliases,
                           "attributes": {k: [list(p) for p in v] for k, v in e.attributes.items()},
-                          "relations": e.relations, "category": e.category, "twin_of": e.twin_of}
+                          "relations": e.relations, "category": e.category, "twin_of": e.twin_of,
+                          "relation_history": {k: [list(p) for p in v] for k, v in e.relation_history.items()}}
                          for e in world.entities.values()]}
 
 
@@ -309,5 +366,7 @@ def world_from_dict(data: dict) -> World:
     for row in data["entities"]:
         entities[row["id"]] = Entity(id=row["id"], kind=row["kind"], name=row["name"], aliases=row["aliases"],
                                      attributes={k: [(int(y), float(v)) for y, v in h] for k, h in row["attributes"].items()},
-                                     relations=row["relations"], category=row["category"], twin_of=row["twin_of"])
+                                     relations=row["relations"], category=row["category"], twin_of=row["twin_of"],
+                                     relation_history={k: [(int(y), o) for y, o in h]
+                                                       for k, h in row.get("relation_history", {}).items()})
     return World(seed=data["seed"], entities=entities, knobs=data["knobs"])
