@@ -58,6 +58,13 @@ class WorldSpec:
     n_deep_research: int = 20
     min_hops: int = 2
     max_hops: int = 4
+    relation_change_rate: float = 0.0
+    """Share of companies whose chief executive (and half as many whose headquarters) changed (temporal tasks)."""
+    directories: bool = False
+    """Render the register indexes that list every entity of a kind (aggregation and puzzle tasks)."""
+    families: tuple[tuple[str, int], ...] = ()
+    """(family, count) pairs of tasks to synthesise instead of n_deep_search chains and n_deep_research
+    compare/timeline reports (`drgym.tasks.synth.FAMILY_NAMES`)."""
 
 
 class ProceduralWorld:
@@ -79,9 +86,10 @@ class ProceduralWorld:
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
         try:
             world = World.generate(spec.seed, n_entities=max(7, round(spec.pages / PAGES_PER_ENTITY)),
-                                   distractor_rate=spec.distractor_rate)
+                                   distractor_rate=spec.distractor_rate, relation_change_rate=spec.relation_change_rate)
             knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
-                                low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate)
+                                low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate,
+                                directories=spec.directories)
             pages, statements, charts = [], [], []
             progress = tqdm(render_world(world, knobs, charts), desc="render pages", unit="page",
                             disable=not show_progress, total=round(len(world.entities) * PAGES_PER_ENTITY))
@@ -98,7 +106,7 @@ class ProceduralWorld:
                     out.write(json.dumps(dataclasses.astuple(statement), ensure_ascii=False) + "\n")
             tasks = synthesise_tasks(world, FactIndex(statements), n_deep_search=spec.n_deep_search,
                                      n_deep_research=spec.n_deep_research, hops=(spec.min_hops, spec.max_hops),
-                                     seed=spec.seed)
+                                     seed=spec.seed, families=dict(spec.families))
             tasks = [t.model_copy(update={"corpus": corpus.name}) for t in tasks]
             TaskSet(tasks, name=path.name).save(staging / "tasks.jsonl")
             (staging / "authority.tsv").write_text(authority_tsv(), encoding="utf-8")

@@ -32,6 +32,12 @@ SUITES: dict[str, WorldSpec] = {
     "procedural:hard": WorldSpec(seed=13, pages=10000, distractor_rate=0.2, conflict_rate=0.45, outdated_rate=0.4,
                                  low_trust_rate=0.95, paraphrase_rate=0.5, n_deep_search=100, n_deep_research=50,
                                  min_hops=4, max_hops=6),
+    # The frontier families in documented proportions (README: "Task families"): deep_search 30 % puzzles,
+    # 25 % computation, 25 % aggregation, 20 % temporal; deep_research: research requests with intent.
+    "procedural:frontier": WorldSpec(seed=14, pages=2000, distractor_rate=0.1, conflict_rate=0.3, outdated_rate=0.25,
+                                     paraphrase_rate=0.5, relation_change_rate=0.4, directories=True,
+                                     n_deep_search=0, n_deep_research=0,
+                                     families=(("puzzle", 48), ("compute", 40), ("aggregate", 40), ("temporal", 32))),
 }
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from drgym.errors import ConfigError
 from drgym.rewards.rubric import (
     CitationCheck,
     CoverageCheck,
@@ -23,6 +24,7 @@ from drgym.rewards.rubric import (
     Rubric,
     StructureCheck,
 )
+from drgym.tasks.families import family_tasks
 from drgym.tasks.render import Statement
 from drgym.tasks.schema import Task
 from drgym.tasks.world import (
@@ -35,12 +37,17 @@ from drgym.tasks.world import (
     format_value,
 )
 
-__all__ = ["FactIndex", "TASKS_VERSION", "synthesise_tasks"]
+__all__ = ["FAMILY_NAMES", "FactIndex", "TASKS_VERSION", "synthesise_tasks"]
 
-TASKS_VERSION = 6
+TASKS_VERSION = 7
 """Bump when task synthesis (questions, rubrics, gold reports) changes, so cached worlds get new tasks.
 6: superseded values, attribute names (label terms), unit scales, rivals, contrary and topic terms in the checks;
-gold reports in their own words."""
+gold reports in their own words. 7: task families (puzzle, compute, aggregate, temporal, intent), more sentence
+frames for paraphrased statements, relation histories and register indexes."""
+
+FAMILY_NAMES = ("chain", "report", "puzzle", "compute", "aggregate", "temporal")
+"""Task families a suite can mix: chain questions and compare/timeline reports (the classic suites), and the
+frontier families."""
 
 _KIND_NOUN = {"organisation": "the company", "person": "the person", "place": "the city", "product": "the product",
               "compound": "the compound", "regulation": "the regulation", "event": "the event"}
@@ -65,8 +72,15 @@ class FactIndex:
 
 
 def synthesise_tasks(world: World, facts: FactIndex, *, n_deep_search: int, n_deep_research: int,
-                     hops: tuple[int, int] = (2, 4), seed: int = 0, prefix: str = "") -> list[Task]:
-    """Deterministic for (world, statements, arguments)."""
+                     hops: tuple[int, int] = (2, 4), seed: int = 0, prefix: str = "",
+                     families: Mapping[str, int] | None = None) -> list[Task]:
+    """Deterministic for (world, statements, arguments).
+
+    `families` (name → count, names in `FAMILY_NAMES`) replaces the chains and compare/timeline reports with that
+    mix: ``chain`` and ``report`` are those, the others the frontier families of `drgym.tasks.families`.
+    """
+    if families:
+        return _family_mix(world, facts, families, hops=hops, seed=seed, prefix=prefix)
     rng = random.Random(f"drgym-tasks-{world.seed}-{seed}")
     tasks: list[Task] = []
     seen_questions: set[str] = set()
@@ -87,6 +101,26 @@ def synthesise_tasks(world: World, facts: FactIndex, *, n_deep_search: int, n_de
             seen_questions.add(task.question)
             research.append(task)
     return tasks + research
+
+
+def _family_mix(world: World, facts: FactIndex, families: Mapping[str, int], *, hops: tuple[int, int], seed: int,
+                prefix: str) -> list[Task]:
+    unknown = sorted(set(families) - set(FAMILY_NAMES))
+    if unknown:
+        raise ConfigError(f"unknown task families {unknown}; known: {', '.join(FAMILY_NAMES)}")
+    seen: set[str] = set()
+    tasks: list[Task] = []
+    for family, count in families.items():
+        if family in ("chain", "report"):
+            built = synthesise_tasks(world, facts, n_deep_search=count if family == "chain" else 0,
+                                     n_deep_research=count if family == "report" else 0, hops=hops, seed=seed,
+                                     prefix=f"{prefix}{family}-")
+            for task in built:
+                seen.add(task.question)
+            tasks += [t.model_copy(update={"meta": {**t.meta, "family": family}}) for t in built]
+        else:
+            tasks += family_tasks(world, family, count, seed=seed, prefix=prefix, seen_questions=seen)
+    return tasks
 
 
 # -- deep search ------------------------------------------------------------------------------------------

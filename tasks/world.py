@@ -243,10 +243,10 @@ def _add_relation_changes(rng: random.Random, entities: dict[str, Entity], rate:
             if rng.random() >= chance or len(pool) < 3:
                 continue
             n_changes = rng.choice((1, 1, 2))
-            first = max(founded + 4, 2008)
-            if first > 2022 - 4 * (n_changes - 1):
+            first, last = max(founded + 4, 2008), min(2016, 2022 - 4 * (n_changes - 1))
+            if first > last:
                 continue
-            years = [rng.randint(first, min(2016, 2022 - 4 * (n_changes - 1)))]
+            years = [rng.randint(first, last)]
             if n_changes == 2:
                 years.append(rng.randint(years[0] + 4, 2022))
             holders: list[str] = []
