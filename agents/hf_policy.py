@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from drgym.core.protocol import format_native_tool_calls
 from drgym.errors import ConfigError
 
 __all__ = ["HFGenerator", "HFPolicy", "as_text_messages"]
@@ -23,11 +24,7 @@ def as_text_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
         content = message.get("content") or ""
         if not isinstance(content, str):
             content = json.dumps(content, ensure_ascii=False)
-        for call in message.get("tool_calls") or []:
-            function = call.get("function", {})
-            arguments = function.get("arguments", "{}")
-            arguments = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else arguments
-            content += f"<tool_call>{json.dumps({'name': function.get('name'), 'arguments': arguments})}</tool_call>"
+        content += format_native_tool_calls(message.get("tool_calls") or [])
         converted.append({"role": message["role"] if message["role"] != "tool" else "user", "content": content})
     return converted
 

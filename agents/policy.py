@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
+
+from drgym.core.protocol import format_tool_call
 
 __all__ = ["CallablePolicy", "Policy", "RandomPolicy"]
 
@@ -53,4 +54,4 @@ class RandomPolicy:
         else:
             query = " ".join(self.rng.sample(words, min(3, len(words)))) if words else "report"
             call = {"name": "batch_web_surfer", "arguments": {"queries": [query]}}
-        return f"<tool_call>{json.dumps(call)}</tool_call>"
+        return format_tool_call(call["name"], call["arguments"])

@@ -9,11 +9,11 @@ graph or the task's ground truth.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from drgym.core.protocol import format_tool_call
 from drgym.tasks.world import ATTRIBUTES, RELATIONS
 
 __all__ = ["ScriptedResearcher"]
@@ -55,7 +55,7 @@ class _Episode:
 
 
 def _call(name: str, **arguments: Any) -> str:
-    return f"<tool_call>{json.dumps({'name': name, 'arguments': arguments}, ensure_ascii=False)}</tool_call>"
+    return format_tool_call(name, arguments)
 
 
 class ScriptedResearcher:

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 __all__ = ["TrajectoryWriter", "episode_report", "read_trajectories", "repair"]
 
-_ANSWER_FILE = re.compile(r"<answer\s+file=\"([^\"]+)\"\s*/>")
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
-_TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 
 
 def read_trajectories(path: str | Path) -> Iterator[dict[str, Any]]:
@@ -77,30 +73,6 @@ class TrajectoryWriter:
 
 
 def episode_report(record: dict[str, Any]) -> str:
-    """The submitted answer or report of an episode, as the environment graded it (``record["submission"]``).
-
-    Records written before the environment recorded it fall back to the inline answer, or the last write of the
-    submitted file (which misses later patches).
-    """
-    if "submission" in record:
-        return str(record["submission"] or "")
-    actions = [step["action"] for step in record.get("steps", [])]
-    if not actions:
-        return ""
-    last = actions[-1]
-    submitted = _ANSWER_FILE.search(last)
-    if submitted is None:
-        found = _ANSWER.search(last)
-        return found.group(1) if found else ""
-    path = submitted.group(1)
-    for action in reversed(actions[:-1]):
-        for raw in reversed(_TOOL_CALL.findall(action)):
-            try:
-                call = json.loads(raw)
-            except json.JSONDecodeError:
-                continue
-            arguments = call.get("arguments") or {}
-            if call.get("name") == "file" and arguments.get("action") in ("write", "append") \
-                    and arguments.get("path") == path:
-                return str(arguments.get("content") or "")
-    return ""
+    """The submitted answer or report of an episode, as the environment graded it (``record["submission"]``,
+    recorded when it was graded; "" for an episode that submitted nothing)."""
+    return str(record.get("submission") or "")

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 import drgym  # noqa: F401 - registers the environments
+from drgym.core.protocol import format_tool_call
 from drgym.envs import Budget
 from drgym.envs.tools.file import apply_unified_diff
 
@@ -36,7 +37,7 @@ SIZES = [1_000, 4_000, 16_000, 64_000, 256_000, 1_000_000]
 
 
 def _call(name: str, **arguments) -> str:
-    return f"<tool_call>{json.dumps({'name': name, 'arguments': arguments})}</tool_call>"
+    return format_tool_call(name, arguments)
 
 
 def _repeat(unit: str, size: int) -> str:

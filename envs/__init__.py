@@ -2,7 +2,7 @@
 
 from drgym.envs.budget import Budget, PriceTable
 from drgym.envs.noise import NoiseConfig
-from drgym.envs.protocol import parse_action
+from drgym.core.protocol import parse_action
 from drgym.envs.research_env import DeepResearchEnv, DeepSearchEnv, ResearchEnv
 
 __all__ = ["Budget", "DeepResearchEnv", "DeepSearchEnv", "NoiseConfig", "PriceTable", "ResearchEnv", "parse_action"]

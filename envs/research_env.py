@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import logging
@@ -17,10 +18,12 @@ import gymnasium as gym
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
+from drgym.core.clipping import clip
+from drgym.core.protocol import MAX_ACTION_CHARS, ParsedAction, action_size_problem, parse_action
+from drgym.core.results import ToolResult
 from drgym.envs.budget import Budget, BudgetTracker, PriceTable
-from drgym.envs.clipping import clip
+from drgym.envs.history import MessageHistory
 from drgym.envs.noise import NoiseConfig, failure_text, inject
-from drgym.envs.protocol import MAX_ACTION_CHARS, ParsedAction, action_size_problem, parse_action
 from drgym.envs.tools.base import DEFAULT_WORKSPACE_QUOTA_MB, EpisodeState, Tool, ToolError
 from drgym.envs.tools.file import MAX_FILE_BYTES, FileTool, resolve_workspace_path
 from drgym.envs.tools.image import AnalyzeImage, VisionBackend
@@ -217,7 +220,7 @@ class ResearchEnv(gym.Env[str, str]):
         self._task: Task | None = None
         self._state: EpisodeState | None = None
         self._tracker: BudgetTracker | None = None
-        self._messages: list[dict[str, Any]] = []
+        self._messages = MessageHistory()
         self._done = True
         self._citations: dict[str, float] | None = None
         self._submission: str | None = None
@@ -257,8 +260,8 @@ class ResearchEnv(gym.Env[str, str]):
         started = None if deadline is None else deadline - self.budget.max_seconds
         self._tracker = BudgetTracker(self.budget, self.prices, self.tokenizer, started=started)
         self._done = False
-        self._messages = [{"role": "system", "content": self._system_prompt},
-                          {"role": "user", "content": task.question}]
+        self._messages = MessageHistory([{"role": "system", "content": self._system_prompt},
+                                         {"role": "user", "content": task.question}])
         observation = f"{self._system_prompt}\n\n# Question\n{task.question}\n\n{self._tracker.describe()}"
         self._tracker.charge_observation(observation)
         return observation, self._info()
@@ -277,16 +280,15 @@ class ResearchEnv(gym.Env[str, str]):
         self._submission = None
         if parsed.errors:
             tracker.charge_unrun_calls(parsed.n_calls)
-            text = "error: " + "\n".join(parsed.errors)
-            results = [("error", None, text)]
+            results = [ToolResult.error("\n".join(parsed.errors))]
         elif parsed.answer is not None or parsed.answer_file is not None:
             report, error = self._answer_text(parsed)
             if error is not None:
-                results = [("error", None, error)]
+                results = [ToolResult.error(error)]
             else:
                 reward, verdicts = self._grade(report)
                 terminated, is_fruitless = True, False
-                results = [("answer", None, f"answer received; episode over. reward {reward:.3f}")]
+                results = [ToolResult("answer", f"answer received; episode over. reward {reward:.3f}")]
         else:
             results, n_failed = self._run_tools(parsed, state, tracker)
             is_fruitless = n_failed == len(parsed.tool_calls)
@@ -294,18 +296,18 @@ class ResearchEnv(gym.Env[str, str]):
         truncated = exhausted is not None
         if truncated:
             reward, verdicts = self._grade_draft()
-            results.append(("budget", None, f"budget exhausted ({exhausted}): the episode is over."))
+            results.append(ToolResult("budget", f"budget exhausted ({exhausted}): the episode is over."))
         tail = "" if terminated or truncated else tracker.describe()
         results = _fit(results, self.observation_space.max_length - len(tail))
-        observation = tool_responses([text for _, _, text in results], tail)
+        observation = tool_responses([result.text for result in results], tail)
         if len(observation) > self.observation_space.max_length:  # many blocks in a small space: one block
             room = self.observation_space.max_length - len(tail) - _BLOCK_CHARS - 2
-            body = "\n\n".join(text for _, _, text in results)
+            body = "\n\n".join(result.text for result in results)
             observation = tool_responses([clip(body, max(0, room), what="observation")], tail)
         tracker.charge_observation(observation)
         recorded = _recorded_action(action, action_text, is_fruitless=is_fruitless,
                                     problem=parsed.errors[0] if parsed.errors else "")
-        self._messages.append(recorded)
+        self._messages.record(recorded)
         self._record_observation(recorded, results, observation, tail)
         self._done = terminated or truncated
         info = self._info()
@@ -339,7 +341,7 @@ class ResearchEnv(gym.Env[str, str]):
     # -- internals ------------------------------------------------------------------------------------
 
     def _run_tools(self, parsed: ParsedAction, state: EpisodeState,
-                   tracker: BudgetTracker) -> tuple[list[tuple[str, str, str]], int]:
+                   tracker: BudgetTracker) -> tuple[list[ToolResult], int]:
         """The calls' results, and how many were refused (unknown tool, or the tool said what was wrong)."""
         results = []
         n_failed = 0
@@ -354,43 +356,52 @@ class ResearchEnv(gym.Env[str, str]):
                 n_failed += 1
                 close = difflib.get_close_matches(call.name, list(self.tools), n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
-                results.append((call.name, call.call_id, f"error: unknown tool {call.name!r}.{hint} Available: "
-                                                         f"{', '.join(self.tools)}."))
+                results.append(ToolResult.error(f"unknown tool {call.name!r}.{hint} Available: {', '.join(self.tools)}.",
+                                                name=call.name, call_id=call.call_id))
                 continue
             tracker.charge_tool(call.name)
             started = time.perf_counter()
-            retrieved = (len(state.visited_urls), set(state.seen_urls))
+            # the call's pages are kept apart until its result is known to reach the agent: a copy of every page
+            # seen so far, per call, would make a step cost grow with the episode (tools only add to seen_urls)
+            n_visited, seen_before, state.seen_urls = len(state.visited_urls), state.seen_urls, set()
             try:
-                output = tool.run(state, **tool.validate(call.arguments))
+                output = clip(tool.run(state, **tool.validate(call.arguments)), MAX_TOOL_RESPONSE_CHARS,
+                              what=f"{call.name} result")
+                result = ToolResult(call.name, output, call.call_id)
             except ToolError as e:
-                output = f"error: {e}"
+                result = ToolResult.error(clip(str(e), MAX_TOOL_RESPONSE_CHARS, what=f"{call.name} error"),
+                                          name=call.name, call_id=call.call_id)
                 n_failed += 1
-            output = clip(output, MAX_TOOL_RESPONSE_CHARS, what=f"{call.name} result")
+            finally:
+                seen_by_call, state.seen_urls = state.seen_urls, seen_before
             failure = inject(self.noise, call.name, state.rng)
             self.last_tool_calls.append({"name": call.name, "arguments": call.arguments, "noise": failure,
-                                         "error": output.startswith("error:"),
+                                         "error": result.is_error,
                                          "seconds": round(time.perf_counter() - started, 5)})
             if failure is not None:
-                output = failure_text(failure, call.name, output, state.rng)
+                result = ToolResult(call.name, failure_text(failure, call.name, result.text, state.rng), call.call_id,
+                                    is_error=True, noise=failure)
                 # the agent never received the result: its pages count as neither seen nor read for citations
-                del state.visited_urls[retrieved[0]:]
-                state.seen_urls.intersection_update(retrieved[1])
-            elif not output.startswith("error:"):
-                state.last_result = output
-            results.append((call.name, call.call_id, output))
+                del state.visited_urls[n_visited:]
+            else:
+                state.seen_urls |= seen_by_call
+                if not result.is_error:
+                    state.last_result = result.text
+            results.append(result)
         return results, n_failed
 
-    def _record_observation(self, recorded: dict[str, Any], results: list[tuple[str, str | None, str]],
+    def _record_observation(self, recorded: dict[str, Any], results: list[ToolResult],
                             observation: str, tail: str) -> None:
         """Native tool calls get one ``role: tool`` message each (the budget closes the last); anything else one
         user message of ``<tool_response>`` blocks, the form Qwen/Hermes templates take for a tool turn."""
         native = recorded.get("tool_calls")
-        if native and all(call_id is not None for _, call_id, _ in results):
-            for number, (name, call_id, text) in enumerate(results, start=1):
-                content = f"{text}\n\n{tail}" if tail and number == len(results) else text
-                self._messages.append({"role": "tool", "tool_call_id": call_id, "name": name, "content": content})
+        if native and all(result.call_id is not None for result in results):
+            for number, result in enumerate(results, start=1):
+                content = f"{result.text}\n\n{tail}" if tail and number == len(results) else result.text
+                self._messages.record({"role": "tool", "tool_call_id": result.call_id, "name": result.name,
+                                       "content": content})
         else:
-            self._messages.append({"role": "user", "content": observation})
+            self._messages.record({"role": "user", "content": observation})
 
     def _answer_text(self, parsed: ParsedAction) -> tuple[str, str | None]:
         if parsed.answer_file is None:
@@ -398,13 +409,13 @@ class ResearchEnv(gym.Env[str, str]):
         try:
             path = resolve_workspace_path(self._state.workspace, parsed.answer_file)
         except ToolError as e:
-            return "", f"error: cannot submit {parsed.answer_file!r}: {e}"
+            return "", f"cannot submit {parsed.answer_file!r}: {e}"
         if not path.is_file():
-            return "", (f"error: no file {parsed.answer_file!r} in the workspace to submit; write it with the file "
+            return "", (f"no file {parsed.answer_file!r} in the workspace to submit; write it with the file "
                         "tool first.")
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return "", (f"error: {parsed.answer_file!r} has {size:,} bytes; a report has at most {MAX_FILE_BYTES:,}. "
+            return "", (f"{parsed.answer_file!r} has {size:,} bytes; a report has at most {MAX_FILE_BYTES:,}. "
                         "Shorten it and submit again.")
         return _read_head(path), None
 
@@ -439,7 +450,7 @@ class ResearchEnv(gym.Env[str, str]):
         return 0.0, []
 
     def _info(self) -> dict[str, Any]:
-        return {"task_id": self._task.id, "kind": self._task.kind, "messages": list(self._messages),
+        return {"task_id": self._task.id, "kind": self._task.kind, "messages": self._messages,
                 "tools": self._tool_schemas, "budget": self._tracker.remaining(), "usage": self._tracker.usage(),
                 "visited_urls": list(self._state.visited_urls), "budget_limits": asdict(self.budget)}
 
@@ -496,13 +507,13 @@ def tool_responses(texts: list[str], tail: str = "") -> str:
 _BLOCK_CHARS = len("<tool_response>\n\n</tool_response>\n")
 
 
-def _fit(results: list[tuple[str, str | None, str]], limit: int) -> list[tuple[str, str | None, str]]:
+def _fit(results: list[ToolResult], limit: int) -> list[ToolResult]:
     """Results clipped so that their blocks fit in `limit` characters, each getting an equal share."""
     room = limit - _BLOCK_CHARS * max(1, len(results)) - 2
-    if sum(len(text) for _, _, text in results) <= room:
+    if sum(len(result.text) for result in results) <= room:
         return results
     share = max(0, room // max(1, len(results)))
-    return [(name, call_id, clip(text, share, what="tool result")) for name, call_id, text in results]
+    return [dataclasses.replace(result, text=clip(result.text, share, what="tool result")) for result in results]
 
 
 def _recorded_action(action: Any, action_text: str, *, is_fruitless: bool, problem: str) -> dict[str, Any]:

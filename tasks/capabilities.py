@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from drgym.core.protocol import parse_action
 from drgym.tasks.schema import Task
 
 __all__ = ["PlanStep", "plan_consistent", "report_variants", "research_plan", "reverse_query", "step_coverage"]
@@ -85,13 +86,7 @@ def plan_consistent(plan: list[PlanStep], actions: list[str]) -> bool:
 
 
 def _tool_calls(action: str) -> list[dict[str, Any]]:
-    calls = []
-    for raw in re.findall(r"<tool_call>(.*?)</tool_call>", action, re.DOTALL):
-        try:
-            calls.append(json.loads(raw))
-        except json.JSONDecodeError:
-            continue
-    return calls
+    return [{"name": call.name, "arguments": call.arguments} for call in parse_action(action).tool_calls]
 
 
 def reverse_query(report: str) -> str:

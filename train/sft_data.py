@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from drgym.agents.trajectories import episode_report, read_trajectories
+from drgym.core.protocol import format_native_tool_calls, parse_action
 from drgym.errors import ConfigError
 from drgym.tasks.splits import task_split
 
@@ -36,7 +37,6 @@ __all__ = ["SFTFilters", "SFTSummary", "action_ngram_loop", "build_sft_dataset",
 
 _CITE = re.compile(r"\\cite\{([^}]*)\}")
 _URL = re.compile(r"https?://[^\s)\]}>\"',]+")
-_TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 FILTERS = ("failed", "heldout", "reward", "loop", "citations", "longer", "mixture")
 
 
@@ -94,8 +94,10 @@ def parse_mixture(text: str | None) -> dict[str, float] | None:
 
 
 def _normalise_action(action: str) -> str:
-    calls = _TOOL_CALL.findall(action)
-    return " ".join(" ".join(c.split()) for c in calls) if calls else " ".join(action.split())
+    calls = parse_action(action).tool_calls
+    if calls:
+        return " ".join(json.dumps([call.name, call.arguments], sort_keys=True, ensure_ascii=False) for call in calls)
+    return " ".join(action.split())
 
 
 def action_ngram_loop(actions: list[str], *, n: int = 2, repeats: int = 3) -> bool:
@@ -124,14 +126,7 @@ def sft_messages(record: dict[str, Any], *, observation_role: str = "user") -> l
     for message in record.get("messages", []):
         role, content = message.get("role", ""), message.get("content") or ""
         if role == "assistant" and message.get("tool_calls"):
-            calls = json.loads(message["tool_calls"]) if isinstance(message["tool_calls"], str) \
-                else message["tool_calls"]
-            for call in calls:
-                function = call.get("function", {})
-                arguments = function.get("arguments", "{}")
-                arguments = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else arguments
-                content += "<tool_call>" + json.dumps({"name": function.get("name"), "arguments": arguments},
-                                                      ensure_ascii=False) + "</tool_call>"
+            content += format_native_tool_calls(message["tool_calls"])
         if role == "tool":  # native results: one turn per call, merged into a single observation turn
             if messages and messages[-1]["role"] == observation_role and messages[-1].get("_tool"):
                 messages[-1]["content"] += "\n\n" + content

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from drgym.agents.scripted import ScriptedResearcher
+from drgym.core.protocol import format_tool_call, parse_action
 from drgym.errors import ConfigError
 from drgym.tasks.capabilities import plan_consistent, report_variants, research_plan, reverse_query
 from drgym.tasks.procedural import ProceduralWorld
@@ -47,11 +48,10 @@ __all__ = ["CAPABILITIES", "SynthStats", "is_loop", "mix_rows", "replay_row", "s
 
 CAPABILITIES = ("planning", "seeking", "reflection", "report")
 ENV_IDS = {"deep_search": "drgym/DeepSearch-v0", "deep_research": "drgym/DeepResearch-v0"}
-_RETRY_MARK = "the call can be retried"
 
 
 def _call(name: str, **arguments: Any) -> str:
-    return f"<tool_call>{json.dumps({'name': name, 'arguments': arguments}, ensure_ascii=False)}</tool_call>"
+    return format_tool_call(name, arguments)
 
 
 @dataclass
@@ -92,12 +92,16 @@ class _Run:
     done: bool
 
 
-def _play(env: Any, task: Task, seed: int, teacher: Callable[[list[dict[str, Any]], int], str],
-          max_turns: int = 40) -> _Run:
+Teacher = Callable[[list[dict[str, Any]], int, list[dict[str, Any]]], str]
+"""A synthesis policy: (messages, turn, the previous turn's calls whose result an injected failure replaced)."""
+
+
+def _play(env: Any, task: Task, seed: int, teacher: Teacher, max_turns: int = 40) -> _Run:
     _, info = env.reset(seed=seed, options={"task_id": task.id})
     actions, observations, reward, done = [], [], 0.0, False
     for turn in range(max_turns):
-        action = teacher(info["messages"], turn)
+        failed = [call for call in env.unwrapped.last_tool_calls if call["noise"]] if turn else []
+        action = teacher(info["messages"], turn, failed)
         observation, reward, terminated, truncated, info = env.step(action)
         actions.append(action)
         observations.append(observation)
@@ -144,8 +148,8 @@ def replay_row(row: dict[str, Any]) -> tuple[list[str], float]:
 # -- teachers ----------------------------------------------------------------------------------------------
 
 
-def _acting(policy: Any) -> Callable[[list[dict[str, Any]], int], str]:
-    return lambda messages, turn: policy.act(messages)
+def _acting(policy: Any) -> Teacher:
+    return lambda messages, turn, failed: policy.act(messages)
 
 
 class _PlanTeacher:
@@ -157,7 +161,7 @@ class _PlanTeacher:
         self.done: set[int] = set()
         self.history: list[str] = []
 
-    def __call__(self, messages: list[dict[str, Any]], turn: int) -> str:
+    def __call__(self, messages: list[dict[str, Any]], turn: int, failed: list[dict[str, Any]]) -> str:
         from drgym.tasks.capabilities import step_coverage
 
         action = self.researcher.act(messages)
@@ -184,14 +188,14 @@ class _RecoveryTeacher:
         self.last = ""
         self.recoveries = 0
 
-    def __call__(self, messages: list[dict[str, Any]], turn: int) -> str:
-        observation = str(messages[-1].get("content") or "") if turn else ""
-        if turn and _RETRY_MARK in observation and "<tool_call>" in self.last:
+    _WHAT_HAPPENED = {"timeout": "timed out", "server_error": "failed (HTTP 503)", "empty_result": "came back empty",
+                      "truncated": "was cut off"}
+
+    def __call__(self, messages: list[dict[str, Any]], turn: int, failed: list[dict[str, Any]]) -> str:
+        if failed:
             self.recoveries += 1
-            kind = "timed out" if "timed out" in observation else "failed (HTTP 503)" if "503" in observation else \
-                "came back empty" if "no results" in observation else "was cut off"
-            retry = "".join(f"<tool_call>{c}</tool_call>" for c in re.findall(r"<tool_call>(.*?)</tool_call>",
-                                                                               self.last, re.DOTALL))
+            kind = self._WHAT_HAPPENED[failed[0]["noise"]]
+            retry = "".join(format_tool_call(call["name"], call["arguments"]) for call in failed)
             action = f"<think>The last call {kind}; the result says it can be retried, so I retry it.</think>{retry}"
         else:
             action = self.researcher.act(messages)
@@ -207,12 +211,12 @@ class _CrossCheckTeacher:
         self.stage = 0
         self.answer = ""
 
-    def __call__(self, messages: list[dict[str, Any]], turn: int) -> str:
+    def __call__(self, messages: list[dict[str, Any]], turn: int, failed: list[dict[str, Any]]) -> str:
         if self.stage == 0:
             action = self.researcher.act(messages)
-            if "<answer>" not in action:
+            if parse_action(action).answer is None:
                 return action
-            self.answer = re.search(r"<answer>(.*?)</answer>", action, re.DOTALL).group(1)
+            self.answer = parse_action(action).answer
             self.stage = 1
             return (f"<think>Before answering {self.answer}, I look for other sources on this figure.</think>"
                     + _call("batch_web_surfer", queries=[self.query], top_k=10))
@@ -233,7 +237,7 @@ class _SelfCorrectionTeacher:
         self.researcher, self.hop, self.wrong = researcher, hop, wrong
         self.stage = 0
 
-    def __call__(self, messages: list[dict[str, Any]], turn: int) -> str:
+    def __call__(self, messages: list[dict[str, Any]], turn: int, failed: list[dict[str, Any]]) -> str:
         from drgym.tasks.world import RELATIONS
 
         key = self.hop["key"].split(":", 1)[1]
@@ -453,7 +457,7 @@ def _report_rows(task, episode_seed, env_for, replay, base_kwargs, stats, synthe
     tasks_file = str(out / "tasks.jsonl")
     TaskSet(synthesized, name="synthesized").save(tasks_file)  # the env reads the request from here
     run = _play(env_for("deep_research", tasks_file, base_kwargs, fresh=True), task, episode_seed,
-                lambda messages, turn: actions[turn])
+                lambda messages, turn, failed: actions[turn])
     if run.reward < 0.6:
         stats.drop(capability, f"{variant}: reward {run.reward:.2f}")
         return []

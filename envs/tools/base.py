@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import ConfigDict, Field, ValidationError, create_model
 
-from drgym.envs.clipping import preview
+from drgym.core.clipping import preview
 
 __all__ = ["DEFAULT_WORKSPACE_QUOTA_MB", "EpisodeState", "MAX_WORKSPACE_ENTRIES", "Tool", "ToolError",
            "workspace_usage"]

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Literal
 
-from drgym.envs.clipping import clip, preview
+from drgym.core.clipping import clip, preview
 from drgym.envs.tools.base import MAX_WORKSPACE_ENTRIES, EpisodeState, Tool, ToolError, workspace_usage
 
 __all__ = ["MAX_FILE_BYTES", "MAX_PATH_CHARS", "FileTool", "apply_unified_diff", "resolve_workspace_path"]

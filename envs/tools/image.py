@@ -13,7 +13,7 @@ import io
 import os
 from dataclasses import dataclass
 
-from drgym.envs.clipping import preview
+from drgym.core.clipping import preview
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
 from drgym.envs.tools.file import resolve_workspace_path
 from drgym.web.corpus import Corpus

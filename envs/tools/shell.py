@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from drgym.envs.clipping import preview
+from drgym.core.clipping import preview
 from drgym.envs.tools.base import MAX_WORKSPACE_ENTRIES, EpisodeState, Tool, ToolError, workspace_usage
 from drgym.errors import ConfigError, DependencyNotInstalled
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from drgym.envs.clipping import preview
+from drgym.core.clipping import preview
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
 
 __all__ = ["MAX_ITEMS", "MAX_ITEM_CHARS", "Todo"]

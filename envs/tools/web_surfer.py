@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drgym.envs.clipping import preview
+from drgym.core.clipping import preview
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
 from drgym.errors import LiveWebError
 from drgym.web.index import SearchIndex

@@ -18,7 +18,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from drgym.agents.tiny_model import build_tiny_model
-from drgym.envs.protocol import parse_action
+from drgym.core.protocol import parse_action
 
 QWEN3_STYLE = """
 {%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) -%}

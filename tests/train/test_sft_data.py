@@ -86,10 +86,12 @@ def test_loop_detector_and_report_extraction():
     assert action_ngram_loop([call, call, call])
     assert action_ngram_loop([call, other, call, other, call, other], n=2, repeats=3)
     assert not action_ngram_loop([call, other, call, "<answer>1</answer>"])
-    record = {"steps": [{"action": '<tool_call>{"name": "file", "arguments": {"action": "write", "path": "report.md", '
-                                   '"content": "# R\\nA \\\\cite{https://a.gov/x}"}}</tool_call>'},
-                        {"action": '<answer file="report.md"/>'}]}
-    assert episode_report(record) == "# R\nA \\cite{https://a.gov/x}"
+    # the report is what the env graded and recorded, never rebuilt from the file writes (a later patch would be lost)
+    steps = [{"action": '<tool_call>{"name": "file", "arguments": {"action": "write", "path": "report.md", '
+                        '"content": "# R\\nA \\\\cite{https://a.gov/x}"}}</tool_call>'},
+             {"action": '<answer file="report.md"/>'}]
+    assert episode_report({"steps": steps, "submission": "# R2\nB"}) == "# R2\nB"
+    assert episode_report({"steps": steps}) == ""
 
 
 def test_cli_sft_data(tiny_world, tmp_path):

@@ -24,9 +24,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from drgym.envs.clipping import preview
+from drgym.core.clipping import preview
 
-__all__ = ["ACTION_FORMAT", "MAX_ACTION_CHARS", "MAX_CALL_ID_CHARS", "MAX_JSON_DEPTH", "MAX_TOOL_CALLS_PER_TURN",
+__all__ = ["ACTION_FORMAT", "format_answer", "format_native_tool_calls", "format_tool_call", "MAX_ACTION_CHARS", "MAX_CALL_ID_CHARS", "MAX_JSON_DEPTH", "MAX_TOOL_CALLS_PER_TURN",
            "MAX_TOOL_NAME_CHARS", "ParsedAction", "ToolCall", "action_size_problem", "parse_action"]
 
 MAX_ACTION_CHARS = 1_000_000
@@ -68,6 +68,51 @@ class ParsedAction:
     """What was wrong with the action; when not empty, nothing in it is executed."""
     n_calls: int = 0
     """Tool calls the action wrote, well-formed or not: what `Budget.max_tool_calls` charges."""
+
+
+def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
+    """One tool call in the text form `parse_action` reads (Hermes style, as Qwen's templates render it).
+
+    >>> format_tool_call("todo", {"action": "list"})
+    '<tool_call>{"name": "todo", "arguments": {"action": "list"}}</tool_call>'
+    """
+    return f"<tool_call>{json.dumps({'name': name, 'arguments': arguments}, ensure_ascii=False)}</tool_call>"
+
+
+def format_native_tool_calls(tool_calls: Any) -> str:
+    """An OpenAI assistant message's ``tool_calls`` in the text form, one `format_tool_call` each (how a text-mode
+    chat template shows them). Arguments sent as a JSON string are decoded; a string that is not JSON stays a
+    string, so nothing the model wrote is lost.
+    """
+    if isinstance(tool_calls, str):  # a record that stored them serialised
+        try:
+            tool_calls = json.loads(tool_calls)
+        except json.JSONDecodeError:
+            return ""
+    text = ""
+    for call in tool_calls if isinstance(tool_calls, list) else []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            continue
+        arguments = function.get("arguments", {})
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            except json.JSONDecodeError:
+                pass
+        text += format_tool_call(str(function.get("name", "")), arguments)
+    return text
+
+
+def format_answer(answer: str | None = None, *, file: str | None = None) -> str:
+    """A final answer in the text form `parse_action` reads: inline, or a report file in the workspace.
+
+    >>> format_answer(file="report.md")
+    '<answer file="report.md"/>'
+    """
+    if (answer is None) == (file is None):
+        raise ValueError("give the answer text or the report file, not both")
+    return f'<answer file="{file}"/>' if file is not None else f"<answer>{answer}</answer>"
 
 
 def parse_action(action: Any) -> ParsedAction:
