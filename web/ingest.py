@@ -1,40 +1,62 @@
-"""Ingest real pages into a `Corpus`: JSONL records, a folder of .html files, or WARC files.
+"""Ingest real pages into a `Corpus`: JSONL records, folders of .html files, or WARC files.
 
-A bad record (unparsable line, missing url, page without text, broken WARC record) is reported with its
-file and line or byte offset and skipped; `IngestReport.summary()` says how many of each.
+Pages are extracted by `drgym.web.extract` (structure kept: wrapped lines joined, code with its line breaks,
+tables as rows, footnotes kept, long blocks split) on all cores, in input order, so the same sources give the same
+corpus. Internal links are resolved against the corpus: an outlink to ``usage/`` becomes the url of the page
+``usage/index.html`` when the corpus has it. A folder ingested with `base_url` gets stable urls
+(``https://docs.example.org/usage/config.html``) that do not depend on the folder's name.
+
+A bad record (unparsable line, missing url, page without text, broken WARC record, a page whose extraction fails
+or crashes its worker) is reported with its file and line or byte offset and skipped;
+`IngestReport.summary()` says how many of each.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+import multiprocessing
+import os
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import TypeVar
+from urllib.parse import quote, urlparse, urlsplit, urlunsplit
 
 from tqdm.auto import tqdm
 
 from drgym.errors import IngestError
 from drgym.web.authority import AuthorityTable
 from drgym.web.corpus import Corpus, Page
-from drgym.web.extract import extract_html
+from drgym.web.extract import DEFAULT_MAX_PARAGRAPH_CHARS, ExtractedPage, extract_html, parse_date
 
-__all__ = ["IngestIssue", "IngestReport", "ingest"]
+__all__ = ["MAX_PAGE_BYTES", "IngestIssue", "IngestReport", "ingest"]
 
 logger = logging.getLogger(__name__)
+
+MAX_PAGE_BYTES = 10_000_000
+"""A page (HTML file, WARC payload, JSONL line) larger than this is skipped: no document page is that large."""
+_BATCH_SIZE = 8  # pages per task sent to a worker: large enough to amortise the transfer, small for balance
+_CRASHED = "extraction crashed its worker process (out of memory, or a fault in a parser)"
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class IngestIssue:
-    """One skipped record: where it is (file and line, or byte offset in a WARC) and why."""
+    """One skipped record: where it is (file and line, or byte offset in a WARC), its url when known, and why."""
 
     source: str
     location: str
     reason: str
+    url: str = ""
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.location}: {self.reason}"
+        return f"{self.source}:{self.location}: " + (f"{self.url}: " if self.url else "") + self.reason
 
 
 @dataclass
@@ -43,15 +65,25 @@ class IngestReport:
     n_pages: int = 0
     n_duplicates: int = 0
     n_not_html: int = 0
+    n_without_text: int = 0
+    """Pages skipped because no main text was found in them (they are among `issues` too)."""
+    n_redirects: int = 0
+    """Pages that only send the reader elsewhere (``<meta http-equiv="refresh">``): links to them lead to
+    where they send."""
+    n_workers: int = 1
+    """Processes that extracted pages."""
     issues: list[IngestIssue] = field(default_factory=list)
 
     def summary(self) -> str:
         return (f"{self.n_records} records read, {self.n_pages} pages kept, {len(self.issues)} bad records "
-                f"skipped, {self.n_duplicates} duplicate urls skipped, {self.n_not_html} non-HTML records skipped")
+                f"skipped ({self.n_without_text} without main text), {self.n_duplicates} duplicate urls skipped, "
+                f"{self.n_not_html} non-HTML records skipped, {self.n_redirects} redirect pages followed")
 
 
 def ingest(sources: Iterable[str | Path], *, authority: AuthorityTable | None = None, name: str = "corpus",
-           keep_html: bool = True, show_progress: bool = True) -> tuple[Corpus, IngestReport]:
+           keep_html: bool = True, show_progress: bool = True, base_url: str | None = None,
+           guess_dates: bool = False, workers: int | None = None,
+           max_paragraph_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS) -> tuple[Corpus, IngestReport]:
     """Builds a corpus from JSONL files, folders of .html files and .warc/.warc.gz files.
 
     Args:
@@ -59,37 +91,88 @@ def ingest(sources: Iterable[str | Path], *, authority: AuthorityTable | None = 
         authority: tiers for domains; a JSONL record's own ``tier`` wins.
         name: the corpus name.
         keep_html: store each page's source HTML next to its text (browse can show it; costs disk).
+        base_url: where a folder's pages live on the web (``https://docs.example.org/en/``): a file
+            ``usage/config.html`` gets the url ``<base_url>usage/config.html`` and the domain of `base_url`.
+            Without it a page's ``<link rel="canonical">`` names its url, else ``local://<folder name>/<path>``.
+        guess_dates: date a page whose metadata names no date from its text (htmldate's extensive search);
+            off by default, because years in a page's text are rarely its date.
+        workers: processes that extract pages; default all CPU cores the process may use. Output order does
+            not depend on it.
+        max_paragraph_chars: longer blocks are split into parts of at most this many characters.
 
     Raises:
-        IngestError: a source does not exist or is of no known kind (single bad records never raise).
+        IngestError: a source does not exist or is of no known kind, or an argument is invalid (single bad
+            records never raise).
     """
+    sources = [Path(source) for source in sources]
     authority = authority or AuthorityTable.load()
-    report = IngestReport()
+    base_url = _checked_base_url(base_url, sources)
+    workers = _checked_workers(workers)
+    if max_paragraph_chars < 80:
+        raise IngestError(f"max_paragraph_chars must be at least 80, got {max_paragraph_chars}")
+    report = IngestReport(n_workers=workers)
     pages: dict[str, Page] = {}
-    for source in map(Path, sources):
+    redirects: dict[str, str] = {}
+    for source in sources:
         if not source.exists():
             raise IngestError(f"ingest source {source} does not exist")
         if source.is_dir():
-            records = _html_folder_records(source, report)
+            files = _html_files(source)
+            records, total = _html_folder_records(source, files, base_url, report), len(files)
         elif source.name.endswith(".jsonl"):
-            records = _jsonl_records(source, report)
+            records, total = _jsonl_records(source, report), None
         elif source.name.endswith((".warc", ".warc.gz")):
-            records = _warc_records(source, report)
+            records, total = _warc_records(source, report), None
         else:
             raise IngestError(f"{source}: unknown ingest source; expected a folder of .html files, a .jsonl "
                               "file or a .warc / .warc.gz file")
-        for record in tqdm(records, desc=f"ingest {source.name}", unit="rec", disable=not show_progress):
-            page = _page_from_record(record, authority, keep_html, report)
+        extracted = _ordered_map(_extract_batch, records,
+                                 lambda r: _ExtractionJob(r.html, r.url, guess_dates, max_paragraph_chars)
+                                 if r.text is None else None, workers=workers)
+        for record, result in tqdm(extracted, total=total, desc=f"ingest {source.name}", unit="page",
+                                   disable=not show_progress):
+            if isinstance(result, ExtractedPage) and result.redirect_to not in ("", record.url):
+                redirects[record.url] = result.redirect_to
+                report.n_redirects += 1
+                continue
+            page = _page_from_record(record, result, authority, keep_html, report)
             if page is None:
                 continue
             if page.url in pages:
                 report.n_duplicates += 1
                 continue
             pages[page.url] = page
+    pages = _resolve_outlinks(pages, redirects)
     report.n_pages = len(pages)
     for issue in report.issues:
         logger.warning("skipped %s", issue)
     return Corpus.from_pages(pages.values(), name=name), report
+
+
+def _checked_base_url(base_url: str | None, sources: list[Path]) -> str | None:
+    if base_url is None:
+        return None
+    parsed = urlparse(base_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise IngestError(f"base_url {base_url!r} must be an absolute http(s) url such as "
+                          "'https://docs.example.org/en/latest/'")
+    if parsed.query or parsed.fragment:
+        raise IngestError(f"base_url {base_url!r} must have no query or fragment")
+    if not any(source.is_dir() for source in sources):
+        raise IngestError(f"base_url {base_url!r} applies to folders of .html files, and no source is a folder "
+                          "(JSONL and WARC records carry their own urls); leave it out")
+    return base_url if base_url.endswith("/") else base_url + "/"
+
+
+def _checked_workers(workers: int | None) -> int:
+    if workers is None:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise IngestError(f"workers must be a whole number of processes, 1 or more, got {workers!r}")
+    return workers
 
 
 @dataclass
@@ -104,14 +187,97 @@ class _Record:
     tier: int | None = None
     domain: str = ""
     outlinks: tuple[str, ...] = ()
-    crawl_date: str = ""
-    """When the record was fetched (WARC-Date): the page's date only when the page itself names none."""
+    header_date: str = ""
+    """From the HTTP Last-Modified header, else the WARC-Date: the page's date when its metadata names none."""
 
 
-def _page_from_record(record: _Record, authority: AuthorityTable, keep_html: bool,
-                      report: IngestReport) -> Page | None:
+@dataclass(frozen=True)
+class _ExtractionJob:
+    """What a worker process needs to extract one page (the record itself stays in the main process)."""
+
+    html: str
+    url: str
+    guess_dates: bool
+    max_paragraph_chars: int
+
+
+def _extract_batch(jobs: list[_ExtractionJob | None]) -> list[ExtractedPage | str | None]:
+    """Runs in a worker: each page's extraction, or the reason it failed (one page never fails the batch)."""
+    return [_extract_one(job) if job is not None else None for job in jobs]
+
+
+def _extract_one(job: _ExtractionJob) -> ExtractedPage | str:
+    try:
+        return extract_html(job.html, url=job.url, guess_dates=job.guess_dates,
+                            max_paragraph_chars=job.max_paragraph_chars)
+    except RecursionError:
+        return "HTML nested too deeply to read"
+    except Exception as e:  # lxml and trafilatura raise many kinds on broken markup
+        return f"HTML could not be parsed: {type(e).__name__}: {str(e)[:200]}"
+
+
+_Item = TypeVar("_Item")
+
+
+def _ordered_map(function: Callable[[list], list], items: Iterable[_Item], job_of: Callable[[_Item], object], *,
+                 workers: int, batch_size: int = _BATCH_SIZE) -> Iterator[tuple[_Item, object]]:
+    """``(item, result)`` in input order, `function` run on batches of jobs in `workers` processes.
+
+    At most ``2 * workers`` batches are in flight, so a stream of any length runs in bounded memory. When a
+    worker dies (out of memory, a segfault in a parser), the batches in flight are run again one item at a time
+    in a fresh pool; the item that kills that one too gets the result `_CRASHED`, and the rest go on.
+    Fewer items than one batch per worker are processed in this process: starting workers costs more.
+    """
+    iterator = iter(items)
+    head = list(itertools.islice(iterator, workers * batch_size if workers > 1 else 0))
+    if workers <= 1 or len(head) < workers * batch_size:
+        for batch in _batches(itertools.chain(head, iterator), batch_size):
+            yield from zip(batch, function([job_of(item) for item in batch]), strict=True)
+        return
+    batches = _batches(itertools.chain(head, iterator), batch_size)
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads and locks
+    executor = ProcessPoolExecutor(workers, mp_context=context)
+    pending: deque[tuple[list[_Item], Future]] = deque()
+    try:
+        while True:
+            while len(pending) < 2 * workers and (batch := next(batches, None)) is not None:
+                pending.append((batch, executor.submit(function, [job_of(item) for item in batch])))
+            if not pending:
+                return
+            batch, future = pending.popleft()
+            try:
+                results = future.result()
+            except BrokenProcessPool:
+                suspects = [batch, *(b for b, _ in pending)]
+                pending.clear()
+                executor.shutdown(wait=True, cancel_futures=True)
+                executor = ProcessPoolExecutor(1, mp_context=context)
+                for suspect_batch in suspects:
+                    for item in suspect_batch:
+                        try:
+                            result = executor.submit(function, [job_of(item)]).result()[0]
+                        except BrokenProcessPool:
+                            result = _CRASHED
+                            executor.shutdown(wait=True)
+                            executor = ProcessPoolExecutor(1, mp_context=context)
+                        yield item, result
+                executor.shutdown(wait=True)
+                executor = ProcessPoolExecutor(workers, mp_context=context)
+                continue
+            yield from zip(batch, results, strict=True)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _batches(items: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
+    while batch := list(itertools.islice(items, size)):
+        yield batch
+
+
+def _page_from_record(record: _Record, extracted: ExtractedPage | str | None, authority: AuthorityTable,
+                      keep_html: bool, report: IngestReport) -> Page | None:
     def skip(reason: str) -> None:
-        report.issues.append(IngestIssue(record.source, record.location, reason))
+        report.issues.append(IngestIssue(record.source, record.location, reason, url=record.url))
 
     parsed = urlparse(record.url)
     if not record.url or not parsed.scheme or not (parsed.netloc or parsed.scheme == "local"):
@@ -119,26 +285,66 @@ def _page_from_record(record: _Record, authority: AuthorityTable, keep_html: boo
         return None
     domain = record.domain or parsed.netloc.lower() or parsed.path.split("/")[0]
     title, published, outlinks = record.title, record.published, record.outlinks
-    if record.text is not None:
-        paragraphs = tuple(p.strip() for p in (record.text if isinstance(record.text, list)
-                                                else record.text.split("\n\n")) if p and p.strip())
+    if isinstance(extracted, str):
+        skip(extracted)
+        return None
+    if extracted is None:
+        text = record.text or ""
+        paragraphs = tuple(p.strip() for p in (text if isinstance(text, list) else text.split("\n\n"))
+                           if p and p.strip())
     else:
-        try:
-            extracted = extract_html(record.html, url=record.url)
-        except Exception as e:  # trafilatura and lxml raise many kinds on broken markup
-            skip(f"HTML could not be parsed: {type(e).__name__}: {e}")
-            return None
         paragraphs = extracted.paragraphs
         title = title or extracted.title
         published = published or extracted.published
         outlinks = outlinks or extracted.outlinks
-    published = published or record.crawl_date
+    published = parse_date(published) or record.header_date
     if not paragraphs:
+        report.n_without_text += 1
         skip("no main text found in the page")
         return None
     tier = record.tier if record.tier is not None else authority.tier(domain)
-    return Page(url=record.url, domain=domain, title=title or record.url, published=published[:10], tier=tier,
+    return Page(url=record.url, domain=domain, title=title or record.url, published=published, tier=tier,
                 paragraphs=paragraphs, outlinks=tuple(outlinks), html=record.html if keep_html else "")
+
+
+def _resolve_outlinks(pages: dict[str, Page], redirects: dict[str, str]) -> dict[str, Page]:
+    """Outlinks pointed at the corpus's own urls: ``usage/`` at ``usage/index.html``, ``a`` at ``a.html``, a
+    moved page at where it moved."""
+    resolved: dict[str, Page] = {}
+    for url, page in pages.items():
+        links = tuple(dict.fromkeys(link for link in (_corpus_url(link, pages, redirects) for link in page.outlinks)
+                                    if link != url))
+        resolved[url] = page if links == page.outlinks else replace(page, outlinks=links)
+    return resolved
+
+
+def _corpus_url(link: str, pages: dict[str, Page], redirects: dict[str, str]) -> str:
+    for _ in range(10):  # redirect chains end; a cycle stops here
+        known = _known_form(link, pages, redirects)
+        if known not in redirects:
+            return known
+        link = redirects[known]
+    return link
+
+
+def _known_form(link: str, pages: dict[str, Page], redirects: dict[str, str]) -> str:
+    if link in pages or link in redirects:
+        return link
+    parts = urlsplit(link)
+    path = parts.path
+    if path.endswith("/") or not path:
+        candidates = [path + "index.html", path + "index.htm", path.rstrip("/") + ".html"]
+    elif path.endswith(("/index.html", "/index.htm")):
+        candidates = [path.rsplit("/", 1)[0] + "/"]
+    elif path.endswith((".html", ".htm")):
+        candidates = [path.rsplit(".", 1)[0], path.rsplit(".", 1)[0] + "/"]
+    else:
+        candidates = [path + ".html", path + "/", path + "/index.html"]
+    for candidate in candidates:
+        url = urlunsplit(parts._replace(path=candidate))
+        if url in pages or url in redirects:
+            return url
+    return link
 
 
 def _field_problem(row: dict, text, html) -> str | None:
@@ -163,12 +369,17 @@ def _field_problem(row: dict, text, html) -> str | None:
 
 
 def _jsonl_records(path: Path, report: IngestReport) -> Iterator[_Record]:
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for line_number, line in enumerate(lines, start=1):
-            if not line.strip():
+    with path.open("rb") as lines:
+        for line_number, raw in enumerate(lines, start=1):
+            if not raw.strip():
                 continue
             report.n_records += 1
             location = f"line {line_number}"
+            if len(raw) > MAX_PAGE_BYTES:
+                report.issues.append(IngestIssue(str(path), location, f"record is {len(raw):,} bytes, over the "
+                                                 f"{MAX_PAGE_BYTES:,}-byte limit of one page"))
+                continue
+            line = raw.decode("utf-8", errors="replace")
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
@@ -202,24 +413,54 @@ def _jsonl_records(path: Path, report: IngestReport) -> Iterator[_Record]:
                           tier=tier, domain=str(row.get("domain") or ""), outlinks=tuple(row.get("outlinks") or ()))
 
 
-def _html_folder_records(folder: Path, report: IngestReport) -> Iterator[_Record]:
-    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".html", ".htm") and p.is_file()):
+def _html_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".html", ".htm") and p.is_file())
+
+
+def _html_folder_records(folder: Path, files: list[Path], base_url: str | None,
+                         report: IngestReport) -> Iterator[_Record]:
+    for path in files:
         report.n_records += 1
-        relative = path.relative_to(folder).as_posix()
+        relative = quote(path.relative_to(folder).as_posix(), safe="/~!$&'()*+,;=:@")
         try:
-            html = path.read_bytes().decode("utf-8", errors="replace")
+            size = path.stat().st_size
+            if size > MAX_PAGE_BYTES:
+                report.issues.append(IngestIssue(str(path), "file", f"file is {size:,} bytes, over the "
+                                                 f"{MAX_PAGE_BYTES:,}-byte limit of one page"))
+                continue
+            html = _decode(path.read_bytes())
         except OSError as e:
             report.issues.append(IngestIssue(str(path), "file", f"cannot read: {e}"))
             continue
-        yield _Record(source=str(path), location="file", url=_canonical_url(html) or f"local://{folder.name}/{relative}",
-                      html=html)
+        if base_url is not None:
+            url = base_url + relative
+        else:
+            url = _canonical_url(html) or f"local://{quote(folder.resolve().name)}/{relative}"
+        yield _Record(source=str(path), location="file", url=url, html=html)
+
+
+def _decode(body: bytes, content_type: str = "") -> str:
+    """Page bytes as text: the charset the HTTP header or a <meta> tag names, else UTF-8, else Windows-1252."""
+    named = re.search(r"charset=([\w.:-]+)", content_type, re.IGNORECASE)
+    meta = _CHARSET.search(body[:4096]) if named is None else None
+    charset = named.group(1) if named else meta.group(1).decode("ascii") if meta else ""
+    if charset:
+        try:
+            return body.decode(charset, errors="replace")
+        except LookupError:  # a charset name Python does not know
+            pass
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("cp1252", errors="replace")
 
 
 def _canonical_url(html: str) -> str:
     import lxml.html
 
+    head = html[:200_000]  # the <link> is in <head>; no need to parse a whole large page twice
     try:
-        tree = lxml.html.fromstring(html)
+        tree = lxml.html.fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", head, count=1))
     except (lxml.etree.ParserError, ValueError):
         return ""
     for link in tree.iterfind(".//link[@rel='canonical']"):
@@ -245,26 +486,34 @@ def _warc_records(path: Path, report: IngestReport) -> Iterator[_Record]:
                 report.issues.append(IngestIssue(str(path), f"offset {offset}",
                                                  f"broken WARC record, rest of file skipped: {type(e).__name__}: {e}"))
                 return
-            if record.rec_type != "response":
+            if record.rec_type not in ("response", "resource"):
                 continue
             report.n_records += 1
             url = record.rec_headers.get_header("WARC-Target-URI") or ""
+            http = record.http_headers if record.rec_type == "response" else None
             try:
-                content_type = (record.http_headers.get_header("Content-Type") or "") if record.http_headers else ""
-                body = record.content_stream().read()
+                content_type = (http.get_header("Content-Type") if http else
+                                record.rec_headers.get_header("Content-Type")) or ""
+                body = record.content_stream().read(MAX_PAGE_BYTES + 1)
                 error = None
             except Exception as e:  # warcio raises plain Exceptions on broken chunking / compression
                 error = e
             location = f"offset {records.get_record_offset()}"  # (reading the offset consumes the record)
             if error is not None:
-                report.issues.append(IngestIssue(str(path), location, f"unreadable payload: {type(error).__name__}: {error}"))
+                report.issues.append(IngestIssue(str(path), location, f"unreadable payload: {type(error).__name__}: "
+                                                 f"{str(error)[:200]}", url=url))
                 continue
             if content_type and "html" not in content_type.lower():
                 report.n_not_html += 1
                 continue
-            status = record.http_headers.get_statuscode() if record.http_headers else "200"
+            status = http.get_statuscode() if http else "200"
             if not str(status).startswith("2"):
-                report.issues.append(IngestIssue(str(path), location, f"HTTP status {status}, not a page"))
+                report.issues.append(IngestIssue(str(path), location, f"HTTP status {status}, not a page", url=url))
                 continue
-            yield _Record(source=str(path), location=location, url=url, html=body.decode("utf-8", errors="replace"),
-                          crawl_date=(record.rec_headers.get_header("WARC-Date") or "")[:10])
+            if len(body) > MAX_PAGE_BYTES:
+                report.issues.append(IngestIssue(str(path), location, f"payload over the {MAX_PAGE_BYTES:,}-byte "
+                                                 "limit of one page", url=url))
+                continue
+            header_date = parse_date((http.get_header("Last-Modified") if http else "") or "")
+            yield _Record(source=str(path), location=location, url=url, html=_decode(body, content_type),
+                          header_date=header_date or parse_date(record.rec_headers.get_header("WARC-Date") or ""))

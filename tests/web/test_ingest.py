@@ -2,11 +2,20 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import shutil
+from pathlib import Path
 
+import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from drgym.web.ingest import ingest
+from drgym.errors import IngestError
+from drgym.web.corpus import Corpus, Page
+from drgym.web.extract import extract_html
+from drgym.web.ingest import _CRASHED, _ordered_map, ingest
+from drgym.web.quality import ends_mid_sentence, quality_report
 
 ARTICLE = """<html><head><title>Harbour report</title></head><body>
 <nav><a href="/home">Home</a> <a href="/about">About</a></nav>
@@ -98,3 +107,213 @@ def test_warc_ingest_reports_broken_records_and_keeps_good_ones(tmp_path):
     assert any("HTTP status 404" in r for r in reasons)
     assert any(issue.location.startswith("offset ") for issue in report.issues)
     assert len(report.issues) == 2, reasons
+
+
+# -- structure, links, dates: a small Sphinx-like site (tests/web/fixtures/sphinx_site) --------------------------
+
+SITE = Path(__file__).parent / "fixtures" / "sphinx_site"
+BASE = "https://docs.example.org/demo/"
+
+
+def _site_copy(tmp_path: Path, name: str = "site") -> Path:
+    return Path(shutil.copytree(SITE, tmp_path / name))
+
+
+def test_base_url_gives_folder_pages_stable_urls_whatever_the_folder_is_called(tmp_path):
+    first, _ = ingest([_site_copy(tmp_path, "build-2024")], base_url=BASE, show_progress=False)
+    second, _ = ingest([_site_copy(tmp_path, "renamed")], base_url="https://docs.example.org/demo", show_progress=False)
+    urls = [page.url for page in first]
+    assert urls == [BASE + "api.html", BASE + "guide/config.html", BASE + "guide/index.html", BASE + "index.html"]
+    assert [page.url for page in second] == urls
+    assert {page.domain for page in first} == {"docs.example.org"}
+
+
+def test_internal_links_resolve_to_pages_of_the_corpus(tmp_path):
+    corpus, report = ingest([_site_copy(tmp_path)], base_url=BASE, show_progress=False)
+    home = corpus.page(BASE + "index.html")
+    # links in the main text come first; 'guide/' is the page guide/index.html; old.html redirects to the guide
+    assert home.outlinks[:3] == (BASE + "guide/config.html", BASE + "api.html", BASE + "guide/index.html")
+    assert BASE + "old.html" not in corpus and report.n_redirects == 1
+    for url in home.outlinks[:3]:  # an agent can follow each of them
+        assert url in corpus
+    config = corpus.page(BASE + "guide/config.html")
+    assert BASE + "api.html" in config.outlinks and BASE + "index.html" in config.outlinks
+    assert not any(link.endswith(".css") for page in corpus for link in page.outlinks)  # stylesheets are no links
+
+
+def test_relative_links_resolve_under_local_urls_without_a_base_url(tmp_path):
+    corpus, _ = ingest([_site_copy(tmp_path, "docs")], show_progress=False)
+    home = corpus.page("local://docs/index.html")
+    assert home.outlinks[:3] == ("local://docs/guide/config.html", "local://docs/api.html", "local://docs/guide/index.html")
+    assert "local://docs/index.html" in corpus.page("local://docs/guide/index.html").outlinks
+
+
+def test_paragraphs_are_rebuilt_from_blocks(tmp_path):
+    corpus, _ = ingest([_site_copy(tmp_path)], base_url=BASE, show_progress=False)
+    config = corpus.page(BASE + "guide/config.html")
+    assert config.title == "Configuration — Demo 1.0 documentation"  # no pilcrow
+    assert config.paragraphs == (
+        "Configuration",
+        "The configuration file is read when the build starts; every value has a default, so an empty file is "
+        "a valid configuration.",
+        "A minimal file sets the project name and the output folder[1]:",
+        'project = "Harbour reports"\noutput = "build/"\n\ndef setup(app):\n    app.connect("ready", print)',
+        "Options",
+        'Name | Default | Meaning\nproject | "" | Name shown on every page.\noutput | "_build" | Folder the reports '
+        "are written to.",
+        "Options that are not listed are ignored. See demo.build() and the release notes.",
+        "[1] The output folder is created when it does not exist yet.",
+    )
+    api = corpus.page(BASE + "api.html")
+    assert api.paragraphs[1:4] == ("demo.build(source, out)", "Builds the reports of source into the folder out.",
+                                   "Parameters: source – the configuration file.\nReturn type: None")
+    for page in corpus:
+        assert not any("¶" in p or "[source]" in p for p in page.paragraphs), page.url
+        assert "Sidebar text" not in page.text and "Copyright" not in page.text
+
+
+def test_a_huge_index_page_is_split_into_parts_no_longer_than_the_limit(tmp_path):
+    folder = _site_copy(tmp_path)
+    entries = "".join(f"<li><a href='api.html#f{i}'>function_{i}() (in module demo.part{i // 50})</a>"
+                      f"<ul><li><a href='api.html#g{i}'>alias_{i}</a></li></ul></li>" for i in range(1500))
+    (folder / "genindex.html").write_text(f"<html><head><title>Index</title></head><body><div role='main'><h1>Index</h1>"
+                                          f"<table class='indextable'><tr><td><ul>{entries}</ul></td></tr></table>"
+                                          "</div></body></html>")
+    corpus, _ = ingest([folder], base_url=BASE, show_progress=False, max_paragraph_chars=1000)
+    index = corpus.page(BASE + "genindex.html")
+    assert len(index.paragraphs) > 50
+    assert max(len(p) for p in index.paragraphs) <= 1000
+    lines = "\n".join(index.paragraphs[1:]).split("\n")
+    assert lines[:2] == ["- function_0() (in module demo.part0)", "  - alias_0"]
+    assert sum(line.startswith("- function_") for line in lines) == 1500  # every entry kept
+    for part in index.paragraphs[1:]:
+        assert part.startswith("- function_")  # a sub-entry stays with its entry
+    assert BASE + "genindex.html" in corpus.page(BASE + "index.html").outlinks
+
+
+def test_dates_come_from_metadata_unless_text_dates_are_asked_for(tmp_path):
+    corpus, _ = ingest([_site_copy(tmp_path)], base_url=BASE, show_progress=False)
+    assert corpus.page(BASE + "api.html").published == "2024-03-15"  # JSON-LD datePublished
+    assert corpus.page(BASE + "index.html").published == ""  # only a year in the footer text
+    assert corpus.page(BASE + "guide/config.html").published == ""
+    guessed, _ = ingest([_site_copy(tmp_path, "again")], base_url=BASE, show_progress=False, guess_dates=True)
+    assert guessed.page(BASE + "guide/config.html").published.startswith(("2021", "2012"))
+    assert guessed.page(BASE + "api.html").published == "2024-03-15"  # metadata still wins
+
+
+def test_meta_tag_dates_are_read():
+    html = ("<html><head><meta property='article:published_time' content='2023-06-01T10:00:00+02:00'></head>"
+            "<body><article><p>Text of 2019.</p></article></body></html>")
+    assert extract_html(html).published == "2023-06-01"
+
+
+def test_warc_pages_get_the_same_paragraphs_and_the_http_date(tmp_path):
+    path = tmp_path / "site.warc.gz"
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for file in sorted(SITE.rglob("*.html")):
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                                                  ("Last-Modified", "Tue, 05 Mar 2024 10:00:00 GMT")],
+                                       protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(BASE + file.relative_to(SITE).as_posix(), "response",
+                                                          payload=io.BytesIO(file.read_bytes()), http_headers=headers))
+    from_warc, report = ingest([path], show_progress=False)
+    from_folder, _ = ingest([_site_copy(tmp_path)], base_url=BASE, show_progress=False)
+    assert [(p.url, p.paragraphs, p.outlinks) for p in from_warc] == [(p.url, p.paragraphs, p.outlinks)
+                                                                      for p in from_folder]
+    assert from_warc.page(BASE + "index.html").published == "2024-03-05"  # Last-Modified, no metadata date
+    assert from_warc.page(BASE + "api.html").published == "2024-03-15"  # the page's own date wins
+    assert report.n_redirects == 1
+
+
+def test_base_url_must_be_an_absolute_http_url_and_apply_to_a_folder(tmp_path):
+    with pytest.raises(IngestError, match=re.escape("base_url 'docs.example.org' must be an absolute http(s) url")):
+        ingest([SITE], base_url="docs.example.org", show_progress=False)
+    source = tmp_path / "pages.jsonl"
+    source.write_text(json.dumps({"url": "https://a.example/1", "text": "Fact."}) + "\n")
+    with pytest.raises(IngestError, match="applies to folders of .html files"):
+        ingest([source], base_url=BASE, show_progress=False)
+    with pytest.raises(IngestError, match="workers must be a whole number"):
+        ingest([SITE], workers=0, show_progress=False)
+
+
+def test_pathological_pages_are_reported_or_read_never_fatal(tmp_path, monkeypatch):
+    folder = _site_copy(tmp_path)
+    (folder / "deep.html").write_text("<div>" * 100_000 + "Deep text at the bottom." + "</div>" * 100_000)
+    (folder / "binary.html").write_bytes(bytes(range(256)) * 40)
+    (folder / "declared.html").write_text("<?xml version='1.0' encoding='utf-8'?><html><body><main><p>Declared "
+                                          "encoding.</p></main></body></html>")
+    (folder / "latin1.html").write_bytes("<html><head><meta charset='iso-8859-1'></head><body><main><p>Café "
+                                         "crème.</p></main></body></html>".encode("latin-1"))
+    monkeypatch.setattr("drgym.web.ingest.MAX_PAGE_BYTES", 300_000)
+    (folder / "huge.html").write_text("<main><p>" + "word " * 100_000 + "</p></main>")
+    corpus, report = ingest([folder], base_url=BASE, show_progress=False)
+    assert len(corpus) >= 6  # the site's four pages, 'declared' and 'latin1'
+    assert corpus.page(BASE + "declared.html").paragraphs == ("Declared encoding.",)
+    assert corpus.page(BASE + "latin1.html").paragraphs == ("Café crème.",)
+    reasons = {Path(issue.source).name: issue.reason for issue in report.issues}
+    assert "over the 300,000-byte limit" in reasons["huge.html"]
+    assert BASE + "deep.html" in corpus or "deep.html" in reasons
+    assert all(issue.url or issue.location == "file" for issue in report.issues)
+
+
+# -- all cores, same output -----------------------------------------------------------------------------------
+
+def _many_pages(folder: Path, n: int) -> None:
+    folder.mkdir()
+    for i in range(n):
+        (folder / f"page{i:03d}.html").write_text(
+            f"<html><head><title>Page {i}</title></head><body><main><p>Page {i} talks about\nharbour {i}, "
+            f"<a href='page{(i + 1) % n:03d}.html'>next</a>.</p></main></body></html>")
+    (folder / "page007.html").write_text("<html><body><script>no text</script></body></html>")
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_corpus_in_input_order(tmp_path):
+    _many_pages(tmp_path / "site", 60)
+    serial, serial_report = ingest([tmp_path / "site"], base_url=BASE, workers=1, show_progress=False)
+    parallel, parallel_report = ingest([tmp_path / "site"], base_url=BASE, workers=2, show_progress=False)
+    assert parallel_report.n_workers == 2
+    assert [(p.url, p.paragraphs, p.outlinks) for p in parallel] == [(p.url, p.paragraphs, p.outlinks) for p in serial]
+    assert [p.url for p in parallel][:3] == [BASE + "page000.html", BASE + "page001.html", BASE + "page002.html"]
+    assert parallel.page(BASE + "page001.html").paragraphs == ("Page 1 talks about harbour 1, next.",)
+    assert parallel.page(BASE + "page001.html").outlinks == (BASE + "page002.html",)
+    assert [str(i) for i in parallel_report.issues] == [str(i) for i in serial_report.issues]
+    assert parallel_report.n_without_text == 1
+
+
+def _exit_on_poison(jobs: list) -> list:
+    """A worker function that dies (as an out-of-memory kill would) on the job 'poison'."""
+    if "poison" in jobs:
+        os._exit(1)
+    return [job.upper() for job in jobs]
+
+
+@pytest.mark.slow
+def test_a_record_that_kills_its_worker_is_reported_and_the_rest_go_on():
+    items = [f"page{i}" for i in range(40)]
+    items[13] = "poison"
+    results = list(_ordered_map(_exit_on_poison, items, lambda item: item, workers=2, batch_size=4))
+    assert [item for item, _ in results] == items
+    assert results[13][1] == _CRASHED
+    assert [result for item, result in results if item != "poison"] == [item.upper() for item in items if item != "poison"]
+
+
+def test_quality_report_counts_cut_sentences_lengths_and_links():
+    pages = [
+        Page(url="https://d.example/a", domain="d.example", title="A", published="", tier=2,
+             paragraphs=("The configuration file is read", "when the build starts and every", "value has a default.",
+                         "Options", "tls_verify", "x = 1\ny = 2"),
+             outlinks=("https://d.example/b", "https://d.example/gone", "https://elsewhere.example/")),
+        Page(url="https://d.example/b", domain="d.example", title="B", published="", tier=2,
+             paragraphs=("A whole sentence.", "For example,", "print(1)\nprint(2)"), outlinks=("https://d.example/a",)),
+    ]
+    report = quality_report(Corpus.from_pages(pages), n_pages_without_text=3)
+    assert (report.n_paragraphs, report.n_prose_paragraphs) == (9, 7)
+    assert report.n_mid_sentence == 2  # the two cut lines; not the heading before an identifier, not "For example,"
+    assert report.share_mid_sentence == pytest.approx(2 / 7)
+    assert (report.n_links_resolved, report.n_links_unresolved, report.n_links_external) == (2, 1, 1)
+    assert report.unresolved_examples == ("https://d.example/gone",)
+    assert report.chars_max == len("when the build starts and every")
+    assert dict(report.rows())["pages without main text (skipped)"] == "3"
+    assert ends_mid_sentence("see the", None)  # a page that ends on 'the' was cut
