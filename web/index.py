@@ -62,6 +62,8 @@ _JOINERS = re.compile(r"[._]+")
 _MAY_HOLD_IDENTIFIER = r"_|[a-z][A-Z]|[A-Z][A-Z][a-z]|[\pL\pN_]\.[\pL\p{Nl}\p{No}_]"
 """RE2 (Arrow) pattern matching every text in which `_identifier_terms` finds something, and little else."""
 _PAGE_COLUMNS = ("url", "title", "domain", "published")
+_EMBED_CHUNK_PAGES = 1024
+"""Pages whose paragraphs are embedded together (sorted by length among themselves)."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class SearchIndex:
         self._para_idx = np.asarray(para_idx)
         self._dense_vectors = dense_vectors
         self._encoder = None
-        self._tier_by_row = corpus.column("tier").to_numpy()
+        self._tier_by_row = _int8_column(corpus.column("tier"))
         # the search path reads a few values at a time: memoryviews give Python ints without numpy scalars
         self._row_of_pid = memoryview(self._para_row)
         self._number_of_pid = memoryview(self._para_idx)
@@ -145,15 +147,18 @@ class SearchIndex:
 
     @classmethod
     def build(cls, corpus: Corpus, path: str | Path | None = None, *, dense: bool = False,
-              num_threads: int = 1, heap_size_mb: int = 256, show_progress: bool = True,
-              ranking: RankingConfig | None = None) -> SearchIndex:
+              dense_backend: Literal["auto", "onnx", "torch"] = "auto", num_threads: int = 1,
+              heap_size_mb: int = 256, show_progress: bool = True, ranking: RankingConfig | None = None) -> SearchIndex:
         """Indexes every paragraph of `corpus`.
 
         Args:
             corpus: the pages.
             path: where to write the index; default ``<corpus folder>/index`` for a saved corpus, and
                 memory only for an in-memory one.
-            dense: also embed every paragraph with MiniLM (about 100 paragraphs/s on 2 CPU cores).
+            dense: also embed every paragraph with MiniLM (`drgym.web.dense`), written to ``dense.npy`` as it goes.
+            dense_backend: the encoder's back-end, ``"auto"`` (onnxruntime when installed), ``"onnx"`` or
+                ``"torch"``; their vectors agree to a cosine of 0.9999, so an index built with one is searched with
+                the other.
             num_threads: tantivy writer threads. One (the default) writes the paragraphs in corpus order (one
                 segment while the writer's heap holds them), so paragraphs of equal score are cut at the candidate
                 limit the same way on every build; with more, the threads race for documents, the segments differ
@@ -200,17 +205,10 @@ class SearchIndex:
         writer.wait_merging_threads()
         index.reload()
         doc_is_pid = _doc_ids_are_pids(index.searcher(), n_paragraphs)
-        vectors = None
-        if dense:
-            from drgym.web.dense import DenseEncoder
-
-            texts = [corpus.paragraph(int(r), int(i)) for r, i in zip(para_row, para_idx)]
-            vectors = DenseEncoder().encode(texts, show_progress=show_progress)
+        vectors = _embed_paragraphs(corpus, n_paragraphs, path, dense_backend, show_progress) if dense else None
         if path is not None:
             np.save(path / "para_row.npy", para_row)
             np.save(path / "para_idx.npy", para_idx)
-            if vectors is not None:
-                np.save(path / "dense.npy", vectors)
             meta = {"format_version": FORMAT_VERSION, "n_pages": len(corpus), "n_paragraphs": n_paragraphs,
                     "dense": vectors is not None, "doc_is_pid": doc_is_pid}
             (path / "index.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -342,7 +340,7 @@ class SearchIndex:
         return (self._searcher.fast_field_values("pid", [address for _, address in hits]) if hits else []), scores
 
     def _dense(self, query: str, limit: int, domains, tiers, after, before) -> list[tuple[int, float]]:
-        if self._encoder is None:
+        if self._encoder is None:  # the model itself is loaded once per process, whatever the number of indexes
             from drgym.web.dense import DenseEncoder
 
             self._encoder = DenseEncoder()
@@ -418,6 +416,33 @@ class _PageColumns:
 def _offsets(array: pa.Array) -> memoryview:
     """The value offsets of a string or list array, its own slice of them (a view: items are Python ints)."""
     return memoryview(array.buffers()[1]).cast("i")[array.offset:array.offset + len(array) + 1]
+
+
+def _embed_paragraphs(corpus: Corpus, n_paragraphs: int, path: Path | None, backend: str,
+                      show_progress: bool) -> np.ndarray:
+    """MiniLM vectors of every paragraph in paragraph-id order, encoded a chunk at a time (texts sorted by length
+    within it) and written straight to ``dense.npy`` when the index has a folder: memory stays flat."""
+    from drgym.web.dense import DIMENSIONS, DenseEncoder
+
+    encoder = DenseEncoder(backend=backend)
+    if path is not None:
+        vectors = np.lib.format.open_memmap(path / "dense.npy", mode="w+", dtype=np.float32,
+                                            shape=(n_paragraphs, DIMENSIONS))
+    else:
+        vectors = np.empty((n_paragraphs, DIMENSIONS), dtype=np.float32)
+    done = 0
+    with tqdm(total=n_paragraphs, desc="embed paragraphs", unit="para", disable=not show_progress) as progress:
+        for batch in corpus.table.select(["paragraphs"]).to_batches(max_chunksize=_EMBED_CHUNK_PAGES):
+            texts = [text or "" for text in pc.list_flatten(batch.column(0)).to_pylist()]
+            if texts:
+                vectors[done:done + len(texts)] = encoder.encode(texts)
+            done += len(texts)
+            progress.update(len(texts))
+    if path is not None:
+        vectors.flush()
+        del vectors
+        return np.load(path / "dense.npy", mmap_mode="r")
+    return vectors
 
 
 def _doc_ids_are_pids(searcher: tantivy.Searcher, n_paragraphs: int) -> bool:
@@ -509,3 +534,12 @@ def _date_number(iso_date: str | None) -> int:
     if len(digits) < 4:
         return 0
     return int(digits.ljust(8, "0"))
+
+
+def _int8_column(column: pa.ChunkedArray) -> np.ndarray:
+    """A non-null int8 column as numpy, read from its Arrow buffer: pyarrow's `to_numpy` imports pandas
+    (~0.3 s and ~40 MiB in every process that opens an index, though nothing else here uses it)."""
+    array = column.combine_chunks()
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.int8)
+    return np.frombuffer(array.buffers()[1], dtype=np.int8, count=len(array), offset=array.offset)
