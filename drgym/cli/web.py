@@ -46,17 +46,27 @@ def web_ingest(
     authority: Annotated[Path | None, typer.Option(help="extra authority table (TSV: domain, tier, category)")] = None,
     keep_html: Annotated[bool, typer.Option(help="store each page's HTML next to its text")] = True,
     index: Annotated[bool, typer.Option(help="build the BM25 index too")] = True,
+    base_url: Annotated[str | None, typer.Option(help="where a folder's pages live, e.g. https://docs.example.org/en/ "
+                                                      "(stable urls and domain; default local://<folder>/...)")] = None,
+    guess_dates: Annotated[bool, typer.Option(help="date pages whose metadata names no date from their text")] = False,
+    workers: Annotated[int | None, typer.Option(help="extraction processes (default: all CPU cores)")] = None,
 ) -> None:
     """Ingest pages into a corpus; bad records are reported with file and line/offset, then skipped."""
     from drgym.web.authority import AuthorityTable
     from drgym.web.index import SearchIndex
     from drgym.web.ingest import ingest
+    from drgym.web.quality import quality_report
 
-    corpus, report = ingest(sources, authority=AuthorityTable.load(authority), name=out.name, keep_html=keep_html)
+    corpus, report = ingest(sources, authority=AuthorityTable.load(authority), name=out.name, keep_html=keep_html,
+                            base_url=base_url, guess_dates=guess_dates, workers=workers)
     for issue in report.issues:
         console.print(f"[yellow]skipped[/] {issue}", highlight=False, soft_wrap=True)  # paths stay copyable
     corpus.save(out)
     console.print(report.summary(), soft_wrap=True)
+    quality = Table("extraction quality", "", title=f"quality of {out.name}", title_justify="left")
+    for figure, value in quality_report(corpus, n_pages_without_text=report.n_without_text).rows():
+        quality.add_row(figure, escape(value))
+    console.print(quality)
     if index:
         SearchIndex.build(corpus, out / "index")
     console.print(f"corpus written to {out}", soft_wrap=True)

@@ -317,3 +317,19 @@ def test_quality_report_counts_cut_sentences_lengths_and_links():
     assert report.chars_max == len("when the build starts and every")
     assert dict(report.rows())["pages without main text (skipped)"] == "3"
     assert ends_mid_sentence("see the", None)  # a page that ends on 'the' was cut
+
+
+def test_ingest_command_takes_a_base_url_and_prints_the_quality_table(tmp_path):
+    from typer.testing import CliRunner
+
+    from drgym.cli import app
+
+    out = tmp_path / "corpus"
+    result = CliRunner().invoke(app, ["web", "ingest", str(_site_copy(tmp_path)), "--out", str(out), "--base-url", BASE,
+                                      "--workers", "1", "--no-index"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "1 redirect pages followed" in result.output
+    assert "prose ending mid-sentence" in result.output and "internal links resolved" in result.output
+    assert BASE + "guide/config.html" in Corpus.load(out)
+    result = CliRunner().invoke(app, ["web", "ingest", str(SITE), "--out", str(out), "--base-url", "docs.example.org"])
+    assert result.exit_code == 1 and "IngestError: base_url 'docs.example.org' must be an absolute" in result.output
