@@ -10,20 +10,16 @@ the assistant message: its ``tool_calls``, its ``reasoning_content`` (vLLM's rea
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import httpx
-
 from drgym.agents.hf_policy import as_text_messages
-from drgym.errors import PolicyError
+from drgym.core.chat_client import ChatClient, ChatEndpoint
+from drgym.errors import EndpointError, PolicyError
 
 __all__ = ["OpenAIChatPolicy"]
 
-_RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 _TOOLS_BLOCK = re.compile(r"<tools>\n(.*?)\n</tools>", re.DOTALL)
 _TOOLS_SECTION = re.compile(r"(?:# Tools\n)?<tools>\n.*?\n</tools>", re.DOTALL)
 
@@ -59,7 +55,8 @@ class OpenAIChatPolicy:
     def __post_init__(self) -> None:
         if self.tool_mode not in ("text", "native"):
             raise PolicyError(f"tool_mode must be 'text' or 'native', got {self.tool_mode!r}")
-        self._client = httpx.Client(timeout=self.timeout_s)
+        self._client = ChatClient(ChatEndpoint(self.base_url, api_key=self.api_key, timeout_s=self.timeout_s,
+                                               max_retries=self.max_retries))
 
     def act(self, messages: list[dict[str, Any]]) -> str | dict[str, Any]:
         payload: dict[str, Any] = {"model": self.model, **self.sampling}
@@ -68,61 +65,25 @@ class OpenAIChatPolicy:
             payload["messages"] = _without_tools_block(messages)  # the server's template states them once
         else:
             payload["messages"] = as_text_messages(messages)
-        message, usage = self._post(payload)
+        try:
+            reply = self._client.complete(payload)
+        except EndpointError as e:
+            raise PolicyError(f"policy: {e}") from e
+        prompt_tokens = int(reply.usage.get("prompt_tokens", 0))
+        completion_tokens = int(reply.usage.get("completion_tokens", 0))
+        self.usage.append({"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                           "cost_usd": prompt_tokens / 1000 * self.usd_per_1k_input_tokens
+                           + completion_tokens / 1000 * self.usd_per_1k_output_tokens,
+                           "latency_s": reply.latency_s})
+        message = reply.message
         if self.tool_mode == "native":  # a plain reply without tool calls is the final answer
-            reply = {"role": "assistant", "content": message.get("content") or ""}
+            answer = {"role": "assistant", "content": message.get("content") or ""}
             if message.get("tool_calls"):
-                reply["tool_calls"] = message["tool_calls"]
+                answer["tool_calls"] = message["tool_calls"]
             if message.get("reasoning_content"):  # vLLM's reasoning parser: kept in the trajectory
-                reply["reasoning_content"] = message["reasoning_content"]
-            return reply
-        return message.get("content") or ""
-
-    def _post(self, payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        url = self.base_url.rstrip("/") + "/chat/completions"
-        key = self.api_key or os.environ.get("OPENAI_API_KEY")
-        problem = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
-            started = time.perf_counter()
-            try:
-                response = self._client.post(url, json=payload, headers={"Authorization": f"Bearer {key}"} if key else {})
-            except httpx.TimeoutException:
-                problem = f"no answer within {self.timeout_s:g} s"
-                continue
-            except httpx.TransportError as e:
-                raise PolicyError(f"the policy endpoint {self.base_url} is unreachable ({type(e).__name__}: {e}); "
-                                  "is the server running?") from e
-            if response.status_code in _RETRY_STATUS:
-                problem = f"HTTP {response.status_code}"
-                continue
-            if response.status_code != 200:
-                raise PolicyError(f"the policy endpoint {self.base_url} answered HTTP {response.status_code}: "
-                                  f"{response.text[:300]}")
-            try:
-                data = response.json()
-                message = data["choices"][0]["message"]
-            except (ValueError, KeyError, IndexError, TypeError):
-                raise PolicyError(f"the policy endpoint {self.base_url} sent a reply that is not a chat "
-                                  "completion") from None
-            usage = data.get("usage") or {}
-            prompt_tokens, completion_tokens = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-            self.usage.append({"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                               "cost_usd": prompt_tokens / 1000 * self.usd_per_1k_input_tokens
-                               + completion_tokens / 1000 * self.usd_per_1k_output_tokens,
-                               "latency_s": round(time.perf_counter() - started, 4)})
-            return message, usage
-        raise PolicyError(f"the policy endpoint {self.base_url} failed {self.max_retries + 1} times: {problem}")
-
-    def __getstate__(self) -> dict[str, Any]:  # the HTTP client is rebuilt in a worker process
-        state = dict(self.__dict__)
-        state.pop("_client", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._client = httpx.Client(timeout=self.timeout_s)
+                answer["reasoning_content"] = message["reasoning_content"]
+            return answer
+        return reply.content
 
 
 def _without_tools_block(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -64,3 +64,12 @@ class DependencyNotInstalled(DrgymError):
 class LiveWebError(DrgymError):
     """A live-web search or fetch failed (bad key, quota, unreachable, too large, not a page, robots.txt, or a
     replayed request missing from the cassette); the agent sees it as a tool error."""
+
+
+class EndpointError(DrgymError):
+    """An OpenAI-compatible endpoint failed: unreachable, a refused request, a reply that is not a chat completion,
+    or transient failures (timeouts, 429/5xx) past the retries; `transient` tells which."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient

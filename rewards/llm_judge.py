@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drgym.errors import JudgeError
+from drgym.core.chat_client import ChatClient, ChatEndpoint, run_sync
+from drgym.errors import EndpointError, JudgeError
 from drgym.rewards.answer import match_answer
 from drgym.rewards.guards import clean_report, usable_quote
 from drgym.rewards.integrity import PENALTY_SHARE, ParagraphSource, audit_report, integrity_verdicts
@@ -40,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 PROMPT_VERSION = "drgym-judge-v1"
 _RANK = {"satisfied": 3, "partially": 2, "not_satisfied": 1, "incomplete": 0}
-_RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 _SYSTEM = """You are a strict grader of research reports. You receive one report and one or more criteria.
 For each criterion decide whether the report satisfies it: "satisfied" (fully), "partially", or "not_satisfied".
@@ -95,10 +95,14 @@ class LLMJudge:
         self.cache_dir = Path(config.cache_dir) if config.cache_dir else default_home / "judge-cache"
         self.calls = 0
         """HTTP requests sent (for tests and cost accounting)."""
+        # one attempt per request: the judge's own loop retries transient failures and unusable replies alike
+        self._client = ChatClient(ChatEndpoint(config.base_url, api_key=config.api_key,
+                                               api_key_env=("DRGYM_JUDGE_API_KEY", "OPENAI_API_KEY"),
+                                               timeout_s=config.timeout_s, max_retries=0))
 
     def grade(self, rubrics: Sequence[Rubric], report: str, *, sources: ParagraphSource | None = None) -> Grade:
         """Grades `report` against every rubric (blocking; see `agrade`)."""
-        return asyncio.run(self.agrade(rubrics, report, sources=sources))
+        return run_sync(self.agrade(rubrics, report, sources=sources))
 
     async def agrade(self, rubrics: Sequence[Rubric], report: str, *,
                      sources: ParagraphSource | None = None) -> Grade:
@@ -118,9 +122,7 @@ class LLMJudge:
         chunks = _chunks(cleaned, self.config.max_report_chars, self.config.chunk_overlap_chars)
         batches = [pending[i:i + self.config.rubrics_per_call] for i in range(0, len(pending), self.config.rubrics_per_call)]
         semaphore = asyncio.Semaphore(self.config.concurrency)
-        import httpx  # on first use: an environment with the deterministic judge never loads it
-
-        async with httpx.AsyncClient(timeout=self.config.timeout_s) as client:
+        async with self._client.async_session() as client:
             results = await asyncio.gather(*(self._judge_batch(client, semaphore, batch, chunk)
                                              for batch in batches for chunk in chunks))
         per_rubric: dict[str, list[RubricVerdict]] = {}
@@ -158,29 +160,18 @@ class LLMJudge:
         return [RubricVerdict(r.id, "incomplete", reasoning=f"no valid verdict: {last_problem}") for r in rubrics]
 
     async def _post(self, client: httpx.AsyncClient, messages: list[dict]) -> tuple[str | None, str]:
-        import httpx
-
+        """The reply's text, or (None, why) after a transient failure; raises `JudgeError` when retrying cannot
+        help (unreachable, refused)."""
         config = self.config
-        key = config.api_key or os.environ.get("DRGYM_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
-        url = config.base_url.rstrip("/") + "/chat/completions"
         payload = {"model": config.model, "messages": messages, "temperature": 0.0, "max_tokens": config.max_tokens}
         self.calls += 1
         try:
-            response = await client.post(url, json=payload, headers={"Authorization": f"Bearer {key}"} if key else {})
-        except httpx.TimeoutException:
-            return None, f"timed out after {config.timeout_s:g} s"
-        except httpx.TransportError as e:
-            raise JudgeError(f"the judge endpoint {config.base_url} is unreachable ({type(e).__name__}: {e}); "
-                             "start the server or fix base_url") from e
-        if response.status_code in _RETRY_STATUS:
-            return None, f"HTTP {response.status_code}"
-        if response.status_code != 200:
-            raise JudgeError(f"the judge endpoint {config.base_url} answered HTTP {response.status_code}: "
-                             f"{response.text[:300]} (check model={config.model!r} and the API key)")
-        try:
-            return str(response.json()["choices"][0]["message"]["content"]), ""
-        except (ValueError, KeyError, IndexError, TypeError):
-            return None, "the reply is not a chat completion"
+            reply = await self._client.acomplete(payload, client=client)
+        except EndpointError as e:
+            if e.transient:
+                return None, str(e)
+            raise JudgeError(f"judge: {e} (check model={config.model!r}, base_url and the API key)") from e
+        return reply.content, ""
 
     def _messages(self, rubrics: list[Rubric], chunk: str, nonce: str) -> list[dict]:
         criteria = "\n".join(f'- id "{r.id}": {r.criterion}' for r in rubrics)
@@ -290,7 +281,7 @@ class LLMAnswerGrader:
         match = match_answer(response, [correct_answer], question=question)
         if match.lists_several:
             return False, match.reason
-        return asyncio.run(self._ask(question, response, correct_answer))
+        return run_sync(self._ask(question, response, correct_answer))
 
     async def _ask(self, question: str, response: str, correct_answer: str) -> tuple[bool | None, str]:
         def interpret(data: dict) -> tuple[bool, str]:
@@ -339,7 +330,7 @@ class LLMPairwiseJudge:
 
     def prefer(self, question: str, report_a: str, report_b: str) -> tuple[float | None, str]:
         """(1.0 = A preferred, 0.0 = B, 0.5 = tie, or None when no valid reply came), reasoning."""
-        return asyncio.run(self._ask(question, clean_report(report_a, []), clean_report(report_b, [])))
+        return run_sync(self._ask(question, clean_report(report_a, []), clean_report(report_b, [])))
 
     async def _ask(self, question: str, a: str, b: str) -> tuple[float | None, str]:
         limit = self._judge.config.max_report_chars
@@ -364,9 +355,7 @@ async def _ask_json(judge: LLMJudge, prompt: Callable[[str], str], interpret: Ca
     (None, the last problem)."""
     config = judge.config
     problem = ""
-    import httpx
-
-    async with httpx.AsyncClient(timeout=config.timeout_s) as client:
+    async with judge._client.async_session() as client:
         for attempt in range(config.max_retries + 1):
             if attempt:
                 await asyncio.sleep(config.backoff_s * 2 ** (attempt - 1))

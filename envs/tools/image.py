@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 from dataclasses import dataclass
 
+from drgym.core.chat_client import ChatClient, ChatEndpoint
 from drgym.core.clipping import preview
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
 from drgym.envs.tools.file import resolve_workspace_path
+from drgym.errors import EndpointError
 from drgym.web.corpus import Corpus
 
 __all__ = ["AnalyzeImage", "VisionBackend"]
@@ -45,32 +46,17 @@ class VisionBackend:
     def describe(self, image: bytes, mime: str, question: str, *, timeout_s: float | None = None) -> str:
         """The model's description; `timeout_s` (the episode's time left) shortens the configured timeout."""
         timeout_s = self.timeout_s if timeout_s is None else min(self.timeout_s, timeout_s)
-        key = self.api_key or os.environ.get("OPENAI_API_KEY", "")
-        url = self.base_url.rstrip("/") + "/chat/completions"
         data_uri = f"data:{mime};base64,{base64.b64encode(image).decode()}"
         payload = {"model": self.model, "max_tokens": self.max_tokens, "temperature": 0.0,
                    "messages": [{"role": "user", "content": [
                        {"type": "text", "text": question},
                        {"type": "image_url", "image_url": {"url": data_uri}}]}]}
-        import httpx  # on first use: an offline env without a vision back-end never loads it
-
+        client = ChatClient(ChatEndpoint(self.base_url, api_key=self.api_key, timeout_s=self.timeout_s,
+                                         max_retries=0))  # the agent decides whether to try again
         try:
-            response = httpx.post(url, json=payload, timeout=timeout_s,
-                                  headers={"Authorization": f"Bearer {key}"} if key else {})
-        except httpx.TimeoutException:
-            raise ToolError(f"the vision back-end at {self.base_url} did not answer within {timeout_s:g} s; "
-                            "try again.") from None
-        except httpx.HTTPError as e:
-            raise ToolError(f"the vision back-end at {self.base_url} is unreachable ({type(e).__name__}); "
-                            "try again later.") from None
-        if response.status_code != 200:
-            raise ToolError(f"the vision back-end at {self.base_url} answered HTTP {response.status_code}: "
-                            f"{response.text[:200]}")
-        try:
-            return str(response.json()["choices"][0]["message"]["content"]).strip()
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise ToolError(f"the vision back-end at {self.base_url} sent a reply that is not a chat "
-                            "completion.") from None
+            return client.complete(payload, timeout_s=timeout_s).content.strip()
+        except EndpointError as e:
+            raise ToolError(f"vision back-end: {e}; try again later.") from None
 
 
 class AnalyzeImage(Tool):

@@ -140,3 +140,15 @@ def test_answer_grader_rejects_a_list_of_candidates_before_any_model_call(tmp_pa
         for listed in ("Kelvaport (Gofemria)", "Kelvaport or Gofemria", "maybe Kelvaport"):
             assert grader.is_correct("Which town?", listed, "Kelvaport")[0] is False
     assert server.requests == []
+
+
+def test_grade_works_where_an_event_loop_is_already_running(tmp_path):
+    # Jupyter and async trainers call the blocking API from inside a running loop: asyncio.run would refuse
+    import asyncio
+
+    async def inside_a_loop():
+        return _judge(server, tmp_path, use_cache=False).grade(RUBRICS[:1], REPORT)
+
+    with ChatServer(lambda body: (200, _verdicts(body))) as server:
+        grade = asyncio.run(inside_a_loop())
+    assert grade.score == 1.0 and len(server.requests) == 1
