@@ -1,21 +1,31 @@
-"""Rollouts: many episodes of a policy in an environment, in parallel worker processes, crash-safe and resumable.
+"""Rollouts: many episodes of a policy in an environment, on reused workers, crash-safe and resumable.
 
 Episode i runs task ``tasks[i mod n_tasks]`` with seed ``seed + i``, so two runs with the same arguments play the
-same episodes. Workers send finished episodes to the parent, the only writer, which appends them to the
-trajectory file (flushed and fsynced). Re-running with the same `out` skips the episodes already there; a failed
-episode (the policy raised, a server was down) is recorded with its error and the run goes on.
+same episodes. A worker (a process, or a Ray actor) builds its environment once and then plays the episodes
+streamed to it, two at a time so it never waits for the parent; a `RolloutPool` keeps its workers between runs.
+Workers send finished episodes to the parent, the only writer, which appends them to the trajectory file (flushed
+and fsynced). Re-running with the same `out` skips the episodes already there; a failed episode (the policy raised,
+a server was down, the worker process died) is recorded with its error and the run goes on.
+
+Worker processes fork from multiprocessing's forkserver with drgym's environment modules already imported, so a
+worker starts in a fraction of a second and shares those modules' memory with the others (where the platform
+has no forkserver, workers are spawned).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
 import multiprocessing as mp
+import multiprocessing.connection
 import os
+import signal
 import socket
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +35,21 @@ from tqdm.auto import tqdm
 
 from drgym.agents.policy import Policy
 from drgym.agents.trajectories import TrajectoryWriter, read_trajectories
-from drgym.errors import ConfigError, DependencyNotInstalled
+from drgym.errors import ConfigError, DependencyNotInstalled, DrgymError
 
-__all__ = ["RolloutSummary", "episode_id", "rollout"]
+__all__ = ["RolloutPool", "RolloutSummary", "episode_id", "rollout"]
 
 logger = logging.getLogger(__name__)
 
 PolicyFactory = Callable[[], Policy]
+
+EPISODES_IN_FLIGHT = 2
+"""Episodes sent to a worker ahead: while it plays one, the next is already waiting, so it never idles while the
+parent writes (fsync) a finished episode."""
+STOP_TIMEOUT_S = 30.0
+"""How long `close` waits for a worker to close its environment before it is terminated."""
+FORKSERVER_PRELOAD = ["gymnasium", "drgym", "drgym.agents", "drgym.agents.rollout", "drgym.envs.research_env"]
+"""Imported once by the forkserver; every worker forked from it starts with them loaded."""
 
 
 @dataclass
@@ -42,6 +60,8 @@ class RolloutSummary:
     n_ok: int = 0
     n_failed: int = 0
     rewards: list[float] = field(default_factory=list)
+    episodes_per_worker: dict[str, int] = field(default_factory=dict)
+    """Finished episodes per worker id (`RolloutPool.worker_ids`)."""
     episodes_per_node: dict[str, int] = field(default_factory=dict)
     """With the Ray backend: finished episodes per Ray node id."""
 
@@ -66,99 +86,209 @@ def rollout(env_id: str, policy_factory: PolicyFactory, *, n_episodes: int, out:
             seed: int = 0, env_kwargs: dict[str, Any] | None = None, policy_name: str = "",
             backend: Literal["processes", "ray"] = "processes", ray_address: str | None = None,
             show_progress: bool = True) -> RolloutSummary:
-    """Runs `n_episodes` episodes and appends them to `out` (JSONL).
+    """Runs `n_episodes` episodes and appends them to `out` (JSONL); the workers end with the call.
+
+    To run several rollouts on the same workers, use a `RolloutPool`.
 
     Args:
         env_id: a registered drgym environment id.
-        policy_factory: a picklable zero-argument callable that builds the policy (one per worker).
+        policy_factory: a picklable zero-argument callable that builds the policy (one per episode).
         n_episodes: episodes in the run, finished ones included.
         out: the trajectory file; existing episodes of the same run are skipped.
         n_workers: workers (with the processes backend, 1 runs in this process).
-        backend: "processes" (multiprocessing, spawn) or "ray" (Ray actors, one CPU each, spread over the nodes).
+        backend: "processes" (worker processes) or "ray" (Ray actors, one CPU each, spread over the nodes).
         ray_address: with backend "ray", the cluster to connect to (``host:port`` of a ``ray start --head``,
             ``auto``, or ``ray://host:port``); default ``RAY_ADDRESS`` from the environment; with neither, a local
             Ray starts for the run (unless this process is already connected to one).
         seed: episode i uses seed + i.
         env_kwargs: passed to `gymnasium.make`.
     """
-    if backend not in ("processes", "ray"):
-        raise ConfigError(f"backend must be 'processes' or 'ray', got {backend!r}")
-    if n_episodes < 1 or n_workers < 1:
-        raise ConfigError(f"n_episodes and n_workers must be at least 1, got {n_episodes} and {n_workers}")
-    if ray_address is not None and backend != "ray":
-        raise ConfigError(f"ray_address ({ray_address!r}) is only used by backend='ray', got backend={backend!r}; "
-                          "pass backend='ray' (--backend ray)")
-    env_kwargs = dict(env_kwargs or {})
-    out = Path(out)
-    done = {record.get("episode_id") for record in read_trajectories(out)}
-    todo = [i for i in range(n_episodes) if episode_id(env_id, env_kwargs, seed, i) not in done]
-    summary = RolloutSummary(out=out, n_requested=n_episodes, n_skipped=n_episodes - len(todo))
-    if not todo:
-        return summary
-    progress = tqdm(total=len(todo), desc=f"rollout {env_id}", unit="ep", disable=not show_progress)
-    with TrajectoryWriter(out) as writer:
-        def record(result: dict[str, Any]) -> None:
-            writer.write(result)
-            if result["status"] == "ok":
-                summary.n_ok += 1
-                summary.rewards.append(result["reward"])
-            else:
-                summary.n_failed += 1
-            progress.update(1)
-            progress.set_postfix(mean_reward=f"{summary.mean_reward:.3f}", failed=summary.n_failed)
+    with RolloutPool(env_id, policy_factory, n_workers=n_workers, env_kwargs=env_kwargs, policy_name=policy_name,
+                     backend=backend, ray_address=ray_address) as pool:
+        return pool.run(n_episodes=n_episodes, out=out, seed=seed, show_progress=show_progress)
 
+
+class RolloutPool:
+    """Workers that each build one environment once and then play every episode sent to them, across runs.
+
+    Workers start on the first `run` that has episodes to play (as many as it can use, up to `n_workers`) and
+    stay until `close` (or the end of a ``with`` block). A worker whose process dies is replaced; the episode it
+    was playing is recorded as failed, with the exit code.
+
+    Example:
+        >>> from drgym.agents import ScriptedResearcher
+        >>> with RolloutPool("drgym/DeepSearch-v0", ScriptedResearcher, n_workers=2,  # doctest: +SKIP
+        ...                  env_kwargs={"tasks": "procedural:easy"}) as pool:
+        ...     first = pool.run(n_episodes=100, out="runs/a.jsonl")
+        ...     second = pool.run(n_episodes=100, out="runs/b.jsonl", seed=1000)  # the same workers, no start-up
+
+    Args:
+        env_id, policy_factory, n_workers, env_kwargs, policy_name, backend, ray_address: as in `rollout`.
+    """
+
+    def __init__(self, env_id: str, policy_factory: PolicyFactory, *, n_workers: int = 1,
+                 env_kwargs: dict[str, Any] | None = None, policy_name: str = "",
+                 backend: Literal["processes", "ray"] = "processes", ray_address: str | None = None) -> None:
+        if backend not in ("processes", "ray"):
+            raise ConfigError(f"backend must be 'processes' or 'ray', got {backend!r}")
+        if not isinstance(n_workers, int) or n_workers < 1:
+            raise ConfigError(f"n_workers must be a whole number of at least 1, got {n_workers!r}")
+        if ray_address is not None and backend != "ray":
+            raise ConfigError(f"ray_address ({ray_address!r}) is only used by backend='ray', got backend={backend!r}; "
+                              "pass backend='ray' (--backend ray)")
+        self.env_id = env_id
+        self.env_kwargs = dict(env_kwargs or {})
+        self.n_workers = n_workers
+        self.policy_name = policy_name or getattr(policy_factory, "__name__", type(policy_factory).__name__)
+        worker_args = (env_id, self.env_kwargs, policy_factory, self.policy_name)
         if backend == "ray":
-            for result, node_id in _ray_results(todo, n_workers, (env_id, env_kwargs, policy_factory, seed, policy_name),
-                                                ray_address=ray_address):
-                record(result)
-                summary.episodes_per_node[node_id] = summary.episodes_per_node.get(node_id, 0) + 1
+            self._workers: _Workers = _RayWorkers(worker_args, ray_address=ray_address, n_local_cpus=n_workers)
         elif n_workers == 1:
-            worker = _Worker(env_id, env_kwargs, policy_factory, seed, policy_name)
-            for index in todo:
-                record(worker.run(index))
-            worker.close()
+            self._workers = _InProcessWorkers(worker_args)
         else:
-            context = mp.get_context("spawn")
-            with context.Pool(min(n_workers, len(todo)), initializer=_init_worker,
-                              initargs=(env_id, env_kwargs, policy_factory, seed, policy_name)) as pool:
-                for result in pool.imap_unordered(_run_in_worker, todo):
-                    record(result)
-    progress.close()
-    return summary
+            self._workers = _ProcessWorkers(worker_args)
+        self._is_closed = False
+
+    def start(self) -> None:
+        """Starts all `n_workers` workers now (a `run` starts those it needs): to time runs without start-up, or
+        to find a broken environment or policy before the first episode."""
+        if self._is_closed:
+            raise ConfigError("this RolloutPool is closed; create a new one")
+        self._workers.ensure(self.n_workers)
+
+    @property
+    def worker_ids(self) -> list[str]:
+        """The running workers: process ids (Ray: ``pid@node``); a replaced worker's id is gone from the list."""
+        return [slot.worker_id for slot in self._workers.slots]
+
+    def run(self, *, n_episodes: int, out: str | Path, seed: int = 0, show_progress: bool = True) -> RolloutSummary:
+        """Plays the episodes of `out` not yet in it and appends them; see `rollout` for the arguments."""
+        if self._is_closed:
+            raise ConfigError("this RolloutPool is closed; create a new one")
+        if not isinstance(n_episodes, int) or n_episodes < 1:
+            raise ConfigError(f"n_episodes must be a whole number of at least 1, got {n_episodes!r}")
+        out = Path(out)
+        done = {record.get("episode_id") for record in read_trajectories(out)}
+        todo = [i for i in range(n_episodes) if episode_id(self.env_id, self.env_kwargs, seed, i) not in done]
+        summary = RolloutSummary(out=out, n_requested=n_episodes, n_skipped=n_episodes - len(todo))
+        if not todo:
+            return summary
+        self._workers.ensure(min(self.n_workers, len(todo)))
+        progress = tqdm(total=len(todo), desc=f"rollout {self.env_id}", unit="ep", disable=not show_progress)
+        try:
+            with TrajectoryWriter(out) as writer:
+                for record, slot in self._stream(todo, seed):
+                    writer.write(record)
+                    if record["status"] == "ok":
+                        summary.n_ok += 1
+                        summary.rewards.append(record["reward"])
+                    else:
+                        summary.n_failed += 1
+                    summary.episodes_per_worker[slot.worker_id] = summary.episodes_per_worker.get(slot.worker_id, 0) + 1
+                    if slot.node_id:
+                        summary.episodes_per_node[slot.node_id] = summary.episodes_per_node.get(slot.node_id, 0) + 1
+                    progress.update(1)
+                    progress.set_postfix(mean_reward=f"{summary.mean_reward:.3f}", failed=summary.n_failed)
+        finally:
+            progress.close()
+        return summary
+
+    def _stream(self, todo: list[int], seed: int) -> Iterator[tuple[dict[str, Any], _Slot]]:
+        """Finished episodes as they come, each with the worker that played it."""
+        pending = deque(todo)
+        workers = self._workers
+
+        def feed() -> None:  # round by round, so that a short run still reaches every worker
+            for depth in range(1, workers.episodes_in_flight + 1):
+                for slot in workers.slots:
+                    if pending and len(slot.in_flight) < depth:
+                        index = pending.popleft()
+                        slot.in_flight.append(index)
+                        workers.submit(slot, index, seed)
+
+        feed()
+        try:
+            while any(slot.in_flight for slot in workers.slots):
+                for slot, record, death in workers.wait():
+                    if death:
+                        # the oldest episode sent is the one it was playing; the others never started
+                        index = slot.in_flight.popleft()
+                        pending.extendleft(reversed(slot.in_flight))
+                        slot.in_flight.clear()
+                        yield self._died(index, seed, slot, death), slot
+                        workers.replace(slot)
+                    else:
+                        slot.in_flight.remove(record["index"])
+                        feed()
+                        yield record, slot
+                feed()
+        finally:
+            workers.abandon()
+
+    def _died(self, index: int, seed: int, slot: _Slot, death: str) -> dict[str, Any]:
+        task_id, kind = slot.tasks[index % len(slot.tasks)]
+        record = _new_record(self.env_id, self.env_kwargs, seed, index, task_id=task_id, kind=kind,
+                             policy_name=self.policy_name)
+        record.update(error=f"WorkerDied: the worker process ({slot.worker_id}) {death} during this episode")
+        logger.warning("episode %d: %s", index, record["error"])
+        return record
+
+    def close(self) -> None:
+        """Stops the workers (each closes its environment first); safe to call more than once."""
+        if not self._is_closed:
+            self._is_closed = True
+            self._workers.close()
+
+    def __enter__(self) -> RolloutPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- the episode ------------------------------------------------------------------------------------------------
+
+_NO_CITATIONS = {"precision": 0.0, "recall": 0.0, "citations": 0, "fabricated": 0}
+
+
+def _new_record(env_id: str, env_kwargs: dict[str, Any], seed: int, index: int, *, task_id: str, kind: str,
+                policy_name: str) -> dict[str, Any]:
+    """A failed episode's record: every key of every record, so files of any episodes load as one table."""
+    import drgym
+
+    return {"episode_id": episode_id(env_id, env_kwargs, seed, index), "index": index, "env_id": env_id,
+            "task_id": task_id, "kind": kind, "seed": seed + index, "policy": policy_name,
+            "env_kwargs": {k: repr(v) for k, v in env_kwargs.items()}, "drgym_version": drgym.__version__,
+            "status": "failed", "reward": 0.0, "terminated": False, "truncated": False, "verdicts": [],
+            "citations": dict(_NO_CITATIONS), "submission": "", "truncated_by": "", "policy_usage": [],
+            "error": "", "traceback": "", "steps": [], "messages": [], "usage": {}, "wall_s": 0.0}
 
 
 class _Worker:
-    def __init__(self, env_id: str, env_kwargs: dict[str, Any], policy_factory: PolicyFactory, seed: int,
+    """One environment, built once, and the episodes played in it."""
+
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any], policy_factory: PolicyFactory,
                  policy_name: str) -> None:
         import gymnasium as gym
 
         import drgym  # noqa: F401 - registers the environments
 
         self.env = gym.make(env_id, **env_kwargs)
-        self.env_id, self.env_kwargs, self.seed = env_id, env_kwargs, seed
+        self.env_id, self.env_kwargs = env_id, env_kwargs
         self.policy_factory = policy_factory
-        self.policy_name = policy_name or getattr(policy_factory, "__name__", type(policy_factory).__name__)
+        self.policy_name = policy_name
+        self.tasks = [(task.id, task.kind) for task in self.env.unwrapped.tasks]
 
-    def run(self, index: int) -> dict[str, Any]:
-        import drgym
-
-        tasks = self.env.unwrapped.tasks
-        task = tasks[index % len(tasks)]
-        record: dict[str, Any] = {
-            "episode_id": episode_id(self.env_id, self.env_kwargs, self.seed, index), "index": index,
-            "env_id": self.env_id, "task_id": task.id, "kind": task.kind, "seed": self.seed + index,
-            "policy": self.policy_name, "env_kwargs": {k: repr(v) for k, v in self.env_kwargs.items()},
-            "drgym_version": drgym.__version__,
-            # every key of every record, so files of any episodes (failed ones too) load as one table
-            "status": "failed", "reward": 0.0, "terminated": False, "truncated": False, "verdicts": [],
-            "citations": dict(_NO_CITATIONS), "submission": "", "truncated_by": "", "policy_usage": [],
-            "error": "", "traceback": ""}
+    def run(self, index: int, seed: int) -> dict[str, Any]:
+        task = self.env.unwrapped.tasks[index % len(self.tasks)]
+        record = _new_record(self.env_id, self.env_kwargs, seed, index, task_id=task.id, kind=task.kind,
+                             policy_name=self.policy_name)
         started = time.perf_counter()
         steps: list[dict[str, Any]] = []
         info: dict[str, Any] = {}
         try:
             policy = self.policy_factory()
-            _, info = self.env.reset(seed=self.seed + index, options={"task_id": task.id})
+            _, info = self.env.reset(seed=seed + index, options={"task_id": task.id})
             reward, terminated, truncated = 0.0, False, False
             while not (terminated or truncated):
                 step_started = time.perf_counter()
@@ -189,9 +319,6 @@ class _Worker:
         self.env.close()
 
 
-_NO_CITATIONS = {"precision": 0.0, "recall": 0.0, "citations": 0, "fabricated": 0}
-
-
 def _flat_message(message: dict[str, Any]) -> dict[str, Any]:
     """One shape for every message (role, content text, tool_calls as JSON text), so trajectory files load as
     tables (`datasets.load_dataset("json", ...)`, pyarrow) whatever the action format was."""
@@ -203,45 +330,337 @@ def _flat_message(message: dict[str, Any]) -> dict[str, Any]:
             "reasoning_content": str(message.get("reasoning_content") or "")}
 
 
-class _RayWorker(_Worker):
-    def run_on_node(self, index: int) -> tuple[dict[str, Any], str]:
-        import ray
+# -- workers -----------------------------------------------------------------------------------------------------
 
-        return self.run(index), ray.get_runtime_context().get_node_id()
+@dataclass(eq=False)
+class _Slot:
+    """A running worker as the parent sees it."""
+
+    worker_id: str
+    tasks: list[tuple[str, str]]
+    """(id, kind) of the environment's tasks: what a record of an episode its worker died in needs."""
+    handle: Any = None
+    """The backend's handle: the in-process `_Worker`, a (process, connection) pair, or a Ray actor."""
+    node_id: str = ""
+    in_flight: deque[int] = field(default_factory=deque)
+    """Episodes sent and not finished, oldest (the one being played) first."""
+    refs: dict[Any, int] = field(default_factory=dict)
+    """Ray: the pending result of each episode in flight."""
 
 
-def _ray_results(todo: list[int], n_workers: int, worker_args: tuple, *,
-                 ray_address: str | None) -> Iterator[tuple[dict[str, Any], str]]:
-    """Episodes run by Ray actors, each with the id of the node that ran it."""
+class _Workers:
+    """What `RolloutPool` needs of a backend."""
+
+    episodes_in_flight = EPISODES_IN_FLIGHT
+
+    def __init__(self) -> None:
+        self.slots: list[_Slot] = []
+
+    def ensure(self, n_workers: int) -> None:
+        """Starts workers until `n_workers` run."""
+        raise NotImplementedError
+
+    def submit(self, slot: _Slot, index: int, seed: int) -> None:
+        raise NotImplementedError
+
+    def wait(self) -> list[tuple[_Slot, dict[str, Any] | None, str]]:
+        """Blocks until some worker finishes an episode or dies: (slot, record, "") or (slot, None, how it died)."""
+        raise NotImplementedError
+
+    def replace(self, slot: _Slot) -> None:
+        """Starts a new worker in place of a dead one."""
+        raise NotImplementedError
+
+    def abandon(self) -> None:
+        """After an interrupted run: workers with episodes still in flight are stopped (their results would
+        reach the next run)."""
+        for slot in [slot for slot in self.slots if slot.in_flight]:
+            self._stop(slot)
+            self.slots.remove(slot)
+
+    def close(self) -> None:
+        for slot in self.slots:
+            self._stop(slot)
+        self.slots = []
+
+    def _stop(self, slot: _Slot) -> None:
+        raise NotImplementedError
+
+
+class _InProcessWorkers(_Workers):
+    """One worker in this process: no start-up, no copying of records."""
+
+    episodes_in_flight = 1
+
+    def __init__(self, worker_args: tuple) -> None:
+        super().__init__()
+        self._worker_args = worker_args
+
+    def ensure(self, n_workers: int) -> None:
+        if not self.slots:
+            worker = _Worker(*self._worker_args)
+            self.slots.append(_Slot(worker_id=str(os.getpid()), tasks=worker.tasks, handle=worker))
+
+    def submit(self, slot: _Slot, index: int, seed: int) -> None:
+        slot.refs[index] = seed
+
+    def wait(self) -> list[tuple[_Slot, dict[str, Any] | None, str]]:
+        slot = next(slot for slot in self.slots if slot.in_flight)
+        index = slot.in_flight[0]
+        return [(slot, slot.handle.run(index, slot.refs.pop(index)), "")]
+
+    def abandon(self) -> None:
+        for slot in self.slots:
+            slot.in_flight.clear()
+            slot.refs.clear()
+
+    def _stop(self, slot: _Slot) -> None:
+        slot.handle.close()
+
+
+def _worker_context() -> mp.context.BaseContext:
+    """The forkserver, with the environment's modules preloaded, where the platform has one; else spawn."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    context = mp.get_context("forkserver")
+    # applies when this process starts the forkserver (the first worker of the first pool); a forkserver that
+    # another library started earlier is used as it is: workers then import what they need themselves
+    context.set_forkserver_preload(FORKSERVER_PRELOAD)
+    return context
+
+
+def _serve(connection: mp.connection.Connection, worker_args: tuple, environ: dict[str, str]) -> None:
+    """A worker process: builds the environment, then plays (index, seed) episodes until told to stop."""
+    # the modules the forkserver imported stay shared with it: no collection pass rewrites their objects
+    gc.freeze()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # stopped mid-episode: still close the env (its shell, files)
+    # a forked worker inherits the forkserver's environment, from when it started: use the parent's of now
+    os.environ.clear()
+    os.environ.update(environ)
     try:
-        import ray
-        from ray.util import ActorPool
-    except ImportError as e:
-        raise DependencyNotInstalled("the ray backend needs Ray: pip install 'drgym[ray]'") from e
-    address = ray_address or os.environ.get("RAY_ADDRESS") or None
-    started_here = not ray.is_initialized()
-    if not started_here and ray_address is not None:
-        raise ConfigError(f"this process is already connected to Ray, so ray_address={ray_address!r} cannot be "
-                          "used; call ray.shutdown() first, or leave ray_address out to use that connection")
-    if started_here:
-        _connect_to_ray(ray, address, n_workers)
-    try:
-        n_actors = min(n_workers, len(todo))
-        n_cpus = ray.cluster_resources().get("CPU", 0)
-        if n_cpus < n_actors:
-            raise ConfigError(f"the Ray cluster{f' at {address}' if address else ''} has {n_cpus:g} CPUs, but "
-                              f"n_workers={n_workers} needs {n_actors} (one per worker); lower n_workers or add nodes")
-        worker_class = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(_RayWorker)
-        actors = [worker_class.remote(*worker_args) for _ in range(n_actors)]
+        worker = _Worker(*worker_args)
+    except Exception as e:
         try:
-            yield from ActorPool(actors).map_unordered(lambda actor, index: actor.run_on_node.remote(index), todo)
-        finally:
-            ray.get([actor.close.remote() for actor in actors])
-            for actor in actors:
-                ray.kill(actor)
+            connection.send(("failed", e, f"{type(e).__name__}: {e}", traceback.format_exc(limit=8)))
+        except Exception:  # the exception does not pickle: its text does
+            connection.send(("failed", None, f"{type(e).__name__}: {e}", traceback.format_exc(limit=8)))
+        return
+    connection.send(("ready", worker.tasks))
+    try:
+        while (message := connection.recv()) is not None:
+            index, seed = message
+            connection.send(worker.run(index, seed))
+    except EOFError:  # the parent is gone
+        pass
     finally:
-        if started_here:
-            ray.shutdown()
+        worker.close()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+class _ProcessWorkers(_Workers):
+    """Worker processes, each connected to the parent by a pipe."""
+
+    def __init__(self, worker_args: tuple) -> None:
+        super().__init__()
+        self._worker_args = worker_args
+        self._context = _worker_context()
+
+    def ensure(self, n_workers: int) -> None:
+        started = [self._start() for _ in range(n_workers - len(self.slots))]
+        try:
+            for slot in started:
+                self._wait_ready(slot)
+        except BaseException:
+            for slot in started:
+                self._stop(slot)
+            raise
+        self.slots.extend(started)
+
+    def _start(self) -> _Slot:
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(target=_serve, args=(child_end, self._worker_args, dict(os.environ)),
+                                        name="drgym-rollout-worker", daemon=True)
+        process.start()
+        child_end.close()
+        return _Slot(worker_id=str(process.pid), tasks=[], handle=(process, parent_end))
+
+    def _wait_ready(self, slot: _Slot) -> None:
+        process, connection = slot.handle
+        mp.connection.wait([connection, process.sentinel])
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            process.join(5)
+            raise ConfigError(f"a rollout worker process ended as it started ({_exit_text(process.exitcode)}); "
+                              "its error is in the log above") from None
+        if message[0] == "failed":
+            _, error, text, trace = message
+            if isinstance(error, DrgymError):
+                raise error
+            raise ConfigError(f"a rollout worker could not build its environment or policy: {text}\n{trace}")
+        slot.tasks = message[1]
+
+    def submit(self, slot: _Slot, index: int, seed: int) -> None:
+        _, connection = slot.handle
+        try:
+            connection.send((index, seed))
+        except OSError:
+            pass  # the worker is gone: `wait` sees it and answers for the episode
+
+    def wait(self) -> list[tuple[_Slot, dict[str, Any] | None, str]]:
+        busy = {}
+        for slot in self.slots:
+            if slot.in_flight:
+                process, connection = slot.handle
+                busy[connection] = busy[process.sentinel] = slot
+        events: list[tuple[_Slot, dict[str, Any] | None, str]] = []
+        answered: set[_Slot] = set()
+        for ready in mp.connection.wait(list(busy)):
+            slot = busy[ready]
+            if slot in answered:
+                continue
+            answered.add(slot)
+            process, connection = slot.handle
+            try:
+                while connection.poll():
+                    events.append((slot, connection.recv(), ""))
+            except (EOFError, OSError):
+                pass
+            else:
+                if process.is_alive():
+                    continue
+            process.join(5)
+            received = sum(1 for event in events if event[0] is slot)
+            if len(slot.in_flight) > received:  # episodes sent that will never come back
+                events.append((slot, None, f"ended with {_exit_text(process.exitcode)}"))
+        return events
+
+    def replace(self, slot: _Slot) -> None:
+        self._stop(slot)
+        new = self._start()
+        self._wait_ready(new)
+        slot.worker_id, slot.tasks, slot.handle = new.worker_id, new.tasks, new.handle
+
+    def _stop(self, slot: _Slot) -> None:
+        process, connection = slot.handle
+        try:
+            connection.send(None)
+        except OSError:
+            pass
+        process.join(STOP_TIMEOUT_S if not slot.in_flight else 0)
+        if process.is_alive():
+            process.terminate()
+            process.join(5)
+        connection.close()
+
+
+def _exit_text(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "no exit code"
+    if exitcode < 0:
+        try:
+            return f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+class _RayWorker(_Worker):
+    def hello(self) -> tuple[str, str, list[tuple[str, str]]]:
+        import ray
+
+        node_id = ray.get_runtime_context().get_node_id()
+        return f"{os.getpid()}@{node_id[:12]}", node_id, self.tasks
+
+
+class _RayWorkers(_Workers):
+    """Ray actors, one CPU each, spread over the cluster's nodes."""
+
+    def __init__(self, worker_args: tuple, *, ray_address: str | None, n_local_cpus: int) -> None:
+        super().__init__()
+        try:
+            import ray
+        except ImportError as e:
+            raise DependencyNotInstalled("the ray backend needs Ray: pip install 'drgym[ray]'") from e
+        self._ray = ray
+        self._worker_args = worker_args
+        self._address = ray_address or os.environ.get("RAY_ADDRESS") or None
+        self._started_ray = False
+        self._n_local_cpus = n_local_cpus
+        if ray.is_initialized() and ray_address is not None:
+            raise ConfigError(f"this process is already connected to Ray, so ray_address={ray_address!r} cannot be "
+                              "used; call ray.shutdown() first, or leave ray_address out to use that connection")
+        self._worker_class = None
+
+    def ensure(self, n_workers: int) -> None:
+        ray = self._ray
+        if len(self.slots) >= n_workers:
+            return
+        if not ray.is_initialized():
+            _connect_to_ray(ray, self._address, self._n_local_cpus)
+            self._started_ray = True
+        n_cpus = ray.cluster_resources().get("CPU", 0)
+        if n_cpus < n_workers:
+            raise ConfigError(f"the Ray cluster{f' at {self._address}' if self._address else ''} has {n_cpus:g} CPUs, "
+                              f"but n_workers={n_workers} needs {n_workers} (one per worker); lower n_workers or add "
+                              "nodes")
+        if self._worker_class is None:
+            self._worker_class = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(_RayWorker)
+        actors = [self._worker_class.remote(*self._worker_args) for _ in range(n_workers - len(self.slots))]
+        for actor, (worker_id, node_id, tasks) in zip(actors, ray.get([a.hello.remote() for a in actors])):
+            self.slots.append(_Slot(worker_id=worker_id, tasks=tasks, handle=actor, node_id=node_id))
+
+    def submit(self, slot: _Slot, index: int, seed: int) -> None:
+        slot.refs[slot.handle.run.remote(index, seed)] = index
+
+    def wait(self) -> list[tuple[_Slot, dict[str, Any] | None, str]]:
+        ray = self._ray
+        owner = {ref: slot for slot in self.slots for ref in slot.refs}
+        ready, _ = ray.wait(list(owner), num_returns=1)
+        ready += ray.wait([ref for ref in owner if ref not in ready], num_returns=len(owner) - 1, timeout=0)[0] \
+            if len(owner) > 1 else []
+        events: list[tuple[_Slot, dict[str, Any] | None, str]] = []
+        for ref in ready:
+            slot = owner[ref]
+            if ref not in slot.refs:  # its worker died earlier in this batch
+                continue
+            try:
+                record = ray.get(ref)
+            except ray.exceptions.RayActorError as e:
+                slot.refs.clear()
+                events.append((slot, None, f"died ({type(e).__name__})"))
+                continue
+            del slot.refs[ref]
+            events.append((slot, record, ""))
+        return events
+
+    def replace(self, slot: _Slot) -> None:
+        self._stop(slot)
+        actor = self._worker_class.remote(*self._worker_args)
+        slot.worker_id, slot.node_id, slot.tasks = self._ray.get(actor.hello.remote())
+        slot.handle, slot.refs = actor, {}
+
+    def abandon(self) -> None:
+        super().abandon()
+        for slot in self.slots:
+            slot.refs.clear()
+
+    def close(self) -> None:
+        super().close()
+        if self._started_ray:
+            self._ray.shutdown()
+            self._started_ray = False
+
+    def _stop(self, slot: _Slot) -> None:
+        try:
+            self._ray.get(slot.handle.close.remote(), timeout=STOP_TIMEOUT_S)
+        except Exception:  # a dead or stuck actor: it is killed below
+            logger.debug("ray worker %s did not close cleanly", slot.worker_id, exc_info=True)
+        self._ray.kill(slot.handle)
 
 
 def _connect_to_ray(ray: Any, address: str | None, n_workers: int) -> None:
@@ -268,15 +687,3 @@ def _connect_to_ray(ray: Any, address: str | None, n_workers: int) -> None:
         raise ConfigError(f"cannot connect to the Ray cluster at {address} ({detail}); is `ray start --head` running "
                           "there, with the same Ray and Python versions as here? A cluster with token authentication "
                           "also needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN or ~/.ray/auth_token) here") from e
-
-
-_worker: _Worker | None = None
-
-
-def _init_worker(*args: Any) -> None:
-    global _worker
-    _worker = _Worker(*args)
-
-
-def _run_in_worker(index: int) -> dict[str, Any]:
-    return _worker.run(index)
