@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 MAX_PAGE_BYTES = 10_000_000
 """A page (HTML file, WARC payload, JSONL line) larger than this is skipped: no document page is that large."""
 _BATCH_SIZE = 8  # pages per task sent to a worker: large enough to amortise the transfer, small for balance
+_MIN_ITEMS_PER_WORKER = 50  # a worker's start (a fresh interpreter importing lxml and trafilatura) costs about
+# what extracting 50-100 documentation pages does: smaller inputs are extracted in this process
 _CRASHED = "extraction crashed its worker process (out of memory, or a fault in a parser)"
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
@@ -226,11 +228,13 @@ def _ordered_map(function: Callable[[list], list], items: Iterable[_Item], job_o
     At most ``2 * workers`` batches are in flight, so a stream of any length runs in bounded memory. When a
     worker dies (out of memory, a segfault in a parser), the batches in flight are run again one item at a time
     in a fresh pool; the item that kills that one too gets the result `_CRASHED`, and the rest go on.
-    Fewer items than one batch per worker are processed in this process: starting workers costs more.
+    Fewer than `_MIN_ITEMS_PER_WORKER` items per worker are processed in this process: starting workers would
+    cost more than it saves.
     """
     iterator = iter(items)
-    head = list(itertools.islice(iterator, workers * batch_size if workers > 1 else 0))
-    if workers <= 1 or len(head) < workers * batch_size:
+    threshold = workers * max(batch_size, _MIN_ITEMS_PER_WORKER)
+    head = list(itertools.islice(iterator, threshold if workers > 1 else 0))
+    if workers <= 1 or len(head) < threshold:
         for batch in _batches(itertools.chain(head, iterator), batch_size):
             yield from zip(batch, function([job_of(item) for item in batch]), strict=True)
         return

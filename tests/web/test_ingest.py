@@ -270,7 +270,7 @@ def _many_pages(folder: Path, n: int) -> None:
 
 @pytest.mark.slow
 def test_worker_processes_give_the_same_corpus_in_input_order(tmp_path):
-    _many_pages(tmp_path / "site", 60)
+    _many_pages(tmp_path / "site", 120)  # over 50 pages per worker: fewer are extracted without starting workers
     serial, serial_report = ingest([tmp_path / "site"], base_url=BASE, workers=1, show_progress=False)
     parallel, parallel_report = ingest([tmp_path / "site"], base_url=BASE, workers=2, show_progress=False)
     assert parallel_report.n_workers == 2
@@ -291,7 +291,7 @@ def _exit_on_poison(jobs: list) -> list:
 
 @pytest.mark.slow
 def test_a_record_that_kills_its_worker_is_reported_and_the_rest_go_on():
-    items = [f"page{i}" for i in range(40)]
+    items = [f"page{i}" for i in range(120)]
     items[13] = "poison"
     results = list(_ordered_map(_exit_on_poison, items, lambda item: item, workers=2, batch_size=4))
     assert [item for item, _ in results] == items
