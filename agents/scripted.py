@@ -52,6 +52,8 @@ class _Episode:
     todo_added: bool = False
     report_written: bool = False
     tries: int = 0
+    fallback: bool = False
+    """The question is not shaped like the templates: search, read the best pages, answer."""
 
 
 def _call(name: str, **arguments: Any) -> str:
@@ -125,8 +127,14 @@ class ScriptedResearcher:
     # -- deep search ----------------------------------------------------------------------------------
 
     def _search(self, episode: _Episode) -> str:
+        if episode.fallback:
+            return self._search_read_answer(episode)
         if not episode.plan:
-            target, phrase = _split_question(episode.question)
+            try:
+                target, phrase = _split_question(episode.question)
+            except ValueError:  # not a chain question: search, read, answer with the best it saw
+                episode.fallback = True
+                return self._search_read_answer(episode)
             episode.current, relations = _parse_chain(phrase)
             episode.plan = [("relation", key) for key in relations] + ([("attribute", target)] if target else [])
         while episode.step < len(episode.plan):
@@ -175,15 +183,30 @@ class ScriptedResearcher:
             return prefix + _call("batch_web_surfer", queries=[f"{name} register entry"], top_k=self.top_k)
         return None
 
+    def _search_read_answer(self, episode: _Episode) -> str:
+        """Any question: search its first line, read the best tier-1 pages, answer with the first name (for who /
+        which questions) or figure the best result states."""
+        query = episode.question.strip().split("\n")[0][:300]
+        if query not in episode.searched:
+            episode.searched.add(query)
+            return _call("batch_web_surfer", queries=[query], top_k=self.top_k)
+        ranked = sorted(episode.evidence, key=lambda e: e.tier)
+        unread = [e.url for e in ranked if e.tier == 1 and e.url not in episode.read][:3]
+        if unread and not episode.read:
+            return _call("batch_web_surfer", urls=unread)
+        return f"<answer>{_guess(episode.question, ranked)}</answer>"
+
     # -- deep research --------------------------------------------------------------------------------
 
     def _research(self, episode: _Episode) -> str:
         question = episode.question
         compare = re.search(r"comparing (.*?), companies in the (.*?) sector", question)
-        companies = re.split(r", | and ", compare.group(1)) if compare else [
-            re.search(r"on how (.*?) has developed", question).group(1)]
+        timeline = re.search(r"on how (.*?) has developed", question)
         if episode.report_written:
             return '<answer file="report.md"/>'
+        if not compare and not timeline:
+            return self._notes_report(episode)
+        companies = re.split(r", | and ", compare.group(1)) if compare else [timeline.group(1)]
         wanted = [f"{c} register entry" for c in companies if not self._entry_url(episode, c)]
         wanted = [q for q in wanted if q not in episode.searched]
         if wanted:
@@ -204,6 +227,24 @@ class ScriptedResearcher:
             return _call("batch_web_surfer", urls=to_read[:5])
         report = self._compare_report(episode, companies, compare.group(2)) if compare else \
             self._timeline_report(episode, companies[0])
+        if "file" not in self._tools:
+            return f"<answer>{report}</answer>"
+        episode.report_written = True
+        return _call("file", action="write", path="report.md", content=report)
+
+    def _notes_report(self, episode: _Episode) -> str:
+        """A request not shaped like the templates: search it, read the best pages, report what they say."""
+        query = episode.question.strip().split("\n")[0][:300]
+        if query not in episode.searched:
+            episode.searched.add(query)
+            return _call("batch_web_surfer", queries=[query], top_k=self.top_k)
+        unread = [e.url for e in sorted(episode.evidence, key=lambda e: e.tier) if e.url not in episode.read][:3]
+        if unread and not episode.read:
+            return _call("batch_web_surfer", urls=unread)
+        pages = {e.url: e.title for e in episode.evidence if e.url in episode.read}
+        lines = [f"- {title} \\cite{{{url}}}" for url, title in pages.items()] or ["- No source was found."]
+        report = "\n\n".join(["# Research notes", "## Sources consulted", "\n".join(lines),
+                               "## Summary", "The sources above were consulted for this request."]) + "\n"
         if "file" not in self._tools:
             return f"<answer>{report}</answer>"
         episode.report_written = True
@@ -289,6 +330,18 @@ class ScriptedResearcher:
                             "## Revenue and workforce", " ".join(sentences) or "No yearly figures found.",
                             "## Yearly figures", "| Year | Metric | Value |\n| --- | --- | --- |\n" + rows,
                             "## Assessment", trend or "The record is too short to show a trend."]) + "\n"
+
+
+def _guess(question: str, ranked: list[_Evidence]) -> str:
+    """The first name (a 'who' or 'which' question) or figure the best-ranked evidence states."""
+    wants_name = re.match(r"\s*(who|which|identify|list|in which city)\b", question, re.IGNORECASE) and \
+        not re.match(r"\s*in which year", question, re.IGNORECASE)
+    for evidence in ranked:
+        if wants_name and evidence.title.endswith(" — register entry"):
+            return evidence.title.removesuffix(" — register entry")
+        if not wants_name and (number := re.search(_VALUE, evidence.text)):
+            return number.group(0)
+    return "unknown"
 
 
 def _split_question(question: str) -> tuple[str | None, str]:

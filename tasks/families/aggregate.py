@@ -11,7 +11,7 @@ import dataclasses
 import random
 
 from drgym.rewards.answer import numeric_answer, set_answer
-from drgym.tasks.families.constraints import describe, matches
+from drgym.tasks.families.constraints import describe, matches, pages_to_verify
 from drgym.tasks.families.puzzles import KIND_WORD, candidate_constraints, overlaps
 from drgym.tasks.render import KIND_PLURAL
 from drgym.tasks.schema import Task
@@ -26,7 +26,7 @@ _MARGIN = 0.03
 
 
 def aggregate_task(world: World, rng: random.Random, task_id: str, *, aggregation: str | None = None,
-                   max_depth: int = 1) -> Task | None:
+                   max_depth: int = 1, max_pages: int = 200) -> Task | None:
     """A question over the set of entities of one kind meeting 1-2 conditions, or None when this draw does not fit."""
     aggregation = aggregation or rng.choice(AGGREGATIONS)
     if aggregation not in AGGREGATIONS:
@@ -39,11 +39,14 @@ def aggregate_task(world: World, rng: random.Random, task_id: str, *, aggregatio
     if len(constraints) == 2 and overlaps(*constraints):
         constraints = constraints[:1]
     members = [e for e in pool if all(matches(world, e, c) for c in constraints)]
+    pages = pages_to_verify(world, pool, constraints)
+    if pages > max_pages:  # beyond what the default budget reads (`PuzzleKnobs.max_pages`)
+        return None
     lines = "\n".join(f"- {describe(c)}" for c in constraints)
     plural = KIND_PLURAL[kind]
     meta = {"family": "aggregate", "aggregation": aggregation, "world_seed": world.seed,
             "constraints": [dataclasses.asdict(c) for c in constraints], "members": sorted(e.id for e in members),
-            "pool": len(pool), "kind_plural": plural}
+            "pool": len(pool), "pages_to_verify": pages}
     if len(members) > 0.5 * len(pool):
         return None
     if aggregation == "count":

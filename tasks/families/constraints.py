@@ -16,7 +16,8 @@ from typing import Literal
 from drgym.tasks.render import RELATION_LABELS
 from drgym.tasks.world import ATTRIBUTES, Attribute, Entity, World, format_value
 
-__all__ = ["ATTRIBUTE_BY_LABEL", "Constraint", "describe", "matches", "nice", "parse_constraint", "reach"]
+__all__ = ["ATTRIBUTE_BY_LABEL", "Constraint", "describe", "matches", "nice", "pages_to_verify", "parse_constraint",
+           "reach"]
 
 Test = Literal["sector", "range", "is", "compare"]
 Op = Literal["gt", "lt", "between"]
@@ -77,6 +78,24 @@ def matches(world: World, entity: Entity, constraint: Constraint) -> bool:
     if constraint.op == "between":
         return constraint.low <= value <= constraint.high
     return value > constraint.low if constraint.op == "gt" else value < constraint.low
+
+
+def pages_to_verify(world: World, pool: list[Entity], constraints: list[Constraint]) -> int:
+    """Register entries and archive records that checking every constraint for every entity of `pool` reads: an
+    upper bound on the pages a researcher needs (checking the cheapest constraints first needs fewer)."""
+    pages: set[tuple[str, str]] = set()
+    for entity in pool:
+        for constraint in constraints:
+            if constraint.test == "sector" and not constraint.path:
+                continue  # the register index lists each company's sector
+            current = entity
+            pages.add(("entry", current.id))
+            for key in constraint.path:
+                current = world.entities[current.relations[key]]
+                pages.add(("entry", current.id))
+            if constraint.test in ("range", "compare") and _attribute(constraint.attribute).deep:
+                pages.add(("archive", current.id))
+    return len(pages)
 
 
 def _subject(path: tuple[str, ...]) -> str:

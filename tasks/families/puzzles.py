@@ -10,8 +10,7 @@ import dataclasses
 import random
 from dataclasses import dataclass
 
-from drgym.tasks.families.constraints import Constraint, describe, matches, nice, reach
-from drgym.tasks.render import KIND_PLURAL
+from drgym.tasks.families.constraints import Constraint, describe, matches, nice, pages_to_verify, reach
 from drgym.tasks.schema import Task
 from drgym.tasks.world import ATTRIBUTES, RELATIONS_BY_SOURCE, Entity, World
 
@@ -31,6 +30,9 @@ class PuzzleKnobs:
     """Entities of the asked kind each constraint matches on its own, at least."""
     max_depth: int = 2
     """Relations a constraint may follow from the entity ("its chief executive's place of birth": 2)."""
+    max_pages: int = 200
+    """Pages that checking every constraint for every entity of the kind reads, at most (`pages_to_verify`):
+    keeps a puzzle within the default budget of 60 tool calls of 5 pages each."""
 
 
 def _paths(world: World, entity: Entity, depth: int) -> list[tuple[str, ...]]:
@@ -138,6 +140,9 @@ def puzzle_task(world: World, rng: random.Random, task_id: str, knobs: PuzzleKno
             chosen.append((constraint, matched))
     if len(chosen) < knobs.min_constraints:
         return None
+    pages = pages_to_verify(world, pool, [c for c, _ in chosen])
+    if pages > knobs.max_pages:
+        return None
     rng.shuffle(chosen)
     lines = "\n".join(f"- {describe(c)}" for c, _ in chosen)
     question = (f"Identify the {KIND_WORD[kind]} that meets every one of these conditions (figures are the latest "
@@ -146,4 +151,4 @@ def puzzle_task(world: World, rng: random.Random, task_id: str, knobs: PuzzleKno
                 meta={"family": "puzzle", "target": target.id, "world_seed": world.seed,
                       "constraints": [dataclasses.asdict(c) for c, _ in chosen],
                       "candidates": [len(m) for _, m in chosen], "pool": len(pool),
-                      "depth": max(len(c.path) for c, _ in chosen), "kind_plural": KIND_PLURAL[kind]})
+                      "depth": max(len(c.path) for c, _ in chosen), "pages_to_verify": pages})
