@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
+
+import pytest
 
 from drgym.agents import ScriptedResearcher
-from drgym.agents.rollout import rollout
+from drgym.agents.rollout import RolloutPool, rollout
 from drgym.agents.trajectories import read_trajectories
+from drgym.errors import ConfigError
 
 SLOW_RUN = textwrap.dedent("""
     import sys, time
@@ -109,3 +115,58 @@ def test_trajectories_of_every_kind_load_as_one_table(tiny_world, tmp_path):
     assert {s["action_format"] for s in steps} == {"text", "message"}
     timed = [c for s in steps for c in s["tool_calls"]]
     assert timed and all(c["seconds"] >= 0 and isinstance(c["arguments"], str) for c in timed)
+
+
+def test_a_pool_plays_every_run_on_the_same_two_worker_processes(tiny_world, tmp_path):
+    with RolloutPool("drgym/DeepSearch-v0", ScriptedResearcher, n_workers=2,
+                     env_kwargs={"tasks": str(tiny_world.path)}) as pool:
+        first = pool.run(n_episodes=12, out=tmp_path / "a.jsonl", show_progress=False)
+        workers = pool.worker_ids
+        second = pool.run(n_episodes=12, out=tmp_path / "b.jsonl", seed=100, show_progress=False)
+        assert pool.worker_ids == workers
+    assert len(workers) == 2 and str(os.getpid()) not in workers
+    assert set(first.episodes_per_worker) == set(second.episodes_per_worker) == set(workers)
+    assert sum(first.episodes_per_worker.values()) == sum(second.episodes_per_worker.values()) == 12
+    assert first.n_ok == second.n_ok == 12
+    assert len(list(read_trajectories(tmp_path / "b.jsonl"))) == 12
+
+
+class KillsItsWorkerOnce(ScriptedResearcher):
+    """Kills the process it runs in, the first time any worker builds it (the marker file is taken once)."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def act(self, messages):
+        try:
+            os.rename(self.marker, f"{self.marker}.taken")
+        except FileNotFoundError:
+            return super().act(messages)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_killed_mid_episode_loses_no_other_episode_and_is_replaced(tiny_world, tmp_path):
+    marker = tmp_path / "kill-a-worker"
+    marker.touch()
+    out = tmp_path / "runs.jsonl"
+    with RolloutPool("drgym/DeepSearch-v0", functools.partial(KillsItsWorkerOnce, str(marker)), n_workers=2,
+                     env_kwargs={"tasks": str(tiny_world.path)}) as pool:
+        pool.start()
+        started_with = set(pool.worker_ids)
+        summary = pool.run(n_episodes=10, out=out, show_progress=False)
+        assert len(pool.worker_ids) == 2 and len(started_with - set(pool.worker_ids)) == 1
+    records = list(read_trajectories(out))
+    assert sorted(r["index"] for r in records) == list(range(10))
+    failed = [r for r in records if r["status"] == "failed"]
+    assert summary.n_failed == len(failed) == 1 and summary.n_ok == 9
+    assert "WorkerDied" in failed[0]["error"] and "SIGKILL" in failed[0]["error"]
+    ok = next(r for r in records if r["status"] == "ok")
+    assert failed[0]["task_id"] and set(failed[0]) == set(ok)  # one schema: the file still loads as one table
+
+
+def test_a_worker_that_cannot_build_its_environment_raises_the_error(tmp_path):
+    with pytest.raises(ConfigError, match=re.escape("Did you mean 'procedural:tiny'?")):
+        rollout("drgym/DeepSearch-v0", ScriptedResearcher, n_episodes=4, n_workers=2, out=tmp_path / "x.jsonl",
+                env_kwargs={"tasks": "procedural:tinyy"}, show_progress=False)
+    assert not Path(tmp_path / "x.jsonl").exists() or not list(read_trajectories(tmp_path / "x.jsonl"))
