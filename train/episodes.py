@@ -12,6 +12,7 @@ import atexit
 import json
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from drgym.errors import ConfigError
 from drgym.tasks.splits import select_split, task_split
 from drgym.train.chat import ChatFormat
 
-__all__ = ["EpisodeLabel", "EpisodeSession", "StepResult", "export_prompts"]
+__all__ = ["EXTRA_LOG_DEFAULTS", "EpisodeLabel", "EpisodeSession", "PromptRow", "StepResult", "export_prompts",
+           "fixed_logs", "iter_prompt_rows"]
 
 _ENV_IDS = {"deep_search": "drgym/DeepSearch-v0", "deep_research": "drgym/DeepResearch-v0"}
 TOKENIZER_ENV = "DRGYM_AGENT_TOKENIZER"
@@ -59,6 +61,34 @@ class EpisodeLabel:
             if not data.get(required):
                 raise ConfigError(f"the episode label misses {required!r}: {str(text)[:120]!r}")
         return cls(**data)
+
+
+EXTRA_LOG_DEFAULTS: dict[str, float] = {
+    "turns": 0.0,
+    "done": 0.0,
+    "budget_exhausted": 0.0,
+    "budget_tool_calls": 0.0,
+    "budget_input_tokens": 0.0,
+    "budget_output_tokens": 0.0,
+    "budget_cost_usd": 0.0,
+    "verdict_pass_rate": 0.0,  # ungraded (cut off by the context limit): nothing passed
+    "graded": 0.0,  # 1.0 when the episode's answer (or draft) was graded
+}
+"""The per-episode logs a trainer receives, each with its value for an episode that lacks it (trainers batch logs
+per key, so every episode must give the same keys)."""
+
+# Trainers log their own per-sample `truncated` (generation hit max_tokens); a log of that name would replace it.
+_RENAMED = {"truncated": "budget_exhausted"}
+
+
+def fixed_logs(logs: dict[str, float]) -> dict[str, float]:
+    """An episode's logs (`EpisodeSession.logs`) with exactly the keys of `EXTRA_LOG_DEFAULTS`."""
+    renamed = {_RENAMED.get(key, key): value for key, value in logs.items()}
+    unknown = sorted(set(renamed) - set(EXTRA_LOG_DEFAULTS))
+    if unknown:
+        raise ValueError(f"episode logs {unknown} are not in EXTRA_LOG_DEFAULTS: add each with its value for the "
+                         "episodes that lack it (trainers need the same keys from every episode)")
+    return {**EXTRA_LOG_DEFAULTS, **renamed, "graded": float("verdict_pass_rate" in logs)}
 
 
 @dataclass
@@ -131,15 +161,18 @@ class EpisodeSession:
         label: the episode (an `EpisodeLabel`, or its JSON).
         chat: the chat format for feedback text (default: from the label's tokenizer).
         allow_heldout: training refuses held-out tasks unless this is set.
+        formats_feedback: False for trainers that take the observation as a chat message and apply their own
+            template (SkyRL, verifiers, veRL): `StepResult.feedback` is then '' and no tokenizer is needed.
     """
 
     def __init__(self, label: EpisodeLabel | str | dict, *, chat: ChatFormat | None = None,
-                 allow_heldout: bool = False) -> None:
+                 allow_heldout: bool = False, formats_feedback: bool = True) -> None:
         self.label = label if isinstance(label, EpisodeLabel) else EpisodeLabel.from_json(label)
         if not allow_heldout and self.label.purpose != "eval" and task_split(self.label.task_id) == "heldout":
             raise ConfigError(f"task {self.label.task_id!r} is in the held-out split: training does not use it "
                               "(evaluation prompts are exported with `drgym rl-data --split heldout --eval`)")
         self.chat = chat
+        self.formats_feedback = formats_feedback
         self.env: Any = None
         self.turns = 0
         self.reward = 0.0
@@ -158,12 +191,13 @@ class EpisodeSession:
         self.turns += 1
         self.done = terminated or truncated
         self.reward = float(reward)
-        if self.done:
+        if self.done or not self.formats_feedback:
             feedback = ""
-            self.close()
         else:
             feedback = (self.chat or _chat_format(self.label.tokenizer)).feedback(observation,
                                                                                   ended_with_eos=ended_with_eos)
+        if self.done:
+            self.close()
         return StepResult(feedback=feedback, reward=self.reward if self.done else 0.0, done=self.done,
                           observation=observation, logs=self.logs())
 
@@ -192,6 +226,57 @@ class EpisodeSession:
             pass
 
 
+@dataclass(frozen=True)
+class PromptRow:
+    """One (task, seed) of a suite: the episode's label and its opening messages (system, question)."""
+
+    kind: str
+    label: EpisodeLabel
+    prompt: list[dict[str, str]]
+    answers: tuple[str, ...] = ()
+    """The accepted answers of a deep_search task (informational: the env's judge gives the reward)."""
+
+
+def iter_prompt_rows(tasks: str, *, split: str = "train", seeds: int = 1, web: str | None = None,
+                     env_kwargs: dict[str, Any] | None = None, tokenizer: str | None = None,
+                     kinds: tuple[str, ...] = ("deep_search", "deep_research"),
+                     for_eval: bool = False) -> Iterator[PromptRow]:
+    """The RL prompt rows of a suite or task file, one per (task, seed), read off a real reset of each episode.
+
+    Training uses the 'train' split and refuses 'heldout'; `for_eval` gives evaluation rows (labels with purpose
+    'eval'), which may hold held-out tasks. Shared by `export_prompts` and the peer-trainer dataset exports.
+    """
+    if split == "heldout" and not for_eval:
+        raise ConfigError("the held-out split is for evaluation only: rl-data exports 'train' (or 'all' with care), "
+                          "or held-out evaluation prompts with for_eval=True (`--eval`)")
+    unknown = [kind for kind in kinds if kind not in _ENV_IDS]
+    if unknown:
+        raise ConfigError(f"unknown task kinds {unknown}: expected some of {sorted(_ENV_IDS)}")
+    import gymnasium as gym
+
+    import drgym  # noqa: F401
+
+    env_kwargs = dict(env_kwargs or {})
+    for kind in kinds:
+        try:
+            env = gym.make(_ENV_IDS[kind], tasks=tasks, **({"web": web} if web else {}), **env_kwargs)
+        except ConfigError as e:
+            if "no " + kind in str(e):
+                continue
+            raise
+        try:
+            for task in select_split(env.unwrapped.tasks, split):
+                for seed in range(seeds):
+                    _, info = env.reset(seed=seed, options={"task_id": task.id})
+                    label = EpisodeLabel(task_id=task.id, tasks=tasks, env_id=_ENV_IDS[kind], web=web, seed=seed,
+                                         env_kwargs=env_kwargs, tokenizer=tokenizer,
+                                         purpose="eval" if for_eval else "train")
+                    prompt = [{"role": m["role"], "content": m["content"]} for m in info["messages"]]
+                    yield PromptRow(kind=kind, label=label, prompt=prompt, answers=tuple(task.answers or ()))
+        finally:
+            env.close()
+
+
 def export_prompts(tasks: str, out: str | Path, *, split: str = "train", seeds: int = 1, web: str | None = None,
                    env_kwargs: dict[str, Any] | None = None, tokenizer: str | None = None,
                    kinds: tuple[str, ...] = ("deep_search", "deep_research"), for_eval: bool = False) -> int:
@@ -200,36 +285,22 @@ def export_prompts(tasks: str, out: str | Path, *, split: str = "train", seeds: 
     Training uses the 'train' split and refuses 'heldout'; `for_eval` writes evaluation prompts (labels with
     purpose 'eval', e.g. for OpenRLHF's eval dataset), which may hold held-out tasks.
     """
-    if split == "heldout" and not for_eval:
-        raise ConfigError("the held-out split is for evaluation only: rl-data exports 'train' (or 'all' with care), "
-                          "or held-out evaluation prompts with for_eval=True (`--eval`)")
-    import gymnasium as gym
-
-    import drgym  # noqa: F401
-
-    env_kwargs = dict(env_kwargs or {})
+    rows = iter_prompt_rows(tasks, split=split, seeds=seeds, web=web, env_kwargs=env_kwargs, tokenizer=tokenizer,
+                            kinds=kinds, for_eval=for_eval)
+    first = next(rows, None)  # errors in the arguments surface before the file is created
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows = 0
+    written = 0
     with out.open("w", encoding="utf-8") as handle:
-        for kind in kinds:
-            try:
-                env = gym.make(_ENV_IDS[kind], tasks=tasks, **({"web": web} if web else {}), **env_kwargs)
-            except ConfigError as e:
-                if "no " + kind in str(e):
-                    continue
-                raise
-            try:
-                for task in select_split(env.unwrapped.tasks, split):
-                    for seed in range(seeds):
-                        _, info = env.reset(seed=seed, options={"task_id": task.id})
-                        label = EpisodeLabel(task_id=task.id, tasks=tasks, env_id=_ENV_IDS[kind], web=web, seed=seed,
-                                             env_kwargs=env_kwargs, tokenizer=tokenizer,
-                                             purpose="eval" if for_eval else "train")
-                        prompt = [{"role": m["role"], "content": m["content"]} for m in info["messages"]]
-                        handle.write(json.dumps({"prompt": prompt, "label": label.to_json(), "task_id": task.id,
-                                                 "kind": kind}, ensure_ascii=False) + "\n")
-                        rows += 1
-            finally:
-                env.close()
-    return rows
+        for row in ([first] if first is not None else []):
+            handle.write(_jsonl_row(row))
+            written += 1
+        for row in rows:
+            handle.write(_jsonl_row(row))
+            written += 1
+    return written
+
+
+def _jsonl_row(row: PromptRow) -> str:
+    return json.dumps({"prompt": row.prompt, "label": row.label.to_json(), "task_id": row.label.task_id,
+                       "kind": row.kind}, ensure_ascii=False) + "\n"

@@ -26,36 +26,14 @@ except ImportError as e:  # pragma: no cover - exercised only without openrlhf
     raise ImportError("drgym's OpenRLHF agent needs openrlhf: pip install 'drgym[gpu]' (or, to test the adapter on "
                       "CPU, pip install --no-deps openrlhf pylatexenc sympy aiohttp)") from e
 
-from drgym.train.episodes import EpisodeSession
+from drgym.train.episodes import EXTRA_LOG_DEFAULTS, EpisodeSession, fixed_logs
 
 __all__ = ["EXTRA_LOG_DEFAULTS", "AgentExecutor", "AgentInstance", "extra_logs"]
-
-EXTRA_LOG_DEFAULTS: dict[str, float] = {
-    "turns": 0.0,
-    "done": 0.0,
-    "budget_exhausted": 0.0,
-    "budget_tool_calls": 0.0,
-    "budget_input_tokens": 0.0,
-    "budget_output_tokens": 0.0,
-    "budget_cost_usd": 0.0,
-    "verdict_pass_rate": 0.0,  # ungraded (cut off by the context limit): nothing passed
-    "graded": 0.0,  # 1.0 when the episode's answer (or draft) was graded
-}
-"""The per-episode logs OpenRLHF receives, each with its value for an episode that lacks it."""
-
-# OpenRLHF logs its own per-sample `truncated` (generation hit max_tokens); a log of that name would replace it.
-_RENAMED = {"truncated": "budget_exhausted"}
 
 
 def extra_logs(logs: dict[str, float]) -> dict[str, torch.Tensor]:
     """An episode's logs (`EpisodeSession.logs`) as OpenRLHF extra logs: the keys of `EXTRA_LOG_DEFAULTS`, always."""
-    renamed = {_RENAMED.get(key, key): value for key, value in logs.items()}
-    unknown = sorted(set(renamed) - set(EXTRA_LOG_DEFAULTS))
-    if unknown:
-        raise ValueError(f"episode logs {unknown} are not in EXTRA_LOG_DEFAULTS: add each with its value for the "
-                         "episodes that lack it (OpenRLHF needs the same keys from every episode)")
-    values = {**EXTRA_LOG_DEFAULTS, **renamed, "graded": float("verdict_pass_rate" in logs)}
-    return {key: torch.tensor(value, dtype=torch.float32) for key, value in values.items()}
+    return {key: torch.tensor(value, dtype=torch.float32) for key, value in fixed_logs(logs).items()}
 
 
 class AgentInstance(AgentInstanceBase):
