@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from drgym.benchmarks import perf_env, perf_judge, perf_rollout, perf_search
+from drgym.benchmarks import perf_env, perf_ingest, perf_judge, perf_rollout, perf_search
 
 __all__ = ["BENCHMARKS", "run_all"]
 
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, tuple[Callable[[list[str]], list[tuple[str, str, str]]], l
     "env": (perf_env.main, [], ["--steps", "40", "--vector-steps", "10", "--sizes", "1", "8"]),
     "judge": (perf_judge.main, [], ["--tasks", "20", "--rounds", "2"]),
     "rollout": (perf_rollout.main, [], ["--episodes", "16", "--workers", "1", "4", "--backends", "processes"]),
+    "ingest": (perf_ingest.main, [], ["--pages", "120"]),
 }
 
 

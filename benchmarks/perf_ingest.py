@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folder", type=Path, help="a folder of .html files (default: generated pages)")
     parser.add_argument("--base-url", default="https://docs.example.org/", help="where the folder's pages live")
-    parser.add_argument("--pages", type=int, default=80, help="pages to use (the first N files, sorted)")
+    parser.add_argument("--pages", type=int, default=300, help="pages to use (the first N files, sorted); ingest "
+                                                               "starts workers above 50 pages per worker")
     parser.add_argument("--workers", type=int, default=None, help="processes for the all-cores rows (default all)")
     args = parser.parse_args(argv)
     console = Console()
@@ -180,7 +181,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
             for n_workers in sorted({1, workers}):
                 wall, cpu = time.perf_counter(), _cpu_s()
                 corpus, report = ingest([source], base_url=base_url, workers=n_workers, show_progress=False)
-                measured.append((f"ingest {label}, {n_workers} worker{'s' if n_workers > 1 else ''}",
+                used = report.n_workers
+                measured.append((f"ingest {label}, {used} worker{'s' if used > 1 else ''}",
                                  time.perf_counter() - wall, _cpu_s() - cpu))
                 if len(corpus) + report.n_redirects + len(report.issues) != n:
                     raise RuntimeError(f"ingest {label} accounted for {len(corpus)} pages of {n}: {report.summary()}")

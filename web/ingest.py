@@ -73,7 +73,7 @@ class IngestReport:
     """Pages that only send the reader elsewhere (``<meta http-equiv="refresh">``): links to them lead to
     where they send."""
     n_workers: int = 1
-    """Processes that extracted pages."""
+    """Processes that extracted pages (1: this one; small inputs are not worth starting workers)."""
     issues: list[IngestIssue] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -112,7 +112,7 @@ def ingest(sources: Iterable[str | Path], *, authority: AuthorityTable | None = 
     workers = _checked_workers(workers)
     if max_paragraph_chars < 80:
         raise IngestError(f"max_paragraph_chars must be at least 80, got {max_paragraph_chars}")
-    report = IngestReport(n_workers=workers)
+    report = IngestReport()
     pages: dict[str, Page] = {}
     redirects: dict[str, str] = {}
     for source in sources:
@@ -130,7 +130,8 @@ def ingest(sources: Iterable[str | Path], *, authority: AuthorityTable | None = 
                               "file or a .warc / .warc.gz file")
         extracted = _ordered_map(_extract_batch, records,
                                  lambda r: _ExtractionJob(r.html, r.url, guess_dates, max_paragraph_chars)
-                                 if r.text is None else None, workers=workers)
+                                 if r.text is None else None, workers=workers,
+                                 on_pool_start=lambda n: setattr(report, "n_workers", max(report.n_workers, n)))
         for record, result in tqdm(extracted, total=total, desc=f"ingest {source.name}", unit="page",
                                    disable=not show_progress):
             if isinstance(result, ExtractedPage) and result.redirect_to not in ("", record.url):
@@ -222,7 +223,8 @@ _Item = TypeVar("_Item")
 
 
 def _ordered_map(function: Callable[[list], list], items: Iterable[_Item], job_of: Callable[[_Item], object], *,
-                 workers: int, batch_size: int = _BATCH_SIZE) -> Iterator[tuple[_Item, object]]:
+                 workers: int, batch_size: int = _BATCH_SIZE,
+                 on_pool_start: Callable[[int], None] | None = None) -> Iterator[tuple[_Item, object]]:
     """``(item, result)`` in input order, `function` run on batches of jobs in `workers` processes.
 
     At most ``2 * workers`` batches are in flight, so a stream of any length runs in bounded memory. When a
@@ -241,6 +243,8 @@ def _ordered_map(function: Callable[[list], list], items: Iterable[_Item], job_o
     batches = _batches(itertools.chain(head, iterator), batch_size)
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads and locks
     executor = ProcessPoolExecutor(workers, mp_context=context)
+    if on_pool_start is not None:
+        on_pool_start(workers)
     pending: deque[tuple[list[_Item], Future]] = deque()
     try:
         while True:

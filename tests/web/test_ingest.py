@@ -273,7 +273,7 @@ def test_worker_processes_give_the_same_corpus_in_input_order(tmp_path):
     _many_pages(tmp_path / "site", 120)  # over 50 pages per worker: fewer are extracted without starting workers
     serial, serial_report = ingest([tmp_path / "site"], base_url=BASE, workers=1, show_progress=False)
     parallel, parallel_report = ingest([tmp_path / "site"], base_url=BASE, workers=2, show_progress=False)
-    assert parallel_report.n_workers == 2
+    assert (parallel_report.n_workers, serial_report.n_workers) == (2, 1)
     assert [(p.url, p.paragraphs, p.outlinks) for p in parallel] == [(p.url, p.paragraphs, p.outlinks) for p in serial]
     assert [p.url for p in parallel][:3] == [BASE + "page000.html", BASE + "page001.html", BASE + "page002.html"]
     assert parallel.page(BASE + "page001.html").paragraphs == ("Page 1 talks about harbour 1, next.",)
