@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from drgym.benchmarks import perf_env, perf_ingest, perf_judge, perf_rollout, perf_search
+from drgym.benchmarks import perf_env, perf_ingest, perf_judge, perf_rollout, perf_search, perf_workers
 
 __all__ = ["BENCHMARKS", "run_all"]
 
@@ -18,9 +18,10 @@ BENCHMARKS: dict[str, tuple[Callable[[list[str]], list[tuple[str, str, str]]], l
     # name: (main, full arguments, quick arguments)
     "search": (perf_search.main, [], ["--pages", "5000", "--queries", "300", "--baseline-queries", "10",
                                       "--dense-pages", "150", "--processes", "4"]),
-    "env": (perf_env.main, [], ["--steps", "40", "--vector-steps", "10", "--sizes", "1", "8"]),
+    "env": (perf_env.main, [], ["--steps", "40", "--vector-steps", "10", "--sizes", "1", "8", "--long-steps", "300"]),
+    "workers": (perf_workers.main, [], ["--repeats", "2", "--processes", "4", "--episodes-per-worker", "1"]),
     "judge": (perf_judge.main, [], ["--tasks", "20", "--rounds", "2"]),
-    "rollout": (perf_rollout.main, [], ["--episodes", "16", "--workers", "1", "4", "--backends", "processes"]),
+    "rollout": (perf_rollout.main, [], ["--episodes", "24", "--workers", "1", "2", "--backends", "processes"]),
     "ingest": (perf_ingest.main, [], ["--pages", "120"]),
 }
 
