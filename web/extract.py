@@ -30,7 +30,8 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
-__all__ = ["DEFAULT_MAX_PARAGRAPH_CHARS", "ExtractedPage", "extract_html", "parse_date", "resolve_link"]
+__all__ = ["DEFAULT_MAX_PARAGRAPH_CHARS", "ExtractedPage", "extract_html", "parse_date", "resolve_link",
+           "split_paragraph"]
 
 logger = logging.getLogger(__name__)
 logging.getLogger("trafilatura").setLevel(logging.ERROR)  # it logs every page it finds too short
@@ -132,6 +133,13 @@ def resolve_link(base: str, href: str) -> str:
     if urlparse(href).scheme:  # already absolute
         return joined
     return scheme + joined[len("http"):]
+
+
+def split_paragraph(text: str, max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS) -> list[str]:
+    """`text` in parts of at most `max_chars`: prose cut between sentences, text with line breaks between lines."""
+    if len(text) <= max_chars:
+        return [text]
+    return _split_lines(text, max_chars) if "\n" in text else _split_prose(text, max_chars)
 
 
 def parse_date(value: str) -> str:

@@ -33,7 +33,13 @@ from tqdm.auto import tqdm
 from drgym.errors import IngestError
 from drgym.web.authority import AuthorityTable
 from drgym.web.corpus import Corpus, Page
-from drgym.web.extract import DEFAULT_MAX_PARAGRAPH_CHARS, ExtractedPage, extract_html, parse_date
+from drgym.web.extract import (
+    DEFAULT_MAX_PARAGRAPH_CHARS,
+    ExtractedPage,
+    extract_html,
+    parse_date,
+    split_paragraph,
+)
 
 __all__ = ["MAX_PAGE_BYTES", "IngestIssue", "IngestReport", "ingest"]
 
@@ -138,7 +144,7 @@ def ingest(sources: Iterable[str | Path], *, authority: AuthorityTable | None = 
                 redirects[record.url] = result.redirect_to
                 report.n_redirects += 1
                 continue
-            page = _page_from_record(record, result, authority, keep_html, report)
+            page = _page_from_record(record, result, authority, keep_html, report, max_paragraph_chars)
             if page is None:
                 continue
             if page.url in pages:
@@ -283,7 +289,7 @@ def _batches(items: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
 
 
 def _page_from_record(record: _Record, extracted: ExtractedPage | str | None, authority: AuthorityTable,
-                      keep_html: bool, report: IngestReport) -> Page | None:
+                      keep_html: bool, report: IngestReport, max_paragraph_chars: int) -> Page | None:
     def skip(reason: str) -> None:
         report.issues.append(IngestIssue(record.source, record.location, reason, url=record.url))
 
@@ -298,8 +304,8 @@ def _page_from_record(record: _Record, extracted: ExtractedPage | str | None, au
         return None
     if extracted is None:
         text = record.text or ""
-        paragraphs = tuple(p.strip() for p in (text if isinstance(text, list) else text.split("\n\n"))
-                           if p and p.strip())
+        paragraphs = tuple(part for p in (text if isinstance(text, list) else text.split("\n\n")) if p and p.strip()
+                           for part in split_paragraph(p.strip(), max_paragraph_chars))
     else:
         paragraphs = extracted.paragraphs
         title = title or extracted.title

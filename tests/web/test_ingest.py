@@ -201,6 +201,17 @@ def test_dates_come_from_metadata_unless_text_dates_are_asked_for(tmp_path):
     assert guessed.page(BASE + "api.html").published == "2024-03-15"  # metadata still wins
 
 
+def test_long_text_paragraphs_of_jsonl_records_are_split_between_sentences(tmp_path):
+    sentences = [f"Sentence number {i} says something about harbour traffic." for i in range(100)]
+    source = tmp_path / "pages.jsonl"
+    source.write_text(json.dumps({"url": "https://a.example/1", "paragraphs": [" ".join(sentences), "Short."]}) + "\n")
+    corpus, _ = ingest([source], show_progress=False, max_paragraph_chars=500)
+    paragraphs = corpus.page("https://a.example/1").paragraphs
+    assert len(paragraphs) > 10 and max(map(len, paragraphs)) <= 500
+    assert " ".join(paragraphs[:-1]) == " ".join(sentences) and paragraphs[-1] == "Short."
+    assert all(p.endswith(".") for p in paragraphs)
+
+
 def test_meta_tag_dates_are_read():
     html = ("<html><head><meta property='article:published_time' content='2023-06-01T10:00:00+02:00'></head>"
             "<body><article><p>Text of 2019.</p></article></body></html>")
