@@ -15,13 +15,15 @@ from typing import Any
 from drgym.errors import ConfigError
 from drgym.train.episodes import PromptRow, iter_prompt_rows
 
-__all__ = ["PEER_TRAINERS", "SKYRL_ENV_CLASS", "VERL_AGENT_NAME", "export_peer_dataset", "skyrl_row", "verl_row",
-           "write_parquet"]
+__all__ = ["PEER_TRAINERS", "SKYRL_ENV_CLASS", "VERL_AGENT_LOOP", "VERL_AGENT_NAME", "export_peer_dataset", "skyrl_row",
+           "verl_row", "write_parquet", "write_verl_agent_loop_config"]
 
 SKYRL_ENV_CLASS = "drgym"
 """The ``env_class`` of SkyRL rows, the id `drgym.train.skyrl.register_skyrl_env` registers."""
 VERL_AGENT_NAME = "drgym_agent"
 """The ``agent_name`` of veRL rows, the name `drgym.train.verl_agent_loop.DrgymAgentLoop` registers under."""
+VERL_AGENT_LOOP = "drgym.train.verl_agent_loop.DrgymAgentLoop"
+"""The agent loop class, as veRL's agent-loop config names it (``_target_``)."""
 _REWARD = "drgym_env"  # the reward is the drgym env's judge, given by the adapter; no rule-based scorer applies
 
 
@@ -110,3 +112,12 @@ def export_peer_dataset(trainer: str, tasks: str, out: str | Path, *, split: str
     rows = [make_row(row, index, split=label_split) for index, row in enumerate(rows_in)]
     write_parquet(rows, out)
     return len(rows)
+
+
+def write_verl_agent_loop_config(out: str | Path) -> Path:
+    """Writes the file for veRL's ``actor_rollout_ref.rollout.agent.agent_loop_config_path``: the drgym loop under
+    the name the exported rows carry, so veRL's workers build it without importing drgym first."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"- name: {VERL_AGENT_NAME}\n  _target_: {VERL_AGENT_LOOP}\n", encoding="utf-8")
+    return out

@@ -16,8 +16,8 @@ reward is the env judge's score when the episode ends; an episode that runs out 
 is cut there with reward 0.0. Environment steps run in a worker thread so the event loop is never blocked.
 
 Usage: ``drgym export verl --suite procedural:easy --out train.parquet``, then in the veRL run
-``actor_rollout_ref.rollout.agent.agent_loop_config_path=<file>`` naming ``drgym.train.verl_agent_loop.DrgymAgentLoop``
-under ``name: drgym_agent`` (`agent_loop_config` writes it), or import this module in the worker process so its
+``actor_rollout_ref.rollout.agent.agent_loop_config_path=<file>``, the file naming this loop under ``drgym_agent``
+(``drgym export verl --agent-loop-config <file>`` writes it), or import this module in the worker process so its
 ``@register`` runs.
 """
 
@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 from drgym.errors import ConfigError
 from drgym.train.chat import ChatFormat
 from drgym.train.episodes import EpisodeLabel, EpisodeSession, fixed_logs
-from drgym.train.peer_data import VERL_AGENT_NAME as AGENT_NAME
+from drgym.train.peer_data import VERL_AGENT_NAME
 
 try:
     from verl.experimental.agent_loop.agent_loop import (
@@ -45,7 +44,7 @@ except ImportError as e:  # pragma: no cover - exercised only without veRL
     raise ImportError("drgym's veRL agent loop needs veRL (>= 0.9, a CUDA machine): pip install 'drgym[verl]' "
                       "(or pip install verl); the dataset export needs no veRL: drgym export verl") from e
 
-__all__ = ["DrgymAgentLoop", "agent_loop_config"]
+__all__ = ["DrgymAgentLoop"]
 
 
 def _label(extra_info: Any) -> EpisodeLabel:
@@ -55,7 +54,7 @@ def _label(extra_info: Any) -> EpisodeLabel:
     return EpisodeLabel.from_json(extra_info["label"])
 
 
-@register(AGENT_NAME)
+@register(VERL_AGENT_NAME)
 class DrgymAgentLoop(AgentLoopBase):
     """A drgym episode as a veRL agent loop; veRL builds one per trajectory."""
 
@@ -139,12 +138,3 @@ class DrgymAgentLoop(AgentLoopBase):
             extra_fields={"turn_scores": [], "tool_rewards": [], "reward_extra_info": logs,
                           "drgym_task_id": label.task_id},
         )
-
-
-def agent_loop_config(out: str | Path) -> Path:
-    """Writes the agent-loop config file for ``actor_rollout_ref.rollout.agent.agent_loop_config_path``."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    target = f"{DrgymAgentLoop.__module__}.{DrgymAgentLoop.__qualname__}"
-    out.write_text(f"- name: {AGENT_NAME}\n  _target_: {target}\n", encoding="utf-8")
-    return out

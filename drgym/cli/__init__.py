@@ -5,6 +5,7 @@ from drgym.cli import (  # noqa: F401  (importing a command module registers its
     data,
     demo,
     evaluate,
+    export,
     judge,
     rollout,
     serve,

@@ -35,7 +35,7 @@ import pytest
 
 from drgym.agents.scripted import ScriptedResearcher
 from drgym.errors import ConfigError
-from drgym.train.peer_data import export_peer_dataset
+from drgym.train.peer_data import VERL_AGENT_LOOP, export_peer_dataset
 
 BUDGET = {"budget": {"max_turns": 12}}
 
@@ -92,6 +92,25 @@ def test_export_refuses_heldout_for_training_and_unknown_trainers(tiny_world, tm
     with pytest.raises(ConfigError, match=re.escape("unknown trainer 'openrlhf': expected one of ['skyrl', 'verl']")):
         export_peer_dataset("openrlhf", str(tiny_world.path), tmp_path / "x.parquet")
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_cli_exports_verl_rows_and_the_agent_loop_config(tiny_world, tmp_path):
+    from typer.testing import CliRunner
+
+    from drgym.cli import app
+
+    out, config = tmp_path / "verl.parquet", tmp_path / "agent_loop.yaml"
+    result = CliRunner().invoke(app, ["export", "verl", "--suite", str(tiny_world.path), "--out", str(out),
+                                      "--kind", "deep_research", "--max-turns", "9", "--agent-loop-config", str(config)])
+    assert result.exit_code == 0, result.output
+    rows = _read_parquet(out)
+    assert rows and {row["ability"] for row in rows} == {"deep_research"}
+    assert json.loads(rows[0]["extra_info"]["label"])["env_kwargs"]["budget"]["max_turns"] == 9
+    assert config.read_text() == f"- name: drgym_agent\n  _target_: {VERL_AGENT_LOOP}\n"
+
+    result = CliRunner().invoke(app, ["export", "skyrl", "--suite", str(tiny_world.path), "--out", str(out),
+                                      "--kind", "deep_serch"])
+    assert result.exit_code == 1 and "ConfigError: unknown task kinds ['deep_serch']" in result.output
 
 
 # -- SkyRL ----------------------------------------------------------------------------------------------------
@@ -363,6 +382,7 @@ def _verl_loop(verl, tokenizer, server_manager, *, response_length: int = 65536)
                                                                  "response_length": response_length}},
                                "data": {}})
     target = verl._agent_loop_registry["drgym_agent"]["_target_"]
+    assert target == VERL_AGENT_LOOP  # the class the exported agent-loop config file names
     module_name, class_name = target.rsplit(".", 1)
     loop_class = getattr(importlib.import_module(module_name), class_name)
     wrap = verl.DictConfigWrap
