@@ -191,8 +191,9 @@ class ScriptedResearcher:
             episode.searched.add(query)
             return _call("batch_web_surfer", queries=[query], top_k=self.top_k)
         ranked = sorted(episode.evidence, key=lambda e: e.tier)
-        unread = [e.url for e in ranked if e.tier == 1 and e.url not in episode.read][:3]
-        if unread and not episode.read:
+        unread = list(dict.fromkeys(e.url for e in ranked if e.tier == 1 and e.url not in episode.read))[:3]
+        if unread and not episode.tries:
+            episode.tries = 1
             return _call("batch_web_surfer", urls=unread)
         return f"<answer>{_guess(episode.question, ranked)}</answer>"
 
@@ -238,8 +239,10 @@ class ScriptedResearcher:
         if query not in episode.searched:
             episode.searched.add(query)
             return _call("batch_web_surfer", queries=[query], top_k=self.top_k)
-        unread = [e.url for e in sorted(episode.evidence, key=lambda e: e.tier) if e.url not in episode.read][:3]
-        if unread and not episode.read:
+        ranked = sorted(episode.evidence, key=lambda e: e.tier)
+        unread = list(dict.fromkeys(e.url for e in ranked if e.url not in episode.read))[:3]
+        if unread and not episode.tries:
+            episode.tries = 1
             return _call("batch_web_surfer", urls=unread)
         pages = {e.url: e.title for e in episode.evidence if e.url in episode.read}
         lines = [f"- {title} \\cite{{{url}}}" for url, title in pages.items()] or ["- No source was found."]
