@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from drgym.core.kinds import ENV_IDS
 from drgym.agents.policy_config import PolicySpec
 from drgym.agents.rollout import rollout
 from drgym.agents.trajectories import episode_report, read_trajectories
@@ -38,7 +39,6 @@ from drgym.yaml_files import field_error, read_yaml
 
 __all__ = ["EvalPolicy", "EvalSuite", "analyse", "load_policies", "resolve_suite", "run_eval"]
 
-ENV_IDS = {"deep_search": "drgym/DeepSearch-v0", "deep_research": "drgym/DeepResearch-v0"}
 
 
 @dataclass

@@ -24,6 +24,7 @@ import gymnasium as gym
 from tqdm.auto import tqdm
 
 import drgym.envs  # noqa: F401  (registers the environments)
+from drgym.core.kinds import ENV_IDS
 from drgym.agents.hacks import HACKS, SEARCH_HACKS
 from drgym.agents.scripted import ScriptedResearcher
 from drgym.rewards.answer import match_answer
@@ -80,7 +81,7 @@ def audit(suites: Sequence[str] = ("procedural:easy", "procedural:medium", "proc
     rows: list[AuditRow] = []
     names = list(hacks or HACKS)
     for suite in suites:
-        for env_id, kind in (("drgym/DeepSearch-v0", "deep_search"), ("drgym/DeepResearch-v0", "deep_research")):
+        for kind, env_id in ENV_IDS.items():
             env = gym.make(env_id, tasks=suite)
             base = env.unwrapped
             tasks = base.tasks[:n_tasks] if n_tasks else base.tasks

@@ -6,13 +6,13 @@ names entry points only, so ``import drgym.web`` does not load the environments 
 
 from gymnasium.envs.registration import register, registry
 
+from drgym.core.kinds import ENTRY_POINTS
 from drgym.errors import DrgymError
 
 __version__ = "0.1.0"
 
 __all__ = ["DrgymError", "__version__"]
 
-for _env_id, _entry_point in (("drgym/DeepSearch-v0", "drgym.envs.research_env:DeepSearchEnv"),
-                              ("drgym/DeepResearch-v0", "drgym.envs.research_env:DeepResearchEnv")):
+for _env_id, _entry_point in ENTRY_POINTS.items():
     if _env_id not in registry:
         register(id=_env_id, entry_point=_entry_point)

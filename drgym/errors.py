@@ -25,6 +25,10 @@ class ConfigError(DrgymError):
     """A configuration value is missing, malformed or inconsistent."""
 
 
+class NoTasksError(ConfigError):
+    """A task set holds no task of the kind an environment plays (e.g. a DeepSearch env over report tasks)."""
+
+
 class CorpusError(DrgymError):
     """A corpus on disk is missing, unreadable or of the wrong format."""
 

@@ -30,7 +30,7 @@ from drgym.envs.tools.image import AnalyzeImage, VisionBackend
 from drgym.envs.tools.shell import ShellTool
 from drgym.envs.tools.todo import Todo
 from drgym.envs.tools.web_surfer import BatchWebSurfer
-from drgym.errors import ConfigError
+from drgym.errors import ConfigError, NoTasksError
 from drgym.rewards.answer import match_answer
 from drgym.rewards.citations import check_citations
 from drgym.rewards.judges import DeterministicJudge
@@ -163,8 +163,8 @@ class ResearchEnv(gym.Env[str, str]):
     def __init__(self, tasks: TaskSet | str | Path | None = None, *, web: ProceduralWorld | SearchIndex | str | Path | None = None,
                  budget: Budget | dict | None = None, tools: list[str] | tuple[str, ...] | None = None,
                  judge: str | DeterministicJudge | LLMJudge = "deterministic",
-                 judge_config: LLMJudgeConfig | dict | None = None, noise: float | NoiseConfig = 0.0,
-                 workspace_root: str | Path | None = None, tokenizer: Any = None, prices: PriceTable | None = None,
+                 judge_config: LLMJudgeConfig | dict | None = None, noise: float | NoiseConfig | dict = 0.0,
+                 workspace_root: str | Path | None = None, tokenizer: Any = None, prices: PriceTable | dict | None = None,
                  vision: VisionBackend | dict | None = None, system_prompt: str | None = None,
                  live: Any = None, unsearchable: tuple[str, ...] | list[str] = (),
                  workspace_quota_mb: int = DEFAULT_WORKSPACE_QUOTA_MB, render_mode: str | None = None) -> None:
@@ -181,7 +181,7 @@ class ResearchEnv(gym.Env[str, str]):
         self._copy_sources = self.index if isinstance(self.index, SearchIndex) else None
         self.tasks = [t for t in task_set if t.kind == self.kind]
         if not self.tasks:
-            raise ConfigError(f"no {self.kind} tasks in {task_set.name!r} ({len(task_set)} tasks of other kinds)")
+            raise NoTasksError(f"no {self.kind} tasks in {task_set.name!r} ({len(task_set)} tasks of other kinds)")
         self._judge = _build_judge(judge, judge_config)
         self._answer_grader = LLMAnswerGrader(self._judge.config) if isinstance(self._judge, LLMJudge) else None
         if self.kind == "deep_research" and isinstance(self._judge, DeterministicJudge):
@@ -190,8 +190,10 @@ class ResearchEnv(gym.Env[str, str]):
                 raise ConfigError(f"the deterministic judge needs a machine 'check' on every rubric; tasks "
                                   f"{unchecked[:5]} have rubrics without one: use judge='llm' with judge_config")
         self.budget = budget if isinstance(budget, Budget) else Budget(**(budget or {}))
-        self.noise = noise if isinstance(noise, NoiseConfig) else NoiseConfig(rate=float(noise))
-        self.prices = prices or PriceTable()
+        self.noise = noise if isinstance(noise, NoiseConfig) else NoiseConfig(**{  # a dict: JSON env_kwargs
+            **noise, "kinds": tuple(noise.get("kinds", NoiseConfig.kinds))}) if isinstance(noise, dict) \
+            else NoiseConfig(rate=float(noise))
+        self.prices = PriceTable(**prices) if isinstance(prices, dict) else prices or PriceTable()
         self.tokenizer = tokenizer
         if isinstance(vision, dict):
             vision = VisionBackend(**vision)
@@ -228,6 +230,10 @@ class ResearchEnv(gym.Env[str, str]):
         self.last_tool_calls: list[dict[str, Any]] = []
         """The tool calls of the last step with their wall time: kept out of `info`, which must stay
         deterministic for `check_env`."""
+        self.last_results: list[ToolResult] = []
+        """The results the last observation shows, in order (what trajectory records store per call)."""
+        self.last_budget_note = ""
+        """The budget line closing the last observation ("" when the episode ended)."""
 
     # -- gymnasium API --------------------------------------------------------------------------------
 
@@ -299,6 +305,7 @@ class ResearchEnv(gym.Env[str, str]):
             results.append(ToolResult("budget", f"budget exhausted ({exhausted}): the episode is over."))
         tail = "" if terminated or truncated else tracker.describe()
         results = _fit(results, self.observation_space.max_length - len(tail))
+        self.last_results, self.last_budget_note = results, tail
         observation = tool_responses([result.text for result in results], tail)
         if len(observation) > self.observation_space.max_length:  # many blocks in a small space: one block
             room = self.observation_space.max_length - len(tail) - _BLOCK_CHARS - 2

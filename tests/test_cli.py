@@ -76,7 +76,10 @@ def test_rollout_with_an_endpoint_policy_records_a_failure_when_the_server_is_do
                                  "--policy", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"])
     assert result.exit_code == 0 and "0 episodes finished, 1 failed" in result.output
     assert "http://127.0.0.1:9/v1 is unreachable" in out.read_text()
-    assert "needs --base-url" in runner.invoke(app, ["rollout", "--out", str(out), "--policy", "openai"]).output
+    assert "kind 'openai' needs 'base_url' and 'model'" in runner.invoke(
+        app, ["rollout", "--out", str(out), "--policy", "openai"]).output
+    bad_choice = runner.invoke(app, ["rollout", "--out", str(out), "--policy", "gpt"])
+    assert bad_choice.exit_code == 2 and "'gpt' is not one of" in bad_choice.output
 
 
 def test_tasks_filter_drops_what_a_policy_solved(tiny_world, tmp_path):

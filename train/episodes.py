@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drgym.errors import ConfigError
+from drgym.core.kinds import ENV_IDS
+from drgym.errors import ConfigError, NoTasksError
 from drgym.tasks.splits import select_split, task_split
 from drgym.train.chat import ChatFormat
 
 __all__ = ["EXTRA_LOG_DEFAULTS", "EpisodeLabel", "EpisodeSession", "PromptRow", "StepResult", "export_prompts",
            "fixed_logs", "iter_prompt_rows"]
 
-_ENV_IDS = {"deep_search": "drgym/DeepSearch-v0", "deep_research": "drgym/DeepResearch-v0"}
 TOKENIZER_ENV = "DRGYM_AGENT_TOKENIZER"
 
 
@@ -249,9 +249,9 @@ def iter_prompt_rows(tasks: str, *, split: str = "train", seeds: int = 1, web: s
     if split == "heldout" and not for_eval:
         raise ConfigError("the held-out split is for evaluation only: rl-data exports 'train' (or 'all' with care), "
                           "or held-out evaluation prompts with for_eval=True (`--eval`)")
-    unknown = [kind for kind in kinds if kind not in _ENV_IDS]
+    unknown = [kind for kind in kinds if kind not in ENV_IDS]
     if unknown:
-        raise ConfigError(f"unknown task kinds {unknown}: expected some of {sorted(_ENV_IDS)}")
+        raise ConfigError(f"unknown task kinds {unknown}: expected some of {sorted(ENV_IDS)}")
     import gymnasium as gym
 
     import drgym  # noqa: F401
@@ -259,16 +259,14 @@ def iter_prompt_rows(tasks: str, *, split: str = "train", seeds: int = 1, web: s
     env_kwargs = dict(env_kwargs or {})
     for kind in kinds:
         try:
-            env = gym.make(_ENV_IDS[kind], tasks=tasks, **({"web": web} if web else {}), **env_kwargs)
-        except ConfigError as e:
-            if "no " + kind in str(e):
-                continue
-            raise
+            env = gym.make(ENV_IDS[kind], tasks=tasks, **({"web": web} if web else {}), **env_kwargs)
+        except NoTasksError:  # a suite without tasks of this kind exports none
+            continue
         try:
             for task in select_split(env.unwrapped.tasks, split):
                 for seed in range(seeds):
                     _, info = env.reset(seed=seed, options={"task_id": task.id})
-                    label = EpisodeLabel(task_id=task.id, tasks=tasks, env_id=_ENV_IDS[kind], web=web, seed=seed,
+                    label = EpisodeLabel(task_id=task.id, tasks=tasks, env_id=ENV_IDS[kind], web=web, seed=seed,
                                          env_kwargs=env_kwargs, tokenizer=tokenizer,
                                          purpose="eval" if for_eval else "train")
                     prompt = [{"role": m["role"], "content": m["content"]} for m in info["messages"]]

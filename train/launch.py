@@ -340,24 +340,32 @@ def version_mismatches() -> list[str]:
     return problems
 
 
+def missing_gpu_packages(config: SFTLaunchConfig | PPOLaunchConfig) -> list[str]:
+    """The packages of the gpu extra that a launch of `config` needs and this environment lacks."""
+    needed = ("openrlhf", "vllm", "deepspeed", "ray") if isinstance(config, PPOLaunchConfig) else ("openrlhf", "deepspeed")
+    return [name for name in needed if importlib.util.find_spec(name) is None]
+
+
+def _gpu_extra_hint(missing: list[str]) -> str:
+    return f"the gpu extra is not installed ({', '.join(missing)} missing): pip install 'drgym[gpu]'"
+
+
 def preflight(config: SFTLaunchConfig | PPOLaunchConfig) -> list[str]:
     """Checks of this machine for a real launch; returns the problems (empty: ready)."""
     problems = []
     if isinstance(config, PPOLaunchConfig):
         model, field = config.actor.model, "actor.model"
         what = "SFT checkpoint"
-        needed = ("openrlhf", "vllm", "deepspeed", "ray")
     else:
         model, field, what = config.model, "model", "base model"
-        needed = ("openrlhf", "deepspeed")
         if not Path(config.dataset).is_file():
             problems.append(f"dataset: {config.dataset} does not exist (make it with drgym sft-data)")
     if _local_path(model) and not (Path(model).expanduser() / "config.json").is_file():
         hint = " (run drgym train sft first)" if what == "SFT checkpoint" else ""
         problems.append(f"{field}: the {what} {model} does not exist or has no config.json{hint}")
-    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    missing = missing_gpu_packages(config)
     if missing:
-        problems.append(f"the gpu extra is not installed ({', '.join(missing)} missing): pip install 'drgym[gpu]'")
+        problems.append(_gpu_extra_hint(missing))
     joining = isinstance(config, PPOLaunchConfig) and config.ray.address
     if not joining:
         try:
@@ -427,9 +435,9 @@ def launch(kind: Literal["sft", "ppo"], config_path: str | Path | None, *, dry_r
         echo(f"warning: {mismatch}")
     problems = preflight(config)
     if problems:
-        missing = next((p for p in problems if "gpu extra" in p), None)
+        missing = missing_gpu_packages(config)
         if missing:
-            raise DependencyNotInstalled(missing)
+            raise DependencyNotInstalled(_gpu_extra_hint(missing))
         raise ConfigError("; ".join(problems))
     output = Path(config.output_dir if kind == "sft" else config.ckpt.output_dir)
     output.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drgym.core.kinds import ENV_IDS
 from drgym.agents.scripted import ScriptedResearcher
 from drgym.core.protocol import format_tool_call, parse_action
 from drgym.errors import ConfigError
@@ -47,7 +48,6 @@ from drgym.train.sft_data import action_ngram_loop, sft_messages
 __all__ = ["CAPABILITIES", "SynthStats", "is_loop", "mix_rows", "replay_row", "synthesize"]
 
 CAPABILITIES = ("planning", "seeking", "reflection", "report")
-ENV_IDS = {"deep_search": "drgym/DeepSearch-v0", "deep_research": "drgym/DeepResearch-v0"}
 
 
 def _call(name: str, **arguments: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from enum import Enum
 
 import typer
 from rich.console import Console
@@ -26,6 +27,60 @@ class _ExpectedErrors(TyperGroup):
 
     def list_commands(self, ctx):
         return sorted(super().list_commands(ctx))
+
+
+class TaskKind(str, Enum):
+    deep_search = "deep_search"
+    deep_research = "deep_research"
+
+
+class SearchMode(str, Enum):
+    bm25 = "bm25"
+    hybrid = "hybrid"
+
+
+class JudgeKind(str, Enum):
+    deterministic = "deterministic"
+    llm = "llm"
+
+
+class ScoringMode(str, Enum):
+    binary = "binary"
+    ternary = "ternary"
+    mandatory = "mandatory"
+
+
+class ImportFormat(str, Enum):
+    researchrubrics = "researchrubrics"
+    browsecomp_plus = "browsecomp-plus"
+
+
+class PolicyKind(str, Enum):
+    scripted = "scripted"
+    random = "random"
+    openai = "openai"
+    hf = "hf"
+
+
+class ToolMode(str, Enum):
+    text = "text"
+    native = "native"
+
+
+class Backend(str, Enum):
+    processes = "processes"
+    ray = "ray"
+
+
+class ObservationRole(str, Enum):
+    user = "user"
+    tool = "tool"
+
+
+class Split(str, Enum):
+    train = "train"
+    heldout = "heldout"
+    all = "all"
 
 
 app = typer.Typer(cls=_ExpectedErrors, help="drgym: deep-research RL environments on an offline procedural web.",

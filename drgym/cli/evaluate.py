@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from drgym.cli.app import app, bench_app, console
+from drgym.cli.app import JudgeKind, Split, app, bench_app, console
 
 
 @app.command("eval")
@@ -20,13 +20,13 @@ def eval_command(
     policy: Annotated[list[str] | None, typer.Option(help="built-in policy: scripted or random (repeatable)")] = None,
     policies: Annotated[Path | None, typer.Option(help="YAML: name -> {kind: openai|hf|callable|..., ...}")] = None,
     episodes: Annotated[int, typer.Option(help="episodes per task")] = 1,
-    split: Annotated[str | None, typer.Option(help="heldout (default for suites), train or all")] = None,
+    split: Annotated[Split | None, typer.Option(help="task split (default for suites: heldout)")] = None,
     workers: Annotated[int, typer.Option(help="rollout workers per policy")] = 1,
     seed: Annotated[int, typer.Option(help="episode i uses seed + i")] = 0,
     prices: Annotated[Path | None, typer.Option(help="price table YAML (default: the shipped example)")] = None,
     max_turns: Annotated[int | None, typer.Option(help="budget: turns per episode")] = None,
     max_tool_calls: Annotated[int | None, typer.Option(help="budget: tool calls per episode")] = None,
-    pairwise: Annotated[str, typer.Option(help="Elo judge: deterministic (rubric scores) or llm")] = "deterministic",
+    pairwise: Annotated[JudgeKind, typer.Option(help="Elo judge: deterministic (rubric scores) or llm")] = JudgeKind.deterministic,
     judge_base_url: Annotated[str | None, typer.Option(help="llm pairwise judge: OpenAI-compatible endpoint")] = None,
     judge_model: Annotated[str | None, typer.Option(help="llm pairwise judge: model name")] = None,
 ) -> None:
@@ -41,15 +41,13 @@ def eval_command(
         chosen = [builtin_policy("scripted"), builtin_policy("random")]
     budget = {k: v for k, v in (("max_turns", max_turns), ("max_tool_calls", max_tool_calls)) if v is not None}
     judge = None
-    if pairwise == "llm":
+    if pairwise is JudgeKind.llm:
         from drgym.rewards.llm_judge import LLMJudgeConfig, LLMPairwiseJudge
 
         if not judge_base_url or not judge_model:
             raise ConfigError("--pairwise llm needs --judge-base-url and --judge-model")
         judge = LLMPairwiseJudge(LLMJudgeConfig(base_url=judge_base_url, model=judge_model))
-    elif pairwise != "deterministic":
-        raise ConfigError(f"--pairwise must be deterministic or llm, got {pairwise!r}")
-    evaluate_and_print(suite, chosen, out, split=split, episodes=episodes, workers=workers, seed=seed,
+    evaluate_and_print(suite, chosen, out, split=split.value if split else None, episodes=episodes, workers=workers, seed=seed,
                         env_kwargs={"budget": budget} if budget else None, prices=prices, judge=judge)
 
 

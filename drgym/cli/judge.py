@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from drgym.cli.app import app, console
+from drgym.cli.app import JudgeKind, ScoringMode, app, console
 from drgym.cli.tasks import task_set
 
 
@@ -18,11 +18,11 @@ def judge(
     task_id: Annotated[str, typer.Option("--task-id", help="which task's rubrics")],
     task_file: Annotated[Path | None, typer.Option(help="task JSONL file (default: the suite's tasks)")] = None,
     suite: Annotated[str | None, typer.Option(help="suite name (default procedural:easy)")] = None,
-    judge_kind: Annotated[str, typer.Option("--judge", help="deterministic or llm")] = "deterministic",
+    judge_kind: Annotated[JudgeKind, typer.Option("--judge", help="which judge")] = JudgeKind.deterministic,
     base_url: Annotated[str | None, typer.Option(help="llm: OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")] = None,
     model: Annotated[str | None, typer.Option(help="llm: model name")] = None,
     api_key: Annotated[str | None, typer.Option(help="llm: key (default DRGYM_JUDGE_API_KEY / OPENAI_API_KEY)")] = None,
-    mode: Annotated[str, typer.Option(help="binary, ternary or mandatory scoring")] = "binary",
+    mode: Annotated[ScoringMode, typer.Option(help="scoring")] = ScoringMode.binary,
     corpus: Annotated[Path | None, typer.Option(help="corpus/world folder for citation support")] = None,
 ) -> None:
     """Grade a report against a task's rubrics and print the verdict table."""
@@ -34,8 +34,6 @@ def judge(
     from drgym.web.corpus import Corpus
     from drgym.web.index import SearchIndex
 
-    if mode not in ("binary", "ternary", "mandatory"):
-        raise ConfigError(f"--mode must be binary, ternary or mandatory, got {mode!r}")
     if not report.is_file():
         raise ConfigError(f"--report {report} does not exist")
     web, web_folder = None, None
@@ -58,15 +56,13 @@ def judge(
     if not task.rubrics:
         raise ConfigError(f"task {task_id!r} is a {task.kind} task without rubrics; judge grades deep_research reports")
     text = report.read_text(encoding="utf-8")
-    if judge_kind == "deterministic":
-        grade = DeterministicJudge(mode=mode).grade(task.rubrics, text, sources=sources)
-    elif judge_kind == "llm":
+    if judge_kind is JudgeKind.deterministic:
+        grade = DeterministicJudge(mode=mode.value).grade(task.rubrics, text, sources=sources)
+    else:
         if not base_url or not model:
             raise ConfigError("--judge llm needs --base-url and --model")
         grade = LLMJudge(LLMJudgeConfig(base_url=base_url, model=model, api_key=api_key),
-                         mode=mode).grade(task.rubrics, text, sources=sources)
-    else:
-        raise ConfigError(f"--judge must be deterministic or llm, got {judge_kind!r}")
+                         mode=mode.value).grade(task.rubrics, text, sources=sources)
     table = Table("rubric", "weight", "axis", "verdict", "evidence", title=f"{task.id}: {len(task.rubrics)} rubrics",
                   title_justify="left")
     colours = {"satisfied": "green", "partially": "yellow", "not_satisfied": "red", "incomplete": "magenta"}
@@ -75,7 +71,7 @@ def judge(
         table.add_row(verdict.rubric_id, str(verdict.weight), verdict.axis,
                       f"[{colours[verdict.verdict]}]{verdict.verdict}[/]", evidence)
     console.print(table)
-    console.print(f"score {grade.score:.3f} ({mode}), mandatory passed {grade.mandatory_pass_rate:.0%}, "
+    console.print(f"score {grade.score:.3f} ({mode.value}), mandatory passed {grade.mandatory_pass_rate:.0%}, "
                   f"{'complete' if grade.is_complete else f'INCOMPLETE: {len(grade.incomplete)} rubrics without a verdict'}",
                   highlight=False)
     if web is not None:

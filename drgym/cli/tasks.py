@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from drgym.cli.app import console, tasks_app
+from drgym.cli.app import ImportFormat, TaskKind, console, tasks_app
 
 
 def task_set(suite: str | None, file: Path | None):
@@ -25,7 +25,7 @@ def tasks_show(
     suite: Annotated[str | None, typer.Option(help="suite name (default procedural:easy)")] = None,
     file: Annotated[Path | None, typer.Option(help="a task JSONL file instead of a suite")] = None,
     task_id: Annotated[str | None, typer.Option("--id", help="show one task in full")] = None,
-    kind: Annotated[str | None, typer.Option(help="deep_search or deep_research")] = None,
+    kind: Annotated[TaskKind | None, typer.Option(help="only tasks of this kind")] = None,
     limit: Annotated[int, typer.Option(help="rows to list")] = 20,
 ) -> None:
     """List the tasks of a suite or file, or show one with its rubrics."""
@@ -41,7 +41,7 @@ def tasks_show(
                 table.add_row(rubric.id, str(rubric.weight), rubric.axis, rubric.criterion)
             console.print(table)
         return
-    selected = tasks.filter(kind=kind)
+    selected = tasks.filter(kind=kind.value if kind else None)
     table = Table("id", "kind", "hops/rubrics", "question", title=f"{tasks.name}: {len(selected)} tasks",
                   title_justify="left")
     for task in list(selected)[:limit]:
@@ -74,7 +74,7 @@ def tasks_filter(
 @tasks_app.command("import")
 def tasks_import(
     source: Annotated[Path, typer.Argument(help="the file to import")],
-    format: Annotated[str, typer.Option(help="researchrubrics or browsecomp-plus")],
+    format: Annotated[ImportFormat, typer.Option(help="the file's format")],
     out: Annotated[Path, typer.Option(help="task JSONL file to write")],
     documents: Annotated[Path | None, typer.Option(help="browsecomp-plus: JSONL corpus of documents")] = None,
     corpus_out: Annotated[Path | None, typer.Option(help="browsecomp-plus: corpus folder to write")] = None,
@@ -84,9 +84,9 @@ def tasks_import(
     from drgym.tasks.importers import import_browsecomp_plus, import_research_rubrics
     from drgym.web.index import SearchIndex
 
-    if format == "researchrubrics":
+    if format is ImportFormat.researchrubrics:
         tasks = import_research_rubrics(source)
-    elif format == "browsecomp-plus":
+    else:
         tasks, corpus = import_browsecomp_plus(source, documents)
         if corpus is not None:
             if corpus_out is None:
@@ -94,7 +94,5 @@ def tasks_import(
             corpus.save(corpus_out)
             SearchIndex.build(corpus, corpus_out / "index")
             console.print(f"corpus of {len(corpus)} documents written to {corpus_out}")
-    else:
-        raise ConfigError(f"--format must be 'researchrubrics' or 'browsecomp-plus', got {format!r}")
     tasks.save(out)
     console.print(f"{len(tasks)} tasks written to {out}")

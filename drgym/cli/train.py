@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from drgym.cli.app import console, train_app
+from drgym.cli.app import TaskKind, console, train_app
+from drgym.core.kinds import ENV_IDS
 
 
 def launch_openrlhf(kind: str, config: Path | None, dry_run: bool) -> None:
@@ -62,7 +63,7 @@ def reference_ppo(
     model: Annotated[Path, typer.Option(help="the SFT checkpoint (local HF folder)")],
     out: Annotated[Path, typer.Option(help="output folder")],
     suite: Annotated[str, typer.Option(help="suite name or task file")] = "procedural:tiny",
-    kind: Annotated[str, typer.Option(help="deep_search or deep_research")] = "deep_search",
+    kind: Annotated[TaskKind, typer.Option(help="which environment")] = TaskKind.deep_search,
     iterations: Annotated[int, typer.Option()] = 20,
     episodes_per_iteration: Annotated[int, typer.Option()] = 16,
     samples_per_task: Annotated[int, typer.Option(help="episodes per task in an iteration (divides the above)")] = 1,
@@ -83,7 +84,7 @@ def reference_ppo(
     from drgym.tasks.splits import select_split
     from drgym.train.reference.ppo import PPOConfig, train_ppo
 
-    env_id = {"deep_search": "drgym/DeepSearch-v0", "deep_research": "drgym/DeepResearch-v0"}[kind]
+    env_id = ENV_IDS[kind.value]
     env = gym.make(env_id, tasks=suite)
     tasks = select_split(env.unwrapped.tasks, "train")
     env.close()

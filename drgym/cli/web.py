@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from drgym.cli.app import console, web_app
+from drgym.cli.app import SearchMode, console, web_app
 
 
 def hits_table(query: str, hits) -> Table:
@@ -93,11 +93,11 @@ def web_search(
     corpus: Annotated[Path | None, typer.Option(help="corpus or world folder (default: the suite's world)")] = None,
     suite: Annotated[str | None, typer.Option(help="suite whose world to search (default procedural:easy)")] = None,
     k: Annotated[int, typer.Option("-k", help="number of hits")] = 10,
-    mode: Annotated[str, typer.Option(help="bm25 or hybrid")] = "bm25",
+    mode: Annotated[SearchMode, typer.Option(help="ranking")] = SearchMode.bm25,
     tier: Annotated[list[int] | None, typer.Option(help="keep only this tier (repeatable)")] = None,
     domain: Annotated[list[str] | None, typer.Option(help="keep only this domain (repeatable)")] = None,
 ) -> None:
     """Search a corpus and print the ranked paragraphs."""
     index = load_index(corpus, suite)
-    hits = index.search(query, k, mode=mode, tiers=tier, domains=domain)
+    hits = index.search(query, k, mode=mode.value, tiers=tier, domains=domain)
     console.print(hits_table(query, hits))
