@@ -256,7 +256,7 @@ def test_verifiers_rollouts_through_a_local_server_get_the_judges_reward(tiny_wo
     assert any(m["role"] == "user" and m["content"].startswith("<tool_response>") for m in server.requests[-1]["messages"])
 
 
-def test_verifiers_wrong_answers_score_zero(tiny_world):
+def test_verifiers_wrong_answers_and_cut_episodes_score_zero(tiny_world):
     _require("verifiers", "verifiers")
     from drgym.train.verifiers_env import DrgymVerifiersEnv, verifiers_dataset
 
@@ -264,6 +264,12 @@ def test_verifiers_wrong_answers_score_zero(tiny_world):
     env = DrgymVerifiersEnv(dataset=dataset, eval_dataset=dataset, max_turns=5)
     outputs, _ = _evaluate(env, lambda messages: "<answer>Nobody in particular</answer>")
     assert outputs and all(o["reward"] == 0.0 and o["metrics"]["num_turns"] == 1 for o in outputs)
+
+    search = '<tool_call>{"name": "batch_web_surfer", "arguments": {"queries": ["anything"]}}</tool_call>'
+    env = DrgymVerifiersEnv(dataset=dataset, eval_dataset=dataset, max_turns=2)  # cut before drgym's budget ends
+    outputs, _ = _evaluate(env, lambda messages: search)
+    assert outputs and all(o["stop_condition"] == "max_turns_reached" and o["reward"] == 0.0 for o in outputs)
+    assert all(o["metrics"]["tool_calls"] == 1.0 for o in outputs)  # the first turn's call; the second is never run
 
 
 # -- veRL -----------------------------------------------------------------------------------------------------
