@@ -34,7 +34,7 @@ from typing import Any, Literal
 from tqdm.auto import tqdm
 
 from drgym.agents.policy import Policy
-from drgym.agents.trajectories import TrajectoryWriter, read_trajectories
+from drgym.agents.trajectories import RECORD_VERSION, TrajectoryWriter, env_kwargs_to_json, read_trajectories
 from drgym.errors import ConfigError, DependencyNotInstalled, DrgymError
 
 __all__ = ["RolloutPool", "RolloutSummary", "episode_id", "rollout"]
@@ -258,7 +258,8 @@ def _new_record(env_id: str, env_kwargs: dict[str, Any], seed: int, index: int, 
 
     return {"episode_id": episode_id(env_id, env_kwargs, seed, index), "index": index, "env_id": env_id,
             "task_id": task_id, "kind": kind, "seed": seed + index, "policy": policy_name,
-            "env_kwargs": {k: repr(v) for k, v in env_kwargs.items()}, "drgym_version": drgym.__version__,
+            "env_kwargs": env_kwargs_to_json(env_kwargs), "record_version": RECORD_VERSION,
+            "drgym_version": drgym.__version__, "tools": [],
             "status": "failed", "reward": 0.0, "terminated": False, "truncated": False, "verdicts": [],
             "citations": dict(_NO_CITATIONS), "submission": "", "truncated_by": "", "policy_usage": [],
             "error": "", "traceback": "", "steps": [], "messages": [], "usage": {}, "wall_s": 0.0}
@@ -289,6 +290,7 @@ class _Worker:
         try:
             policy = self.policy_factory()
             _, info = self.env.reset(seed=seed + index, options={"task_id": task.id})
+            record["tools"] = info["tools"]
             reward, terminated, truncated = 0.0, False, False
             while not (terminated or truncated):
                 step_started = time.perf_counter()
@@ -300,6 +302,10 @@ class _Worker:
                               "observation": observation,
                               "tool_calls": [{**call, "arguments": json.dumps(call["arguments"], ensure_ascii=False),
                                               "noise": call["noise"] or ""} for call in self.env.unwrapped.last_tool_calls],
+                              "results": [{"name": result.name, "tool_call_id": result.call_id or "",
+                                           "content": result.text, "is_error": result.is_error}
+                                          for result in self.env.unwrapped.last_results],
+                              "budget_note": self.env.unwrapped.last_budget_note,
                               "policy_s": round(acted - step_started, 4), "env_s": round(time.perf_counter() - acted, 4)})
             record.update(status="ok", reward=float(reward), terminated=terminated, truncated=truncated,
                           verdicts=info.get("verdicts", []),

@@ -5,6 +5,14 @@ whole episode under one key (``--data.input_key messages --data.multiturn --data
 OpenRLHF computes the loss on assistant turns only; tool observations become ``user`` (or ``tool``) turns that
 are not trained on. Native tool calls are written back as ``<tool_call>`` text, so every row is in one format.
 
+With ``output_format="hf"`` (``--format hf``) rows take the form TRL and Hugging Face chat templates expect:
+``{"messages": [...], "tools": [...OpenAI JSON schemas...], ...}``, assistant turns carrying structured
+``tool_calls`` (``{"id", "type": "function", "function": {"name", "arguments": {...}}}``, read with
+`parse_action`), each tool result a ``{"role": "tool", "tool_call_id", "content"}`` message (the budget line
+closing the last, as in native mode), and the system message without its ``<tools>`` section (the template states
+the tools once, from ``tools``). Render a row with ``tokenizer.apply_chat_template(row["messages"],
+tools=row["tools"])``.
+
 Filters, in order (each counts what it removed):
 1. ``failed``: the episode crashed or did not finish.
 2. ``heldout``: the task is in the held-out split (`drgym.tasks.task_split`); evaluation data never trains.
@@ -27,16 +35,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drgym.agents.openai_policy import _without_tools_block
 from drgym.agents.trajectories import episode_report, read_trajectories
 from drgym.core.protocol import format_native_tool_calls, parse_action
 from drgym.errors import ConfigError
 from drgym.tasks.splits import task_split
 
-__all__ = ["SFTFilters", "SFTSummary", "action_ngram_loop", "build_sft_dataset", "episode_report",
-           "parse_mixture", "sft_messages"]
+__all__ = ["OUTPUT_FORMATS", "SFTFilters", "SFTSummary", "action_ngram_loop", "build_sft_dataset",
+           "episode_report", "hf_messages", "parse_mixture", "sft_messages"]
 
 _CITE = re.compile(r"\\cite\{([^}]*)\}")
 _URL = re.compile(r"https?://[^\s)\]}>\"',]+")
+OUTPUT_FORMATS = ("openrlhf", "hf")
 FILTERS = ("failed", "heldout", "reward", "loop", "citations", "longer", "mixture")
 
 
@@ -142,9 +152,65 @@ def sft_messages(record: dict[str, Any], *, observation_role: str = "user") -> l
     return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
+def _recorded_action(step: dict[str, Any]) -> Any:
+    """The action as the env received it: text, or the assistant message a native-mode policy sent."""
+    if step.get("action_format") == "message":
+        try:
+            return json.loads(step["action"])
+        except json.JSONDecodeError:
+            return step["action"]
+    return step["action"]
+
+
+def hf_messages(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The episode as Hugging Face chat messages with structured tool calls and ``role: tool`` results.
+
+    Raises:
+        ConfigError: the record has no per-call results (written before drgym recorded them); export it with
+            the openrlhf format, or roll it out again.
+    """
+    recorded = record.get("messages") or []
+    messages: list[dict[str, Any]] = [
+        {"role": m["role"], "content": m.get("content") or ""}
+        for m in _without_tools_block([m for m in recorded[:2] if m.get("role") in ("system", "user")])]
+    for number, step in enumerate(record.get("steps", []), start=1):
+        if "results" not in step:
+            raise ConfigError(f"episode {record.get('index')!r} ({record.get('task_id')}) step {number} has no "
+                              "per-call 'results' (recorded by an older drgym): export it with --format openrlhf, "
+                              "or roll the episode out again")
+        parsed = parse_action(_recorded_action(step))
+        if parsed.tool_calls and not parsed.errors:
+            calls = [{"id": call.call_id or f"call_{number}_{k}", "type": "function",
+                      "function": {"name": call.name, "arguments": call.arguments}}
+                     for k, call in enumerate(parsed.tool_calls, start=1)]
+            messages.append({"role": "assistant", "content": f"<think>{parsed.think}</think>" if parsed.think else "",
+                             "tool_calls": calls})
+            results = [r for r in step["results"] if r.get("name") != "budget"]
+            for k, result in enumerate(results):
+                call_id = result.get("tool_call_id") or (calls[k]["id"] if k < len(calls) else calls[-1]["id"])
+                messages.append({"role": "tool", "tool_call_id": call_id, "content": result.get("content", "")})
+            if step.get("budget_note") and results:
+                messages[-1]["content"] += f"\n\n{step['budget_note']}"  # as the env closes native results
+        else:  # an answer, or an action the env refused: the turn as written, the observation as the user's
+            action = step["action"] if step.get("action_format") != "message" else \
+                _recorded_action(step).get("content") or ""
+            messages.append({"role": "assistant", "content": action})
+            messages.append({"role": "user", "content": step.get("observation") or ""})
+    while messages and messages[-1]["role"] != "assistant":
+        messages.pop()
+    return messages
+
+
 def build_sft_dataset(paths: Iterable[str | Path], out: str | Path, filters: SFTFilters | None = None, *,
-                      capability: str = "trajectory") -> SFTSummary:
-    """Reads trajectory files, filters them and writes the SFT JSONL; returns what each filter removed."""
+                      capability: str = "trajectory", output_format: str = "openrlhf") -> SFTSummary:
+    """Reads trajectory files, filters them and writes the SFT JSONL; returns what each filter removed.
+
+    Args:
+        output_format: "openrlhf" (text tool calls, the default) or "hf" (structured ``tool_calls``, ``role: tool``
+            results and a ``tools`` column; module docstring).
+    """
+    if output_format not in OUTPUT_FORMATS:
+        raise ConfigError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}")
     filters = filters or SFTFilters()
     summary = SFTSummary()
     kept: list[dict[str, Any]] = []
@@ -177,8 +243,11 @@ def build_sft_dataset(paths: Iterable[str | Path], out: str | Path, filters: SFT
     with out.open("w", encoding="utf-8") as handle:
         for row in chosen:
             record = row["record"]
-            messages = sft_messages(record, observation_role=filters.observation_role)
-            handle.write(json.dumps({"messages": messages, "task_id": record["task_id"], "kind": record["kind"],
+            if output_format == "hf":
+                columns = {"messages": hf_messages(record), "tools": record.get("tools") or []}
+            else:
+                columns = {"messages": sft_messages(record, observation_role=filters.observation_role)}
+            handle.write(json.dumps({**columns, "task_id": record["task_id"], "kind": record["kind"],
                                      "reward": record["reward"], "turns": row["turns"],
                                      "capability": capability, "source": row["source"]},
                                     ensure_ascii=False) + "\n")

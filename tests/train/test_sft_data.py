@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from drgym.agents.rollout import rollout
@@ -102,3 +103,70 @@ def test_cli_sft_data(tiny_world, tmp_path):
     assert "removed: mixture" in result.output and (tmp_path / "cli.jsonl").is_file()
     bad = CliRunner().invoke(app, ["sft-data", str(runs), "--out", str(tmp_path / "x.jsonl"), "--mix", "search=abc"])
     assert bad.exit_code == 1 and "ConfigError" in bad.output
+
+
+# a Hermes/Qwen-style template with tool support, written from the documented rules: tools in the system turn,
+# assistant tool calls as <tool_call> JSON, consecutive tool results as <tool_response> blocks in one user turn
+_TOOL_TEMPLATE = """{%- for message in messages -%}
+{%- if message.role == 'system' -%}<|im_start|>system
+{{ message.content }}{% if tools %}
+# Tools
+<tools>{% for tool in tools %}
+{{ tool | tojson }}{% endfor %}
+</tools>{% endif %}<|im_end|>
+{% elif message.role == 'tool' -%}
+{%- if loop.previtem.role != 'tool' %}<|im_start|>user{% endif %}
+<tool_response id="{{ message.tool_call_id }}">
+{{ message.content }}
+</tool_response>{% if loop.last or loop.nextitem.role != 'tool' %}<|im_end|>
+{% endif -%}
+{%- else -%}<|im_start|>{{ message.role }}
+{{ message.content }}{% for call in message.tool_calls or [] %}
+<tool_call>
+{"name": "{{ call.function.name }}", "arguments": {{ call.function.arguments | tojson }}}
+</tool_call>{% endfor %}<|im_end|>
+{% endif -%}
+{%- endfor -%}"""
+
+
+def test_hf_format_rows_render_through_a_chat_template_and_load_with_datasets(tiny_world, tmp_path):
+    datasets = pytest.importorskip("datasets", reason="datasets is in the dev extra")
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    runs = _scripted_runs(tiny_world, tmp_path)
+    out = tmp_path / "hf.jsonl"
+    summary = build_sft_dataset([runs], out, SFTFilters(min_reward_research=0.0), output_format="hf")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert summary.written == len(rows) > 0 and {r["kind"] for r in rows} == {"deep_search", "deep_research"}
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"<unk>": 0}, unk_token="<unk>")))
+    tokenizer.chat_template = _TOOL_TEMPLATE
+    for row in rows:
+        names = {tool["function"]["name"] for tool in row["tools"]}
+        assert "batch_web_surfer" in names
+        system, *rest = row["messages"]
+        assert "<tools>" not in system["content"]  # stated once, by the template, from the tools column
+        calls = [call for m in rest if m["role"] == "assistant" for call in m.get("tool_calls", [])]
+        results = [m for m in rest if m["role"] == "tool"]
+        assert calls and results and {m["tool_call_id"] for m in results} <= {c["id"] for c in calls}
+        assert all(isinstance(c["function"]["arguments"], dict) and c["function"]["name"] in names for c in calls)
+        assert not any("<tool_call>" in m["content"] for m in rest if m["role"] == "assistant")
+        assert not any("<tool_response>" in m["content"] for m in results)  # never wrapped twice
+        rendered = tokenizer.apply_chat_template(row["messages"], tools=row["tools"], tokenize=False)
+        system_turn, turns = rendered.split("<|im_end|>", 1)  # the system prompt shows the call form once
+        assert system_turn.count("<tools>") == 1 and all(json.dumps(t) in system_turn for t in row["tools"])
+        assert turns.count("<tool_call>") == len(calls) and turns.count("<tool_response") == len(results)
+        assert rest[-1]["role"] == "assistant" and "<answer" in rest[-1]["content"]
+    table = datasets.load_dataset("json", data_files=str(out), split="train", cache_dir=str(tmp_path / "cache"))
+    assert table.num_rows == len(rows)
+    loaded = table[0]
+    assert loaded["messages"][0]["role"] == "system" and loaded["tools"]
+
+
+def test_cli_sft_data_format_hf(tiny_world, tmp_path):
+    runs = _scripted_runs(tiny_world, tmp_path)
+    result = CliRunner().invoke(app, ["sft-data", str(runs), "--out", str(tmp_path / "hf.jsonl"), "--format", "hf"])
+    assert result.exit_code == 0, result.output
+    assert all("tools" in json.loads(line) for line in (tmp_path / "hf.jsonl").read_text().splitlines())
+    bad = CliRunner().invoke(app, ["sft-data", str(runs), "--out", str(tmp_path / "x.jsonl"), "--format", "trl"])
+    assert bad.exit_code == 1 and "output_format must be one of openrlhf, hf" in bad.output
