@@ -105,6 +105,8 @@ class _Knowledge:
     """(name, attribute) → year → value (year 0: an undated figure), tier-1 statements only."""
     history: dict[tuple[str, str], list[tuple[int, int, str]]] = field(default_factory=lambda: defaultdict(list))
     """(name, relation) → (from year or 0, until year or 0, holder) of the relation's holders."""
+    sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(name, relation or attribute key) → the first tier-1 page that stated it."""
     sectors: dict[str, str] = field(default_factory=dict)
     directory: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
     """Kind → part url → '' (unread) or 'read'."""
@@ -132,7 +134,7 @@ class _Knowledge:
             if match := _DIRECTORY_TITLE.match(title):
                 self._directory_parts(match.group("plural"), paragraphs[0] if paragraphs else "")
                 self.directory[_KIND_BY_PLURAL.get(match.group("plural"), "")][url] = "read"
-            self._paragraphs(paragraphs, subject, title)
+            self._paragraphs(paragraphs, subject, title, url)
 
     def _directory_parts(self, plural: str, lead: str) -> None:
         kind = _KIND_BY_PLURAL.get(plural)
@@ -142,7 +144,7 @@ class _Knowledge:
         for url in parts.group("urls").split():
             self.directory[kind].setdefault(url, "")
 
-    def _paragraphs(self, paragraphs: list[str], subject: str, title: str) -> None:
+    def _paragraphs(self, paragraphs: list[str], subject: str, title: str, url: str) -> None:
         kind = _KIND_BY_PLURAL.get(m.group("plural")) if (m := _DIRECTORY_TITLE.match(title)) else None
         for text in paragraphs:
             if kind is not None and (row := _DIRECTORY_ROW.match(text)):
@@ -152,14 +154,14 @@ class _Knowledge:
                     self.sectors[row.group("name")] = row.group("sector")
                 continue
             if text.startswith("|"):
-                self._table(text, subject)
+                self._table(text, subject, url)
                 continue
             if subject and text.startswith(f"{subject} is a ") and " sector." in text:
                 self.sectors[subject] = text.split("operating in the ", 1)[-1].split(" sector.")[0]
                 continue
-            self._sentence(text)
+            self._sentence(text, url)
 
-    def _table(self, text: str, subject: str) -> None:
+    def _table(self, text: str, subject: str, url: str) -> None:
         rows = text.split("\n")
         header = _TABLE_HEADER.match(rows[0])
         if not subject or header is None or header.group("label").lower() not in _LABELS_LOWER:
@@ -169,8 +171,9 @@ class _Knowledge:
             cells = [c.strip() for c in row.strip("|").split("|")]
             if len(cells) == 2 and cells[0].isdigit():
                 self.values[(subject, attribute.key)][int(cells[0])] = _number(cells[1])
+                self.sources.setdefault((subject, attribute.key), url)
 
-    def _sentence(self, text: str) -> None:
+    def _sentence(self, text: str, url: str) -> None:
         for pattern, key in _HISTORY_PATTERNS:
             if match := pattern.fullmatch(text):
                 groups = match.groupdict()
@@ -183,10 +186,12 @@ class _Knowledge:
             if match := pattern.fullmatch(text):
                 year = int(match.group("year")) if dated else 0
                 self.values[(match.group("s"), attribute.key)][year] = _number(match.group("v"))
+                self.sources.setdefault((match.group("s"), attribute.key), url)
                 return
         for pattern, key in _RELATION_PATTERNS:
             if match := pattern.fullmatch(text):
                 self.relations.setdefault((match.group("s"), key), match.group("o"))
+                self.sources.setdefault((match.group("s"), key), url)
                 return
 
 
@@ -229,6 +234,11 @@ class FrontierSolver:
             if budget := _BUDGET.findall(observation):
                 episode.calls_left = int(budget[-1])
         episode.wanted_urls, episode.wanted_queries = [], []
+        if question.startswith("I am the procurement lead at "):
+            try:
+                return f"<answer>{self._supplier_memo(episode)}</answer>"
+            except _Missing:
+                return self._fetch(episode) or f"<answer>{self._supplier_memo(episode, best_effort=True)}</answer>"
         try:
             answer = self._solve(episode)
         except _Missing:
@@ -384,6 +394,59 @@ class FrontierSolver:
                 raise _Missing
             alive = kept
         return alive
+
+    # -- research requests ------------------------------------------------------------------------------
+
+    def _supplier_memo(self, episode: _Episode, *, best_effort: bool = False) -> str:
+        """The decision memo of a supplier choice: each product's price, maker and the maker's workforce, the
+        products the policy rules out, the recommendation; every figure cited to the tier-1 page it came from."""
+        match = re.match(r"I am the procurement lead at (.+?) and must choose a supplier: one of the products (.+?)\. "
+                         r"Our policy: we only buy from manufacturers with a workforce of at least ([\d,]+) employees",
+                         episode.question)
+        if match is None:
+            return "The request could not be read."
+        buyer, threshold = match.group(1), int(_number(match.group(3)))
+        products = re.split(r", | and ", match.group(2))
+        price, workforce = _attribute("unit_price_usd"), _attribute("employees")
+        rows, missing = [], False
+        for product in products:
+            try:
+                maker = self.relation(episode, product, "maker")
+                rows.append((product, maker, self._latest(episode, product, price),
+                             self._latest(episode, maker, workforce)))
+            except _Missing:
+                missing = True
+        if missing and not best_effort:
+            raise _Missing
+        sources = episode.knowledge.sources
+        parts = [f"# Supplier choice for {buyer}", "## Request",
+                 f"The memo weighs {len(products)} candidate products against the purchasing policy of {buyer}: a "
+                 f"manufacturer workforce of {threshold:,} employees or more, then the lowest latest unit price."]
+        table = ["| Product | Unit price (USD) | Manufacturer | Manufacturer workforce (employees) |",
+                 "| --- | --- | --- | --- |"]
+        for product, maker, (price_year, unit_price), (work_year, employees) in rows:
+            parts += [f"## {product}",
+                      f"For {price_year}, {product} reported {unit_price:,.2f} USD as its unit price "
+                      f"\\cite{{{sources.get((product, 'unit_price_usd'), '')}}}. For {product}, the maker on record is "
+                      f"{maker} \\cite{{{sources.get((product, 'maker'), '')}}}. For {work_year}, {maker} reported "
+                      f"{employees:,.0f} employees as its workforce \\cite{{{sources.get((maker, 'employees'), '')}}}."]
+            table.append(f"| {product} | {unit_price:,.2f} | {maker} | {employees:,.0f} |")
+        parts += ["## Comparison", "\n".join(table), "## Recommendation"]
+        qualifying = [(row[2][1], row[0]) for row in rows if row[3][1] >= threshold]
+        for product, _, _, (_, employees) in rows:
+            if employees < threshold:
+                parts.append(f"{product} is ruled out by the policy: its manufacturer has fewer than {threshold:,} "
+                             "employees.")
+        if qualifying:
+            parts.append(f"We recommend {min(qualifying)[1]}, the lowest-priced product among those that qualify.")
+        return "\n\n".join(parts) + "\n"
+
+    def _latest(self, episode: _Episode, name: str, attribute: Attribute) -> tuple[int, float]:
+        figures = self.values(episode, name, attribute)
+        if not figures:
+            raise _Missing
+        year = max(figures)
+        return year, figures[year]
 
     # -- families -----------------------------------------------------------------------------------------
 

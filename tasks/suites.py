@@ -37,7 +37,8 @@ SUITES: dict[str, WorldSpec] = {
     "procedural:frontier": WorldSpec(seed=14, pages=2000, distractor_rate=0.1, conflict_rate=0.3, outdated_rate=0.25,
                                      paraphrase_rate=0.5, relation_change_rate=0.4, directories=True,
                                      n_deep_search=0, n_deep_research=0,
-                                     families=(("puzzle", 48), ("compute", 40), ("aggregate", 40), ("temporal", 32))),
+                                     families=(("puzzle", 48), ("compute", 40), ("aggregate", 40), ("temporal", 32),
+                                               ("intent", 40))),
 }
 
 

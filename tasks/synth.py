@@ -25,6 +25,7 @@ from drgym.rewards.rubric import (
     StructureCheck,
 )
 from drgym.tasks.families import family_tasks
+from drgym.tasks.families.constraints import nice
 from drgym.tasks.render import Statement
 from drgym.tasks.schema import Task
 from drgym.tasks.world import (
@@ -45,7 +46,7 @@ TASKS_VERSION = 7
 gold reports in their own words. 7: task families (puzzle, compute, aggregate, temporal, intent), more sentence
 frames for paraphrased statements, relation histories and register indexes."""
 
-FAMILY_NAMES = ("chain", "report", "puzzle", "compute", "aggregate", "temporal")
+FAMILY_NAMES = ("chain", "report", "puzzle", "compute", "aggregate", "temporal", "intent")
 """Task families a suite can mix: chain questions and compare/timeline reports (the classic suites), and the
 frontier families."""
 
@@ -118,6 +119,8 @@ def _family_mix(world: World, facts: FactIndex, families: Mapping[str, int], *, 
             for task in built:
                 seen.add(task.question)
             tasks += [t.model_copy(update={"meta": {**t.meta, "family": family}}) for t in built]
+        elif family == "intent":
+            tasks += intent_tasks(world, facts, count, seed=seed, prefix=prefix)
         else:
             tasks += family_tasks(world, family, count, seed=seed, prefix=prefix, seen_questions=seen)
     return tasks
@@ -440,3 +443,128 @@ def _timeline_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
     return Task(id=task_id, kind="deep_research", question=question, rubrics=rubrics,
                 meta={"template": "timeline", "subgraph": subgraph, "world_seed": world.seed,
                       "gold_report": report(False), "low_trust_report": report(True)})
+
+
+# -- research requests with intent -------------------------------------------------------------------------
+
+_RECOMMEND_TERMS = ["recommend", "recommended", "recommendation"]
+_RULED_OUT_TERMS = ["ruled out", "rules out", "excluded", "disqualified"]
+
+
+def _supplier_task(world: World, facts: FactIndex, rng: random.Random, task_id: str) -> Task | None:
+    """A buyer chooses one of 3-4 products under a stated policy (a minimum workforce of the manufacturer, then the
+    lowest latest unit price): the recommendation follows from the facts, and at least one cheaper product is
+    ruled out by the policy, so a report that only compares prices recommends the wrong one."""
+    price = next(a for a in ATTRIBUTES["product"] if a.key == "unit_price_usd")
+    employees = ATTRIBUTES["organisation"][0]
+    products = [p for p in world.by_kind("product") if not p.twin_of]
+    buyers = [o for o in world.by_kind("organisation") if not o.twin_of]
+    if len(products) < 4 or not buyers:
+        return None
+    options = rng.sample(products, rng.randint(3, 4))
+    makers = [world.target(p, "maker") for p in options]
+    if len({m.id for m in makers}) < len(makers):
+        return None
+    workforces = sorted(m.current("employees")[1] for m in makers)
+    cut = rng.randint(1, len(workforces) - 1)
+    low, high = workforces[cut - 1], workforces[cut]
+    if high < 1.1 * low:
+        return None
+    threshold = int(nice((low + high) / 2, up=True))
+    if not low < threshold <= high:
+        return None
+    allowed = [p for p, m in zip(options, makers) if m.current("employees")[1] >= threshold]
+    excluded = [p for p in options if p not in allowed]
+    by_price = sorted(allowed, key=lambda p: p.current("unit_price_usd")[1])
+    winner = by_price[0]
+    cheapest = min(options, key=lambda p: p.current("unit_price_usd")[1])
+    if cheapest in allowed or (len(by_price) > 1 and by_price[1].current("unit_price_usd")[1] <
+                               1.05 * winner.current("unit_price_usd")[1]):
+        return None  # the policy must matter, and the winner must be clear of the next by 5 %
+    buyer = rng.choice([o for o in buyers if o.id not in {m.id for m in makers}])
+    rubrics: list[Rubric] = []
+    sections = []
+    for number, (product, maker) in enumerate(zip(options, makers)):
+        product_facts = [_attribute_fact(world, facts, product, price, 3),
+                         _relation_fact(world, facts, product, "maker", 2),
+                         _attribute_fact(world, facts, maker, employees, 2)]
+        for fact_number, fact in enumerate(product_facts):
+            rubrics += _fact_rubrics(fact, f"p{number}-f{fact_number}")
+        citation = _citation_rubric(product_facts[0], f"p{number}-cite", 1)
+        if citation is not None:
+            rubrics.append(citation)
+        sections.append((product, product_facts))
+    names = ", ".join(p.name for p in options[:-1]) + f" and {options[-1].name}"
+    rivals = [p.names for p in options if p is not winner]
+    rubrics.append(Rubric(id="recommendation", weight=5, axis="analysis",
+                          criterion=f"Recommends {winner.name}: the cheapest product whose manufacturer meets the "
+                                    f"workforce policy ({threshold:,} employees)",
+                          check=MentionCheck(entity=winner.names, terms=_RECOMMEND_TERMS, rivals=rivals)))
+    for number, product in enumerate(excluded):
+        rubrics.append(Rubric(id=f"ruled-out-{number}", weight=2, axis="analysis",
+                              criterion=f"Says that the policy rules out {product.name} (its manufacturer has fewer "
+                                        f"than {threshold:,} employees)",
+                              check=MentionCheck(entity=product.names, terms=_RULED_OUT_TERMS,
+                                                 rivals=[p.names for p in allowed])))
+    padding = sorted({e.id for e in world.entities.values() if not e.twin_of and e.kind in ("product", "event")
+                      and e.relations.get("maker", e.relations.get("organiser")) in {m.id for m in makers}}
+                     - {p.id for p in options})
+    if padding:
+        rubrics.append(Rubric(id="padding", weight=-2, axis="faults",
+                              criterion="Pads the report with the manufacturers' other products and events, which do "
+                                        "not bear on the choice",
+                              check=CoverageCheck(entities=[world.entities[i].names for i in padding],
+                                                  min_fraction=0.5)))
+    rubrics += [
+        Rubric(id="structure", criterion="Is organised in sections and includes a comparison table", weight=2,
+               axis="presentation", check=StructureCheck(min_sections=3, needs_table=True)),
+        Rubric(id="length", criterion="Is between 120 and 1,500 words long: a decision memo, not a dossier", weight=1,
+               axis="presentation", check=StructureCheck(min_words=120, max_words=1500)),
+    ]
+    question = (f"I am the procurement lead at {buyer.name} and must choose a supplier: one of the products {names}. "
+                f"Our policy: we only buy from manufacturers with a workforce of at least {threshold:,} employees, and "
+                "among the products that qualify we choose the lowest latest unit price. Write a short decision memo "
+                "(a research report): for each product its latest unit price, its manufacturer and that manufacturer's "
+                "latest workforce; which products the policy rules out; and which product you recommend. Use "
+                "authoritative sources, cite them as \\cite{url}, and include a comparison table.")
+
+    def report(low_trust: bool) -> str:
+        parts = [f"# Supplier choice for {buyer.name}", "## Request",
+                 f"The memo weighs {len(options)} candidate products against the purchasing policy of {buyer.name}: a "
+                 f"manufacturer workforce of {threshold:,} employees or more, then the lowest latest unit price."]
+        rows = ["| Product | Unit price (USD) | Manufacturer | Manufacturer workforce (employees) |",
+                "| --- | --- | --- | --- |"]
+        for product, product_facts in sections:
+            sentences = [_sentence(f, low_trust=low_trust) for f in product_facts]
+            if not low_trust:
+                sentences += [_rebuttal(f) for f in product_facts if f.conflict is not None]
+            parts += [f"## {product.name}", " ".join(sentences)]
+            values = [(f.conflict.value if low_trust and f.conflict is not None else f.value) for f in product_facts]
+            rows.append(f"| {product.name} | {values[0]} | {values[1]} | {values[2]} |")
+        parts += ["## Comparison", "\n".join(rows), "## Recommendation"]
+        for product in excluded:
+            parts.append(f"{product.name} is ruled out by the policy: its manufacturer has fewer than {threshold:,} "
+                         "employees.")
+        parts.append(f"We recommend {winner.name}, the lowest-priced product among those that qualify.")
+        return "\n\n".join(parts) + "\n"
+
+    subgraph = sorted({buyer.id, *(p.id for p in options), *(m.id for m in makers)})
+    return Task(id=task_id, kind="deep_research", question=question, rubrics=rubrics,
+                meta={"family": "intent", "template": "supplier", "subgraph": subgraph, "world_seed": world.seed,
+                      "threshold": threshold, "recommended": winner.id, "ruled_out": [p.id for p in excluded],
+                      "gold_report": report(False), "low_trust_report": report(True)})
+
+
+def intent_tasks(world: World, facts: FactIndex, count: int, *, seed: int, prefix: str = "") -> list[Task]:
+    """Research requests with a persona and a goal whose recommendation follows from the facts."""
+    rng = random.Random(f"drgym-intent-{world.seed}-{seed}")
+    tasks: list[Task] = []
+    seen: set[str] = set()
+    for _attempt in range(count * 50):
+        if len(tasks) >= count:
+            break
+        task = _supplier_task(world, facts, rng, f"{prefix}intent-{len(tasks):04d}")
+        if task is not None and task.question not in seen:
+            seen.add(task.question)
+            tasks.append(task)
+    return tasks

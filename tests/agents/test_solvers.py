@@ -13,7 +13,7 @@ from drgym.tasks.procedural import ProceduralWorld, WorldSpec
 from drgym.tasks.schema import TaskSet
 from drgym.tasks.suites import SUITES
 
-FAMILIES = ("puzzle", "compute", "aggregate", "temporal")
+FAMILIES = ("puzzle", "compute", "aggregate", "temporal", "intent")
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,8 @@ def frontier(tmp_path_factory) -> ProceduralWorld:
 
 def _mean_reward(world: ProceduralWorld, family: str, make_policy) -> tuple[float, list[str]]:
     tasks = TaskSet([t for t in world.tasks if t.meta["family"] == family], name=family)
-    env = gymnasium.make("drgym/DeepSearch-v0", tasks=tasks, web=str(world.path))  # default budget
+    env_id = "drgym/DeepResearch-v0" if family == "intent" else "drgym/DeepSearch-v0"
+    env = gymnasium.make(env_id, tasks=tasks, web=str(world.path))  # the default budget
     rewards, statuses = [], []
     for number, task in enumerate(tasks):
         policy = make_policy()

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from drgym.rewards.answer import match_answer, parse_numbers
+from drgym.rewards.judges import DeterministicJudge
 from drgym.tasks.families import FAMILIES, family_tasks
 from drgym.tasks.families.constraints import Constraint, describe, matches, parse_constraint
 from drgym.tasks.families.puzzles import PuzzleKnobs, puzzle_task
@@ -186,17 +187,49 @@ def test_worlds_without_relation_changes_keep_their_graph():
 def test_frontier_suite_mixes_the_families_in_its_documented_proportions(tmp_path):
     spec = SUITES["procedural:frontier"]
     small = WorldSpec(**{**dataclasses.asdict(spec), "pages": 700,
-                         "families": (("puzzle", 6), ("compute", 5), ("aggregate", 5), ("temporal", 4))})
+                         "families": (("puzzle", 6), ("compute", 5), ("aggregate", 5), ("temporal", 4),
+                                      ("intent", 4))})
     built = ProceduralWorld.build(tmp_path / "f", small, index=False, show_progress=False)
     families = collections.Counter(t.meta["family"] for t in built.tasks)
-    assert families == {"puzzle": 6, "compute": 5, "aggregate": 5, "temporal": 4}
+    assert families == {"puzzle": 6, "compute": 5, "aggregate": 5, "temporal": 4, "intent": 4}
     shares = dict(spec.families)
-    assert shares == {"puzzle": 48, "compute": 40, "aggregate": 40, "temporal": 32}
+    assert shares == {"puzzle": 48, "compute": 40, "aggregate": 40, "temporal": 32, "intent": 40}
     titles = [p.title for p in built.corpus if "/index/" in p.url]
     assert any(t.startswith("Index of companies in the company register") for t in titles)
     graph = built.graph
     for task in built.tasks:
-        _CHECKS[task.meta["family"]](graph, task)
+        if task.kind == "deep_search":
+            _CHECKS[task.meta["family"]](graph, task)
+
+
+def test_supplier_requests_recommend_what_the_policy_and_prices_imply_and_their_gold_reports_score_one(tmp_path):
+    spec = WorldSpec(**{**dataclasses.asdict(SUITES["procedural:frontier"]), "seed": 17, "pages": 900,
+                        "conflict_rate": 0.6, "families": (("intent", 12),)})
+    built = ProceduralWorld.build(tmp_path / "i", spec, index=False, show_progress=False)
+    graph, judge = built.graph, DeterministicJudge()
+    n_faults = 0
+    for task in built.tasks:
+        meta = task.meta
+        products = [graph.entities[i] for i in meta["subgraph"] if graph.entities[i].kind == "product"]
+        qualifying = [p for p in products
+                      if graph.target(p, "maker").current("employees")[1] >= meta["threshold"]]
+        cheapest = min(qualifying, key=lambda p: p.current("unit_price_usd")[1])
+        assert meta["recommended"] == cheapest.id
+        assert meta["ruled_out"] and all(graph.entities[i] not in qualifying for i in meta["ruled_out"])
+        assert min(products, key=lambda p: p.current("unit_price_usd")[1]).id in meta["ruled_out"]  # policy matters
+        gold = judge.grade(task.rubrics, meta["gold_report"])
+        assert gold.score == 1.0, [v for v in gold.verdicts if v.verdict != "satisfied" and v.weight > 0]
+        cheapest_overall = min(products, key=lambda p: p.current("unit_price_usd")[1])
+        wrong = meta["gold_report"].replace(f"We recommend {cheapest.name}", f"We recommend {cheapest_overall.name}")
+        assert judge.grade(task.rubrics, wrong).by_id()["recommendation"].verdict == "not_satisfied"
+        padded = meta["gold_report"] + "\n\n## Background\n\n" + " ".join(
+            f"The manufacturers also make {names[0]}." for names in
+            next((r.check.entities for r in task.rubrics if r.id == "padding"), []))
+        if any(r.id == "padding" for r in task.rubrics):
+            n_faults += 1
+            assert judge.grade(task.rubrics, padded).by_id()["padding"].verdict == "satisfied"
+            assert judge.grade(task.rubrics, padded).score < 1.0
+    assert len(built.tasks) == 12 and n_faults >= 3
 
 
 def test_an_unknown_family_is_refused_naming_the_known_ones(tmp_path):
