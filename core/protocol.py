@@ -76,7 +76,9 @@ def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
     >>> format_tool_call("todo", {"action": "list"})
     '<tool_call>{"name": "todo", "arguments": {"action": "list"}}</tool_call>'
     """
-    return f"<tool_call>{json.dumps({'name': name, 'arguments': arguments}, ensure_ascii=False)}</tool_call>"
+    # "</" written as "<\/" (the same JSON string): a value holding "</tool_call>" cannot close the block early
+    body = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False).replace("</", "<\\/")
+    return f"<tool_call>{body}</tool_call>"
 
 
 def format_native_tool_calls(tool_calls: Any) -> str:

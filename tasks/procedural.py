@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from drgym.errors import CorpusError, SearchIndexError
+from drgym.errors import ConfigError, CorpusError, SearchIndexError
 from drgym.tasks.charts import draw_charts
 from drgym.tasks.render import RenderKnobs, Statement, authority_tsv, render_world
 from drgym.tasks.schema import TaskSet
@@ -65,6 +65,21 @@ class WorldSpec:
     families: tuple[tuple[str, int], ...] = ()
     """(family, count) pairs of tasks to synthesise instead of n_deep_search chains and n_deep_research
     compare/timeline reports (`drgym.tasks.synth.FAMILY_NAMES`)."""
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.min_hops <= self.max_hops <= 6:
+            raise ConfigError(f"hops must satisfy 2 <= min_hops <= max_hops <= 6, got min_hops={self.min_hops}, "
+                              f"max_hops={self.max_hops}")
+        for name in ("distractor_rate", "conflict_rate", "outdated_rate", "low_trust_rate", "paraphrase_rate",
+                     "relation_change_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if self.pages < 1 or self.n_deep_search < 0 or self.n_deep_research < 0:
+            raise ConfigError(f"pages must be at least 1 and task counts at least 0, got pages={self.pages}, "
+                              f"n_deep_search={self.n_deep_search}, n_deep_research={self.n_deep_research}")
+        for family, count in self.families:
+            if count < 0:
+                raise ConfigError(f"families: {family!r} has a negative count ({count})")
 
 
 class ProceduralWorld:

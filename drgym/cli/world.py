@@ -28,16 +28,8 @@ def world_build(
     dense: Annotated[bool, typer.Option(help="also embed paragraphs with MiniLM (slow: ~100 paragraphs/s)")] = False,
 ) -> None:
     """Generate a procedural world: graph, pages, tasks and index."""
-    from drgym.errors import ConfigError
     from drgym.tasks.procedural import ProceduralWorld, WorldSpec
 
-    if not 2 <= min_hops <= max_hops <= 6:
-        raise ConfigError(f"hops must satisfy 2 <= min_hops <= max_hops <= 6, got min_hops={min_hops}, "
-                          f"max_hops={max_hops}")
-    for name, rate in (("conflict_rate", conflict_rate), ("outdated_rate", outdated_rate),
-                       ("distractor_rate", distractor_rate), ("paraphrase_rate", paraphrase_rate)):
-        if not 0 <= rate <= 1:
-            raise ConfigError(f"{name} must be in [0, 1], got {rate}")
     spec = WorldSpec(seed=seed, pages=pages, conflict_rate=conflict_rate, outdated_rate=outdated_rate,
                      distractor_rate=distractor_rate, paraphrase_rate=paraphrase_rate,
                      n_deep_search=deep_search, n_deep_research=deep_research,

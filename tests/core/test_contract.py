@@ -1,0 +1,147 @@
+"""The typed contract between the layers: one protocol, typed results and errors, one chat client, validated
+configs, and a layout static tools resolve. Each test pins a bug that text passed between layers once caused."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import pkgutil
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+
+import drgym
+from drgym.core.chat_client import ChatClient, ChatEndpoint
+from drgym.core.kinds import ENV_IDS, TASK_KINDS, env_id_for
+from drgym.core.protocol import format_answer, format_native_tool_calls, format_tool_call, parse_action
+from drgym.errors import ConfigError, EndpointError, NoTasksError
+from drgym.tasks.procedural import WorldSpec
+from drgym.tasks.schema import TaskSet
+
+from ..rewards.chat_server import ChatServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# -- the action protocol: what is formatted is what is parsed -------------------------------------------------
+
+@pytest.mark.parametrize("arguments", [{"queries": ["Zouboudrein Industries chief executive"]},
+                                       {"action": "write", "path": "r.md", "content": "ü\n</tool_call> \"q\""},
+                                       {}])
+def test_a_formatted_tool_call_parses_back_to_the_same_call(arguments):
+    parsed = parse_action("<think>plan</think>" + format_tool_call("file", arguments))
+    assert not parsed.errors and [(c.name, c.arguments) for c in parsed.tool_calls] == [("file", arguments)]
+
+
+def test_formatted_answers_parse_back():
+    assert parse_action(format_answer("Kelvaport")).answer == "Kelvaport"
+    assert parse_action(format_answer(file="report.md")).answer_file == "report.md"
+    with pytest.raises(ValueError):
+        format_answer("x", file="r.md")
+
+
+def test_native_tool_calls_become_text_without_losing_malformed_arguments():
+    calls = [{"id": "1", "type": "function", "function": {"name": "todo", "arguments": '{"action": "list"}'}},
+             {"id": "2", "type": "function", "function": {"name": "file", "arguments": "{not json"}},
+             "garbage"]
+    text = format_native_tool_calls(calls)
+    assert text.count("<tool_call>") == 2
+    assert parse_action(format_native_tool_calls(calls[:1])).tool_calls[0].arguments == {"action": "list"}
+    assert "{not json" in text  # kept as the string the model wrote, so the env can say what was wrong
+    assert format_native_tool_calls(json.dumps(calls[:1])) == format_native_tool_calls(calls[:1])
+    assert format_native_tool_calls("not a list") == ""
+
+
+# -- kinds, typed errors, validated configs ------------------------------------------------------------------
+
+def test_every_task_kind_has_a_registered_environment():
+    assert set(ENV_IDS) == set(TASK_KINDS)
+    for kind in TASK_KINDS:
+        assert env_id_for(kind) in gym.registry
+    with pytest.raises(ValueError, match="unknown task kind 'chat'"):
+        env_id_for("chat")
+
+
+def test_an_env_over_tasks_of_the_other_kind_raises_no_tasks_error(tiny_world, tmp_path):
+    research_only = TaskSet([t for t in tiny_world.tasks if t.kind == "deep_research"], name="research-only")
+    path = tmp_path / "tasks.jsonl"
+    research_only.save(path)
+    with pytest.raises(NoTasksError, match="no deep_search tasks"):
+        gym.make("drgym/DeepSearch-v0", tasks=str(path), web=str(tiny_world.path))
+
+
+def test_world_spec_checks_its_fields_when_built():
+    with pytest.raises(ConfigError, match=r"min_hops=5, max_hops=3"):
+        WorldSpec(min_hops=5, max_hops=3)
+    with pytest.raises(ConfigError, match=r"conflict_rate must be in \[0, 1\], got 1.5"):
+        WorldSpec(conflict_rate=1.5)
+    with pytest.raises(ConfigError, match="pages must be at least 1"):
+        WorldSpec(pages=0)
+
+
+# -- one chat client -----------------------------------------------------------------------------------------
+
+def test_chat_client_retries_transient_answers_then_returns_the_message():
+    answers = iter([(503, "busy"), (502, "bad gateway"), (429, "slow down")])
+
+    def behaviour(body):
+        return next(answers, (200, {"role": "assistant", "content": "ok", "tool_calls": []}))
+
+    with ChatServer(behaviour) as server:
+        client = ChatClient(ChatEndpoint(server.url, backoff_s=0.01, max_retries=3))
+        reply = client.complete({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    assert reply.content == "ok" and client.requests == 4 and len(server.requests) == 4
+
+
+def test_chat_client_gives_up_as_transient_and_refusals_are_not():
+    with ChatServer(lambda body: (503, "busy")) as server:
+        client = ChatClient(ChatEndpoint(server.url, backoff_s=0.01, max_retries=1))
+        with pytest.raises(EndpointError, match="failed 2 times: HTTP 503") as info:
+            client.complete({"model": "m", "messages": []})
+        assert info.value.transient
+    with ChatServer(lambda body: (401, '{"error": "bad key"}')) as server:
+        with pytest.raises(EndpointError, match="HTTP 401") as info:
+            ChatClient(ChatEndpoint(server.url)).complete({"model": "m", "messages": []})
+        assert not info.value.transient
+    with pytest.raises(EndpointError, match=r"http://127.0.0.1:9/v1 is unreachable"):
+        ChatClient(ChatEndpoint("http://127.0.0.1:9/v1", max_retries=0)).complete({"model": "m", "messages": []})
+
+
+def test_chat_client_pickles_for_worker_processes():
+    with ChatServer(lambda body: (200, "ok")) as server:
+        client = ChatClient(ChatEndpoint(server.url))
+        client.complete({"model": "m", "messages": []})
+        copy = pickle.loads(pickle.dumps(client))
+        assert copy.complete({"model": "m", "messages": []}).content == "ok"
+
+
+# -- a layout static tools resolve ---------------------------------------------------------------------------
+
+def _all_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.walk_packages(drgym.__path__, "drgym.") if m.name != "drgym.__main__")
+
+
+def test_every_package_folder_is_reached_through_drgym_without_an_import_hook():
+    assert not any("__editable__" in type(finder).__module__ for finder in sys.meta_path)
+    for link in (ROOT / "drgym").iterdir():
+        if link.is_symlink():
+            assert link.resolve() == (ROOT / link.name).resolve() and (ROOT / link.name / "__init__.py").is_file()
+    assert {"drgym.core.protocol", "drgym.envs.research_env", "drgym.cli.app"} <= set(_all_modules())
+
+
+@pytest.mark.slow
+def test_mypy_resolves_every_drgym_module(tmp_path):
+    if shutil.which("mypy", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("mypy is not installed (it is in the dev extra)")
+    probe = tmp_path / "imports_everything.py"
+    probe.write_text("".join(f"import {name}\n" for name in _all_modules()) + "import drgym.no_such_module\n")
+    run = subprocess.run([str(Path(sys.executable).parent / "mypy"), "--follow-imports=skip", "--no-incremental",
+                          str(probe)], capture_output=True, text=True, cwd=tmp_path)
+    unresolved = [line for line in run.stdout.splitlines() if "import-not-found" in line or "import-untyped" in line]
+    assert [line.removeprefix(str(tmp_path) + "/") for line in unresolved] == [
+        f"{probe.name}:{len(_all_modules()) + 1}: error: Cannot find implementation or library stub "
+                          'for module named "drgym.no_such_module"  [import-not-found]'], run.stdout[-3000:]
