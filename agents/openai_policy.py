@@ -18,7 +18,7 @@ from drgym.agents.hf_policy import as_text_messages
 from drgym.core.chat_client import ChatClient, ChatEndpoint
 from drgym.errors import EndpointError, PolicyError
 
-__all__ = ["OpenAIChatPolicy"]
+__all__ = ["OpenAIChatPolicy", "tools_from_system", "without_tools_block"]
 
 _TOOLS_BLOCK = re.compile(r"<tools>\n(.*?)\n</tools>", re.DOTALL)
 _TOOLS_SECTION = re.compile(r"(?:# Tools\n)?<tools>\n.*?\n</tools>", re.DOTALL)
@@ -61,8 +61,8 @@ class OpenAIChatPolicy:
     def act(self, messages: list[dict[str, Any]]) -> str | dict[str, Any]:
         payload: dict[str, Any] = {"model": self.model, **self.sampling}
         if self.tool_mode == "native":
-            payload["tools"] = _tools_from_system(messages)
-            payload["messages"] = _without_tools_block(messages)  # the server's template states them once
+            payload["tools"] = tools_from_system(messages)
+            payload["messages"] = without_tools_block(messages)  # the server's template states them once
         else:
             payload["messages"] = as_text_messages(messages)
         try:
@@ -86,13 +86,13 @@ class OpenAIChatPolicy:
         return reply.content
 
 
-def _without_tools_block(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def without_tools_block(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The episode with the system message's ``# Tools <tools>…</tools>`` section removed."""
     return [{**m, "content": _TOOLS_SECTION.sub("", m.get("content") or "").rstrip()}
             if m.get("role") == "system" else m for m in messages]
 
 
-def _tools_from_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def tools_from_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     system = next((m.get("content") or "" for m in messages if m.get("role") == "system"), "")
     block = _TOOLS_BLOCK.search(system)
     if block is None:

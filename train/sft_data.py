@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drgym.agents.openai_policy import _without_tools_block
+from drgym.agents.openai_policy import without_tools_block
 from drgym.agents.trajectories import episode_report, read_trajectories
 from drgym.core.protocol import format_native_tool_calls, parse_action
 from drgym.errors import ConfigError
@@ -172,7 +172,7 @@ def hf_messages(record: dict[str, Any]) -> list[dict[str, Any]]:
     recorded = record.get("messages") or []
     messages: list[dict[str, Any]] = [
         {"role": m["role"], "content": m.get("content") or ""}
-        for m in _without_tools_block([m for m in recorded[:2] if m.get("role") in ("system", "user")])]
+        for m in without_tools_block([m for m in recorded[:2] if m.get("role") in ("system", "user")])]
     for number, step in enumerate(record.get("steps", []), start=1):
         if "results" not in step:
             raise ConfigError(f"episode {record.get('index')!r} ({record.get('task_id')}) step {number} has no "
