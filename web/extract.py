@@ -77,8 +77,6 @@ class ExtractedPage:
     paragraphs: tuple[str, ...]
     outlinks: tuple[str, ...]
     """Absolute urls, fragment dropped; links in the main text first, then the rest of the page."""
-    used_trafilatura: bool = False
-    """The page named no main element, so trafilatura chose the main text."""
     redirect_to: str = ""
     """Where an immediate ``<meta http-equiv="refresh">`` sends the reader (a page that moved), else ``""``."""
 
@@ -108,20 +106,19 @@ def extract_html(html: str, *, url: str = "", guess_dates: bool = False,
         return ExtractedPage(title="", published="", paragraphs=(), outlinks=())
     base = _base_url(tree, url)
     main = _main_element(tree)
-    used_trafilatura = main is None
     if main is not None:
         blocks = _Blocks(max_paragraph_chars)
         blocks.walk(main, 0)
         paragraphs = blocks.paragraphs()
         main_links = _links(main, base)
-    else:
+    else:  # the page names no main element: trafilatura tells main text from boilerplate
         paragraphs, main_links = _trafilatura_paragraphs(html, base, max_paragraph_chars)
     outlinks = tuple(dict.fromkeys(link for link in (*main_links, *_links(tree, base)) if link != url))
     published = _metadata_date(tree)
     if not published and guess_dates:
         published = _guessed_date(tree)
     return ExtractedPage(title=_title(tree, main), published=published, paragraphs=paragraphs,
-                         outlinks=outlinks, used_trafilatura=used_trafilatura, redirect_to=_refresh_target(tree, base))
+                         outlinks=outlinks, redirect_to=_refresh_target(tree, base))
 
 
 def resolve_link(base: str, href: str) -> str:
@@ -620,8 +617,9 @@ def _trafilatura_paragraphs(html: str, base: str,
         if element.tag == "ref" and element.get("target"):
             links.append(element.get("target"))
             element.attrib.clear()
-        if element.tag == "code" and _is_code_block(element):
-            element.tag = "pre"
+        if (element.tag == "code" and _is_code_block(element)) or (
+                element.tag == "quote" and len(element) == 0 and "\n" in (element.text or "").strip()):
+            element.tag = "pre"  # trafilatura writes a <pre> without <code> as a <quote>
         elif element.tag == "cell" and element.get("role") == "head":
             element.tag = "th"
         elif element.tag in _TRAFILATURA_TAGS:

@@ -344,3 +344,26 @@ def test_ingest_command_takes_a_base_url_and_prints_the_quality_table(tmp_path):
     assert BASE + "guide/config.html" in Corpus.load(out)
     result = CliRunner().invoke(app, ["web", "ingest", str(SITE), "--out", str(out), "--base-url", "docs.example.org"])
     assert result.exit_code == 1 and "IngestError: base_url 'docs.example.org' must be an absolute" in result.output
+
+
+def test_pages_without_a_main_element_fall_back_to_trafilatura_keeping_blocks_and_page_relative_links():
+    html = """<html><head><title>Harbour news</title></head><body>
+    <div id="menu"><a href="/home">Home</a> | <a href="/about">About us</a></div>
+    <div class="content"><h2>Harbour traffic rises</h2>
+    <p>The harbour of Kelvaport handled 1,204 ships
+    in 2023, according to the port authority's annual
+    filing, which the <a href="../reports/2023.html">full report</a> details.</p>
+    <p>Officials expect traffic to grow again next year as the new terminal opens to container vessels and
+    the dredging of the northern channel is finished.</p>
+    <pre>ships = 1204
+year = 2023</pre>
+    <table><tr><th>Year</th><th>Ships</th></tr><tr><td>2022</td><td>1,100</td></tr><tr><td>2023</td><td>1,204</td></tr>
+    </table></div>
+    <div class="footer">Copyright notice and cookie banner text</div></body></html>"""
+    page = extract_html(html, url="https://news.example/2024/harbour/story.html")
+    assert page.paragraphs[1] == ("The harbour of Kelvaport handled 1,204 ships in 2023, according to the port "
+                                  "authority's annual filing, which the full report details.")
+    assert "ships = 1204\nyear = 2023" in page.paragraphs
+    assert "Year | Ships\n2022 | 1,100\n2023 | 1,204" in page.paragraphs
+    assert not any("cookie" in p for p in page.paragraphs)
+    assert page.outlinks[0] == "https://news.example/2024/reports/2023.html"  # against the page, not the site root
