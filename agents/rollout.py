@@ -258,7 +258,8 @@ def _new_record(env_id: str, env_kwargs: dict[str, Any], seed: int, index: int, 
 
     return {"episode_id": episode_id(env_id, env_kwargs, seed, index), "index": index, "env_id": env_id,
             "task_id": task_id, "kind": kind, "seed": seed + index, "policy": policy_name,
-            "env_kwargs": env_kwargs_to_json(env_kwargs), "record_version": RECORD_VERSION,
+            # JSON text: one column type in every file, whatever keyword arguments a run used (datasets)
+            "env_kwargs": json.dumps(env_kwargs_to_json(env_kwargs), sort_keys=True), "record_version": RECORD_VERSION,
             "drgym_version": drgym.__version__, "tools": [],
             "status": "failed", "reward": 0.0, "terminated": False, "truncated": False, "verdicts": [],
             "citations": dict(_NO_CITATIONS), "submission": "", "truncated_by": "", "policy_usage": [],

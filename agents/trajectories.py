@@ -106,12 +106,17 @@ def env_kwargs_from_record(record: dict[str, Any]) -> dict[str, Any]:
     """
     version = record.get("record_version", 1)
     env_kwargs = record.get("env_kwargs")
+    if isinstance(env_kwargs, str) and isinstance(version, int) and version >= RECORD_VERSION:
+        try:
+            env_kwargs = json.loads(env_kwargs)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"episode {record.get('index')!r}: field 'env_kwargs' is not JSON ({e})") from None
     if not isinstance(version, int) or version < RECORD_VERSION:
         raise ConfigError(f"episode {record.get('index')!r} was recorded by drgym {record.get('drgym_version', '?')} "
                           f"(record_version {version!r}), which stored env_kwargs as repr text: its environment "
                           "cannot be rebuilt; record the episode again with this drgym")
     if not isinstance(env_kwargs, dict):
-        raise ConfigError(f"episode {record.get('index')!r}: field 'env_kwargs' must be a JSON object, got "
+        raise ConfigError(f"episode {record.get('index')!r}: field 'env_kwargs' must hold a JSON object, got "
                           f"{type(env_kwargs).__name__}")
     hits = _not_json_paths(env_kwargs, "env_kwargs")
     if hits:

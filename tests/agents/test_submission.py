@@ -61,9 +61,12 @@ def test_trajectory_files_of_both_kinds_and_failed_episodes_load_as_one_dataset(
                 show_progress=False)
         rollout(env_id, crashing, n_episodes=3, out=tmp_path / f"{name}.jsonl", env_kwargs=tasks,
                 show_progress=False)  # the third episode fails, in the same file
+    # a run with other keyword arguments (a budget) still shares the schema
+    rollout("drgym/DeepSearch-v0", ScriptedResearcher, n_episodes=1, out=tmp_path / "budget.jsonl",
+            env_kwargs={**tasks, "budget": {"max_turns": 9}}, show_progress=False)
     files = sorted(str(p) for p in tmp_path.glob("*.jsonl"))
     table = datasets.load_dataset("json", data_files=files, split="train", cache_dir=str(tmp_path / "cache"))
-    assert table.num_rows == 6 and set(table["kind"]) == {"deep_search", "deep_research"}
-    assert sorted(table["status"]) == ["failed", "failed", "ok", "ok", "ok", "ok"]
+    assert table.num_rows == 7 and set(table["kind"]) == {"deep_search", "deep_research"}
+    assert sorted(table["status"]) == ["failed", "failed", "ok", "ok", "ok", "ok", "ok"]
     keys = [set(json.loads(line)) for path in files for line in open(path, encoding="utf-8")]
     assert all(k == keys[0] for k in keys)  # one schema, whatever the kind or outcome

@@ -79,7 +79,7 @@ def recorded_run(tmp_path, tiny_world) -> Path:
 
 def test_a_recorded_episode_replays_step_for_step(recorded_run):
     records = list(read_trajectories(recorded_run))
-    assert records[0]["env_kwargs"]["noise"] == {"rate": 0.3, "kinds": list(NoiseConfig.kinds)}
+    assert json.loads(records[0]["env_kwargs"])["noise"] == {"rate": 0.3, "kinds": list(NoiseConfig.kinds)}
     assert all(r["status"] == "ok" and r["policy"] and r["task_id"] for r in records)
     for record in records:
         result = rerun_episode(record)
