@@ -49,6 +49,7 @@ from tqdm.auto import tqdm
 
 from drgym.errors import ConfigError, SearchIndexError
 from drgym.web.corpus import Corpus
+from drgym.web.dense import DIMENSIONS, DenseEncoder
 
 __all__ = ["RankingConfig", "SearchHit", "SearchIndex"]
 
@@ -147,8 +148,9 @@ class SearchIndex:
 
     @classmethod
     def build(cls, corpus: Corpus, path: str | Path | None = None, *, dense: bool = False,
-              dense_backend: Literal["auto", "onnx", "torch"] = "auto", num_threads: int = 1,
-              heap_size_mb: int = 256, show_progress: bool = True, ranking: RankingConfig | None = None) -> SearchIndex:
+              dense_backend: Literal["auto", "onnx", "torch"] = "auto", dense_threads: int | None = None,
+              num_threads: int = 1, heap_size_mb: int = 256, show_progress: bool = True,
+              ranking: RankingConfig | None = None) -> SearchIndex:
         """Indexes every paragraph of `corpus`.
 
         Args:
@@ -159,6 +161,7 @@ class SearchIndex:
             dense_backend: the encoder's back-end, ``"auto"`` (onnxruntime when installed), ``"onnx"`` or
                 ``"torch"``; their vectors agree to a cosine of 0.9999, so an index built with one is searched with
                 the other.
+            dense_threads: the encoder's CPU threads; default every core of this process.
             num_threads: tantivy writer threads. One (the default) writes the paragraphs in corpus order (one
                 segment while the writer's heap holds them), so paragraphs of equal score are cut at the candidate
                 limit the same way on every build; with more, the threads race for documents, the segments differ
@@ -205,7 +208,8 @@ class SearchIndex:
         writer.wait_merging_threads()
         index.reload()
         doc_is_pid = _doc_ids_are_pids(index.searcher(), n_paragraphs)
-        vectors = _embed_paragraphs(corpus, n_paragraphs, path, dense_backend, show_progress) if dense else None
+        encoder = DenseEncoder(backend=dense_backend, num_threads=dense_threads) if dense else None
+        vectors = _embed_paragraphs(corpus, n_paragraphs, path, encoder, show_progress) if encoder else None
         if path is not None:
             np.save(path / "para_row.npy", para_row)
             np.save(path / "para_idx.npy", para_idx)
@@ -268,22 +272,12 @@ class SearchIndex:
         if mode == "bm25":
             return self._bm25_search(text_query, k, n_candidates) if text_query is not None else []
         bm25_pids = self._bm25(text_query, n_candidates)[0] if text_query is not None else []
-        dense = self._dense(query, n_candidates, domains, tiers, published_after, published_before)
-        fused: dict[int, float] = {}
-        for ranked in (bm25_pids, [pid for pid, _ in dense]):
-            for rank, pid in enumerate(ranked):
-                fused[pid] = fused.get(pid, 0.0) + 1.0 / (self.ranking.rrf_k + rank + 1)
-        if not fused:
-            return []
-        pids = np.fromiter(fused.keys(), dtype=np.int64, count=len(fused))
-        scores = np.fromiter(fused.values(), dtype=np.float64, count=len(fused))
-        # fused ranks are compressed (1/61 vs 1/62): spread them over [0, 1]
-        spread = scores.max() - scores.min()
-        relevance = (scores - scores.min()) / spread if spread > 0 else np.ones_like(scores)
-        rows = self._para_row[pids]
-        final = relevance + np.asarray(self._tier_boost())[self._tier_by_row[rows]]
-        order = np.lexsort((pids, -final))[:k]  # ties broken by paragraph id: deterministic
-        return self._hits(pids[order].tolist(), final[order].tolist(), relevance[order].tolist())
+        dense = self._dense(self._query_vector(query), n_candidates, domains, tiers, published_after,
+                            published_before)
+        tier_by_pid = {pid: self._tier_of_row[self._row_of_pid[pid]] for pid in (*bm25_pids, *(p for p, _ in dense))}
+        ranked = fuse_ranks(bm25_pids, [pid for pid, _ in dense], tier_by_pid, self._tier_boost(),
+                            rrf_k=self.ranking.rrf_k, k=k)
+        return self._hits(*ranked)
 
     def _bm25_search(self, text_query: tantivy.Query, k: int, n_candidates: int) -> list[SearchHit]:
         """The top `k` of the top `n_candidates` BM25 paragraphs re-ranked, reading only the candidates it needs.
@@ -298,16 +292,12 @@ class SearchIndex:
             pids, scores = self._bm25(text_query, limit)
             if not pids:
                 return []
-            top = max(scores)
-            relevance = [score / top for score in scores] if top > 0 else [1.0] * len(scores)
-            # (-final, paragraph id) sorts best first, ties by paragraph id: deterministic; ids are unique
-            ranked = sorted([(-(r + boost[tier_of_row[row_of_pid[pid]]]), pid, r)
-                             for r, pid in zip(relevance, pids)])[:k]
+            ranked, least_relevance = rerank_bm25(pids, scores, [tier_of_row[row_of_pid[pid]] for pid in pids], boost,
+                                                  k=k)
             # done when every candidate was read, or no unread one can reach the k-th: its relevance is at most
             # the lowest read, its boost at most the largest (rounding is monotonic: the bound holds in floats)
-            if limit >= n_candidates or len(pids) < limit or -ranked[-1][0] > min(relevance) + largest_boost:
-                return self._hits([pid for _, pid, _ in ranked], [-final for final, _, _ in ranked],
-                                  [r for _, _, r in ranked])
+            if limit >= n_candidates or len(pids) < limit or ranked[1][-1] > least_relevance + largest_boost:
+                return self._hits(*ranked)
             limit = n_candidates
 
     def _tier_boost(self) -> list[float]:
@@ -319,16 +309,26 @@ class SearchIndex:
 
     def _text_query(self, words: list[str], domains, tiers, after, before) -> tantivy.Query:
         text_query, _errors = self._index.parse_query_lenient(" ".join(words), ["text"])
-        clauses = [(tantivy.Occur.Must, text_query)]
+        return self._filtered(text_query, domains, tiers, after, before)
+
+    def _filtered(self, text_query: tantivy.Query, domains, tiers, after, before) -> tantivy.Query:
+        """`text_query` with the filters as required clauses that add nothing to the score.
+
+        tantivy scores a filter clause 1.0, or 0.0 for a date range that covers every date of the segment: added to
+        BM25 it compressed relevance (``(s + 1) / (top + 1)``), so that a filtered search ranked by authority more
+        than an unfiltered one, and by an amount that depended on the data."""
+        filters = []
         schema = self._index.schema
         if domains:
-            clauses.append((tantivy.Occur.Must, tantivy.Query.term_set_query(schema, "domain", list(domains))))
+            filters.append(tantivy.Query.term_set_query(schema, "domain", list(domains)))
         if tiers:
-            clauses.append((tantivy.Occur.Must, tantivy.Query.term_set_query(schema, "tier", [int(t) for t in tiers])))
+            filters.append(tantivy.Query.term_set_query(schema, "tier", [int(t) for t in tiers]))
         if after or before:
-            clauses.append((tantivy.Occur.Must, tantivy.Query.range_query(
-                schema, "date", tantivy.FieldType.Integer,
-                _date_number(after) if after else None, _date_number(before) if before else None)))
+            filters.append(tantivy.Query.range_query(schema, "date", tantivy.FieldType.Integer,
+                                                     _date_number(after) if after else None,
+                                                     _date_number(before) if before else None))
+        clauses = [(tantivy.Occur.Must, text_query)]
+        clauses += [(tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0)) for f in filters]
         return text_query if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
 
     def _bm25(self, query: tantivy.Query, limit: int) -> tuple[list[int], list[float]]:
@@ -339,12 +339,12 @@ class SearchIndex:
             return [address.doc for _, address in hits], scores
         return (self._searcher.fast_field_values("pid", [address for _, address in hits]) if hits else []), scores
 
-    def _dense(self, query: str, limit: int, domains, tiers, after, before) -> list[tuple[int, float]]:
+    def _query_vector(self, query: str) -> np.ndarray:
         if self._encoder is None:  # the model itself is loaded once per process, whatever the number of indexes
-            from drgym.web.dense import DenseEncoder
-
             self._encoder = DenseEncoder()
-        vector = self._encoder.encode_query(query)
+        return self._encoder.encode_query(query)
+
+    def _dense(self, vector: np.ndarray, limit: int, domains, tiers, after, before) -> list[tuple[int, float]]:
         similarity = np.asarray(self._dense_vectors) @ vector
         if domains or tiers or after or before:
             similarity = np.where(self._filter_mask(domains, tiers, after, before), similarity, -np.inf)
@@ -379,6 +379,46 @@ class SearchIndex:
             hits.append(SearchHit(url, title, domain, tier_of_row[row], published, number, text, round(score, 6),
                                   round(rel, 6)))
         return hits
+
+
+def rerank_bm25(pids: list[int], scores: list[float], tiers: list[int], boost: list[float], *,
+                k: int) -> tuple[tuple[list[int], list[float], list[float]], float]:
+    """The top `k` BM25 candidates after the authority prior: (paragraph ids, final scores, relevances), and the
+    least relevance among the candidates. Plain Python: for a few dozen numbers it is faster than numpy's calls."""
+    top = max(scores)
+    relevance = [score / top for score in scores] if top > 0 else [1.0] * len(scores)
+    # (-final, paragraph id) sorts best first, ties by paragraph id: deterministic; ids are unique
+    ranked = sorted([(-(r + boost[tier]), pid, r) for r, pid, tier in zip(relevance, pids, tiers)])[:k]
+    return ([pid for _, pid, _ in ranked], [-final for final, _, _ in ranked], [r for _, _, r in ranked]), min(relevance)
+
+
+def fuse_ranks(bm25_pids: list[int], dense_pids: list[int], tier_by_pid: dict[int, int], boost: list[float], *,
+               rrf_k: int, k: int) -> tuple[list[int], list[float], list[float]]:
+    """Reciprocal-rank fusion of two ranked lists, then the authority prior: the top `k` (paragraph ids, final
+    scores, relevances)."""
+    fused: dict[int, float] = {}
+    for ranked in (bm25_pids, dense_pids):
+        for rank, pid in enumerate(ranked):
+            fused[pid] = fused.get(pid, 0.0) + 1.0 / (rrf_k + rank + 1)
+    if not fused:
+        return [], [], []
+    pids = np.fromiter(fused.keys(), dtype=np.int64, count=len(fused))
+    scores = np.fromiter(fused.values(), dtype=np.float64, count=len(fused))
+    # fused ranks are compressed (1/61 vs 1/62): spread them over [0, 1]
+    spread = scores.max() - scores.min()
+    relevance = (scores - scores.min()) / spread if spread > 0 else np.ones_like(scores)
+    tiers = np.fromiter((tier_by_pid[pid] for pid in fused), dtype=np.int64, count=len(fused))
+    final = relevance + np.asarray(boost)[tiers]
+    order = np.lexsort((pids, -final))[:k]  # ties broken by paragraph id: deterministic
+    return pids[order].tolist(), final[order].tolist(), relevance[order].tolist()
+
+
+def indexed_text(title: str | None, number: int, text: str | None) -> str:
+    """A paragraph's text as the index holds it: the page title before the first paragraph, identifier terms after.
+
+    The build adds identifier terms only where `_pids_to_expand` flags a paragraph; that flag is a superset of the
+    paragraphs with identifiers, so adding them everywhere gives the same text."""
+    return _with_identifier_terms(f"{title}\n{text}" if number == 0 else f"{text}")
 
 
 class _PageColumns:
@@ -418,13 +458,10 @@ def _offsets(array: pa.Array) -> memoryview:
     return memoryview(array.buffers()[1]).cast("i")[array.offset:array.offset + len(array) + 1]
 
 
-def _embed_paragraphs(corpus: Corpus, n_paragraphs: int, path: Path | None, backend: str,
+def _embed_paragraphs(corpus: Corpus, n_paragraphs: int, path: Path | None, encoder: DenseEncoder,
                       show_progress: bool) -> np.ndarray:
     """MiniLM vectors of every paragraph in paragraph-id order, encoded a chunk at a time (texts sorted by length
     within it) and written straight to ``dense.npy`` when the index has a folder: memory stays flat."""
-    from drgym.web.dense import DIMENSIONS, DenseEncoder
-
-    encoder = DenseEncoder(backend=backend)
     if path is not None:
         vectors = np.lib.format.open_memmap(path / "dense.npy", mode="w+", dtype=np.float32,
                                             shape=(n_paragraphs, DIMENSIONS))

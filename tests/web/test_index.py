@@ -176,3 +176,13 @@ def test_an_index_of_an_older_format_asks_to_be_rebuilt(tmp_path):
     (tmp_path / "index" / "index.json").write_text(json.dumps({**meta, "format_version": FORMAT_VERSION - 1}))
     with pytest.raises(SearchIndexError, match=re.escape(f"index format {FORMAT_VERSION - 1} is not supported")):
         SearchIndex.load(tmp_path / "index")
+
+
+def test_a_filter_that_keeps_everything_changes_no_score(saved):
+    """Filters score nothing: tantivy's 1.0 per filter clause (0.0 for a date range covering every date) had
+    compressed relevance to (s + 1) / (top + 1), so filtered searches leaned more on authority."""
+    index = SearchIndex.load(saved / "index")
+    plain = index.search("Kelvaport inhabitants census five", k=4)
+    for filters in ({"tiers": [1, 2, 3]}, {"published_before": "2030-01-01"}, {"published_after": "2000-01-01"},
+                    {"domains": [page.domain for page in PAGES]}):
+        assert index.search("Kelvaport inhabitants census five", k=4, **filters) == plain, filters
