@@ -1,6 +1,6 @@
 """Policies described in YAML (`drgym rollout --policy-file policy.yaml`), checked at load time.
 
-    kind: openai                # openai | hf | scripted | random | callable
+    kind: openai                # openai | hf | scripted | solver | random | callable
     base_url: http://127.0.0.1:8000/v1
     model: Qwen/Qwen3-8B
     tool_mode: native
@@ -22,6 +22,7 @@ from drgym.agents.hf_policy import HFPolicy
 from drgym.agents.openai_policy import OpenAIChatPolicy
 from drgym.agents.policy import CallablePolicy, RandomPolicy
 from drgym.agents.scripted import ScriptedResearcher
+from drgym.agents.solvers import FrontierSolver
 from drgym.errors import ConfigError
 from drgym.yaml_files import field_error, read_yaml
 
@@ -31,7 +32,7 @@ __all__ = ["PolicySpec", "load_policy_file"]
 class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["openai", "hf", "scripted", "random", "callable"]
+    kind: Literal["openai", "hf", "scripted", "solver", "random", "callable"]
     name: str | None = None
     base_url: str | None = None
     model: str | None = None
@@ -65,6 +66,8 @@ class PolicySpec(BaseModel):
                                      max_new_tokens=self.max_new_tokens, temperature=self.temperature)
         if self.kind == "random":
             return functools.partial(RandomPolicy, seed=self.seed)
+        if self.kind == "solver":
+            return FrontierSolver
         if self.kind == "callable":
             if not self.target or ":" not in self.target:
                 raise ConfigError("kind 'callable' needs 'target: package.module:function'")

@@ -57,6 +57,7 @@ class ImportFormat(str, Enum):
 
 class PolicyKind(str, Enum):
     scripted = "scripted"
+    solver = "solver"
     random = "random"
     openai = "openai"
     hf = "hf"
