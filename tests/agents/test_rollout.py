@@ -78,9 +78,16 @@ def test_failures_are_recorded_and_the_run_goes_on(tiny_world, tmp_path):
     assert ok["steps"] and ok["messages"][0]["role"] == "system" and json.dumps(ok)
 
 
-def test_ray_backend_plays_the_same_episodes_as_processes(tiny_world, tmp_path):
+def test_ray_backend_plays_the_same_episodes_as_processes_on_actors_kept_between_runs(tiny_world, tmp_path):
     kwargs = {"n_episodes": 4, "env_kwargs": {"tasks": str(tiny_world.path)}, "show_progress": False, "n_workers": 2}
-    rollout("drgym/DeepSearch-v0", ScriptedResearcher, out=tmp_path / "ray.jsonl", backend="ray", **kwargs)
+    with RolloutPool("drgym/DeepSearch-v0", ScriptedResearcher, n_workers=2, backend="ray",
+                     env_kwargs=kwargs["env_kwargs"]) as pool:
+        first = pool.run(n_episodes=4, out=tmp_path / "ray.jsonl", show_progress=False)
+        actors = pool.worker_ids
+        second = pool.run(n_episodes=4, out=tmp_path / "ray-again.jsonl", seed=50, show_progress=False)
+        assert pool.worker_ids == actors and len(actors) == 2
+    assert set(first.episodes_per_worker) | set(second.episodes_per_worker) <= set(actors)
+    assert first.n_ok == second.n_ok == 4 and sum(first.episodes_per_node.values()) == 4
     rollout("drgym/DeepSearch-v0", ScriptedResearcher, out=tmp_path / "proc.jsonl", **kwargs)
 
     def key(path):
@@ -155,11 +162,12 @@ def test_a_worker_killed_mid_episode_loses_no_other_episode_and_is_replaced(tiny
         pool.start()
         started_with = set(pool.worker_ids)
         summary = pool.run(n_episodes=10, out=out, show_progress=False)
-        assert len(pool.worker_ids) == 2 and len(started_with - set(pool.worker_ids)) == 1
+        assert len(pool.worker_ids) == 2 and len(started_with - set(pool.worker_ids)) == 1, (started_with,
+                                                                                              pool.worker_ids)
     records = list(read_trajectories(out))
     assert sorted(r["index"] for r in records) == list(range(10))
     failed = [r for r in records if r["status"] == "failed"]
-    assert summary.n_failed == len(failed) == 1 and summary.n_ok == 9
+    assert summary.n_failed == len(failed) == 1 and summary.n_ok == 9, [r["error"] for r in failed]
     assert "WorkerDied" in failed[0]["error"] and "SIGKILL" in failed[0]["error"]
     ok = next(r for r in records if r["status"] == "ok")
     assert failed[0]["task_id"] and set(failed[0]) == set(ok)  # one schema: the file still loads as one table
