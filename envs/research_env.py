@@ -35,6 +35,7 @@ from drgym.rewards.answer import match_answer
 from drgym.rewards.citations import check_citations
 from drgym.rewards.judges import DeterministicJudge
 from drgym.rewards.llm_judge import LLMAnswerGrader, LLMJudge, LLMJudgeConfig
+from drgym.rewards.protocol import Judge
 from drgym.tasks.procedural import ProceduralWorld
 from drgym.tasks.schema import Task, TaskSet
 from drgym.tasks.suites import DEFAULT_SUITE, SUITES, load_suite
@@ -162,7 +163,7 @@ class ResearchEnv(gym.Env[str, str]):
 
     def __init__(self, tasks: TaskSet | str | Path | None = None, *, web: ProceduralWorld | SearchIndex | str | Path | None = None,
                  budget: Budget | dict | None = None, tools: list[str] | tuple[str, ...] | None = None,
-                 judge: str | DeterministicJudge | LLMJudge = "deterministic",
+                 judge: str | Judge = "deterministic",
                  judge_config: LLMJudgeConfig | dict | None = None, noise: float | NoiseConfig | dict = 0.0,
                  workspace_root: str | Path | None = None, tokenizer: Any = None, prices: PriceTable | dict | None = None,
                  vision: VisionBackend | dict | None = None, system_prompt: str | None = None,
@@ -439,10 +440,7 @@ class ResearchEnv(gym.Env[str, str]):
             return (1.0 if verdict == "satisfied" else 0.0), [{"id": "answer", "verdict": verdict,
                                                                "evidence": evidence, "weight": 1, "axis": "answer"}]
         retrieved = set(self._state.visited_urls) | self._state.seen_urls
-        if isinstance(self._judge, DeterministicJudge):
-            grade = self._judge.grade(task.rubrics, report, retrieved_urls=retrieved, sources=self._copy_sources)
-        else:
-            grade = self._judge.grade(task.rubrics, report, sources=self._copy_sources)
+        grade = self._judge.grade(task.rubrics, report, retrieved_urls=retrieved, sources=self._copy_sources)
         citations = check_citations(report, self.index.corpus, retrieved_urls=retrieved)
         self._citations = {"precision": round(citations.precision, 4), "recall": round(citations.recall, 4),
                            "citations": citations.n_citations, "fabricated": citations.n_fabricated}
@@ -554,8 +552,8 @@ class DeepResearchEnv(ResearchEnv):
     kind = "deep_research"
 
 
-def _build_judge(judge, config) -> DeterministicJudge | LLMJudge:
-    if isinstance(judge, (DeterministicJudge, LLMJudge)):
+def _build_judge(judge, config) -> Judge:
+    if isinstance(judge, Judge):  # the built-in judges, or a user's own with the same grade signature
         return judge
     if judge == "deterministic":
         return DeterministicJudge()
@@ -564,7 +562,8 @@ def _build_judge(judge, config) -> DeterministicJudge | LLMJudge:
             raise ConfigError("judge='llm' needs judge_config={'base_url': ..., 'model': ...} (an OpenAI-compatible "
                               "endpoint, e.g. a vLLM server)")
         return LLMJudge(config if isinstance(config, LLMJudgeConfig) else LLMJudgeConfig(**config))
-    raise ConfigError(f"judge must be 'deterministic', 'llm' or a judge object, got {judge!r}")
+    raise ConfigError(f"judge must be 'deterministic', 'llm' or an object with drgym.rewards.protocol.Judge's grade "
+                      f"method, got {judge!r}")
 
 
 def _build_tools(names, index: SearchIndex, vision: VisionBackend | None,

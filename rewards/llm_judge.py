@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,16 +100,22 @@ class LLMJudge:
                                                api_key_env=("DRGYM_JUDGE_API_KEY", "OPENAI_API_KEY"),
                                                timeout_s=config.timeout_s, max_retries=0))
 
-    def grade(self, rubrics: Sequence[Rubric], report: str, *, sources: ParagraphSource | None = None) -> Grade:
+    def grade(self, rubrics: Sequence[Rubric], report: str, *, retrieved_urls: Collection[str] | None = None,
+              sources: ParagraphSource | None = None) -> Grade:
         """Grades `report` against every rubric (blocking; see `agrade`)."""
-        return run_sync(self.agrade(rubrics, report, sources=sources))
+        return run_sync(self.agrade(rubrics, report, retrieved_urls=retrieved_urls, sources=sources))
 
-    async def agrade(self, rubrics: Sequence[Rubric], report: str, *,
+    async def agrade(self, rubrics: Sequence[Rubric], report: str, *, retrieved_urls: Collection[str] | None = None,
                      sources: ParagraphSource | None = None) -> Grade:
         """Grades the visible text of `report`, after the same integrity checks as the deterministic judge
         (copied sentences beyond the quotation budget are removed before the model sees the report; copying,
-        off-task content and padding are faults; see `drgym.rewards.integrity`)."""
-        audit = audit_report(clean_report(report, [r.criterion for r in rubrics]), rubrics, source=sources)
+        off-task content and padding are faults; see `drgym.rewards.integrity`). With `retrieved_urls`, citations
+        of pages the agent never opened or saw are taken out before the model reads the report: like the
+        deterministic judge, a fabricated citation supports nothing."""
+        cleaned_report = clean_report(report, [r.criterion for r in rubrics])
+        if retrieved_urls is not None:
+            cleaned_report = _without_unretrieved_citations(cleaned_report, set(retrieved_urls))
+        audit = audit_report(cleaned_report, rubrics, source=sources)
         cleaned = audit.judged_text
         verdicts: dict[str, RubricVerdict] = {}
         pending = []
@@ -214,6 +220,20 @@ class LLMJudge:
         temporary.write_text(json.dumps({"verdict": verdict.verdict, "evidence": verdict.evidence,
                                          "reasoning": verdict.reasoning}), encoding="utf-8")
         os.replace(temporary, path)
+
+
+_CITE = re.compile(r"\\cite\{([^}\n]{0,2000})\}")
+_URL = re.compile(r"(?:https?|local)://[^\s,;)\]}>]+")
+
+
+def _without_unretrieved_citations(text: str, retrieved: set[str]) -> str:
+    """`text` with every cited or linked url the agent did not retrieve replaced by "[unread source]"."""
+    def cite(match: re.Match) -> str:
+        kept = [url.strip() for url in match.group(1).split(",") if url.strip() in retrieved]
+        return "\\cite{" + ", ".join(kept) + "}" if kept else ""
+
+    text = _CITE.sub(cite, text)
+    return _URL.sub(lambda m: m.group(0) if m.group(0) in retrieved else "[unread source]", text)
 
 
 def _chunks(text: str, size: int, overlap: int) -> list[str]:

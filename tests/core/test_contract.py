@@ -145,3 +145,46 @@ def test_mypy_resolves_every_drgym_module(tmp_path):
     assert [line.removeprefix(str(tmp_path) + "/") for line in unresolved] == [
         f"{probe.name}:{len(_all_modules()) + 1}: error: Cannot find implementation or library stub "
                           'for module named "drgym.no_such_module"  [import-not-found]'], run.stdout[-3000:]
+
+
+def test_the_env_grades_with_any_judge_that_has_the_judge_signature(tiny_world):
+    from drgym.rewards.protocol import Judge
+    from drgym.rewards.scoring import Grade, RubricVerdict
+
+    seen = {}
+
+    class Lenient:
+        def grade(self, rubrics, report, *, retrieved_urls=None, sources=None):
+            seen["retrieved"] = set(retrieved_urls or ())
+            return Grade(1.0, [RubricVerdict(r.id, "satisfied", weight=r.weight) for r in rubrics], 1.0, [])
+
+    assert isinstance(Lenient(), Judge)
+    env = gym.make("drgym/DeepResearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
+                   judge=Lenient())
+    env.reset(seed=0)
+    _, reward, terminated, _, _ = env.step(format_answer("# A report"))
+    assert terminated and reward == 1.0 and seen["retrieved"] == set()
+    with pytest.raises(ConfigError, match="Judge's grade method"):
+        gym.make("drgym/DeepResearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
+                 judge=object())
+
+
+def test_the_llm_judge_never_shows_the_model_a_citation_of_an_unread_page(tmp_path):
+    from drgym.rewards.llm_judge import LLMJudge, LLMJudgeConfig
+    from drgym.rewards.rubric import Rubric
+
+    bodies = []
+
+    def behaviour(body):
+        bodies.append(" ".join(m["content"] for m in body["messages"]))
+        return 200, json.dumps({"verdicts": [{"id": "r0", "verdict": "not_satisfied", "evidence_quotes": [],
+                                              "reasoning": "r"}]})
+
+    report = ("Kelvaport handled 1,204 ships in 2023 \\cite{https://port.gov/a, https://blog.example/b}. "
+              "See https://blog.example/c too.")
+    with ChatServer(behaviour) as server:
+        LLMJudge(LLMJudgeConfig(base_url=server.url, model="m", use_cache=False, backoff_s=0.01)).grade(
+            [Rubric(id="r0", criterion="States the ship count", weight=2)], report,
+            retrieved_urls={"https://port.gov/a"})
+    assert "https://port.gov/a" in bodies[0]
+    assert "blog.example" not in bodies[0] and "[unread source]" in bodies[0]
