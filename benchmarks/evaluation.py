@@ -85,8 +85,8 @@ class EvalPolicy:
 
 
 def builtin_policy(name: str) -> EvalPolicy:
-    if name not in ("scripted", "random"):
-        raise ConfigError("--policy takes scripted or random; describe other policies in --policies YAML")
+    if name not in ("scripted", "solver", "random"):
+        raise ConfigError("--policy takes scripted, solver or random; describe other policies in --policies YAML")
     spec = PolicySpec(kind=name)
     return EvalPolicy(name, spec.factory(), name, {"kind": name})
 

@@ -17,7 +17,7 @@ from drgym.cli.app import JudgeKind, Split, app, bench_app, console
 def eval_command(
     out: Annotated[Path, typer.Option(help="output folder: results.json, report.md, plots, trajectories/")],
     suite: Annotated[str, typer.Option(help="suite (procedural:easy|medium|hard|tiny) or a task file")] = "procedural:easy",
-    policy: Annotated[list[str] | None, typer.Option(help="built-in policy: scripted or random (repeatable)")] = None,
+    policy: Annotated[list[str] | None, typer.Option(help="built-in policy: scripted, solver or random (repeatable)")] = None,
     policies: Annotated[Path | None, typer.Option(help="YAML: name -> {kind: openai|hf|callable|..., ...}")] = None,
     episodes: Annotated[int, typer.Option(help="episodes per task")] = 1,
     split: Annotated[Split | None, typer.Option(help="task split (default for suites: heldout)")] = None,
