@@ -81,6 +81,8 @@ _B = np.float32(0.75)
 _ONE = np.float32(1.0)
 _HALF = np.float32(0.5)
 _K1_PLUS_ONE = _ONE + _K1
+_SCORE_BATCH = 16
+"""Candidates scored together (one numpy pass) between two checks of the stopping bound."""
 
 
 # -- tantivy's BM25 in float32 ----------------------------------------------------------------------------------
@@ -147,18 +149,21 @@ def query_terms(query: str) -> list[str]:
     return list(terms)
 
 
-def global_score(tokens: list[str], terms: Sequence[str], weights: Sequence[np.float32],
-                 mean: np.float32) -> np.float32:
-    """BM25 of a paragraph's `tokens` for `terms` with the given global weights and mean length, in float32 as
-    tantivy adds it up (filters add nothing: `SearchIndex` makes them score 0)."""
-    counts = Counter(tokens)
-    norm = _K1 * (_ONE - _B + _B * np.float32(stored_length(len(tokens))) / mean)
-    score = np.float32(0.0)
+def global_scores(token_lists: Sequence[list[str]], terms: Sequence[str], weights: Sequence[np.float32],
+                  mean: np.float32) -> np.ndarray:
+    """BM25 of each paragraph (its tokens) for `terms` with the given global weights and mean length, in float32
+    operation for operation as tantivy computes it (numpy's float32 arrays round each operation as tantivy does);
+    terms are added in query order. Filters add nothing: `SearchIndex` makes them score 0."""
+    counts = [Counter(tokens) for tokens in token_lists]
+    lengths = np.array([len(tokens) for tokens in token_lists], dtype=np.int64)
+    stored = FIELDNORMS[np.searchsorted(FIELDNORMS, lengths, side="right") - 1].astype(np.float32)
+    norm = _K1 * (_ONE - _B + _B * stored / mean)
+    scores = np.zeros(len(token_lists), dtype=np.float32)
     for term, weight in zip(terms, weights):
-        tf = counts.get(term)
-        if tf:
-            score = np.float32(score + weight * (np.float32(tf) / (np.float32(tf) + norm)))
-    return score
+        tf = np.array([c.get(term, 0) for c in counts], dtype=np.float32)
+        # a paragraph without the term gets nothing added (tantivy adds only the matching clauses; x + 0 == x)
+        scores = scores + np.where(tf > 0, np.float32(weight) * (tf / (tf + norm)), np.float32(0.0))
+    return scores
 
 
 @dataclass(frozen=True)
@@ -212,17 +217,25 @@ class Shard:
                                      list(filters.tiers), filters.published_after, filters.published_before)
         epsilon = 1e-6 * (len(here) + 4)  # float32 rounding of both sums (≈ 1e-7 per operation), with a margin
         ratio = max(1.0, float(mean) / float(self._mean)) * (1.0 + epsilon)
-        scored: dict[int, tuple[float, int, int, int]] = {}
-        read = max(limit, 16)
+        best: list[tuple[float, int, int, int]] = []  # a heap of the best `limit`: (score, -global id, tier, local)
+        read, offset = 2 * limit, 0
         while True:
-            hits = self.index._searcher.search(query, read, count=False).hits
+            hits = self.index._searcher.search(query, read, count=False, offset=offset).hits
+            local_scores = [score for score, _ in hits]
             local_pids = self._local_pids(hits)
-            for pid in local_pids:
-                if pid not in scored:
-                    scored[pid] = self._candidate(pid, terms, weights32, mean)
-            best = heapq.nsmallest(limit, scored.values(), key=lambda c: (-c[0], c[1]))
-            if len(hits) < read or (len(best) == limit and best[-1][0] > ratio * hits[-1][0]):
-                return best
+            for start in range(0, len(hits), _SCORE_BATCH):
+                # exact: every paragraph not yet scored has a shard score of at most this one's, so a global score
+                # of at most `ratio` times it, below the `limit`-th best
+                if len(best) == limit and ratio * local_scores[start] < best[0][0]:
+                    return _best_first(best)
+                for candidate in self._candidates(local_pids[start:start + _SCORE_BATCH], terms, weights32, mean):
+                    if len(best) < limit:
+                        heapq.heappush(best, candidate)
+                    elif candidate > best[0]:
+                        heapq.heapreplace(best, candidate)
+            if len(hits) < read:
+                return _best_first(best)
+            offset += read
             read *= 4
 
     def dense_candidates(self, vector: np.ndarray, filters: _Filters,
@@ -259,12 +272,23 @@ class Shard:
     def _tier(self, pid: int) -> int:
         return self.index._tier_of_row[self.index._row_of_pid[pid]]
 
-    def _candidate(self, pid: int, terms, weights, mean) -> tuple[float, int, int, int]:
-        row, number = self.index._row_of_pid[pid], self.index._number_of_pid[pid]
-        _, title, _, _, text = self.index._pages.read(row, number)
-        tokens = _analyzer().analyze(indexed_text(title, number, text))
-        score = global_score(tokens, terms, weights, mean)
-        return float(score), int(self.global_pids[pid]), self.index._tier_of_row[row], pid
+    def _candidates(self, pids: list[int], terms, weights, mean) -> list[tuple[float, int, int, int]]:
+        """``(global score, -global id, tier, local id)`` of paragraphs: heap order is best score, then lowest id."""
+        rows = [self.index._row_of_pid[pid] for pid in pids]
+        analyze, read = _analyzer().analyze, self.index._pages.read
+        token_lists = []
+        for pid, row in zip(pids, rows):
+            number = self.index._number_of_pid[pid]
+            _, title, _, _, text = read(row, number)
+            token_lists.append(analyze(indexed_text(title, number, text)))
+        scores = global_scores(token_lists, terms, weights, mean)
+        return [(float(score), -int(self.global_pids[pid]), self.index._tier_of_row[row], pid)
+                for score, pid, row in zip(scores, pids, rows)]
+
+
+def _best_first(heap: list[tuple[float, int, int, int]]) -> list[tuple[float, int, int, int]]:
+    """Heap entries as ``(score, global id, tier, local id)``, best score first, ties by lowest global id."""
+    return [(score, -negative_gpid, tier, pid) for score, negative_gpid, tier, pid in sorted(heap, reverse=True)]
 
 
 # -- build ------------------------------------------------------------------------------------------------------
