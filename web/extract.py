@@ -362,8 +362,23 @@ class _Blocks:
             if lines:
                 self.blocks.append(("rows", "\n".join(lines)))
             return
-        for _, blocks in entries:
+        term = None  # a field name ("Parameters:", "Return type:") opens its value's first block
+        for tag, blocks in entries:
+            if tag == "dt" and len(blocks) == 1 and blocks[0][0] == "text" and blocks[0][1].endswith(":") \
+                    and len(blocks[0][1]) <= 60:
+                if term is not None:
+                    self.blocks.append(("text", term))
+                term = blocks[0][1]
+                continue
+            if term is not None and tag == "dd" and blocks and blocks[0][0] in ("text", "rows"):
+                kind, text = blocks[0]
+                blocks = [(kind, f"{term} {text}" if kind == "text" else f"{term}\n{text}"), *blocks[1:]]
+            elif term is not None:
+                self.blocks.append(("text", term))
+            term = None
             self.blocks.extend(blocks)
+        if term is not None:
+            self.blocks.append(("text", term))
 
     def _table(self, element: lxml.html.HtmlElement, depth: int) -> None:
         rows = [row for row in element.iter("tr") if not _is_dropped(row)]

@@ -100,7 +100,8 @@ def ingest(sources: Iterable[str | Path], *, authority: AuthorityTable | None = 
         name: the corpus name.
         keep_html: store each page's source HTML next to its text (browse can show it; costs disk).
         base_url: where a folder's pages live on the web (``https://docs.example.org/en/``): a file
-            ``usage/config.html`` gets the url ``<base_url>usage/config.html`` and the domain of `base_url`.
+            ``usage/config.html`` gets the url ``<base_url>usage/config.html`` and the domain of `base_url`
+            (one folder per ingest then: two would share urls).
             Without it a page's ``<link rel="canonical">`` names its url, else ``local://<folder name>/<path>``.
         guess_dates: date a page whose metadata names no date from its text (htmldate's extensive search);
             off by default, because years in a page's text are rarely its date.
@@ -167,9 +168,14 @@ def _checked_base_url(base_url: str | None, sources: list[Path]) -> str | None:
                           "'https://docs.example.org/en/latest/'")
     if parsed.query or parsed.fragment:
         raise IngestError(f"base_url {base_url!r} must have no query or fragment")
-    if not any(source.is_dir() for source in sources):
+    folders = [source for source in sources if source.is_dir()]
+    if not folders:
         raise IngestError(f"base_url {base_url!r} applies to folders of .html files, and no source is a folder "
                           "(JSONL and WARC records carry their own urls); leave it out")
+    if len(folders) > 1:
+        raise IngestError(f"base_url {base_url!r} would give the same urls to pages of {len(folders)} folders "
+                          f"({', '.join(map(str, folders[:3]))}); ingest one folder per base_url, or put the folders "
+                          "in one parent folder and ingest that")
     return base_url if base_url.endswith("/") else base_url + "/"
 
 

@@ -165,8 +165,13 @@ def test_paragraphs_are_rebuilt_from_blocks(tmp_path):
         "[1] The output folder is created when it does not exist yet.",
     )
     api = corpus.page(BASE + "api.html")
-    assert api.paragraphs[1:4] == ("demo.build(source, out)", "Builds the reports of source into the folder out.",
-                                   "Parameters: source – the configuration file.\nReturn type: None")
+    assert api.paragraphs[1:] == (
+        "demo.build(source, out)", "Builds the reports of source into the folder out.",
+        "Parameters: source – the configuration file.\nReturn type: None",  # a field list of short values
+        "demo.render(page)", "Renders one page.",
+        "Parameters:\n- page (str) – the page name.\n- strict (bool) – fail on a missing reference.",
+        "Return type: str",  # a field name stays with its value
+        "See the options.")
     for page in corpus:
         assert not any("¶" in p or "[source]" in p for p in page.paragraphs), page.url
         assert "Sidebar text" not in page.text and "Copyright" not in page.text
@@ -244,6 +249,8 @@ def test_base_url_must_be_an_absolute_http_url_and_apply_to_a_folder(tmp_path):
     source.write_text(json.dumps({"url": "https://a.example/1", "text": "Fact."}) + "\n")
     with pytest.raises(IngestError, match="applies to folders of .html files"):
         ingest([source], base_url=BASE, show_progress=False)
+    with pytest.raises(IngestError, match="would give the same urls to pages of 2 folders"):
+        ingest([SITE, _site_copy(tmp_path)], base_url=BASE, show_progress=False)
     with pytest.raises(IngestError, match="workers must be a whole number"):
         ingest([SITE], workers=0, show_progress=False)
 
