@@ -62,13 +62,15 @@ class WorldSpec:
     """Share of companies whose chief executive (and half as many whose headquarters) changed (temporal tasks)."""
     directories: bool = False
     """Render the register indexes that list every entity of a kind (aggregation and puzzle tasks)."""
+    chart_only_history: bool = False
+    """Leave charted companies' past revenue figures to their charts (computation questions that need a chart)."""
     families: tuple[tuple[str, int], ...] = ()
     """(family, count) pairs of tasks to synthesise instead of n_deep_search chains and n_deep_research
     compare/timeline reports (`drgym.tasks.synth.FAMILY_NAMES`)."""
 
     def __post_init__(self) -> None:
-        if not 2 <= self.min_hops <= self.max_hops <= 6:
-            raise ConfigError(f"hops must satisfy 2 <= min_hops <= max_hops <= 6, got min_hops={self.min_hops}, "
+        if not 1 <= self.min_hops <= self.max_hops <= 6:
+            raise ConfigError(f"hops must satisfy 1 <= min_hops <= max_hops <= 6, got min_hops={self.min_hops}, "
                               f"max_hops={self.max_hops}")
         for name in ("distractor_rate", "conflict_rate", "outdated_rate", "low_trust_rate", "paraphrase_rate",
                      "relation_change_rate"):
@@ -104,7 +106,7 @@ class ProceduralWorld:
                                    distractor_rate=spec.distractor_rate, relation_change_rate=spec.relation_change_rate)
             knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
                                 low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate,
-                                directories=spec.directories)
+                                directories=spec.directories, chart_only_history=spec.chart_only_history)
             pages, statements, charts = [], [], []
             progress = tqdm(render_world(world, knobs, charts), desc="render pages", unit="page",
                             disable=not show_progress, total=round(len(world.entities) * PAGES_PER_ENTITY))

@@ -104,7 +104,7 @@ class HFEngine:
     def __init__(self, model: Any, tokenizer: Any, *, seed: int = 0) -> None:
         self.model = model
         self.tokenizer = tokenizer
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
         self._lock = threading.Lock()
 
     def _generate(self, token_ids: list[int], params: Any) -> Any:

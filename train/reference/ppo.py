@@ -20,6 +20,10 @@ Advantages are normalised over the batch; the policy loss is PPO's clipped surro
 ½·max((V−R)², (V_old + clip(V−V_old, −c, c) − R)²). The critic is a separate copy of the actor's network with a
 scalar head (OpenRLHF initialises the critic from the actor the same way). A loss or gradient that is not finite
 stops training before the update (`TrainingError`).
+
+What the actor trains: all its parameters, those whose names match `actor_trainable`, or low-rank adapters on its
+projections (`lora_rank` > 0, `drgym.train.reference.lora`; merged into the weights when saved). `device` puts
+actor, reference, critic and every tensor on the CPU or a GPU; the seed fixes sampling on either.
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ from tqdm.auto import tqdm
 from drgym.errors import ConfigError, TrainingError
 from drgym.train.chat import ChatFormat
 from drgym.train.episodes import EpisodeLabel, EpisodeSession
+from drgym.train.reference.device import resolve_device
 from drgym.train.reference.generation import padding_id, sample_batch
+from drgym.train.reference.lora import DEFAULT_TARGETS, LoRALinear, add_lora, merge_lora
 
 __all__ = ["Episode", "PPOConfig", "ValueModel", "clipped_policy_loss", "clipped_value_loss", "gae",
            "ppo_update", "run_episode", "run_episodes", "train_ppo", "trainable_parameters"]
@@ -74,13 +80,22 @@ class PPOConfig:
     kl_coef: float = 0.01
     normalize_advantages: bool = True
     actor_trainable: str | None = None
-    """A regular expression: only the actor's parameters whose names match it are trained (None: all)."""
+    """A regular expression: only the actor's parameters whose names match it are trained (None: all; with
+    `lora_rank`, none besides the adapters)."""
+    lora_rank: int = 0
+    """Rank of low-rank adapters on the actor's projections (0: no adapters, the weights themselves train)."""
+    lora_alpha: float = 16.0
+    """The adapters' scale α (the update is (α/r)·B·A)."""
+    lora_targets: str = DEFAULT_TARGETS
+    """A regular expression over module names: the linear layers that get adapters."""
     max_new_tokens: int = 96
     max_length: int = 2048
     temperature: float = 1.0
     seed: int = 0
     save_every: int = 0
     """Checkpoint every N iterations (0: only at the end)."""
+    device: str = "auto"
+    """``cpu``, ``cuda``, ``cuda:N``, or ``auto`` (a GPU when there is one)."""
     show_progress: bool = True
     on_iteration: Any = field(default=None, repr=False)
     """Optional callback(iteration, actor, metrics) after each iteration (e.g. held-out evaluation)."""
@@ -173,6 +188,10 @@ class Episode:
     turns: int
     task_id: str
     logs: dict[str, float] = field(default_factory=dict)
+    answer: str | None = None
+    """The answer the environment graded (None: the episode ended without one)."""
+    observations: list[str] = field(default_factory=list)
+    """The environment's observation after each turn, as the policy received it."""
 
 
 def run_episode(actor: nn.Module, tokenizer: Any, chat: ChatFormat, label: EpisodeLabel, *, max_new_tokens: int,
@@ -198,6 +217,7 @@ def run_episodes(actor: nn.Module, tokenizer: Any, chat: ChatFormat, labels: lis
                       for session in sessions]
             masks = [[0] * len(t) for t in tokens]
             results: list[Any] = [None] * len(group)
+            observations: list[list[str]] = [[] for _ in group]
             live = list(range(len(group)))
             while live:
                 rooms = {i: min(max_new_tokens, max_length - len(tokens[i])) for i in live}
@@ -213,6 +233,7 @@ def run_episodes(actor: nn.Module, tokenizer: Any, chat: ChatFormat, labels: lis
                     masks[i] += [1] * len(action)
                     results[i] = sessions[i].step(tokenizer.decode(action, skip_special_tokens=True),
                                                   ended_with_eos=finish == "stop")
+                    observations[i].append(results[i].observation)
                     if not results[i].done:
                         feedback = tokenizer(results[i].feedback, add_special_tokens=False)["input_ids"]
                         tokens[i] += feedback
@@ -225,16 +246,20 @@ def run_episodes(actor: nn.Module, tokenizer: Any, chat: ChatFormat, labels: lis
         for i, label in enumerate(group):
             result = results[i]
             done = bool(result is not None and result.done)
+            submission = sessions[i].info.get("submission") if done else None
             episodes.append(Episode(tokens=tokens[i], action_mask=masks[i], reward=result.reward if done else 0.0,
                                     done=done, turns=sessions[i].turns, task_id=label.task_id,
-                                    logs=result.logs if result is not None else {}))
+                                    logs=result.logs if result is not None else {},
+                                    answer=submission if isinstance(submission, str) else None,
+                                    observations=observations[i]))
     return episodes
 
 
 # -- the update ------------------------------------------------------------------------------------------
 
 
-def _pad(episodes: list[Episode], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _pad(episodes: list[Episode], pad_id: int, device: torch.device | str = "cpu"
+         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     width = max(len(e.tokens) for e in episodes)
     ids = torch.full((len(episodes), width), pad_id)
     attention = torch.zeros((len(episodes), width), dtype=torch.long)
@@ -244,7 +269,7 @@ def _pad(episodes: list[Episode], pad_id: int) -> tuple[torch.Tensor, torch.Tens
         ids[row, :n] = torch.tensor(episode.tokens)
         attention[row, :n] = 1
         action[row, :n] = torch.tensor(episode.action_mask, dtype=torch.bool)
-    return ids, attention, action
+    return ids.to(device), attention.to(device), action.to(device)
 
 
 @torch.no_grad()
@@ -254,7 +279,7 @@ def _experience(episodes: list[Episode], actor: nn.Module, reference: nn.Module,
 
     Positions are shifted by one: index t of the per-token tensors scores token t+1 given tokens ≤ t.
     """
-    ids, attention, action = _pad(episodes, pad_id)
+    ids, attention, action = _pad(episodes, pad_id, next(actor.parameters()).device)
     mask = action[:, 1:] & attention[:, 1:].bool()
     old_logprobs = token_logprobs(actor, ids, attention, config.temperature)
     ref_logprobs = token_logprobs(reference, ids, attention, config.temperature)
@@ -303,7 +328,7 @@ def ppo_update(actor: nn.Module, critic: ValueModel, actor_optimizer: torch.opti
             critic_optimizer.zero_grad()
             totals = {"policy_loss": 0.0, "value_loss": 0.0, "clipped": 0.0, "approx_kl": 0.0}
             for micro in range(0, len(chosen), config.micro_batch_episodes):
-                rows = torch.tensor(chosen[micro:micro + config.micro_batch_episodes])
+                rows = torch.tensor(chosen[micro:micro + config.micro_batch_episodes], device=batch["ids"].device)
                 attention = batch["attention"][rows]
                 width = int(attention.sum(1).max())  # drop columns that are padding in every row
                 ids, attention = batch["ids"][rows, :width], attention[:, :width]
@@ -363,24 +388,38 @@ def train_ppo(config: PPOConfig) -> Path:
     if config.episodes_per_iteration % config.samples_per_task:
         raise ConfigError(f"PPOConfig.samples_per_task ({config.samples_per_task}) must divide "
                           f"episodes_per_iteration ({config.episodes_per_iteration})")
+    if config.lora_rank < 0:
+        raise ConfigError(f"PPOConfig.lora_rank must be 0 (no adapters) or more, got {config.lora_rank}")
+    device = resolve_device(config.device, field="PPOConfig.device")
     labels = [EpisodeLabel(**label) for label in config.labels]
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # every device's generator
     rng = random.Random(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed)  # sampling draws on the model's device
     tokenizer = AutoTokenizer.from_pretrained(config.model)
     chat = ChatFormat(tokenizer)
-    actor = AutoModelForCausalLM.from_pretrained(config.model)
-    reference = AutoModelForCausalLM.from_pretrained(config.model).eval()
+    actor = AutoModelForCausalLM.from_pretrained(config.model).to(device)
+    reference = AutoModelForCausalLM.from_pretrained(config.model).to(device).eval()
     for parameter in reference.parameters():
         parameter.requires_grad_(False)
-    critic = ValueModel(actor)  # copied before the actor is frozen in part: the critic trains in full
-    actor_optimizer = torch.optim.AdamW(trainable_parameters(actor, config.actor_trainable), lr=config.actor_lr)
+    critic = ValueModel(actor)  # copied before the actor is frozen in part or given adapters: it trains in full
+    if config.lora_rank:
+        adapters = add_lora(actor, rank=config.lora_rank, alpha=config.lora_alpha, targets=config.lora_targets)
+        extra = [] if config.actor_trainable is None else [  # e.g. the norms beside the adapters
+            p for p in trainable_parameters(actor, config.actor_trainable) if all(p is not a for a in adapters)]
+        for parameter in adapters:  # trainable_parameters froze what does not match the pattern
+            parameter.requires_grad_(True)
+        trained = adapters + extra
+    else:
+        trained = trainable_parameters(actor, config.actor_trainable)
+    actor_optimizer = torch.optim.AdamW(trained, lr=config.actor_lr)
     critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=config.critic_lr)
     pad = padding_id(tokenizer)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ppo_config.json").write_text(json.dumps({k: v for k, v in asdict(config).items()
-                                                     if k not in ("labels", "on_iteration")}, indent=2))
+    (out / "ppo_config.json").write_text(json.dumps({**{k: v for k, v in asdict(config).items()
+                                                        if k not in ("labels", "on_iteration")},
+                                                     "resolved_device": str(device),
+                                                     "trained_parameters": sum(p.numel() for p in trained)}, indent=2))
     started = time.perf_counter()
     progress = tqdm(range(config.iterations), desc="ppo", unit="it", disable=not config.show_progress)
     with (out / "ppo_metrics.csv").open("w", newline="") as handle:
@@ -398,6 +437,7 @@ def train_ppo(config: PPOConfig) -> Path:
             metrics = {"iteration": iteration, "reward": sum(e.reward for e in episodes) / len(episodes),
                        "done_rate": sum(e.done for e in episodes) / len(episodes),
                        "turns": sum(e.turns for e in episodes) / len(episodes),
+                       "searches": sum(e.logs.get("budget_tool_calls", 0.0) for e in episodes) / len(episodes),
                        "action_tokens": float(batch["mask"].sum()) / len(episodes),
                        "kl": float(batch["kl"].sum()) / max(1.0, float(batch["mask"].sum())), **stats,
                        "seconds": round(time.perf_counter() - started, 1)}
@@ -410,9 +450,15 @@ def train_ppo(config: PPOConfig) -> Path:
             handle.flush()
             progress.set_postfix(reward=f"{metrics['reward']:.3f}", kl=f"{metrics['kl']:.4f}")
             if config.save_every and (iteration + 1) % config.save_every == 0:
-                actor.save_pretrained(out / f"checkpoint-{iteration + 1}")
-                tokenizer.save_pretrained(out / f"checkpoint-{iteration + 1}")
-    actor.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+                _save_actor(actor, tokenizer, out / f"checkpoint-{iteration + 1}")
+    _save_actor(actor, tokenizer, out)
     torch.save(critic.state_dict(), out / "critic.pt")
     return out
+
+
+def _save_actor(actor: nn.Module, tokenizer: Any, path: Path) -> None:
+    """Saves the actor as a plain Hugging Face model (adapters merged into a copy; the training actor keeps them)."""
+    if any(isinstance(module, LoRALinear) for module in actor.modules()):
+        actor = merge_lora(copy.deepcopy(actor))
+    actor.save_pretrained(path)
+    tokenizer.save_pretrained(path)

@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from drgym.train.reference.device import resolve_device
+
 __all__ = ["PretrainConfig", "pretrain_copy"]
 
 
@@ -37,6 +39,8 @@ class PretrainConfig:
     """Each example holds a passage twice (a b a); False packs the texts as they are."""
     seed: int = 0
     show_progress: bool = True
+    device: str = "auto"
+    """``cpu``, ``cuda``, ``cuda:N``, or ``auto`` (a GPU when there is one)."""
 
 
 def _example(rng: random.Random, texts: list[str], tokenizer: Any, seq_len: int, repeat: bool) -> list[int]:
@@ -50,10 +54,11 @@ def _example(rng: random.Random, texts: list[str], tokenizer: Any, seq_len: int,
 def pretrain_copy(config: PretrainConfig) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    device = resolve_device(config.device, field="PretrainConfig.device")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(config.model)
-    model = AutoModelForCausalLM.from_pretrained(config.model)
+    model = AutoModelForCausalLM.from_pretrained(config.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 30) * max(0.05, 1 - s / config.steps))
     out = Path(config.out)
@@ -65,7 +70,7 @@ def pretrain_copy(config: PretrainConfig) -> Path:
         model.train()
         for step in tqdm(range(config.steps), desc="copy pretraining", disable=not config.show_progress):
             batch = torch.tensor([_example(rng, config.texts, tokenizer, config.seq_len, config.repeat)
-                                  for _ in range(config.batch_size)])
+                                  for _ in range(config.batch_size)], device=device)
             loss = model(input_ids=batch, labels=batch).loss
             optimizer.zero_grad()
             loss.backward()

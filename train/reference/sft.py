@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from drgym.errors import ConfigError, TrainingError
+from drgym.train.reference.device import resolve_device
 from drgym.train.reference.generation import padding_id
 
 __all__ = ["SFTConfig", "assistant_token_mask", "train_sft"]
@@ -45,6 +46,8 @@ class SFTConfig:
     warmup_steps: int = 10
     seed: int = 0
     show_progress: bool = True
+    device: str = "auto"
+    """``cpu``, ``cuda``, ``cuda:N``, or ``auto`` (a GPU when there is one)."""
 
 
 def assistant_token_mask(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[list[int], list[int]]:
@@ -123,6 +126,8 @@ def sft_loss(model: Any, batch: list[tuple[list[int], list[int]]], pad_id: int) 
         input_ids[row, :len(ids)] = torch.tensor(ids)
         attention[row, :len(ids)] = 1
         labels[row, :len(ids)] = torch.tensor([t if m else -100 for t, m in zip(ids, mask)])
+    device = next(model.parameters()).device
+    input_ids, labels, attention = input_ids.to(device), labels.to(device), attention.to(device)
     logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
                                              ignore_index=-100)
@@ -141,10 +146,11 @@ def train_sft(config: SFTConfig) -> Path:
     """Trains and saves the model and tokenizer to ``config.out``; losses go to ``out/sft_metrics.csv``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    device = resolve_device(config.device, field="SFTConfig.device")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(config.model)
-    model = AutoModelForCausalLM.from_pretrained(config.model)
+    model = AutoModelForCausalLM.from_pretrained(config.model).to(device)
     rows = _load_rows(Path(config.data), tokenizer, config.max_len)
     pad = padding_id(tokenizer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
