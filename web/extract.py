@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import itertools
 import json
 import logging
 import re
@@ -34,8 +35,9 @@ __all__ = ["DEFAULT_MAX_PARAGRAPH_CHARS", "ExtractedPage", "extract_html", "pars
            "split_paragraph"]
 
 logger = logging.getLogger(__name__)
-logging.getLogger("trafilatura").setLevel(logging.ERROR)  # it logs every page it finds too short
-logging.getLogger("htmldate").setLevel(logging.ERROR)
+# trafilatura logs every page it finds too short or cannot parse; ingest reports those pages itself
+logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+logging.getLogger("htmldate").setLevel(logging.CRITICAL)
 
 DEFAULT_MAX_PARAGRAPH_CHARS = 1200
 """What the browse tool shows of a paragraph without clipping it."""
@@ -44,6 +46,7 @@ _WHITESPACE = re.compile(r"\s+")
 _RESIDUE = re.compile(r"[¶\u200b\ufeff]|\s*\[source\](?=\s|$)")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(\s+)(?=[\"'“‘(\[]?[A-Z0-9])")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_MAX_OUTLINKS = 5000  # per page, links in the main text first: an index page keeps its entries, a link farm not all
 _MAX_DEPTH = 120  # deeper markup is read as plain text (no recursion past this, whatever the page nests)
 
 _DROPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "math", "form", "button", "input",
@@ -76,7 +79,7 @@ class ExtractedPage:
     """ISO date from the page's metadata (or, when asked, guessed from its text); ``""`` when unknown."""
     paragraphs: tuple[str, ...]
     outlinks: tuple[str, ...]
-    """Absolute urls, fragment dropped; links in the main text first, then the rest of the page."""
+    """Absolute urls, fragment dropped; links in the main text first, then the rest of the page (5,000 at most)."""
     redirect_to: str = ""
     """Where an immediate ``<meta http-equiv="refresh">`` sends the reader (a page that moved), else ``""``."""
 
@@ -113,7 +116,8 @@ def extract_html(html: str, *, url: str = "", guess_dates: bool = False,
         main_links = _links(main, base)
     else:  # the page names no main element: trafilatura tells main text from boilerplate
         paragraphs, main_links = _trafilatura_paragraphs(html, base, max_paragraph_chars)
-    outlinks = tuple(dict.fromkeys(link for link in (*main_links, *_links(tree, base)) if link != url))
+    outlinks = tuple(itertools.islice(dict.fromkeys(link for link in (*main_links, *_links(tree, base))
+                                                    if link != url), _MAX_OUTLINKS))
     published = _metadata_date(tree)
     if not published and guess_dates:
         published = _guessed_date(tree)

@@ -388,49 +388,64 @@ def _field_problem(row: dict, text, html) -> str | None:
     return None
 
 
+def _bounded_lines(path: Path) -> Iterator[tuple[int, bytes | None, int]]:
+    """``(line number, line or None when longer than MAX_PAGE_BYTES, length)``; a long line is never held whole."""
+    with path.open("rb") as stream:
+        line_number = 0
+        while chunk := stream.readline(MAX_PAGE_BYTES + 1):
+            line_number += 1
+            if len(chunk) <= MAX_PAGE_BYTES or chunk.endswith(b"\n"):
+                yield line_number, chunk, len(chunk)
+                continue
+            length = len(chunk)
+            while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
+                length += len(rest)
+            yield line_number, None, length + len(rest)
+
+
 def _jsonl_records(path: Path, report: IngestReport) -> Iterator[_Record]:
-    with path.open("rb") as lines:
-        for line_number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
+    for line_number, raw, length in _bounded_lines(path):
+        location = f"line {line_number}"
+        if raw is None or length > MAX_PAGE_BYTES:
             report.n_records += 1
-            location = f"line {line_number}"
-            if len(raw) > MAX_PAGE_BYTES:
-                report.issues.append(IngestIssue(str(path), location, f"record is {len(raw):,} bytes, over the "
-                                                 f"{MAX_PAGE_BYTES:,}-byte limit of one page"))
-                continue
-            line = raw.decode("utf-8", errors="replace")
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                report.issues.append(IngestIssue(str(path), location, f"invalid JSON: {e.msg} at column {e.colno}"))
-                continue
-            except (RecursionError, ValueError) as e:  # nesting past the recursion limit, a 5,000-digit number
-                report.issues.append(IngestIssue(str(path), location, f"JSON drgym cannot read: {type(e).__name__}"))
-                continue
-            if not isinstance(row, dict):
-                report.issues.append(IngestIssue(str(path), location, "expected a JSON object"))
-                continue
-            text = row.get("paragraphs", row.get("text"))
-            html = row.get("html", "")
-            problem = _field_problem(row, text, html)
-            if problem:
-                report.issues.append(IngestIssue(str(path), location, problem))
-                continue
-            if text is None and not html:
-                report.issues.append(IngestIssue(str(path), location,
-                                                 "record has none of 'html', 'text', 'paragraphs'"))
-                continue
-            tier = row.get("tier")
-            if tier is not None and tier not in (1, 2, 3):
-                report.issues.append(IngestIssue(str(path), location, f"field 'tier' must be 1, 2 or 3, got {tier!r}"))
-                continue
-            if not isinstance(row.get("url", ""), str):
-                report.issues.append(IngestIssue(str(path), location, "field 'url' must be a string"))
-                continue
-            yield _Record(source=str(path), location=location, url=row.get("url", ""), html=html or "", text=text,
-                          title=str(row.get("title") or ""), published=str(row.get("published") or row.get("date") or ""),
-                          tier=tier, domain=str(row.get("domain") or ""), outlinks=tuple(row.get("outlinks") or ()))
+            report.issues.append(IngestIssue(str(path), location, f"record is {length:,} bytes, over the "
+                                             f"{MAX_PAGE_BYTES:,}-byte limit of one page"))
+            continue
+        if not raw.strip():
+            continue
+        report.n_records += 1
+        line = raw.decode("utf-8", errors="replace")
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            report.issues.append(IngestIssue(str(path), location, f"invalid JSON: {e.msg} at column {e.colno}"))
+            continue
+        except (RecursionError, ValueError) as e:  # nesting past the recursion limit, a 5,000-digit number
+            report.issues.append(IngestIssue(str(path), location, f"JSON drgym cannot read: {type(e).__name__}"))
+            continue
+        if not isinstance(row, dict):
+            report.issues.append(IngestIssue(str(path), location, "expected a JSON object"))
+            continue
+        text = row.get("paragraphs", row.get("text"))
+        html = row.get("html", "")
+        problem = _field_problem(row, text, html)
+        if problem:
+            report.issues.append(IngestIssue(str(path), location, problem))
+            continue
+        if text is None and not html:
+            report.issues.append(IngestIssue(str(path), location,
+                                             "record has none of 'html', 'text', 'paragraphs'"))
+            continue
+        tier = row.get("tier")
+        if tier is not None and tier not in (1, 2, 3):
+            report.issues.append(IngestIssue(str(path), location, f"field 'tier' must be 1, 2 or 3, got {tier!r}"))
+            continue
+        if not isinstance(row.get("url", ""), str):
+            report.issues.append(IngestIssue(str(path), location, "field 'url' must be a string"))
+            continue
+        yield _Record(source=str(path), location=location, url=row.get("url", ""), html=html or "", text=text,
+                      title=str(row.get("title") or ""), published=str(row.get("published") or row.get("date") or ""),
+                      tier=tier, domain=str(row.get("domain") or ""), outlinks=tuple(row.get("outlinks") or ()))
 
 
 def _html_files(folder: Path) -> list[Path]:
@@ -441,21 +456,21 @@ def _html_folder_records(folder: Path, files: list[Path], base_url: str | None,
                          report: IngestReport) -> Iterator[_Record]:
     for path in files:
         report.n_records += 1
-        relative = quote(path.relative_to(folder).as_posix(), safe="/~!$&'()*+,;=:@")
+        relative = quote(path.relative_to(folder).as_posix(), safe="/~!$&'()*+,;=:@", errors="surrogateescape")
+        url = base_url + relative if base_url is not None else (
+            f"local://{quote(folder.resolve().name, errors='surrogateescape')}/{relative}")
         try:
             size = path.stat().st_size
             if size > MAX_PAGE_BYTES:
                 report.issues.append(IngestIssue(str(path), "file", f"file is {size:,} bytes, over the "
-                                                 f"{MAX_PAGE_BYTES:,}-byte limit of one page"))
+                                                 f"{MAX_PAGE_BYTES:,}-byte limit of one page", url=url))
                 continue
             html = _decode(path.read_bytes())
         except OSError as e:
-            report.issues.append(IngestIssue(str(path), "file", f"cannot read: {e}"))
+            report.issues.append(IngestIssue(str(path), "file", f"cannot read: {e}", url=url))
             continue
-        if base_url is not None:
-            url = base_url + relative
-        else:
-            url = _canonical_url(html) or f"local://{quote(folder.resolve().name)}/{relative}"
+        if base_url is None:
+            url = _canonical_url(html) or url
         yield _Record(source=str(path), location="file", url=url, html=html)
 
 

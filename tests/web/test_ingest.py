@@ -263,16 +263,23 @@ def test_pathological_pages_are_reported_or_read_never_fatal(tmp_path, monkeypat
                                           "encoding.</p></main></body></html>")
     (folder / "latin1.html").write_bytes("<html><head><meta charset='iso-8859-1'></head><body><main><p>Café "
                                          "crème.</p></main></body></html>".encode("latin-1"))
-    monkeypatch.setattr("drgym.web.ingest.MAX_PAGE_BYTES", 300_000)
-    (folder / "huge.html").write_text("<main><p>" + "word " * 100_000 + "</p></main>")
+    monkeypatch.setattr("drgym.web.ingest.MAX_PAGE_BYTES", 1_500_000)
+    (folder / "huge.html").write_text("<main><p>" + "word " * 400_000 + "</p></main>")
     corpus, report = ingest([folder], base_url=BASE, show_progress=False)
     assert len(corpus) >= 6  # the site's four pages, 'declared' and 'latin1'
     assert corpus.page(BASE + "declared.html").paragraphs == ("Declared encoding.",)
     assert corpus.page(BASE + "latin1.html").paragraphs == ("Café crème.",)
     reasons = {Path(issue.source).name: issue.reason for issue in report.issues}
-    assert "over the 300,000-byte limit" in reasons["huge.html"]
+    assert "over the 1,500,000-byte limit" in reasons["huge.html"]
     assert BASE + "deep.html" in corpus or "deep.html" in reasons
-    assert all(issue.url or issue.location == "file" for issue in report.issues)
+    assert all(issue.url.startswith(BASE) for issue in report.issues)  # each names the page's url too
+    jsonl = tmp_path / "pages.jsonl"
+    jsonl.write_text(json.dumps({"url": "https://a.example/big", "text": "x" * 1_600_000}) + "\n"
+                     + json.dumps({"url": "https://a.example/ok", "text": "Kept."}) + "\n")
+    corpus, report = ingest([jsonl], show_progress=False)
+    assert [page.url for page in corpus] == ["https://a.example/ok"]
+    assert [(issue.location, issue.reason) for issue in report.issues] == [
+        ("line 1", "record is 1,600,045 bytes, over the 1,500,000-byte limit of one page")]
 
 
 # -- all cores, same output -----------------------------------------------------------------------------------
