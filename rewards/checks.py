@@ -9,11 +9,13 @@ wrong figure to reject it. Numbers match with a relative tolerance, or by roundi
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from drgym.rewards.rubric import (
     CitationCheck,
@@ -24,7 +26,7 @@ from drgym.rewards.rubric import (
     StructureCheck,
 )
 
-__all__ = ["CheckResult", "Verdict", "evaluate_check", "parse_numbers"]
+__all__ = ["CheckResult", "ReportAnalysis", "Verdict", "analyse_report", "evaluate_check", "parse_numbers"]
 
 Verdict = Literal["satisfied", "partially", "not_satisfied"]
 
@@ -49,6 +51,39 @@ _REFUTATION = re.compile(
     r"is (?:thought|believed|estimated|rumou?red|said)|claim(?:s|ed)?|"
     r"maybe|perhaps|possibly|probabl\w*|likely|unlikely|might|may have|may be|could be|uncertain|unclear)\b",
     re.IGNORECASE)
+# `_REFUTATION` decided without running it on most text: its single-word alternatives as words (and the
+# apostrophe-free contractions), and substrings at least one of which every other alternative's match contains
+# (lowercased); text with none of either has no cue. Checked against the regex in tests/rewards/test_checks.py.
+_CUE_WORDS = frozenset("""
+not no none nor neither never nothing nobody cannot hardly barely scarcely
+isnt wasnt arent werent dont doesnt didnt hasnt havent hadnt cant couldnt wouldnt shouldnt wont mustnt neednt mightnt
+aint untrue outdated obsolete superseded unsupported unreliable unverified unconfirmed disputed dubious questionable
+fake bogus hoax myth contrary deny denies denied reportedly allegedly supposedly purportedly apparently arguably
+seemingly seem seems claim claims claimed maybe perhaps possibly likely unlikely might uncertain unclear
+""".split())
+_CUE_GATES = ("'t", "incorrect", "wrong", "fals", "inaccura", "erroneous", "doubt", "contradict", "debunk",
+              "misreport", "mistaken", "fabricat", "rumor", "rumour", "probabl", "out of date", "appear", "some ",
+              "is said", "is thought", "is believed", "is estimated", "is rumo", "may have", "may be", "could be")
+_WORD = re.compile(r"\w+")
+
+
+def refutes(text: str) -> bool:
+    """Whether `text` has a negation, rejection or hedging cue (`_REFUTATION`), in a few microseconds for ASCII text.
+
+    Exactly ``_REFUTATION.search(text) is not None``: a word of `_CUE_WORDS` decides yes; text without any of them
+    and without any `_CUE_GATES` substring has no cue (every other alternative's match holds one); the regex decides
+    the rest and all non-ASCII text (case-insensitive matching equates a few non-ASCII letters with ASCII ones).
+    """
+    if not text.isascii():
+        return _REFUTATION.search(text) is not None
+    lowered = text.lower()
+    if not _CUE_WORDS.isdisjoint(_WORD.findall(lowered)):
+        return True
+    if any(gate in lowered for gate in _CUE_GATES):
+        return _REFUTATION.search(text) is not None
+    return False
+
+
 # Words that place a superseded value in the past even without its year.
 _PAST_MARKER = re.compile(r"\b(previously|formerly|earlier|used to|once|prior|back in|historically|until|"
                           r"from\b[^.;]{0,60}\bto)\b",
@@ -61,11 +96,21 @@ _INLINE_URL = re.compile(r"(?:https?|local)://[^\s,;)\]}>]+")
 _REF_MARK = re.compile(r"\[(\d{1,3})\]")
 _REF_LINE = re.compile(r"^\s*\[(\d{1,3})\]:?\s.*?((?:https?|local)://[^\s,;)\]}>]+)", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[\\|])")
+# The same breaks (group 1), found from their full stop: a pattern that starts with a character class is tried
+# only at those characters, one that starts with a look-behind at every position.
+_SENTENCE_STOP = re.compile(r"[.!?](\s+)(?=[A-Z0-9\"'(\[\\|])")
+_SECTION = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
+_TABLE = re.compile(r"^\s*\|.*\|\s*\n\s*\|\s*:?-{3,}", re.MULTILINE)
+# \w in ASCII text, byte by byte: word characters become "a", all others a space.
+_WORD_BYTES = bytes(ord("a") if (chr(code).isalnum() or chr(code) == "_") else ord(" ") for code in range(128)) + \
+    b" " * 128
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_BLOCK_BREAK = re.compile(r"\n\s*\n")
 
 
-@dataclass(frozen=True)
-class Number:
+class Number(NamedTuple):
+    """A figure as written: its span, its value (scale word applied), its decimals and its scale word's factor."""
+
     start: int
     end: int
     value: float
@@ -84,11 +129,31 @@ class CheckResult:
     ``outdated`` (a superseded value stated as current, alone or in a list of candidates)."""
 
 
+# A figure's digits hold nothing else `_NUMBER` lets through: group separators (commas, spaces) and the minus sign.
+_DIGITS = str.maketrans({",": None, " ": None, "\u00a0": None, "\u202f": None, "\u2009": None, "−": "-"})
+
+
+# Where a figure may start: `_NUMBER` is tried only there (it would try every position of the text).
+_NUMBER_START = re.compile(r"[-−\d]")
+
+
+def _number_matches_in(text: str) -> Iterator[re.Match]:
+    """`_NUMBER.finditer(text)`: the leftmost match from each position on, tried where a figure can start."""
+    position = 0
+    while (start := _NUMBER_START.search(text, position)) is not None:
+        match = _NUMBER.match(text, start.start())
+        if match is None:
+            position = start.start() + 1
+            continue
+        yield match
+        position = match.end()
+
+
 def parse_numbers(text: str) -> list[Number]:
     """Every number in `text` with its written precision and scale word."""
     numbers = []
-    for match in _NUMBER.finditer(text):
-        digits = re.sub(r"[,\s\u00a0\u202f\u2009]", "", match.group(1)).replace("−", "-")
+    for match in _number_matches_in(text):
+        digits = match.group(1).translate(_DIGITS)
         if digits.count(".") > 1:  # 1.985.524: dots group thousands
             digits = digits.replace(".", "")
         scale = _SCALES.get(match.group(2) or "", 1.0)
@@ -130,21 +195,26 @@ CITATION_MARKS = re.compile(r"\\cite\{[^}\n]{0,2000}\}|\[\d{1,3}\]|(?:https?|loc
 
 
 def _blank_citations(text: str) -> str:
+    if "\\" not in text and "[" not in text and "://" not in text:  # what every citation mark holds
+        return text
     return CITATION_MARKS.sub(lambda m: " " * len(m.group(0)), text)
 
 
 def attach_citations(text: str) -> str:
     """Moves citation markers written after a sentence's full stop ("… 12.3. \\cite{u}") before it, where they
     belong to that sentence rather than starting the next one."""
-    return _CITATION_AFTER_STOP.sub(r"\2\1", text)
+    return _CITATION_AFTER_STOP.sub(_citations_first, text)
 
 
-@lru_cache(maxsize=64)
+def _citations_first(match: re.Match) -> str:
+    return match.group(2) + match.group(1)
+
+
 def _read(report: str) -> tuple[tuple[_Unit, ...], dict[str, str]]:
     report = attach_citations(_HTML_COMMENT.sub(" ", report))
-    references = {number: url for number, url in _REF_LINE.findall(report)}
+    references = {number: url for number, url in _REF_LINE.findall(report)} if "[" in report else {}
     units = []
-    for block in re.split(r"\n\s*\n", report):
+    for block in _BLOCK_BREAK.split(report):
         lines = block.split("\n")
         table_rows = [line for line in lines if line.lstrip().startswith("|")]
         prose = "\n".join(line for line in lines if not line.lstrip().startswith("|"))
@@ -153,9 +223,9 @@ def _read(report: str) -> tuple[tuple[_Unit, ...], dict[str, str]]:
             if not text.strip():
                 continue
             bounds, start = [], 0
-            for match in _SENTENCE_END.finditer(text):
-                bounds.append((start, match.start()))
-                start = match.end()
+            for match in _SENTENCE_STOP.finditer(text):
+                bounds.append((start, match.start(1)))
+                start = match.end(1)
             bounds.append((start, len(text)))
             masked = _blank_citations(text)
             units.append(_Unit(masked, tuple(bounds), masked.lower(), text, header if text in table_rows else ""))
@@ -181,16 +251,164 @@ def _mentions(text: str, names: Sequence[str], lower: str | None = None) -> list
     return spans
 
 
-@lru_cache(maxsize=1024)
-def _entity_mentions(report: str, names: tuple[str, ...]) -> tuple[list[tuple[int, int]], ...]:
-    """Mentions of an entity in each unit of a report (rubrics of one entity share them)."""
-    units, _ = _read(report)
-    return tuple(_mentions(unit.text, names, unit.lower) for unit in units)
+_Occurrences = tuple[list[tuple[_Unit, tuple[int, int]]], list[tuple[_Unit, tuple[int, int]]]]
 
 
-@lru_cache(maxsize=65536)
-def _unit_numbers(text: str) -> tuple[Number, ...]:
-    return tuple(parse_numbers(text))
+class ReportAnalysis:
+    """A report read once for all the checks on it; `evaluate_check` takes one in place of the text.
+
+    The report is split into units, sentences and references once; entity mentions, figures, refutation cues
+    and where a value is stated are worked out when a check first asks and shared with every later check (a
+    task's rubrics name the same entities and figures many times over). Results are those of reading the text
+    afresh for each check.
+
+    Example:
+        >>> analysis = analyse_report("Zewo reported revenue of 12.3 USD million in 2023.")
+        >>> evaluate_check(FactCheck(entity=["Zewo"], value="12.3"), analysis).verdict
+        'satisfied'
+    """
+
+    def __init__(self, report: str) -> None:
+        self.report = report
+        self.units, self.references = _read(report)
+        # every unit's lowercased text in one string, so that a name is looked for once, not once per unit
+        self._joined = "\n".join(unit.lower for unit in self.units)
+        self._offsets = list(itertools.accumulate((len(unit.lower) + 1 for unit in self.units[:-1]), initial=0))
+        self._mentions: dict[tuple[str, ...], tuple[list[tuple[int, int]], ...]] = {}
+        self._numbers: dict[int, tuple[tuple[Number, bool], ...]] = {}
+        self._figures: dict[tuple[str, ...], list[tuple[int, Number, bool]]] = {}
+        self._refuted: dict[str, bool] = {}
+        self._sentence_refuted: dict[tuple[int, int, int], bool] = {}
+        self._unit_refuted: dict[int, bool] = {}
+        self._occurrences: dict[tuple, _Occurrences] = {}
+        self._structure: tuple[int, bool, int] | None = None
+
+    def mentions(self, names: Sequence[str]) -> tuple[list[tuple[int, int]], ...]:
+        """Whole-word mentions of any of `names` in each unit (shared: do not modify)."""
+        key = tuple(names)
+        found = self._mentions.get(key)
+        if found is None:
+            if "\n" in "".join(key):  # a name could run across units in the joined text
+                found = tuple(_mentions(unit.text, key, unit.lower) for unit in self.units)
+            else:
+                found = tuple([] for _ in self.units)
+                offsets = self._offsets
+                for start, end in _mentions(self._joined, key, self._joined):
+                    index = bisect_right(offsets, start) - 1
+                    found[index].append((start - offsets[index], end - offsets[index]))
+            self._mentions[key] = found
+        return found
+
+    def numbers(self, index: int) -> tuple[tuple[Number, bool], ...]:
+        """The figures of unit `index`, each with whether it is written as a bare year."""
+        found = self._numbers.get(index)
+        if found is None:
+            text = self.units[index].text
+            found = self._numbers[index] = tuple((number, bool(BARE_YEAR.fullmatch(text[number.start:number.end])))
+                                                 for number in parse_numbers(text))
+        return found
+
+    def figures(self, entity: Sequence[str]) -> list[tuple[int, Number, bool]]:
+        """(unit index, figure, whether a bare year) of every figure in a unit that mentions the entity, in order."""
+        key = tuple(entity)
+        found = self._figures.get(key)
+        if found is None:
+            found = self._figures[key] = [(index, number, is_bare_year)
+                                          for index, mentions in enumerate(self.mentions(key)) if mentions
+                                          for number, is_bare_year in self.numbers(index)]
+        return found
+
+    def refutes(self, text: str) -> bool:
+        """`refutes(text)`, once per distinct text."""
+        found = self._refuted.get(text)
+        if found is None:
+            found = self._refuted[text] = refutes(text)
+        return found
+
+    def refutes_without(self, index: int, sentence: tuple[int, int], value: str) -> bool:
+        """Whether sentence `sentence` of unit `index` refutes or hedges once every `value` in it is blanked.
+
+        A sentence without a cue gains none when a value with no letter or digit on either side is blanked (cue
+        words begin and end with letters, and their spaces stand between letters), so one look at the sentence
+        decides all the values found in it.
+        """
+        text = self.units[index].text[sentence[0]:sentence[1]]
+        if not self.refutes_in(index, sentence) and _stands_alone(text, value):
+            return False
+        return self.refutes(text.replace(value, " "))
+
+    def refutes_in(self, index: int, span: tuple[int, int]) -> bool:
+        """Whether `span` of unit `index` (a sentence or a clause: it starts and ends beside a space or a stop)
+        refutes or hedges; a unit with no cue at all answers for all of its sentences."""
+        has_cue = self._unit_refuted.get(index)
+        if has_cue is None:
+            has_cue = self._unit_refuted[index] = refutes(self.units[index].text)
+        if not has_cue:
+            return False
+        key = (index, *span)
+        has_cue = self._sentence_refuted.get(key)
+        if has_cue is None:
+            has_cue = self._sentence_refuted[key] = self.refutes(self.units[index].text[span[0]:span[1]])
+        return has_cue
+
+    def structure(self) -> tuple[int, bool, int]:
+        """Section headings, whether there is a table, and words, of the whole report."""
+        if self._structure is None:
+            body = _HTML_COMMENT.sub(" ", self.report)
+            self._structure = (_count_sections(body), _has_table(body), count_words(body))
+        return self._structure
+
+
+@lru_cache(maxsize=16)
+def analyse_report(report: str) -> ReportAnalysis:
+    """The `ReportAnalysis` of `report` (the last few are kept: checks of one report share one)."""
+    return ReportAnalysis(report)
+
+
+def count_words(text: str) -> int:
+    """``len(re.findall(r"\\w+", text))``, without making the words for ASCII text."""
+    if not text.isascii():
+        return len(_WORD.findall(text))
+    mapped = text.encode("ascii").translate(_WORD_BYTES)
+    return mapped.count(b" a") + mapped.startswith(b"a")
+
+
+def _count_sections(text: str) -> int:
+    """``len(_SECTION.findall(text))``, trying the pattern only where a heading can start (at a "#")."""
+    count, position = 0, 0
+    while (at := text.find("#", position)) != -1:
+        match = _SECTION.match(text, at)
+        count += match is not None
+        position = at + 1 if match is None else match.end()
+    return count
+
+
+def _has_table(text: str) -> bool:
+    """``_TABLE.search(text) is not None``, trying only lines whose first visible character is "|" (a match that
+    starts on a blank line above one also starts at that line)."""
+    if "|" not in text:
+        return False
+    line_start = 0
+    for line in text.split("\n"):
+        if line.lstrip().startswith("|") and _TABLE.match(text, line_start):
+            return True
+        line_start += len(line) + 1
+    return False
+
+
+def _is_word_character(character: str) -> bool:
+    return character.isalnum() or character == "_"  # what `\w` matches
+
+
+def _stands_alone(text: str, value: str) -> bool:
+    """Whether every occurrence of `value` in `text` (as `str.replace` finds them) has no word character beside it."""
+    at = text.find(value)
+    while at != -1:
+        end = at + len(value)
+        if (at > 0 and _is_word_character(text[at - 1])) or (end < len(text) and _is_word_character(text[end])):
+            return False
+        at = text.find(value, end)
+    return True
 
 
 def _sentence_of(unit: _Unit, position: int) -> tuple[int, int]:
@@ -208,48 +426,58 @@ def in_unit(number: Number, unit_scale: float) -> Number:
     return Number(number.start, number.end, number.value / unit_scale, number.decimals, number.scale / unit_scale)
 
 
-def _value_spans(text: str, value: str, numeric: bool, tolerance: float,
-                 aliases: Sequence[str] = (), unit_scale: float = 1.0) -> list[tuple[int, int]]:
+def _value_spans(analysis: ReportAnalysis, entity: Sequence[str], value: str, numeric: bool, tolerance: float,
+                 aliases: Sequence[str] = (), unit_scale: float = 1.0) -> list[tuple[int, int, int]]:
+    """(unit index, start, end) of the value in every unit that mentions the entity, in order."""
     if numeric:
         target = _target(value)
         if target is None:
             return []
         # a bare four-digit year ("For 2023, …") is a date, not the figure 2,016 or 2,020.0
         value_is_year = bool(BARE_YEAR.fullmatch(value.strip()))
-        return [(n.start, n.end) for n in _unit_numbers(text)
-                if (_number_matches(n, target, tolerance) or _number_matches(in_unit(n, unit_scale), target, tolerance))
-                and (value_is_year or not BARE_YEAR.fullmatch(text[n.start:n.end]))]
-    return _mentions(text, [value, *aliases])
+        bound = tolerance * abs(target) + 1e-9
+        # a figure without a scale word (scale 1) matches by the tolerance alone, as `_number_matches` would decide
+        return [(index, n.start, n.end) for index, n, is_bare_year in analysis.figures(entity)
+                if (value_is_year or not is_bare_year)
+                and (abs(n.value - target) <= bound
+                     or (n.scale > 1 and (_number_matches(n, target, tolerance)
+                                          or _number_matches(in_unit(n, unit_scale), target, tolerance))))]
+    value_mentions = analysis.mentions((value, *aliases))
+    return [(index, start, end) for index, mentions in enumerate(analysis.mentions(entity)) if mentions
+            for start, end in value_mentions[index]]
 
 
-def _occurrences(report: str, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float, window: int,
-                 context: Sequence[str] = (), aliases: Sequence[str] = (), label_terms: Sequence[str] = (),
-                 unit_scale: float = 1.0
-                 ) -> tuple[list[tuple[_Unit, tuple[int, int]]], list[tuple[_Unit, tuple[int, int]]]]:
-    """Where the value is written near the entity: (stated as fact, refuted or hedged), as (unit, sentence)."""
-    units, _ = _read(report)
+def _occurrences(analysis: ReportAnalysis, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float,
+                 window: int, context: Sequence[str] = (), aliases: Sequence[str] = (),
+                 label_terms: Sequence[str] = (), unit_scale: float = 1.0) -> _Occurrences:
+    """Where the value is written near the entity: (stated as fact, refuted or hedged), as (unit, sentence)
+    (shared: do not modify)."""
+    key = (tuple(entity), value, numeric, tolerance, window, tuple(context), tuple(aliases), tuple(label_terms),
+           unit_scale)
+    found = analysis._occurrences.get(key)
+    if found is not None:
+        return found
     stated, refuted = [], []
-    for unit, mentions in zip(units, _entity_mentions(report, tuple(entity))):
-        if not mentions:
+    entity_mentions = analysis.mentions(entity)
+    for index, start, end in _value_spans(analysis, entity, value, numeric, tolerance, aliases, unit_scale):
+        mentions = entity_mentions[index]
+        if not any(abs(start - m_end) <= window or abs(m_start - end) <= window for m_start, m_end in mentions):
             continue
-        for start, end in _value_spans(unit.text, value, numeric, tolerance, aliases, unit_scale):
-            if not any(abs(start - m_end) <= window or abs(m_start - end) <= window for m_start, m_end in mentions):
-                continue
-            sentence = _sentence_of(unit, start)
-            sentence_text = unit.text[sentence[0]:sentence[1]]
-            without_value = sentence_text.replace(unit.text[start:end], " ")
-            if label_terms and not _names_attribute(unit, sentence, start, label_terms):
-                continue
-            if _REFUTATION.search(without_value):
-                # a refutation speaks of this entity only when it names it in the same sentence
-                if any(sentence[0] <= m_start < sentence[1] for m_start, _ in mentions):
-                    refuted.append((unit, sentence))
-                continue
-            nearby = unit.text[max(0, start - window):end + window].lower()
-            if context and not all(word.lower() in nearby for word in context):
-                continue
-            stated.append((unit, sentence))
-    return stated, refuted
+        unit = analysis.units[index]
+        sentence = _sentence_of(unit, start)
+        if label_terms and not _names_attribute(unit, sentence, start, label_terms):
+            continue
+        if analysis.refutes_without(index, sentence, unit.text[start:end]):
+            # a refutation speaks of this entity only when it names it in the same sentence
+            if any(sentence[0] <= m_start < sentence[1] for m_start, _ in mentions):
+                refuted.append((unit, sentence))
+            continue
+        nearby = unit.text[max(0, start - window):end + window].lower()
+        if context and not all(word.lower() in nearby for word in context):
+            continue
+        stated.append((unit, sentence))
+    found = analysis._occurrences[key] = (stated, refuted)
+    return found
 
 
 def _names_attribute(unit: _Unit, sentence: tuple[int, int], position: int, terms: Sequence[str]) -> bool:
@@ -265,21 +493,21 @@ def _names_attribute(unit: _Unit, sentence: tuple[int, int], position: int, term
     return not any(term in unit.header for term in terms) and any(term in unit.lower for term in terms)
 
 
-def _stated(report: str, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float, window: int,
-            context: Sequence[str] = (), aliases: Sequence[str] = (),
+def _stated(analysis: ReportAnalysis, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float,
+            window: int, context: Sequence[str] = (), aliases: Sequence[str] = (),
             label_terms: Sequence[str] = (), unit_scale: float = 1.0) -> list[tuple[_Unit, tuple[int, int]]]:
     """(unit, sentence bounds) of every place the value is stated as fact near the entity."""
-    return _occurrences(report, entity, value, numeric=numeric, tolerance=tolerance, window=window,
+    return _occurrences(analysis, entity, value, numeric=numeric, tolerance=tolerance, window=window,
                         context=context, aliases=aliases, label_terms=label_terms, unit_scale=unit_scale)[0]
 
 
-def _stated_as_current(report: str, entity: Sequence[str], value: str, years: set[int], *, tolerance: float,
-                       window: int, label_terms: Sequence[str] = (),
+def _stated_as_current(analysis: ReportAnalysis, entity: Sequence[str], value: str, years: set[int], *,
+                       tolerance: float, window: int, label_terms: Sequence[str] = (),
                        unit_scale: float = 1.0) -> list[tuple[_Unit, tuple[int, int]]]:
     """Places a superseded value is stated as fact without one of its `years` or a past marker in the sentence (and, with
     `label_terms`, where the attribute is named)."""
     found = []
-    for unit, (start, end) in _stated(report, entity, value, numeric=True, tolerance=tolerance, window=window,
+    for unit, (start, end) in _stated(analysis, entity, value, numeric=True, tolerance=tolerance, window=window,
                                       label_terms=label_terms, unit_scale=unit_scale):
         sentence = unit.text[start:end]
         if not any(str(year) in sentence for year in years) and not _PAST_MARKER.search(sentence):
@@ -313,7 +541,7 @@ def _clause_of(unit: _Unit, position: int) -> tuple[int, int]:
     return start, end
 
 
-def _evaluate_mention(check: MentionCheck, report: str) -> CheckResult:
+def _evaluate_mention(check: MentionCheck, analysis: ReportAnalysis) -> CheckResult:
     """An analysis claim: the report commits to the entity in the role (near a term) and to nothing else.
 
     Every sentence with a term (and no negation or hedge) claims the candidates it names near the term,
@@ -321,20 +549,20 @@ def _evaluate_mention(check: MentionCheck, report: str) -> CheckResult:
     and no rival is, and no contrary term ("declined" for a growth) is said of the entity. Claiming both the
     entity and a rival (or a term and its contrary) is a contradiction; claiming only a rival is just wrong.
     """
-    units, _ = _read(report)
     candidates = [check.entity, *check.rivals]
     contrary = {t.lower() for t in check.contrary_terms}
     claimed: dict[tuple[int, bool], str] = {}  # (candidate index, said with a contrary term) -> sentence
     topics = [t.lower() for t in check.topic_terms]
-    for unit in units:
-        for t_start, t_end in _mentions(unit.text, [*check.terms, *check.contrary_terms], unit.lower):
+    term_mentions = analysis.mentions([*check.terms, *check.contrary_terms])
+    for unit_index, unit in enumerate(analysis.units):
+        for t_start, t_end in term_mentions[unit_index]:
             bounds = _clause_of(unit, t_start)
             sentence = unit.text[bounds[0]:bounds[1]]
-            if _REFUTATION.search(sentence) or (topics and not any(t in unit.lower[bounds[0]:bounds[1]] for t in topics)):
+            if analysis.refutes_in(unit_index, bounds) or (topics and not any(t in unit.lower[bounds[0]:bounds[1]] for t in topics)):
                 continue
             is_contrary = unit.lower[t_start:t_end] in contrary
             for index, names in enumerate(candidates):
-                for m_start, m_end in _mentions(unit.text, names, unit.lower):
+                for m_start, m_end in analysis.mentions(names)[unit_index]:
                     if not (bounds[0] <= m_start <= bounds[1]) or min(abs(m_start - t_end), abs(t_start - m_end)) > check.window:
                         continue
                     if _NOT_CLAIMED.search(unit.text[max(bounds[0], m_start - 60):m_start]):
@@ -353,15 +581,17 @@ def _evaluate_mention(check: MentionCheck, report: str) -> CheckResult:
     return CheckResult("not_satisfied", f"{check.entity[0]} is never named near {check.terms[0]!r}")
 
 
-def evaluate_check(check, report: str) -> CheckResult:
-    """The verdict of one check spec on `report`; identical input gives an identical result."""
+def evaluate_check(check, report: str | ReportAnalysis) -> CheckResult:
+    """The verdict of one check spec on `report` (its text, or its `analyse_report` shared by the report's checks);
+    identical input gives an identical result."""
+    analysis = report if isinstance(report, ReportAnalysis) else analyse_report(report)
     if isinstance(check, FactCheck):
-        stated, refuted = _occurrences(report, check.entity, check.value, numeric=check.numeric,
+        stated, refuted = _occurrences(analysis, check.entity, check.value, numeric=check.numeric,
                                        tolerance=check.tolerance, window=check.window, context=check.context,
                                        aliases=check.value_aliases, label_terms=check.label_terms,
                                        unit_scale=check.unit_scale)
         for wrong in check.wrong_values:
-            contradicting = _stated(report, check.entity, wrong, numeric=check.numeric, tolerance=check.tolerance,
+            contradicting = _stated(analysis, check.entity, wrong, numeric=check.numeric, tolerance=check.tolerance,
                                     window=check.window, unit_scale=check.unit_scale)
             if contradicting:
                 unit, (start, end) = contradicting[0]
@@ -374,7 +604,7 @@ def evaluate_check(check, report: str) -> CheckResult:
             # history values within the tolerance of each other are one figure: any of their years dates it
             years = {other_year for other_value, other_year in check.superseded
                      if (other := _target(other_value)) is not None and abs(other - old) <= 2 * check.tolerance * abs(old)}
-            as_current = _stated_as_current(report, check.entity, old_value, years | {year},
+            as_current = _stated_as_current(analysis, check.entity, old_value, years | {year},
                                             tolerance=check.tolerance, window=check.window,
                                             label_terms=check.label_terms, unit_scale=check.unit_scale)
             if as_current:
@@ -390,15 +620,15 @@ def evaluate_check(check, report: str) -> CheckResult:
             return CheckResult("satisfied", unit.text[start:end])
         return CheckResult("not_satisfied", f"no sentence states {check.value} for {check.entity[0]}")
     if isinstance(check, FaultCheck):
-        stated = _stated(report, check.entity, check.value, numeric=check.numeric, tolerance=check.tolerance,
+        stated = _stated(analysis, check.entity, check.value, numeric=check.numeric, tolerance=check.tolerance,
                          window=check.window, unit_scale=check.unit_scale)
         if stated:
             unit, (start, end) = stated[0]
             return CheckResult("satisfied", unit.text[start:end])
         return CheckResult("not_satisfied", f"does not state {check.value} for {check.entity[0]}")
     if isinstance(check, CitationCheck):
-        _, references = _read(report)
-        stated = _stated(report, check.entity, check.value, numeric=check.numeric, tolerance=check.tolerance,
+        references = analysis.references
+        stated = _stated(analysis, check.entity, check.value, numeric=check.numeric, tolerance=check.tolerance,
                          window=check.window, unit_scale=check.unit_scale)
         wanted = set(check.urls)
         for unit, sentence in stated:
@@ -409,18 +639,14 @@ def evaluate_check(check, report: str) -> CheckResult:
             return CheckResult("partially", f"states {check.value} without citing a supporting page")
         return CheckResult("not_satisfied", f"no sentence states {check.value} for {check.entity[0]}")
     if isinstance(check, CoverageCheck):
-        units, _ = _read(report)
-        covered = [names[0] for names in check.entities if any(_mentions(u.text, names, u.lower) for u in units)]
+        covered = [names[0] for names in check.entities if any(analysis.mentions(names))]
         fraction = len(covered) / len(check.entities)
         verdict: Verdict = "satisfied" if fraction >= check.min_fraction else "partially" if covered else "not_satisfied"
         return CheckResult(verdict, f"mentions {len(covered)} of {len(check.entities)}: {', '.join(covered)}")
     if isinstance(check, MentionCheck):
-        return _evaluate_mention(check, report)
+        return _evaluate_mention(check, analysis)
     if isinstance(check, StructureCheck):
-        body = _HTML_COMMENT.sub(" ", report)
-        sections = len(re.findall(r"^#{1,6}\s+\S", body, re.MULTILINE))
-        has_table = bool(re.search(r"^\s*\|.*\|\s*\n\s*\|\s*:?-{3,}", body, re.MULTILINE))
-        words = len(re.findall(r"\w+", body))
+        sections, has_table, words = analysis.structure()
         problems = []
         if sections < check.min_sections:
             problems.append(f"{sections} section headings, {check.min_sections} needed")

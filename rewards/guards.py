@@ -30,10 +30,15 @@ _GRADING_TALK = re.compile(
 MIN_QUOTE_WORDS = 4
 
 
+_QUOTES_AND_DASHES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-"})
+_BLOCK_BREAK = re.compile(r"\n\s*\n")
+
+
 def normalize_text(text: str) -> str:
     """Lowercase, unified quotes and dashes, whitespace collapsed: the form quotes are compared in."""
-    text = _INVISIBLE.sub("", text).lower()
-    text = text.translate(str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-"}))
+    if text.isascii():  # no invisible characters, curly quotes or dashes to remove or unify
+        return " ".join(text.lower().split())
+    text = _INVISIBLE.sub("", text).lower().translate(_QUOTES_AND_DASHES)
     return " ".join(text.split())
 
 
@@ -49,19 +54,36 @@ def _pastes(sentence: str, criteria: Sequence[str]) -> bool:
 
     A report stating a fact shares the criterion's entity and value but not its rubric phrasing.
     """
-    words = _tokens(sentence)
+    return _pastes_one_of(sentence, *_paste_targets(tuple(criteria)))
+
+
+def _pastes_one_of(sentence: str, verbs: tuple[str, ...], targets: tuple[tuple[str, tuple[frozenset[str], ...]], ...]
+                   ) -> bool:
+    lowered = sentence.lower()
+    if not any(verb in lowered for verb in verbs):  # a criterion's verb is a word of the sentence, so a substring
+        return False
+    words = set(_WORD.findall(lowered))
     if len(words) < 4:
         return False
-    for criterion in criteria:
-        verb, wanted = _criterion_tokens(criterion)
-        if wanted and verb in words and len(words & wanted) / len(wanted) >= 0.8:
-            return True
-    return False
+    return any(len(words & wanted) / len(wanted) >= 0.8 for verb, wanted_sets in targets if verb in words
+               for wanted in wanted_sets)
 
 
 @lru_cache(maxsize=8192)
 def _criterion_tokens(criterion: str) -> tuple[str, frozenset[str]]:
     return (criterion.split()[0].lower() if criterion.split() else ""), frozenset(_tokens(criterion))
+
+
+@lru_cache(maxsize=1024)
+def _paste_targets(criteria: tuple[str, ...]
+                   ) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[frozenset[str], ...]], ...]]:
+    """The distinct leading verbs of the criteria, and for each the words of the criteria it leads (a task's
+    criteria are looked at once, not once per sentence)."""
+    by_verb: dict[str, list[frozenset[str]]] = {}
+    for verb, wanted in map(_criterion_tokens, criteria):
+        if wanted:
+            by_verb.setdefault(verb, []).append(wanted)
+    return tuple(by_verb), tuple((verb, tuple(wanted)) for verb, wanted in by_verb.items())
 
 
 # -- what a reader sees ------------------------------------------------------------------------------------
@@ -202,13 +224,21 @@ def visible_text(report: str) -> str:
     direction-control characters are removed; character references are decoded. Markdown links keep their
     text and url (an inline url is a citation); everything else stays as written.
     """
-    text = _fold_unicode(_INVISIBLE.sub("", report))
-    text = _MD_REFERENCE_TITLE.sub(r"\1", text)
-    text = _MD_IMAGE.sub(" ", text)
-    text = _MD_LINK_TITLE.sub(r"\1)", text)
-    text = _MD_LINK.sub(r"\1 (\2)", text)
+    text = _fold_unicode(_without_invisible(report))
+    # each pattern is run only on text with the characters every match of it holds
+    if "]:" in text:
+        text = _MD_REFERENCE_TITLE.sub(r"\1", text)
+    if "![" in text:
+        text = _MD_IMAGE.sub(" ", text)
+    if "](" in text:
+        text = _MD_LINK_TITLE.sub(r"\1)", text)
+        text = _MD_LINK.sub(r"\1 (\2)", text)
     text = _render_html(text) if _TAG_START.search(text) else html.unescape(text)
-    return _fold_unicode(_INVISIBLE.sub("", text))  # again: character references may have made new ones
+    return _fold_unicode(_without_invisible(text))  # again: character references may have made new ones
+
+
+def _without_invisible(text: str) -> str:
+    return text if text.isascii() else _INVISIBLE.sub("", text)  # invisible characters are none of ASCII
 
 
 def clean_report(report: str, criteria: Sequence[str] = ()) -> str:
@@ -216,8 +246,9 @@ def clean_report(report: str, criteria: Sequence[str] = ()) -> str:
     text = attach_citations(visible_text(report))  # before de-duplication: "\\cite{u}" alone repeats
     seen_blocks: set[str] = set()
     seen_sentences: set[str] = set()
+    verbs, targets = _paste_targets(tuple(criteria))
     kept_blocks = []
-    for block in re.split(r"\n\s*\n", text):
+    for block in _BLOCK_BREAK.split(text):
         key = normalize_text(block)
         if not key or key in seen_blocks:
             continue
@@ -228,7 +259,7 @@ def clean_report(report: str, criteria: Sequence[str] = ()) -> str:
         sentences = []
         for sentence in _SENTENCE.split(block):
             normalized = normalize_text(sentence)
-            if not normalized or normalized in seen_sentences or _pastes(sentence, criteria):
+            if not normalized or normalized in seen_sentences or _pastes_one_of(sentence, verbs, targets):
                 continue
             seen_sentences.add(normalized)
             sentences.append(sentence)

@@ -29,9 +29,10 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
-from drgym.rewards.checks import CITATION_MARKS, attach_citations
+from drgym.rewards.checks import CITATION_MARKS, attach_citations, count_words
 from drgym.rewards.rubric import (
     CitationCheck,
     CoverageCheck,
@@ -64,6 +65,29 @@ CHECK_FAULTS = ("contradiction", "outdated")
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _FIGURE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+_NON_DIGIT = re.compile(r"\D")
+_BLOCK_BREAK = re.compile(r"\n\s*\n")
+
+
+@lru_cache(maxsize=16384)
+def _digits(text: str) -> str:
+    return _NON_DIGIT.sub("", text)
+
+
+@lru_cache(maxsize=4096)
+def _words_of(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text.lower()))
+
+
+@lru_cache(maxsize=4096)
+def _words_of_lowered(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text))
+
+
+@lru_cache(maxsize=1024)
+def _any_name(names: tuple[str, ...]) -> re.Pattern | None:
+    """A pattern that finds any of `names` as a substring (one scan instead of one per name), None for no names."""
+    return re.compile("|".join(map(re.escape, names))) if names else None
 
 
 class ParagraphSource(Protocol):
@@ -106,21 +130,21 @@ def _task_vocabulary(rubrics: Sequence[Rubric]) -> tuple[list[str], set[str], se
         if isinstance(check, (FactCheck, CitationCheck, FaultCheck)):
             names += check.entity
             if check.numeric:
-                figures.add(re.sub(r"\D", "", check.value))
+                figures.add(_digits(check.value))
             else:
                 names.append(check.value)
             if isinstance(check, FactCheck):
                 names += check.value_aliases
-                words |= {w for term in check.label_terms for w in _WORD.findall(term.lower())}
-                figures |= {re.sub(r"\D", "", v) for v in check.wrong_values}
-                figures |= {re.sub(r"\D", "", v) for v, _ in check.superseded}
+                words.update(*map(_words_of, check.label_terms))
+                figures.update(map(_digits, check.wrong_values))
+                figures.update(_digits(v) for v, _ in check.superseded)
         elif isinstance(check, CoverageCheck):
             names += [name for entity in check.entities for name in entity]
         elif isinstance(check, MentionCheck):
             names += check.entity + [name for rival in check.rivals for name in rival]
-            words |= {w for term in check.terms + check.topic_terms for w in _WORD.findall(term.lower())}
+            words.update(*map(_words_of, check.terms + check.topic_terms))
     names = sorted({n.lower() for n in names if n.strip()}, key=len, reverse=True)
-    words |= {w for name in names for w in _WORD.findall(name)}
+    words.update(*map(_words_of_lowered, names))
     return names, figures, words
 
 
@@ -145,7 +169,7 @@ def _states_one_fact(words: list[str], vocabulary: set[str]) -> bool:
 def _units(text: str) -> list[tuple[str, bool]]:
     """Sentences of prose and whole table rows, each with whether it is a table row or heading."""
     units = []
-    for line_block in re.split(r"\n\s*\n", text):
+    for line_block in _BLOCK_BREAK.split(text):
         for line in line_block.split("\n"):
             stripped = line.strip()
             if not stripped:
@@ -178,8 +202,7 @@ def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSo
                  ) -> IntegrityReport:
     """Runs the integrity checks on a report's visible text (see the module docstring)."""
     result = IntegrityReport()
-    all_words = _WORD.findall(visible)
-    result.words = len(all_words)
+    result.words = count_words(visible)
     result.words_allowed = words_needed(rubrics)
     text = attach_citations(visible)
     if result.words > MAX_JUDGED_WORDS:  # cut at a word boundary: the judge reads no further
@@ -189,20 +212,26 @@ def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSo
         result.faults["length"] = (f"{result.words:,} words where the task needs at most "
                                    f"{result.words_allowed:,}")
     names, figures, vocabulary = _task_vocabulary(rubrics)
+    any_name = _any_name(tuple(names))
     units = _units(text)
     copied_units: list[str] = []
+    prose_words = 0
     for unit, is_row in units:
-        claim = CITATION_MARKS.sub(" ", unit)
+        # only a backslash, a bracket or "://" starts a citation
+        has_citation = "\\" in unit or "[" in unit or "://" in unit
+        claim = CITATION_MARKS.sub(" ", unit) if has_citation else unit
         lowered = claim.lower()
-        words = _WORD.findall(lowered)
-        if not is_row and words:
-            names_task = any(name in lowered for name in names)
-            states_task_figure = any(re.sub(r"\D", "", f) in figures for f in _FIGURE.findall(claim))
-            if not names_task and not states_task_figure:
-                result.off_task_words += len(words)
-        if (source is not None and len(words) >= MIN_COPY_WORDS and not _states_one_fact(words, vocabulary)
+        words = _WORD.findall(lowered) if source is not None else None  # only copy detection reads the words
+        n_words = len(words) if words is not None else count_words(lowered)
+        if not is_row:
+            prose_words += count_words(unit)
+        if not is_row and n_words:
+            names_task = any_name is not None and any_name.search(lowered) is not None
+            if not names_task and not any(_digits(f) in figures for f in _FIGURE.findall(claim)):
+                result.off_task_words += n_words
+        if (words is not None and n_words >= MIN_COPY_WORDS and not _states_one_fact(words, vocabulary)
                 and _is_copied(words, source)):
-            result.copied_words += len(words)
+            result.copied_words += n_words
             copied_units.append(unit)
     result.copy_budget = max(COPY_BUDGET_WORDS, int(COPY_BUDGET_SHARE * result.words))
     if result.copied_words > result.copy_budget:
@@ -211,7 +240,6 @@ def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSo
                                     f"corpus paragraphs (quotation budget {result.copy_budget:,}): "
                                     f"{copied_units[0][:160]!r}")
         text = re.sub("|".join(re.escape(u) for u in sorted(set(copied_units), key=len, reverse=True)), " ", text)
-    prose_words = sum(len(_WORD.findall(u)) for u, is_row in units if not is_row)
     if (names or figures) and result.off_task_words > max(MIN_OFF_TASK_WORDS, MAX_OFF_TASK_SHARE * prose_words):
         result.faults["relevance"] = (f"{result.off_task_words:,} of {prose_words:,} words of prose name none of "
                                       "the entities or figures the task asks about")

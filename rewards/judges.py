@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from drgym.rewards.checks import evaluate_check
+from drgym.rewards.checks import ReportAnalysis, evaluate_check
 from drgym.rewards.guards import clean_report
 from drgym.rewards.integrity import (
     CHECK_FAULTS,
@@ -46,22 +46,25 @@ class DeterministicJudge:
                 quotation budget satisfy no rubric and fire the copying fault (`drgym.rewards.integrity`).
         """
         audit = audit_report(clean_report(report, [r.criterion for r in rubrics]), rubrics, source=sources)
-        cleaned = audit.judged_text
+        analysis = ReportAnalysis(audit.judged_text)  # read once, shared by every check
         verdicts = []
         for rubric in rubrics:
             if rubric.check is None:
-                verdicts.append(RubricVerdict(rubric.id, "incomplete", reasoning="no machine check"))
+                verdicts.append(RubricVerdict(rubric.id, "incomplete", reasoning="no machine check",
+                                              weight=rubric.weight, axis=rubric.axis))
                 continue
             check = rubric.check
             if isinstance(check, CitationCheck) and retrieved_urls is not None:
                 usable = [url for url in check.urls if url in retrieved_urls]
                 if not usable:
                     verdicts.append(RubricVerdict(rubric.id, "not_satisfied",
-                                                  reasoning="no supporting page was retrieved in the episode"))
+                                                  reasoning="no supporting page was retrieved in the episode",
+                                                  weight=rubric.weight, axis=rubric.axis))
                     continue
                 check = check.model_copy(update={"urls": usable})
-            result = evaluate_check(check, cleaned)
-            verdicts.append(RubricVerdict(rubric.id, result.verdict, [result.evidence]))
+            result = evaluate_check(check, analysis)
+            verdicts.append(RubricVerdict(rubric.id, result.verdict, [result.evidence], weight=rubric.weight,
+                                          axis=rubric.axis))
             if result.fault and result.fault not in audit.faults:
                 audit.faults[result.fault] = f"{rubric.id}: {result.evidence}"
         return score_verdicts(rubrics, verdicts, mode=self.mode, penalty_share=PENALTY_SHARE,

@@ -57,6 +57,13 @@ class Grade:
 _CREDIT = {"binary": {"satisfied": 1.0}, "ternary": {"satisfied": 1.0, "partially": 0.5}}
 
 
+def _weighted(verdict: RubricVerdict, rubric: Rubric) -> RubricVerdict:
+    """The verdict with its rubric's weight and axis (as it is, when a judge already gave them)."""
+    if verdict.weight == rubric.weight and verdict.axis == rubric.axis:
+        return verdict
+    return RubricVerdict(rubric.id, verdict.verdict, verdict.evidence, verdict.reasoning, rubric.weight, rubric.axis)
+
+
 def score_verdicts(rubrics: Sequence[Rubric], verdicts: Sequence[RubricVerdict], *,
                    mode: ScoringMode = "binary", integrity: Sequence[RubricVerdict] = (),
                    penalty_share: float = 0.0) -> Grade:
@@ -83,6 +90,5 @@ def score_verdicts(rubrics: Sequence[Rubric], verdicts: Sequence[RubricVerdict],
         positive = sum(r.weight for r in rubrics if r.weight > 0)
         earned = sum(r.weight * credit.get(by_id[r.id].verdict, 0.0) for r in rubrics)
         score = (earned / positive if positive else 0.0) - penalty_share * len(committed)
-    ordered = [RubricVerdict(r.id, by_id[r.id].verdict, by_id[r.id].evidence, by_id[r.id].reasoning, r.weight, r.axis)
-               for r in rubrics] + list(integrity)
+    ordered = [_weighted(by_id[r.id], r) for r in rubrics] + list(integrity)
     return Grade(score=score, verdicts=ordered, mandatory_pass_rate=mandatory_rate, incomplete=incomplete, mode=mode)
