@@ -106,7 +106,8 @@ def ingest(sources: Iterable[str | Path], *, authority: AuthorityTable | None = 
         guess_dates: date a page whose metadata names no date from its text (htmldate's extensive search);
             off by default, because years in a page's text are rarely its date.
         workers: processes that extract pages; default all CPU cores the process may use. Output order does
-            not depend on it.
+            not depend on it. Workers are fresh interpreters that import the main script, so a script calling
+            `ingest` at its top level needs ``if __name__ == "__main__":`` (else it runs in this process, warned).
         max_paragraph_chars: longer blocks are split into parts of at most this many characters.
 
     Raises:
@@ -248,13 +249,23 @@ def _ordered_map(function: Callable[[list], list], items: Iterable[_Item], job_o
     iterator = iter(items)
     threshold = workers * max(batch_size, _MIN_ITEMS_PER_WORKER)
     head = list(itertools.islice(iterator, threshold if workers > 1 else 0))
+    batches = _batches(itertools.chain(head, iterator), batch_size)
     if workers <= 1 or len(head) < threshold:
-        for batch in _batches(itertools.chain(head, iterator), batch_size):
+        for batch in batches:
             yield from zip(batch, function([job_of(item) for item in batch]), strict=True)
         return
-    batches = _batches(itertools.chain(head, iterator), batch_size)
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads and locks
     executor = ProcessPoolExecutor(workers, mp_context=context)
+    try:
+        executor.submit(function, []).result()  # the workers start: spawned ones import the main script
+    except BrokenProcessPool:
+        executor.shutdown(wait=True)
+        logger.warning("worker processes could not start, so pages are extracted in this process only; a script "
+                       "that calls ingest() at its top level must call it under `if __name__ == \"__main__\":` "
+                       "(each worker imports the main script)")
+        for batch in batches:
+            yield from zip(batch, function([job_of(item) for item in batch]), strict=True)
+        return
     if on_pool_start is not None:
         on_pool_start(workers)
     pending: deque[tuple[list[_Item], Future]] = deque()

@@ -5,6 +5,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -381,3 +383,17 @@ year = 2023</pre>
     assert "Year | Ships\n2022 | 1,100\n2023 | 1,204" in page.paragraphs
     assert not any("cookie" in p for p in page.paragraphs)
     assert page.outlinks[0] == "https://news.example/2024/reports/2023.html"  # against the page, not the site root
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_still_ingests_and_is_told_the_fix(tmp_path):
+    _many_pages(tmp_path / "site", 120)
+    script = tmp_path / "unguarded.py"
+    script.write_text("import sys\nfrom drgym.web.ingest import ingest\n"
+                      "corpus, report = ingest([sys.argv[1]], show_progress=False, workers=2)\n"
+                      "print('pages', len(corpus), 'workers', report.n_workers)\n")
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "site")], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "pages 119 workers 1"
+    assert 'must call it under `if __name__ == "__main__":`' in done.stderr
