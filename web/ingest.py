@@ -118,24 +118,25 @@ def ingest(sources: Iterable[str | Path], *, authority: AuthorityTable | None = 
     authority = authority or AuthorityTable.load()
     base_url = _checked_base_url(base_url, sources)
     workers = _checked_workers(workers)
-    if max_paragraph_chars < 80:
-        raise IngestError(f"max_paragraph_chars must be at least 80, got {max_paragraph_chars}")
+    if isinstance(max_paragraph_chars, bool) or not isinstance(max_paragraph_chars, int) or max_paragraph_chars < 80:
+        raise IngestError(f"max_paragraph_chars must be a whole number of at least 80, got {max_paragraph_chars!r}")
+    for source in sources:  # all checked before minutes of work on the first
+        if not source.exists():
+            raise IngestError(f"ingest source {source} does not exist")
+        if not (source.is_dir() or source.name.endswith((".jsonl", ".warc", ".warc.gz"))):
+            raise IngestError(f"{source}: unknown ingest source; expected a folder of .html files, a .jsonl "
+                              "file or a .warc / .warc.gz file")
     report = IngestReport()
     pages: dict[str, Page] = {}
     redirects: dict[str, str] = {}
     for source in sources:
-        if not source.exists():
-            raise IngestError(f"ingest source {source} does not exist")
         if source.is_dir():
             files = _html_files(source)
             records, total = _html_folder_records(source, files, base_url, report), len(files)
         elif source.name.endswith(".jsonl"):
             records, total = _jsonl_records(source, report), None
-        elif source.name.endswith((".warc", ".warc.gz")):
-            records, total = _warc_records(source, report), None
         else:
-            raise IngestError(f"{source}: unknown ingest source; expected a folder of .html files, a .jsonl "
-                              "file or a .warc / .warc.gz file")
+            records, total = _warc_records(source, report), None
         extracted = _ordered_map(_extract_batch, records,
                                  lambda r: _ExtractionJob(r.html, r.url, guess_dates, max_paragraph_chars)
                                  if r.text is None else None, workers=workers,

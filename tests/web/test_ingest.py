@@ -253,6 +253,8 @@ def test_base_url_must_be_an_absolute_http_url_and_apply_to_a_folder(tmp_path):
         ingest([source], base_url=BASE, show_progress=False)
     with pytest.raises(IngestError, match="would give the same urls to pages of 2 folders"):
         ingest([SITE, _site_copy(tmp_path)], base_url=BASE, show_progress=False)
+    with pytest.raises(IngestError, match=re.escape(f"ingest source {tmp_path / 'typo'} does not exist")):
+        ingest([SITE, tmp_path / "typo"], show_progress=False)  # refused before the first source is read
     with pytest.raises(IngestError, match="workers must be a whole number"):
         ingest([SITE], workers=0, show_progress=False)
 
