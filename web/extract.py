@@ -109,12 +109,13 @@ def extract_html(html: str, *, url: str = "", guess_dates: bool = False,
         return ExtractedPage(title="", published="", paragraphs=(), outlinks=())
     base = _base_url(tree, url)
     main = _main_element(tree)
+    paragraphs: tuple[str, ...] = ()
     if main is not None:
         blocks = _Blocks(max_paragraph_chars)
         blocks.walk(main, 0)
         paragraphs = blocks.paragraphs()
         main_links = _links(main, base)
-    else:  # the page names no main element: trafilatura tells main text from boilerplate
+    if not paragraphs:  # no main element named (or an empty one): trafilatura tells main text from boilerplate
         paragraphs, main_links = _trafilatura_paragraphs(html, base, max_paragraph_chars)
     outlinks = tuple(itertools.islice(dict.fromkeys(link for link in (*main_links, *_links(tree, base))
                                                     if link != url), _MAX_OUTLINKS))

@@ -399,3 +399,10 @@ def test_a_script_without_a_main_guard_still_ingests_and_is_told_the_fix(tmp_pat
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "pages 119 workers 1"
     assert 'must call it under `if __name__ == "__main__":`' in done.stderr
+
+
+def test_an_empty_main_element_does_not_hide_the_text_beside_it():
+    html = ("<html><body><main><h1></h1></main><div class='c'><p>The harbour of Kelvaport handled 1,204 ships in "
+            "2023, according to the port authority's annual filing.</p><p>Officials expect traffic to grow again "
+            "next year as the new terminal opens.</p></div></body></html>")
+    assert extract_html(html).paragraphs[0].startswith("The harbour of Kelvaport handled 1,204 ships")
