@@ -38,11 +38,11 @@ from drgym.rewards.llm_judge import LLMAnswerGrader, LLMJudge, LLMJudgeConfig
 from drgym.rewards.protocol import Judge
 from drgym.tasks.procedural import ProceduralWorld
 from drgym.tasks.schema import Task, TaskSet
-from drgym.tasks.suites import DEFAULT_SUITE, SUITES, load_suite
+from drgym.tasks.suites import DEFAULT_SUITE, SUITES, resolve_tasks
 from drgym.web.corpus import Corpus
 from drgym.web.index import SearchIndex
 
-__all__ = ["DEFAULT_TOOLS", "DeepResearchEnv", "DeepSearchEnv", "ResearchEnv", "UnicodeText"]
+__all__ = ["DEFAULT_TOOLS", "SYSTEM_PROMPTS", "DeepResearchEnv", "DeepSearchEnv", "ResearchEnv", "UnicodeText"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +75,7 @@ class UnicodeText(spaces.Text):
         return f"UnicodeText({self.max_length})"
 
 
-_SYSTEM_PROMPT = """You are a research agent working on an offline web of fictional entities: nothing you know \
-from training applies, so every fact must come from the pages. Sources have authority tiers: 1 = official \
-registers, statistics offices and journals; 2 = reputable secondary sources; 3 = forums and content farms, which \
-may state wrong or outdated figures. When sources disagree, trust the tier-1 source and the most recent figure.
-
-Call tools by writing one or more tool calls in a turn (they run as a batch):
+_HOW_TO_ACT = """Call tools by writing one or more tool calls in a turn (they run as a batch):
 <tool_call>{{"name": "batch_web_surfer", "arguments": {{"queries": ["..."]}}}}</tool_call>
 You may think first inside <think>...</think>. {finish}
 
@@ -88,6 +83,23 @@ You may think first inside <think>...</think>. {finish}
 <tools>
 {tools}
 </tools>"""
+SYSTEM_PROMPTS = {
+    "procedural": """You are a research agent working on an offline web of fictional entities: nothing you know \
+from training applies, so every fact must come from the pages. Sources have authority tiers: 1 = official \
+registers, statistics offices and journals; 2 = reputable secondary sources; 3 = forums and content farms, which \
+may state wrong or outdated figures. When sources disagree, trust the tier-1 source and the most recent figure.
+
+""" + _HOW_TO_ACT,
+    "real": """You are a research agent with a search engine over a collection of web pages. Base every fact on \
+what the pages say: check what you remember against them rather than answering from memory. Each result shows \
+its source's authority tier: 1 = official, primary and reference sources; 2 = reputable secondary sources; 3 = \
+forums, blogs and other unvetted pages, which may be wrong or out of date. When sources disagree, prefer the \
+higher tier and the more recent page.
+
+""" + _HOW_TO_ACT,
+}
+"""The default system prompt by kind of web: "procedural" for a procedural world (a folder with world.json),
+"real" for anything else (ingested pages, an imported corpus, the live web)."""
 _FINISH = {
     "deep_search": "When you know the answer, reply with <answer>the answer alone</answer>: a name or a figure, "
                    "not a list of candidates.",
@@ -138,10 +150,13 @@ class ResearchEnv(gym.Env[str, str]):
 
     ## Arguments
     ``tasks`` (TaskSet, task file path or suite name; default the embedded ``procedural:easy`` world's tasks),
-    ``web`` (corpus or world folder; default: the suite's world, or the task file's folder), ``budget``
+    ``web`` (corpus or world folder, or a `SearchIndex`; default: the suite's world, else the folder the tasks'
+    ``corpus`` field names, absolute or relative to the task file, else the task file's folder), ``budget``
     (`Budget`), ``tools`` (names, default all), ``judge`` ("deterministic", or "llm" with ``judge_config``: an
     `LLMJudgeConfig` or its fields), ``noise`` (rate or `NoiseConfig`),
-    ``system_prompt`` (a template with ``{tools}`` and ``{finish}``, for small models with short contexts),
+    ``system_prompt`` (a template with ``{tools}`` and ``{finish}``; default: `SYSTEM_PROMPTS` by the web's kind,
+    "procedural" for a world folder (it has world.json: fictional entities, nothing known applies) and "real" for
+    any other corpus or the live web),
     ``unsearchable`` (url fragments of pages search never returns, e.g. ``["/archive/"]``: link-walk tasks),
     ``web="live"`` with ``live`` (`drgym.web.live.LiveConfig` or its fields: back-end, record/replay) for the real web,
     ``workspace_root`` (each episode gets a fresh folder in it), ``workspace_quota_mb`` (disk the episode's
@@ -212,7 +227,9 @@ class ResearchEnv(gym.Env[str, str]):
         self.observation_space = UnicodeText()
         self.action_space = UnicodeText()
         self._tool_schemas = [tool.schema for tool in self.tools.values()]
-        template = _SYSTEM_PROMPT if system_prompt is None else system_prompt
+        self.web_kind = _web_kind(self.index)
+        """"procedural" or "real": which default system prompt the env uses (see `SYSTEM_PROMPTS`)."""
+        template = SYSTEM_PROMPTS[self.web_kind] if system_prompt is None else system_prompt
         try:
             self._system_prompt = template.format(
                 finish=_FINISH[self.kind], tools="\n".join(tool.hermes_line() for tool in self.tools.values()))
@@ -605,36 +622,31 @@ def _live_tasks_and_web(tasks, live) -> tuple[TaskSet, Any]:
 
 
 def _resolve_tasks_and_web(tasks, web) -> tuple[TaskSet, SearchIndex]:
-    world = None
+    """The tasks and their web: `web` when given, else the one the tasks name (`resolve_tasks`)."""
     if tasks is None:
         tasks = DEFAULT_SUITE
-    if isinstance(tasks, str) and tasks in SUITES:
-        world = load_suite(tasks)
-        task_set = world.tasks
-    elif isinstance(tasks, TaskSet):
-        task_set = tasks
+    if isinstance(tasks, TaskSet):
+        task_set, named = tasks, None
     elif isinstance(tasks, (str, Path)):
-        path = Path(tasks)
-        if path.is_dir():
-            path = path / "tasks.jsonl"
-        if not path.is_file():
-            close = difflib.get_close_matches(str(tasks), SUITES, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"tasks={str(tasks)!r} is neither a suite ({', '.join(SUITES)}) nor a task file.{hint}")
-        task_set = TaskSet.load(path)
-        if web is None and (path.parent / "corpus.json").is_file():
-            web = path.parent
+        source = resolve_tasks(tasks, find_web=web is None)
+        task_set, named = source.tasks, source.world or source.web
     else:
         raise ConfigError(f"tasks must be a TaskSet, a task file path or a suite name, got {type(tasks).__name__}")
+    web = named if web is None else web
     if isinstance(web, SearchIndex):
         return task_set, web
     if isinstance(web, ProceduralWorld):
         return task_set, web.index
-    if web is not None:
-        folder = Path(web)
-        if (folder / "world.json").is_file():
-            return task_set, ProceduralWorld(folder).index
-        return task_set, SearchIndex.load(folder / "index", Corpus.load(folder))
-    if world is None:
-        raise ConfigError("these tasks need a web: pass web= (a corpus or world folder, or a SearchIndex)")
-    return task_set, world.index
+    if web is None:
+        raise ConfigError("these tasks need a web: pass web= (a corpus or world folder, or a SearchIndex), or name "
+                          "the corpus folder in the tasks' 'corpus' field")
+    folder = Path(web)
+    if (folder / "world.json").is_file():
+        return task_set, ProceduralWorld(folder).index
+    return task_set, SearchIndex.load(folder / "index", Corpus.load(folder))
+
+
+def _web_kind(index: Any) -> str:
+    """"procedural" when the index is a procedural world's (its corpus folder holds world.json), else "real"."""
+    folder = getattr(getattr(index, "corpus", None), "path", None)
+    return "procedural" if folder is not None and (Path(folder) / "world.json").is_file() else "real"

@@ -22,6 +22,8 @@ def rollout_command(
     model_path: Annotated[Path | None, typer.Option(help="hf: local model folder")] = None,
     policy_file: Annotated[Path | None, typer.Option(help="a YAML policy description (overrides --policy)")] = None,
     suite: Annotated[str | None, typer.Option(help="suite or task file (default procedural:easy)")] = None,
+    web: Annotated[Path | None, typer.Option(help="world or corpus folder to research in (default: the suite's "
+                                                  "world, or the corpus the task file names)")] = None,
     episodes: Annotated[int, typer.Option(help="episodes in the run")] = 10,
     workers: Annotated[int, typer.Option(help="workers")] = 1,
     backend: Annotated[Backend | None, typer.Option(
@@ -41,8 +43,9 @@ def rollout_command(
                           model_path=str(model_path) if model_path else None)
         factory, policy_name = spec.factory(), spec.name or spec.model or spec.kind
     chosen_backend = backend.value if backend else "ray" if ray_address else "processes"
+    env_kwargs = {**({"tasks": suite} if suite else {}), **({"web": str(web)} if web is not None else {})}
     summary = rollout(env, factory, n_episodes=episodes, out=out, n_workers=workers, seed=seed, backend=chosen_backend,
-                      ray_address=ray_address, env_kwargs={"tasks": suite} if suite else {},
+                      ray_address=ray_address, env_kwargs=env_kwargs,
                       policy_name=policy_name)
     console.print(str(summary), highlight=False, soft_wrap=True)
 

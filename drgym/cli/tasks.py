@@ -12,12 +12,9 @@ from drgym.cli.app import ImportFormat, TaskKind, console, tasks_app
 
 
 def task_set(suite: str | None, file: Path | None):
-    from drgym.tasks.schema import TaskSet
-    from drgym.tasks.suites import DEFAULT_SUITE, load_suite
+    from drgym.tasks.suites import DEFAULT_SUITE, resolve_tasks
 
-    if file is not None:
-        return TaskSet.load(file)
-    return load_suite(suite or DEFAULT_SUITE).tasks
+    return resolve_tasks(str(file) if file is not None else suite or DEFAULT_SUITE, find_web=False).tasks
 
 
 @tasks_app.command("show")
@@ -61,10 +58,10 @@ def tasks_filter(
     """Keep the tasks a given policy failed (the seed's difficulty filter)."""
     from itertools import chain
 
-    from drgym.agents.trajectories import read_trajectories
+    from drgym.core.records import read_records
     from drgym.tasks.filters import drop_solved
 
-    kept, report = drop_solved(task_set(suite, file), chain.from_iterable(map(read_trajectories, solved_by)),
+    kept, report = drop_solved(task_set(suite, file), chain.from_iterable(map(read_records, solved_by)),
                                threshold=threshold)
     kept.save(out)
     console.print(f"kept {report.kept} tasks ({report.never_tried} never tried), dropped {report.dropped} solved; "
@@ -73,26 +70,46 @@ def tasks_filter(
 
 @tasks_app.command("import")
 def tasks_import(
-    source: Annotated[Path, typer.Argument(help="the file to import")],
-    format: Annotated[ImportFormat, typer.Option(help="the file's format")],
+    source: Annotated[Path, typer.Argument(help="the file to import (JSONL)")],
+    format: Annotated[ImportFormat, typer.Option(help="researchrubrics: processed_data.jsonl; browsecomp-plus: the "
+                                                     "decrypted queries (decrypt_dataset.py)")],
     out: Annotated[Path, typer.Option(help="task JSONL file to write")],
-    documents: Annotated[Path | None, typer.Option(help="browsecomp-plus: JSONL corpus of documents")] = None,
-    corpus_out: Annotated[Path | None, typer.Option(help="browsecomp-plus: corpus folder to write")] = None,
+    documents: Annotated[Path | None, typer.Option(help="browsecomp-plus: the corpus as JSONL (docid, text, url)")] = None,
+    corpus_out: Annotated[Path | None, typer.Option(help="browsecomp-plus: corpus folder to write (the documents and "
+                                                         "those nested in the queries), indexed")] = None,
+    web: Annotated[Path | None, typer.Option(help="an existing world or corpus folder the tasks are researched in")] = None,
 ) -> None:
-    """Import a ResearchRubrics- or BrowseComp-Plus-style task file."""
+    """Import ResearchRubrics or BrowseComp-Plus tasks; the tasks' corpus field names their corpus folder
+    (relative to --out), so rollout, eval and judge find it without --web."""
+    import os
+
     from drgym.errors import ConfigError
     from drgym.tasks.importers import import_browsecomp_plus, import_research_rubrics
     from drgym.web.index import SearchIndex
 
+    if web is not None and corpus_out is not None:
+        raise ConfigError("give --corpus-out (a corpus to write) or --web (an existing one), not both")
+    if web is not None and not ((web / "corpus.json").is_file() or (web / "world.json").is_file()):
+        raise ConfigError(f"--web {web} is not a corpus or world folder (no corpus.json); build one with "
+                          "`drgym web ingest`")
+    folder = corpus_out if corpus_out is not None else web
+    corpus_field = os.path.relpath(folder.resolve(), out.resolve().parent) if folder is not None else ""
     if format is ImportFormat.researchrubrics:
-        tasks = import_research_rubrics(source)
+        if documents is not None or corpus_out is not None:
+            raise ConfigError("--documents and --corpus-out are for --format browsecomp-plus")
+        tasks = import_research_rubrics(source, corpus=corpus_field)
     else:
-        tasks, corpus = import_browsecomp_plus(source, documents)
-        if corpus is not None:
-            if corpus_out is None:
-                raise ConfigError("--documents needs --corpus-out, the folder to write the corpus to")
+        if corpus_out is None and documents is not None:
+            raise ConfigError("--documents needs --corpus-out, the folder to write the corpus to")
+        tasks, corpus = import_browsecomp_plus(source, documents, corpus=corpus_field,
+                                               with_query_documents=corpus_out is not None,
+                                               name=corpus_out.name if corpus_out is not None else None)
+        if corpus_out is not None:
+            if corpus is None:
+                raise ConfigError(f"--corpus-out: {source} names no documents and no --documents was given")
             corpus.save(corpus_out)
             SearchIndex.build(corpus, corpus_out / "index")
-            console.print(f"corpus of {len(corpus)} documents written to {corpus_out}")
+            console.print(f"corpus of {len(corpus)} documents written to {corpus_out}", highlight=False)
     tasks.save(out)
-    console.print(f"{len(tasks)} tasks written to {out}")
+    console.print(f"{len(tasks)} tasks written to {out}" + (f" (corpus: {corpus_field})" if corpus_field else ""),
+                  highlight=False)

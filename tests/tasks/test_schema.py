@@ -54,7 +54,7 @@ def test_research_rubrics_import(tmp_path):
     assert (task.id, task.kind, task.question) == ("s1", "deep_research", "Survey X.")
     assert [(r.weight, r.axis, r.is_mandatory) for r in task.rubrics] == [(4, "explicit", True), (-2, "general", False)]
     bad = _write(tmp_path / "bad.jsonl", [{"prompt": "P", "rubrics": [{"weight": 1}]}])
-    with pytest.raises(TaskFileError, match=re.escape("bad.jsonl:1: field 'rubrics.0'")):
+    with pytest.raises(TaskFileError, match=re.escape("bad.jsonl:1: field 'rubrics.0.criterion' is missing")):
         import_research_rubrics(bad)
 
 
