@@ -22,13 +22,17 @@ in tokens and each term's document frequency. A query therefore runs in three ph
    hybrid mode) and reads the top ``k`` hits from the shards that hold them.
 
 tantivy-py has no way to score with injected statistics, so a shard finds its candidates with a tantivy query whose
-terms are boosted by ``weight_global / weight_local``: its score ``l`` differs from the global score ``g`` only
+terms are boosted by ``weight_global / weight_shard``: its score ``l`` differs from the global score ``g`` only
 through the mean length, and ``g ≤ R·l`` with ``R = max(1, avgdl_global / avgdl_shard)·(1 + ε)`` (ε covers float32
-rounding). The shard reads its top ``M`` by ``l``, computes ``g`` of each from the paragraph's tokens, and stops when
-the ``candidates``-th best ``g`` is above ``R`` times the ``M``-th ``l``: no unread paragraph can then enter; else it
-reads four times as many. Ties are broken by global paragraph id, as one index breaks them by document order. The
-one difference left is the order in which tantivy adds the terms' float32 scores (it varies with its traversal):
-two paragraphs whose scores agree to the last bit or two may be ordered either way, by one index as by the shards.
+rounding). The shard scores its paragraphs exactly in order of ``l``, 16 at a time, and stops when ``R·l`` of the next
+is below the ``candidates``-th best ``g``: no paragraph not yet scored can enter (it reads on past its first
+``2·candidates`` when needed). Ties are broken by global paragraph id, as one index breaks them by document order.
+The one difference left is the order in which tantivy adds the terms' float32 scores (it varies with its
+traversal): two paragraphs whose scores agree to the last bit or two may be ordered either way, by one index as by
+the shards. Filters add nothing to scores (`SearchIndex` makes them score 0).
+
+A query costs three round trips and about ``candidates`` paragraphs tokenized per shard; the shards work at once on
+Ray. Dense candidates need no statistics: the client encodes the query once and every shard ranks its own vectors.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ from tqdm.auto import tqdm
 
 from drgym.errors import ConfigError, DependencyNotInstalled, SearchIndexError
 from drgym.web.corpus import Corpus, Page, PageImage, image_file_name, url_hash
+from drgym.web.dense import DenseEncoder, export_onnx
 from drgym.web.index import (
     RankingConfig,
     SearchHit,
@@ -330,6 +335,8 @@ def build_shards(corpus: Corpus | str | Path, out: str | Path, *, n_shards: int,
         else:
             source = Path(corpus)
             name = Corpus.load(source).name
+        if dense and DenseEncoder(backend=dense_backend).backend == "onnx":
+            export_onnx()  # once, here, rather than in every worker at the same moment
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
