@@ -29,8 +29,12 @@ _NUMBER = r"-?[\d,]+(?:\.\d+)?"
 _RESULT = re.compile(r"^\d+\. \[tier (\d)\] (.*?) — (\S+) \(([^,]+), ([^)]*)\)\n\s+¶\d+: (.*)$", re.MULTILINE)
 _PAGE = re.compile(r"^## page: (.*?) — (\S+)\n\[tier (\d)\] ([^,]+), ([^;]*);.*?\n(.*?)(?=^## |^Budget left|\Z)",
                    re.MULTILINE | re.DOTALL)
-_PARAGRAPH = re.compile(r"^¶\d+: (.*)$", re.MULTILINE)
+_PARAGRAPH = re.compile(r"^¶\d+: (.*(?:\n\|.*)*)$", re.MULTILINE)  # a table's rows continue its paragraph
 _LINKS = re.compile(r"^links: (.*)$", re.MULTILINE)
+_IMAGES = re.compile(r"^images: (.*)$", re.MULTILINE)
+_CHART_ALT = re.compile(r"(?P<url>https?://\S+) \(Line chart of the (?P<label>.+?) of (?P<name>.+), \d{4}-\d{4}\)")
+_CAPTION = re.compile(r"^image (?P<url>\S+).*\n(?:shown on \S+\n)?(?:alt text: .*\n)?caption: (?P<label>[A-Z][^()]*?) of "
+                      r"(?P<name>.+?) \([^)]*\) by year: (?P<figures>.*)\.$", re.MULTILINE)
 _KIND_BY_WORD = {"company": "organisation", "person": "person", "city": "place", "product": "product",
                  "compound": "compound", "regulation": "regulation", "event": "event"}
 _KIND_BY_PLURAL = {plural: kind for kind, plural in KIND_PLURAL.items()}
@@ -112,8 +116,21 @@ class _Knowledge:
     """Kind → part url → '' (unread) or 'read'."""
     members: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     """Kind → names listed in its register index."""
+    charts: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(name, attribute key) → the chart a tier-1 register entry shows of it."""
+    analysed: set[str] = field(default_factory=set)
+    """Images asked about (analyze_image)."""
 
     def ingest(self, observation: str) -> None:
+        for chart in _CAPTION.finditer(observation):  # analyze_image's description of a chart read from tier 1
+            attribute = _LABELS_LOWER.get(chart.group("label").lower())
+            name = chart.group("name")
+            if attribute is None or self.charts.get((name, attribute.key)) != chart.group("url"):
+                continue
+            for point in chart.group("figures").split("; "):
+                year, _, value = point.partition(": ")
+                if year.isdigit():
+                    self.values[(name, attribute.key)].setdefault(int(year), _number(value))
         for tier, title, url, _domain, _date, text in _RESULT.findall(observation):
             if tier == "1" and title.endswith(" — register entry"):
                 self.entry_urls.setdefault(title.removesuffix(" — register entry"), url)
@@ -131,6 +148,10 @@ class _Knowledge:
                 for link in (links.group(1).split() if links else ()):
                     if "/archive/" in link:
                         self.archive_urls[subject] = link
+                for chart in _CHART_ALT.finditer(images.group(1) if (images := _IMAGES.search(body)) else ""):
+                    attribute = _LABELS_LOWER.get(chart.group("label").lower())
+                    if attribute is not None and chart.group("name") == subject:
+                        self.charts[(subject, attribute.key)] = chart.group("url")
             if match := _DIRECTORY_TITLE.match(title):
                 self._directory_parts(match.group("plural"), paragraphs[0] if paragraphs else "")
                 self.directory[_KIND_BY_PLURAL.get(match.group("plural"), "")][url] = "read"
@@ -208,13 +229,15 @@ class _Episode:
     knowledge: _Knowledge = field(default_factory=_Knowledge)
     wanted_urls: list[str] = field(default_factory=list)
     wanted_queries: list[str] = field(default_factory=list)
+    wanted_images: list[str] = field(default_factory=list)
     calls_left: int | None = None
     """Tool calls the budget still allows (from the last observation)."""
 
 
 class FrontierSolver:
-    """A non-LLM solver of the frontier families (puzzle, compute, aggregate, temporal) that follows the
-    environment's observations only. `act(messages)` returns tool calls or the answer."""
+    """A non-LLM solver of the frontier families (puzzle, compute, aggregate, temporal; research requests that
+    choose a supplier, assess a risk or explain a change) that follows the environment's observations only.
+    `act(messages)` returns tool calls or the answer."""
 
     def __init__(self) -> None:
         self._episode: _Episode | None = None
@@ -233,12 +256,14 @@ class FrontierSolver:
             episode.knowledge.ingest(observation)
             if budget := _BUDGET.findall(observation):
                 episode.calls_left = int(budget[-1])
-        episode.wanted_urls, episode.wanted_queries = [], []
-        if question.startswith("I am the procurement lead at "):
-            try:
-                return f"<answer>{self._supplier_memo(episode)}</answer>"
-            except _Missing:
-                return self._fetch(episode) or f"<answer>{self._supplier_memo(episode, best_effort=True)}</answer>"
+        episode.wanted_urls, episode.wanted_queries, episode.wanted_images = [], [], []
+        for prefix, memo in (("I am the procurement lead at ", self._supplier_memo),
+                             ("I am a credit analyst at ", self._risk_memo), ("I am an analyst at ", self._change_memo)):
+            if question.startswith(prefix):
+                try:
+                    return f"<answer>{memo(episode)}</answer>"
+                except _Missing:
+                    return self._fetch(episode) or f"<answer>{memo(episode, best_effort=True)}</answer>"
         try:
             answer = self._solve(episode)
         except _Missing:
@@ -258,12 +283,17 @@ class FrontierSolver:
         knowledge = episode.knowledge
         urls = [u for u in dict.fromkeys(episode.wanted_urls) if u not in knowledge.read]
         queries = [q for q in dict.fromkeys(episode.wanted_queries) if q not in knowledge.searched]
-        if not urls and not queries:
+        images = [i for i in dict.fromkeys(episode.wanted_images) if i not in knowledge.analysed]
+        if not urls and not queries and not images:
             return None
         most = _MAX_CALLS_PER_TURN if episode.calls_left is None else min(_MAX_CALLS_PER_TURN, episode.calls_left - 1)
         if most < 1:
             return None  # keep the last call for nothing: answer now
         calls = []
+        for image in images[:most]:
+            knowledge.analysed.add(image)
+            calls.append(format_tool_call("analyze_image", {"source": image, "question": "What values does the chart "
+                                                                                        "show?"}))
         while (urls or queries) and len(calls) < most:
             batch_urls, urls = urls[:_URLS_PER_CALL], urls[_URLS_PER_CALL:]
             batch_queries, queries = queries[:_QUERIES_PER_CALL], queries[_QUERIES_PER_CALL:]
@@ -299,9 +329,11 @@ class FrontierSolver:
         self._need_entry(episode, name)
         raise AssertionError  # unreachable: _need_entry raises
 
-    def values(self, episode: _Episode, name: str, attribute: Attribute, *, archive: bool = False) -> dict[int, float]:
+    def values(self, episode: _Episode, name: str, attribute: Attribute, *, archive: bool = False,
+               history: bool = False) -> dict[int, float]:
         """Every tier-1 figure of the attribute by year; reads the entry, and the archive for deep attributes or
-        when `archive` (full histories)."""
+        when `archive` (full histories). When `archive` or `history` and the text gives one figure of a charted
+        attribute, the entry's chart too."""
         knowledge = episode.knowledge
         entry = knowledge.entry_urls.get(name)
         if entry is None or entry not in knowledge.read:
@@ -313,7 +345,12 @@ class FrontierSolver:
             if archive_url is not None and archive_url not in knowledge.read:
                 episode.wanted_urls.append(archive_url)
                 raise _Missing
-        return knowledge.values.get((name, attribute.key), {})
+        figures = knowledge.values.get((name, attribute.key), {})
+        chart = knowledge.charts.get((name, attribute.key))
+        if (archive or history) and len(figures) < 2 and chart is not None and chart not in knowledge.analysed:
+            episode.wanted_images.append(chart)  # the text gives one figure: the past ones are in the chart
+            raise _Missing
+        return figures
 
     def current(self, episode: _Episode, name: str, attribute: Attribute) -> float | None:
         figures = self.values(episode, name, attribute)
@@ -439,6 +476,91 @@ class FrontierSolver:
                              "employees.")
         if qualifying:
             parts.append(f"We recommend {min(qualifying)[1]}, the lowest-priced product among those that qualify.")
+        return "\n\n".join(parts) + "\n"
+
+    def _risk_memo(self, episode: _Episode, *, best_effort: bool = False) -> str:
+        """A risk assessment under the lender's rule: the two latest figures of the company's annual revenue and
+        workforce, whether each fell, and the level the rule gives (high: both fell, moderate: one, low: neither)."""
+        match = re.match(r"I am a credit analyst at (.+?), assessing the risk of lending to (.+?)\. Our rule:",
+                         episode.question)
+        if match is None:
+            return "The request could not be read."
+        lender, company = match.groups()
+        pairs, missing = [], False
+        for key in ("revenue_musd", "employees"):
+            attribute = _attribute(key)
+            try:
+                figures = self.values(episode, company, attribute, history=True)
+            except _Missing:
+                missing = True
+                continue
+            if len(figures) >= 2:
+                pairs.append((attribute, *sorted(figures.items())[-2:]))
+        if missing and not best_effort:
+            raise _Missing
+        sources = episode.knowledge.sources
+        parts = [f"# Credit risk of {company}", "## Request",
+                 f"{lender} weighs a loan to {company} under its rule on the latest movement of the company's annual "
+                 "revenue and workforce.", "## Figures"]
+        sentences, rows, trends, falls = [], ["| Year | Metric | Value |", "| --- | --- | --- |"], [], 0
+        for attribute, (first_year, first), (last_year, last) in pairs:
+            cite = sources.get((company, attribute.key), "")
+            for year, value in ((first_year, first), (last_year, last)):
+                written = _written(value, attribute)
+                sentences.append(f"For {year}, {company} reported {written} {attribute.unit} as its {attribute.label} "
+                                 f"\\cite{{{cite}}}.")
+                rows.append(f"| {year} | {attribute.label} of {company} ({attribute.unit}) | {written} |")
+            falls += last < first
+            trends.append(f"Between {first_year} and {last_year}, the {attribute.label} of {company} "
+                          f"{'declined' if last < first else 'grew'}.")
+        parts += [" ".join(sentences), "\n".join(rows), "## Trends", *trends]
+        if len(pairs) == 2:
+            parts += ["## Verdict", f"Under the stated rule, {company} is a {('low', 'moderate', 'high')[falls]} risk."]
+        return "\n\n".join(parts) + "\n"
+
+    def _change_memo(self, episode: _Episode, *, best_effort: bool = False) -> str:
+        """Why a company's workforce moved between two years: the figures at both, and the one change of chief
+        executive or headquarters in between (from the archive record), with its year."""
+        match = re.match(r"I am an analyst at (.+?) following (.+?)\. Why did its workforce (?:fall|rise) between "
+                         r"(\d{4}) and (\d{4})\?", episode.question)
+        if match is None:
+            return "The request could not be read."
+        analyst, company, first_year, last_year = match.group(1), match.group(2), int(match.group(3)), int(match.group(4))
+        workforce = _attribute("employees")
+        try:
+            figures = self.values(episode, company, workforce, history=True)
+            changes = [(start, key, holder) for key in ("ceo", "headquarters")
+                       for start, _, holder in self.holders(episode, company, key) if first_year < start <= last_year]
+        except _Missing:
+            if not best_effort:
+                raise
+            figures, changes = episode.knowledge.values.get((company, "employees"), {}), []
+        first, last = figures.get(first_year), figures.get(last_year)
+        cite = episode.knowledge.sources.get((company, "employees"), "")
+        parts = [f"# The workforce of {company}, {first_year} to {last_year}", "## Request",
+                 f"{analyst} asked what lies behind the movement in the workforce of {company} from {first_year} to "
+                 f"{last_year}. This note sets out the headcount {company} reported in each of those years, the "
+                 "direction of the movement, and the one change in the company's leadership or location that falls "
+                 "between them, each from the company's official filings.", "## Figures"]
+        known = [(year, value) for year, value in ((first_year, first), (last_year, last)) if value is not None]
+        parts.append(" ".join(f"For {year}, {company} reported {_written(value, workforce)} employees as its workforce "
+                              f"\\cite{{{cite}}}." for year, value in known))
+        parts.append("\n".join(["| Year | Metric | Value |", "| --- | --- | --- |",
+                                *(f"| {year} | workforce of {company} (employees) | {_written(value, workforce)} |"
+                                  for year, value in known)]))
+        if first is not None and last is not None:
+            parts += ["## Trend", f"Between {first_year} and {last_year}, the workforce of {company} "
+                                  f"{'declined' if last < first else 'grew'}."]
+        if len(changes) == 1:
+            start, key, holder = changes[0]
+            archive = episode.knowledge.archive_urls.get(company) or _archive_of(episode.knowledge.entry_urls.get(company))
+            if key == "ceo":
+                explanation = (f"The turning point came in {start}, when {holder} was appointed to lead {company} as "
+                               f"its new chief executive \\cite{{{archive}}}.")
+            else:
+                explanation = (f"The turning point came in {start}, when {company} relocated its head office to "
+                               f"{holder} \\cite{{{archive}}}.")
+            parts += ["## Explanation", explanation]
         return "\n\n".join(parts) + "\n"
 
     def _latest(self, episode: _Episode, name: str, attribute: Attribute) -> tuple[int, float]:
@@ -582,6 +704,11 @@ def _holder_in(holders: list[tuple[int, int, str]], year: int) -> str | None:
 def _as_of(figures: dict[int, float], year: int, attribute: Attribute) -> str | None:
     reported = [y for y in figures if 0 < y <= year]
     return _figure(figures[max(reported)], attribute) if reported else None
+
+
+def _written(value: float, attribute: Attribute) -> str:
+    """A figure as the registers write it: thousands separated, the attribute's decimals."""
+    return f"{value:,.{attribute.decimals}f}"
 
 
 def _figure(value: float | None, attribute: Attribute) -> str | None:

@@ -54,6 +54,8 @@ DOMAINS: dict[str, tuple[int, str]] = {
     "quickwiki-mirror.info": (3, "scraper mirror"),
     "randomblogs.net": (3, "blog platform"),
 }
+_CHARTED = "revenue_musd"
+"""The attribute charts show (companies' annual revenue)."""
 _REGISTRY = {"organisation": "registry.commerce-office.gov", "person": "people.national-archive.gov",
              "place": "census.statbureau.gov", "product": "products.trade-standards.int",
              "compound": "register.chem-standards.org", "regulation": "gazette.law-council.gov",
@@ -157,6 +159,10 @@ class RenderKnobs:
     """Share of statements worded differently from the usual sentence ("Chief executive of X: Y.")."""
     max_charts: int = 24
     """Register entries of companies with 3+ revenue figures get a chart image, up to this many per world."""
+    chart_only_history: bool = False
+    """Past figures of a charted attribute appear only in the chart (its caption, read with analyze_image): the
+    register entry's table and the archive's lines leave them out, the current figure stays in text. The chart's
+    figures become statements of status ``chart`` (computation questions that need a chart)."""
     directories: bool = False
     """Render the register indexes: tier-1 pages listing every entity of a kind (companies with their sector)
     and the address of its entry, 15 to a page: what questions over all entities of a kind are researched from."""
@@ -187,7 +193,8 @@ class Statement:
     year: int
     """The year the statement attaches to the value (0: none)."""
     status: str
-    """``current``, ``history``, ``fixed``, ``relation``, ``conflict`` (fabricated) or ``outdated``."""
+    """``current``, ``history``, ``fixed``, ``relation``, ``conflict`` (fabricated), ``outdated`` or ``chart`` (a
+    figure only a chart's caption gives, `RenderKnobs.chart_only_history`)."""
 
 
 def authority_tsv() -> str:
@@ -240,6 +247,8 @@ class _Renderer:
             for key, target in entity.relations.items():
                 self.inverse[target].append((key, entity.id))
         self.low_trust_counter = 0
+        self.charted: set[str] = set()
+        """Entities whose register entry shows a chart."""
 
     def entity_pages(self, entity: Entity) -> Iterator[tuple[Page, list[Statement]]]:
         yield self.registry(entity)
@@ -319,6 +328,9 @@ class _Renderer:
             paragraphs.append(self.relation_sentence(subject, key, target=entity))
             statements.append(Statement(url, 1, subject.id, f"rel:{key}", entity.id, 0, "relation"))
         tables = []
+        images = self.chart(entity, domain)
+        if images:
+            statements += self.chart_statements(entity, url)
         for attribute in ATTRIBUTES[entity.kind]:
             if attribute.deep:
                 continue
@@ -327,7 +339,7 @@ class _Renderer:
             paragraphs.append(self.value_sentence(entity, attribute, year, value))
             statements.append(Statement(url, 1, entity.id, f"attr:{attribute.key}", format_value(value, attribute,
                                         with_unit=False), year, "current" if attribute.dated else "fixed"))
-            if attribute.dated and len(history) > 1:
+            if attribute.dated and len(history) > 1 and not self.only_in_chart(entity, attribute):
                 unit = f" ({attribute.unit})" if attribute.unit else ""
                 rows = [f"| Year | {attribute.label.capitalize()}{unit} |", "| --- | --- |"]
                 for old_year, old_value in history:
@@ -343,21 +355,34 @@ class _Renderer:
         outlinks += [registry_url(self.world.entities[t]) for t in entity.relations.values()]
         title = f"{entity.name} — register entry"
         return Page(url, domain, title, self.date(self.latest_year(entity)), 1, tuple(paragraphs),
-                    tuple(dict.fromkeys(outlinks)), images=self.chart(entity, domain)), statements
+                    tuple(dict.fromkeys(outlinks)), images=images), statements
 
     def chart(self, entity: Entity, domain: str) -> tuple[PageImage, ...]:
         """A revenue chart for companies with 3+ figures; its caption carries the figures."""
-        history = entity.attributes.get("revenue_musd", [])
+        history = entity.attributes.get(_CHARTED, [])
         if entity.kind != "organisation" or len(history) < 3 or len(self.charts) >= self.knobs.max_charts:
             return ()
-        attribute = next(a for a in ATTRIBUTES["organisation"] if a.key == "revenue_musd")
+        attribute = next(a for a in ATTRIBUTES["organisation"] if a.key == _CHARTED)
         url = f"https://{domain}/charts/{slug(entity.name)}-{slug(entity.id)}-revenue.png"
         years = tuple(y for y, _ in history)
         values = tuple(v for _, v in history)
         figures = "; ".join(f"{y}: {format_value(v, attribute, with_unit=False)}" for y, v in history)
         self.charts.append(Chart(url, f"{entity.name}: annual revenue", "USD million", years, values))
+        self.charted.add(entity.id)
         return (PageImage(url, alt=f"Line chart of the annual revenue of {entity.name}, {years[0]}-{years[-1]}",
                           caption=f"Annual revenue of {entity.name} (USD million) by year: {figures}."),)
+
+    def only_in_chart(self, entity: Entity, attribute: Attribute) -> bool:
+        """Whether the attribute's past figures are left to the entity's chart (`RenderKnobs.chart_only_history`)."""
+        return self.knobs.chart_only_history and entity.id in self.charted and attribute.key == _CHARTED
+
+    def chart_statements(self, entity: Entity, page_url: str) -> list[Statement]:
+        """The charted figures, as statements of the page showing the chart, when nothing else states them."""
+        if not self.knobs.chart_only_history:
+            return []
+        attribute = next(a for a in ATTRIBUTES["organisation"] if a.key == _CHARTED)
+        return [Statement(page_url, 1, entity.id, f"attr:{_CHARTED}", format_value(value, attribute, with_unit=False),
+                          year, "chart") for year, value in entity.attributes[_CHARTED]]
 
     def archive(self, entity: Entity) -> tuple[Page, list[Statement]]:
         url, domain = archive_url(entity), _REGISTRY[entity.kind]
@@ -372,7 +397,7 @@ class _Renderer:
                     statements.append(Statement(url, 1, entity.id, f"attr:{attribute.key}",
                                                 format_value(value, attribute, with_unit=False), year, "fixed"))
                 continue
-            for year, value in history:
+            for year, value in history[-1:] if self.only_in_chart(entity, attribute) else history:
                 paragraphs.append(f"In {year}, {entity.name} recorded {_article(attribute.label)} {attribute.label} of "
                                   f"{format_value(value, attribute)}.")
                 statements.append(Statement(url, 1, entity.id, f"attr:{attribute.key}",

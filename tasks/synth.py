@@ -25,6 +25,7 @@ from drgym.rewards.rubric import (
     StructureCheck,
 )
 from drgym.tasks.families import family_tasks
+from drgym.tasks.families.compute import chart_compute_task
 from drgym.tasks.families.constraints import nice
 from drgym.tasks.render import Statement
 from drgym.tasks.schema import Task
@@ -38,13 +39,19 @@ from drgym.tasks.world import (
     format_value,
 )
 
-__all__ = ["FAMILY_NAMES", "FactIndex", "TASKS_VERSION", "synthesise_tasks"]
+__all__ = ["CHART_COMPUTE_SHARE", "FAMILY_NAMES", "INTENT_TEMPLATES", "RISK_LEVELS", "FactIndex", "TASKS_VERSION",
+           "intent_tasks", "synthesise_tasks"]
 
-TASKS_VERSION = 7
+TASKS_VERSION = 8
 """Bump when task synthesis (questions, rubrics, gold reports) changes, so cached worlds get new tasks.
 6: superseded values, attribute names (label terms), unit scales, rivals, contrary and topic terms in the checks;
 gold reports in their own words. 7: task families (puzzle, compute, aggregate, temporal, intent), more sentence
-frames for paraphrased statements, relation histories and register indexes."""
+frames for paraphrased statements, relation histories and register indexes. 8: research requests that assess a risk
+or explain a change; computation questions that need a chart."""
+
+CHART_COMPUTE_SHARE = 0.25
+"""Share of a world's computation questions that need a chart's figure, when its charts hold figures no text states
+(`WorldSpec.chart_only_history`)."""
 
 FAMILY_NAMES = ("chain", "report", "puzzle", "compute", "aggregate", "temporal", "intent")
 """Task families a suite can mix: chain questions and compare/timeline reports (the classic suites), and the
@@ -66,6 +73,16 @@ class FactIndex:
              statuses: tuple[str, ...] = ("current", "fixed", "relation", "history")) -> list[str]:
         return sorted({s.url for s in self.by_fact.get((entity_id, key), ()) if s.tier == tier
                        and s.status in statuses and (value is None or s.value == value)})
+
+    def chart_only(self) -> dict[tuple[str, str], set[int]]:
+        """(entity id, attribute key) → the years whose figure only a chart states: no tier-1 or tier-2 text does."""
+        found: dict[tuple[str, str], set[int]] = {}
+        for (entity_id, key), statements in self.by_fact.items():
+            charted = {s.year for s in statements if s.status == "chart"}
+            if charted:
+                in_text = {s.year for s in statements if s.tier <= 2 and s.status in ("current", "history", "fixed")}
+                found[(entity_id, key.removeprefix("attr:"))] = charted - in_text
+        return found
 
     def conflict(self, entity_id: str, key: str) -> Statement | None:
         """The first low-trust statement of a fabricated value for this fact, if the web has one."""
@@ -121,6 +138,18 @@ def _family_mix(world: World, facts: FactIndex, families: Mapping[str, int], *, 
             tasks += [t.model_copy(update={"meta": {**t.meta, "family": family}}) for t in built]
         elif family == "intent":
             tasks += intent_tasks(world, facts, count, seed=seed, prefix=prefix)
+        elif family == "compute" and any((chart_only := facts.chart_only()).values()):
+            n_chart = round(count * CHART_COMPUTE_SHARE)
+            built = family_tasks(world, family, count - n_chart, seed=seed, prefix=prefix, seen_questions=seen)
+            rng = random.Random(f"drgym-chart-compute-{world.seed}-{seed}")
+            for _attempt in range(n_chart * 50):
+                if len(built) >= count:
+                    break
+                task = chart_compute_task(world, rng, f"{prefix}compute-{len(built):04d}", chart_only)
+                if task is not None and task.question not in seen:
+                    seen.add(task.question)
+                    built.append(task)
+            tasks += built
         else:
             tasks += family_tasks(world, family, count, seed=seed, prefix=prefix, seen_questions=seen)
     return tasks
@@ -555,15 +584,239 @@ def _supplier_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
                       "gold_report": report(False), "low_trust_report": report(True)})
 
 
+_UP_TERMS = ["grew", "increased", "rose", "growth"]
+_DOWN_TERMS = ["fell", "declined", "decreased", "decline"]
+_WORKFORCE_TOPIC = ["workforce", *_SYNONYMS["workforce"]]
+_REVENUE_TOPIC = ["revenue", *_SYNONYMS["revenue"]]
+RISK_LEVELS = ("low", "moderate", "high")
+"""The verdicts of a risk assessment, by how many of the company's two figures fell."""
+
+
+def _padding_rubric(world: World, companies: set[str], keep: set[str]) -> Rubric | None:
+    """A fault for naming the companies' other products and events, which do not bear on the request."""
+    padding = sorted({e.id for e in world.entities.values() if not e.twin_of and e.kind in ("product", "event")
+                      and e.relations.get("maker", e.relations.get("organiser")) in companies} - keep)
+    if not padding:
+        return None
+    return Rubric(id="padding", weight=-2, axis="faults",
+                  criterion="Pads the report with the companies' products and events, which do not bear on the request",
+                  check=CoverageCheck(entities=[world.entities[i].names for i in padding], min_fraction=0.5))
+
+
+def _memo_rubrics(kind: str) -> list[Rubric]:
+    return [Rubric(id="structure", criterion=f"Is organised in sections and includes a table of the {kind}", weight=2,
+                   axis="presentation", check=StructureCheck(min_sections=3, needs_table=True)),
+            Rubric(id="length", criterion="Is between 120 and 1,500 words long: a memo, not a dossier", weight=1,
+                   axis="presentation", check=StructureCheck(min_words=120, max_words=1500))]
+
+
+def _trend_rubric(rubric_id: str, company: Entity, label: str, first: _Fact, last: _Fact, weight: int) -> Rubric:
+    fell = float(last.value.replace(",", "")) < float(first.value.replace(",", ""))
+    topic = _REVENUE_TOPIC if label == "annual revenue" else _WORKFORCE_TOPIC
+    return Rubric(id=rubric_id, weight=weight, axis="analysis",
+                  criterion=f"Says that the {label} of {company.name} {'fell' if fell else 'rose'} between {first.year} "
+                            f"and {last.year}",
+                  check=MentionCheck(entity=company.names, terms=_DOWN_TERMS if fell else _UP_TERMS,
+                                     contrary_terms=_UP_TERMS if fell else _DOWN_TERMS, topic_terms=topic))
+
+
+def _figures_table(facts: list[_Fact], company: Entity, *, low_trust: bool) -> str:
+    rows = ["| Year | Metric | Value |", "| --- | --- | --- |"]
+    for fact in facts:
+        value = fact.conflict.value if low_trust and fact.conflict is not None else fact.value
+        rows.append(f"| {fact.year} | {fact.label} of {company.name} ({fact.unit}) | {value} |")
+    return "\n".join(rows)
+
+
+def _stated(fact: _Fact, low_trust: bool) -> float:
+    return float((fact.conflict.value if low_trust and fact.conflict is not None else fact.value).replace(",", ""))
+
+
+def _risk_task(world: World, facts: FactIndex, rng: random.Random, task_id: str) -> Task | None:
+    """A lender assesses a company under a stated rule (high risk when both its annual revenue and its workforce fell
+    between their two latest reported figures, moderate when one did, low when neither): the verdict follows from
+    four facts, each stated on a tier-1 page, the latest ones maybe contradicted on low-trust pages."""
+    revenue, employees = ATTRIBUTES["organisation"][1], ATTRIBUTES["organisation"][0]
+    wanted = rng.choice(RISK_LEVELS)
+    companies = []
+    for company in world.by_kind("organisation"):
+        if company.twin_of:
+            continue
+        falls = sum(company.attributes[a.key][-1][1] < company.attributes[a.key][-2][1] for a in (revenue, employees))
+        if RISK_LEVELS[falls] == wanted:
+            companies.append(company)
+    if not companies:
+        return None
+    company = rng.choice(sorted(companies, key=lambda e: e.id))
+    lenders = [o for o in world.by_kind("organisation") if not o.twin_of and o.id != company.id]
+    figures = [_attribute_fact(world, facts, company, attribute, weight, history_index=index)
+               for attribute in (revenue, employees) for index, weight in ((-2, 2), (-1, 3))]
+    if not lenders or not all(f.urls for f in figures):
+        return None  # every figure the verdict rests on is stated in a tier-1 page's text
+    lender = rng.choice(lenders)
+    rubrics: list[Rubric] = []
+    for number, fact in enumerate(figures):
+        rubrics += _fact_rubrics(fact, f"f{number}", with_year=True)
+    for number in (1, 3):
+        citation = _citation_rubric(figures[number], f"cite-{number}", 1)
+        if citation is not None:
+            rubrics.append(citation)
+    rubrics += [_trend_rubric("trend-revenue", company, revenue.label, figures[0], figures[1], 2),
+                _trend_rubric("trend-workforce", company, employees.label, figures[2], figures[3], 2)]
+    others = [level for level in RISK_LEVELS if level != wanted]
+    rubrics.append(Rubric(id="verdict", weight=5, axis="analysis",
+                          criterion=f"Rates lending to {company.name} a {wanted} risk, as the rule gives for these "
+                                    "figures",
+                          check=MentionCheck(entity=company.names, terms=[f"{wanted} risk"],
+                                             contrary_terms=[f"{level} risk" for level in others])))
+    if (padding := _padding_rubric(world, {company.id}, set())) is not None:
+        rubrics.append(padding)
+    rubrics += _memo_rubrics("figures")
+    question = (f"I am a credit analyst at {lender.name}, assessing the risk of lending to {company.name}. Our rule: "
+                "the risk is high if both its annual revenue and its workforce fell between their two latest reported "
+                "figures, moderate if exactly one of them fell, and low if neither fell. Write a short risk assessment "
+                "(a research report): the two latest reported figures of its annual revenue and of its workforce, "
+                "with their years; whether each rose or fell; and the risk level the rule gives. Use authoritative "
+                "sources, cite them as \\cite{url}, and include a table of the figures.")
+
+    def report(low_trust: bool) -> str:
+        parts = [f"# Credit risk of {company.name}", "## Request",
+                 f"{lender.name} weighs a loan to {company.name} under its rule on the latest movement of the "
+                 "company's annual revenue and workforce.", "## Figures",
+                 " ".join(_sentence(f, low_trust=low_trust, with_year=True) for f in figures)]
+        if not low_trust:
+            parts += [_rebuttal(f) for f in figures if f.conflict is not None]
+        parts += [_figures_table(figures, company, low_trust=low_trust), "## Trends"]
+        falls = 0
+        for first, last in ((figures[0], figures[1]), (figures[2], figures[3])):
+            fell = _stated(last, low_trust) < _stated(first, low_trust)
+            falls += fell
+            parts.append(f"Between {first.year} and {last.year}, the {first.label} of {company.name} "
+                         f"{'declined' if fell else 'grew'}.")
+        parts += ["## Verdict", f"Under the stated rule, {company.name} is a {RISK_LEVELS[falls]} risk."]
+        return "\n\n".join(parts) + "\n"
+
+    subgraph = sorted({lender.id, company.id})
+    return Task(id=task_id, kind="deep_research", question=question, rubrics=rubrics,
+                meta={"family": "intent", "template": "risk", "subgraph": subgraph, "world_seed": world.seed,
+                      "company": company.id, "verdict": wanted, "gold_report": report(False),
+                      "low_trust_report": report(True)})
+
+
+_EXPLANATION_TERMS = ["turning point", "explains", "explained by", "explanation", "because", "due to", "driven by",
+                      "accounts for", "reason"]
+"""Words that give a change as the cause: the archive's record of the change ("X took over in 2019") has none, so a
+report that pastes the history states the change but explains nothing."""
+
+
+def _change_task(world: World, facts: FactIndex, rng: random.Random, task_id: str) -> Task | None:
+    """An analyst asks why a company's workforce rose or fell between two consecutive reported years; the answer is
+    the one relation change of the company in between (a new chief executive, a headquarters move), named with its
+    year, beside the figures at both years."""
+    employees = ATTRIBUTES["organisation"][0]
+    options = []
+    for company in sorted(world.by_kind("organisation"), key=lambda e: e.id):
+        if company.twin_of or not company.relation_history:
+            continue
+        history = company.attributes[employees.key]
+        changes = [(start, key, holder) for key, holders in company.relation_history.items()
+                   for start, holder in holders if start]
+        for index in range(len(history) - 1):
+            (y1, _), (y2, _) = history[index], history[index + 1]
+            between = [change for change in changes if y1 < change[0] <= y2]
+            if len(between) == 1:
+                options.append((company, index, between[0]))
+    if not options:
+        return None
+    company, index, (change_year, key, holder_id) = rng.choice(options)
+    holder = world.entities[holder_id]
+    analysts = [o for o in world.by_kind("organisation") if not o.twin_of and o.id != company.id]
+    figures = [_attribute_fact(world, facts, company, employees, 3, history_index=i - len(company.attributes[employees.key]))
+               for i in (index, index + 1)]
+    change_urls = facts.urls(company.id, f"rel:{key}", value=holder_id)
+    if not analysts or not all(f.urls for f in figures) or not change_urls:
+        return None
+    analyst = rng.choice(analysts)
+    fell = _stated(figures[1], False) < _stated(figures[0], False)
+    rubrics: list[Rubric] = []
+    for number, fact in enumerate(figures):
+        rubrics += _fact_rubrics(fact, f"f{number}", with_year=True)
+        citation = _citation_rubric(fact, f"cite-{number}", 1)
+        if citation is not None:
+            rubrics.append(citation)
+    rubrics.append(_trend_rubric("trend", company, employees.label, figures[0], figures[1], 1))
+    what = (f"{holder.name} became its chief executive" if key == "ceo"
+            else f"it moved its headquarters to {holder.name}")
+    rubrics.append(Rubric(id="change", weight=4, axis="analysis",
+                          criterion=f"Names the change in between with its year: in {change_year}, {what}",
+                          check=FactCheck(entity=company.names, value=holder.name, numeric=False,
+                                          value_aliases=holder.aliases, context=[str(change_year)])))
+    rivals = [world.entities[o].names for _, o in company.relation_history[key] if o != holder_id]
+    rubrics.append(Rubric(id="explanation", weight=3, axis="analysis",
+                          criterion=f"Explains the change by {holder.name}'s arrival, not by another "
+                                    f"{'chief executive' if key == 'ceo' else 'city'}",
+                          check=MentionCheck(entity=holder.names, terms=_EXPLANATION_TERMS, rivals=rivals)))
+    rubrics.append(Rubric(id="cite-change", weight=1, axis="citations",
+                          criterion=f"Cites an authoritative page that records the change at {company.name}",
+                          check=CitationCheck(entity=company.names, value=holder.name, numeric=False,
+                                              urls=change_urls)))
+    if (padding := _padding_rubric(world, {company.id}, set())) is not None:
+        rubrics.append(padding)
+    rubrics += _memo_rubrics("figures")
+    y1, y2 = figures[0].year, figures[1].year
+    question = (f"I am an analyst at {analyst.name} following {company.name}. Why did its workforce "
+                f"{'fall' if fell else 'rise'} between {y1} and {y2}? Write a short research note (a report): its "
+                f"workforce in {y1} and in {y2}; whether it rose or fell; and the change at the company in between "
+                "that explains it (a new chief executive or a headquarters move: who or where, and in which year). "
+                "Use authoritative sources, cite them as \\cite{url}, and include a table of the figures.")
+
+    def report(low_trust: bool) -> str:
+        parts = [f"# The workforce of {company.name}, {y1} to {y2}", "## Request",
+                 f"{analyst.name} asked what lies behind the movement in the workforce of {company.name} from {y1} "
+                 f"to {y2}. This note sets out the headcount {company.name} reported in each of those years, the "
+                 "direction of the movement, and the one change in the company's leadership or location that falls "
+                 "between them, each from the company's official filings.", "## Figures",
+                 " ".join(_sentence(f, low_trust=low_trust, with_year=True) for f in figures)]
+        if not low_trust:
+            parts += [_rebuttal(f) for f in figures if f.conflict is not None]
+        down = _stated(figures[1], low_trust) < _stated(figures[0], low_trust)
+        parts += [_figures_table(figures, company, low_trust=low_trust), "## Trend",
+                  f"Between {y1} and {y2}, the workforce of {company.name} {'declined' if down else 'grew'}.",
+                  "## Explanation"]
+        cite = f" \\cite{{{change_urls[0]}}}"
+        if key == "ceo":
+            parts.append(f"The turning point came in {change_year}, when {holder.name} was appointed to lead "
+                         f"{company.name} as its new chief executive{cite}.")
+        else:
+            parts.append(f"The turning point came in {change_year}, when {company.name} relocated its head office to "
+                         f"{holder.name}{cite}.")
+        return "\n\n".join(parts) + "\n"
+
+    subgraph = sorted({analyst.id, company.id, holder_id})
+    return Task(id=task_id, kind="deep_research", question=question, rubrics=rubrics,
+                meta={"family": "intent", "template": "change", "subgraph": subgraph, "world_seed": world.seed,
+                      "company": company.id, "years": [y1, y2], "change": {"relation": key, "year": change_year,
+                                                                          "holder": holder_id},
+                      "gold_report": report(False), "low_trust_report": report(True)})
+
+
+INTENT_TEMPLATES = ("supplier", "risk", "change")
+"""The goals of research requests with intent, taken in turn: choose a supplier, assess a risk, explain a change."""
+_INTENT_BUILDERS = {"supplier": _supplier_task, "risk": _risk_task, "change": _change_task}
+
+
 def intent_tasks(world: World, facts: FactIndex, count: int, *, seed: int, prefix: str = "") -> list[Task]:
-    """Research requests with a persona and a goal whose recommendation follows from the facts."""
+    """Research requests with a persona and a goal (`INTENT_TEMPLATES`, in turn) whose recommendation, verdict or
+    explanation follows from the facts."""
     rng = random.Random(f"drgym-intent-{world.seed}-{seed}")
     tasks: list[Task] = []
     seen: set[str] = set()
-    for _attempt in range(count * 50):
+    for attempt in range(count * 50):
         if len(tasks) >= count:
             break
-        task = _supplier_task(world, facts, rng, f"{prefix}intent-{len(tasks):04d}")
+        # the template whose turn it is; one that cannot be built in this world gives way to the next
+        template = INTENT_TEMPLATES[(len(tasks) + attempt // 20) % len(INTENT_TEMPLATES)]
+        task = _INTENT_BUILDERS[template](world, facts, rng, f"{prefix}intent-{len(tasks):04d}")
         if task is not None and task.question not in seen:
             seen.add(task.question)
             tasks.append(task)

@@ -1,5 +1,6 @@
 """Computation questions (DrBencher style): find the values, then compute — growth rates, differences, ratios,
-sums, unit conversions and intervals, the gold figure computed by code over the graph.
+sums, unit conversions and intervals, the gold figure computed by code over the graph. Some growth and difference
+questions need a figure that only a chart states (`chart_compute_task`).
 
 The tolerance comes from the inputs' precision: each input as written is exact to half a unit of its last
 digit, and that error, carried through the formula (first-order), is added to half a unit of the decimal
@@ -9,13 +10,14 @@ places the question asks for. The answer is ``numeric_answer(value, tolerance=�
 from __future__ import annotations
 
 import random
+from collections.abc import Collection, Mapping
 
 from drgym.rewards.answer import numeric_answer
 from drgym.tasks.families.describe import entity_phrase
 from drgym.tasks.schema import Task
 from drgym.tasks.world import ATTRIBUTES, Attribute, Entity, World, format_value
 
-__all__ = ["CONVERSIONS", "OPERATIONS", "compute_task"]
+__all__ = ["CONVERSIONS", "OPERATIONS", "chart_compute_task", "compute_task"]
 
 OPERATIONS = ("growth", "difference", "ratio", "sum", "convert", "interval")
 CONVERSIONS: dict[str, tuple[str, float, float, int]] = {
@@ -44,6 +46,40 @@ def _input(entity: Entity, attribute: Attribute, year: int, value: float) -> dic
             "value": format_value(value, attribute, with_unit=False)}
 
 
+def chart_compute_task(world: World, rng: random.Random, task_id: str,
+                       chart_only: Mapping[tuple[str, str], Collection[int]]) -> Task | None:
+    """A growth or difference question with at least one input that only a chart states (its caption, read with
+    analyze_image), or None when this draw does not fit.
+
+    Args:
+        chart_only: (entity id, attribute key) → the years whose figure no text states, only a chart
+            (statements of status ``chart``; `drgym.tasks.render.RenderKnobs.chart_only_history`).
+    """
+    charted = sorted((key, years) for key, years in chart_only.items() if years)
+    if not charted:
+        return None
+    (entity_id, key), years = rng.choice(charted)
+    entity = world.entities[entity_id]
+    attribute = _attribute(entity.kind, key)
+    history = entity.attributes[key]
+    year = rng.choice(sorted(years))
+    needed = next(point for point in history if point[0] == year)
+    other = rng.choice([point for point in history if point[0] != year])
+    operation = rng.choice(("growth", "difference"))
+    builder = _growth_between if operation == "growth" else _difference_between
+    built = builder(world, rng, entity, attribute, *sorted([needed, other]))
+    if built is None:
+        return None
+    question, value, tolerance, decimals, percent, inputs, hops = built
+    chart_inputs = [i["year"] for i in inputs if i["year"] in years]
+    return Task(id=task_id, kind="deep_search", question=question,
+                answers=[numeric_answer(value, decimals=decimals + 2, tolerance=round(tolerance, decimals + 3),
+                                        percent=percent)],
+                meta={"family": "compute", "operation": operation, "value": value, "tolerance": tolerance,
+                      "inputs": inputs, "hops": hops, "world_seed": world.seed, "source": "chart",
+                      "chart_years": chart_inputs})
+
+
 def compute_task(world: World, rng: random.Random, task_id: str, *, operation: str | None = None) -> Task | None:
     """A question whose answer is computed from values the web states, or None when this draw does not fit."""
     operation = operation or rng.choice(OPERATIONS)
@@ -67,7 +103,12 @@ def _dated(entities: list[Entity]) -> list[tuple[Entity, Attribute]]:
 
 def _growth(world: World, rng: random.Random, entities: list[Entity]):
     entity, attribute = rng.choice(_dated(entities))
-    (y1, v1), (y2, v2) = sorted(rng.sample(entity.attributes[attribute.key], 2))
+    return _growth_between(world, rng, entity, attribute, *sorted(rng.sample(entity.attributes[attribute.key], 2)))
+
+
+def _growth_between(world: World, rng: random.Random, entity: Entity, attribute: Attribute,
+                    first: tuple[int, float], second: tuple[int, float]):
+    (y1, v1), (y2, v2) = first, second
     if v1 == 0:
         return None
     phrase, hops = entity_phrase(world, entity, rng)
@@ -81,7 +122,12 @@ def _growth(world: World, rng: random.Random, entities: list[Entity]):
 
 def _difference(world: World, rng: random.Random, entities: list[Entity]):
     entity, attribute = rng.choice(_dated(entities))
-    (y1, v1), (y2, v2) = sorted(rng.sample(entity.attributes[attribute.key], 2))
+    return _difference_between(world, rng, entity, attribute, *sorted(rng.sample(entity.attributes[attribute.key], 2)))
+
+
+def _difference_between(world: World, rng: random.Random, entity: Entity, attribute: Attribute,
+                        first: tuple[int, float], second: tuple[int, float]):
+    (y1, v1), (y2, v2) = first, second
     phrase, hops = entity_phrase(world, entity, rng)
     value = round(v2 - v1, attribute.decimals)
     tolerance = _half_unit(attribute)

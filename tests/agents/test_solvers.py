@@ -101,3 +101,30 @@ def test_the_chain_researcher_answers_a_question_it_cannot_parse_instead_of_rais
     report_request = [{"role": "system", "content": ""},
                       {"role": "user", "content": "I am choosing a supplier: write a research report on it."}]
     assert "batch_web_surfer" in researcher.act(report_request)
+
+
+def test_the_frontier_solver_reads_a_chart_when_the_text_gives_one_figure():
+    solver = FrontierSolver()
+    question = ("By how much did the annual revenue of the company Taquon Works change from 2018 to 2023 (the 2023 "
+                "figure minus the 2018 figure)? Give the difference in USD million.")
+    messages = [{"role": "system", "content": ""}, {"role": "user", "content": question}]
+    chart = "https://registry.commerce-office.gov/charts/taquon-works-org-00001-revenue.png"
+    observation = (
+        "## page: Taquon Works — register entry — https://registry.commerce-office.gov/entry/taquon-works-org-00001\n"
+        "[tier 1] registry.commerce-office.gov, 2023-01-01; page 1 of 1\n"
+        "¶0: Taquon Works is a company listed in the company register, operating in the agritech sector.\n"
+        "¶1: Annual revenue of Taquon Works (2023): 120.5 USD million.\n"
+        f"images: {chart} (Line chart of the annual revenue of Taquon Works, 2018-2023)\n"
+        "links: https://registry.commerce-office.gov/archive/org-00001\n"
+        "## page: Archive record org-00001 — https://registry.commerce-office.gov/archive/org-00001\n"
+        "[tier 1] registry.commerce-office.gov, 2023-01-01; page 1 of 1\n"
+        "¶0: In 2023, Taquon Works recorded an annual revenue of 120.5 USD million.\n")
+    messages += [{"role": "assistant", "content": solver.act(messages)}, {"role": "user", "content": observation}]
+    action = solver.act(messages)
+    assert '"analyze_image"' in action and chart in action
+    description = (f"image {chart} (320×208 pixels, PNG)\n"
+                   "shown on https://registry.commerce-office.gov/entry/taquon-works-org-00001\n"
+                   "alt text: Line chart of the annual revenue of Taquon Works, 2018-2023\n"
+                   "caption: Annual revenue of Taquon Works (USD million) by year: 2018: 100.0; 2023: 120.5.\n")
+    messages += [{"role": "assistant", "content": action}, {"role": "user", "content": description}]
+    assert solver.act(messages) == "<answer>20.5</answer>"
