@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from drgym.core.records import EpisodeRecord
 from drgym.tasks.schema import TaskSet
 
 __all__ = ["FilterReport", "drop_solved"]
@@ -20,16 +20,16 @@ class FilterReport:
     """Kept tasks the trajectories never attempted."""
 
 
-def drop_solved(tasks: TaskSet, trajectories: Iterable[dict[str, Any]], *,
+def drop_solved(tasks: TaskSet, records: Iterable[EpisodeRecord], *,
                 threshold: float = 1.0) -> tuple[TaskSet, FilterReport]:
     """Keeps the tasks with no finished episode whose reward reaches `threshold`."""
     solved, tried = set(), set()
-    for record in trajectories:
-        if record.get("status", "ok") != "ok":
+    for record in records:
+        if not record.is_ok:
             continue
-        tried.add(record["task_id"])
-        if record.get("reward") is not None and record["reward"] >= threshold:
-            solved.add(record["task_id"])
+        tried.add(record.task_id)
+        if record.reward >= threshold:
+            solved.add(record.task_id)
     kept = [t for t in tasks if t.id not in solved]
     report = FilterReport(kept=len(kept), dropped=len(tasks) - len(kept),
                           never_tried=sum(1 for t in kept if t.id not in tried))

@@ -5,6 +5,7 @@ import json
 from typer.testing import CliRunner
 
 from drgym.cli import app
+from drgym.core.records import EpisodeRecord
 
 runner = CliRunner()
 
@@ -84,10 +85,16 @@ def test_rollout_with_an_endpoint_policy_records_a_failure_when_the_server_is_do
 
 def test_tasks_filter_drops_what_a_policy_solved(tiny_world, tmp_path):
     runs = tmp_path / "weak.jsonl"
-    records = [{"episode_id": "a", "task_id": "ds-0000", "status": "ok", "reward": 1.0},
-               {"episode_id": "b", "task_id": "ds-0001", "status": "ok", "reward": 0.0},
-               {"episode_id": "c", "task_id": "ds-0002", "status": "failed", "reward": None}]
-    runs.write_text("".join(json.dumps(r) + "\n" for r in records))
+    records = [EpisodeRecord(episode_id=f"e{i}", index=i, env_id="drgym/DeepSearch-v0", task_id=task_id,
+                             kind="deep_search", seed=i, status=status, reward=reward)
+               for i, (task_id, status, reward) in enumerate([("ds-0000", "ok", 1.0), ("ds-0001", "ok", 0.0),
+                                                               ("ds-0002", "failed", 0.0)])]
+    runs.write_text("".join(r.line() + "\n" for r in records))
+    bad = tmp_path / "not-a-record.jsonl"
+    bad.write_text(json.dumps({"task_id": "ds-0000", "reward": 1.0}) + "\n")
+    result = runner.invoke(app, ["tasks", "filter", "--file", str(tiny_world.path / "tasks.jsonl"),
+                                 "--solved-by", str(bad), "--out", str(tmp_path / "x.jsonl")])
+    assert result.exit_code == 1 and "not-a-record.jsonl:1: field 'episode_id'" in result.output
     out = tmp_path / "hard.jsonl"
     result = runner.invoke(app, ["tasks", "filter", "--file", str(tiny_world.path / "tasks.jsonl"),
                                  "--solved-by", str(runs), "--out", str(out)])
