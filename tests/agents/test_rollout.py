@@ -178,3 +178,26 @@ def test_a_worker_that_cannot_build_its_environment_raises_the_error(tmp_path):
         rollout("drgym/DeepSearch-v0", ScriptedResearcher, n_episodes=4, n_workers=2, out=tmp_path / "x.jsonl",
                 env_kwargs={"tasks": "procedural:tinyy"}, show_progress=False)
     assert not Path(tmp_path / "x.jsonl").exists() or not list(read_trajectories(tmp_path / "x.jsonl"))
+
+
+def test_an_interrupted_run_keeps_every_finished_episode_and_resumes(tiny_world, tmp_path):
+    class CtrlCInFourthEpisode(ScriptedResearcher):
+        built = 0
+
+        def __init__(self):
+            super().__init__()
+            CtrlCInFourthEpisode.built += 1
+
+        def act(self, messages):
+            if CtrlCInFourthEpisode.built == 4:
+                raise KeyboardInterrupt
+            return super().act(messages)
+
+    out = tmp_path / "runs.jsonl"
+    kwargs = {"n_episodes": 6, "out": out, "env_kwargs": {"tasks": str(tiny_world.path)}, "show_progress": False}
+    with pytest.raises(KeyboardInterrupt):
+        rollout("drgym/DeepSearch-v0", CtrlCInFourthEpisode, **kwargs)
+    assert sorted(r["index"] for r in read_trajectories(out)) == [0, 1, 2]
+    summary = rollout("drgym/DeepSearch-v0", ScriptedResearcher, **kwargs)
+    assert summary.n_skipped == 3 and summary.n_ok == 3
+    assert sorted(r["index"] for r in read_trajectories(out)) == list(range(6))
