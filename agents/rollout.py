@@ -491,6 +491,7 @@ def _serve(connection: mp.connection.Connection, worker_args: tuple, environ: di
     # a forked worker inherits the forkserver's environment, from when it started: use the parent's of now
     os.environ.clear()
     os.environ.update(environ)
+    _small_arrow_allocations()
     try:
         worker = _Worker(*worker_args)
     except Exception as e:
@@ -508,6 +509,15 @@ def _serve(connection: mp.connection.Connection, worker_args: tuple, environ: di
         pass
     finally:
         worker.close()
+
+
+def _small_arrow_allocations() -> None:
+    """Arrow allocations go through malloc in a worker: an env allocates a few bytes through Arrow per search or
+    page read, and Arrow's default allocator (mimalloc) answers the first with a 4 MiB segment of its own, per
+    worker process."""
+    import pyarrow
+
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
