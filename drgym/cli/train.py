@@ -50,11 +50,13 @@ def reference_sft(
     epochs: Annotated[int, typer.Option()] = 3,
     lr: Annotated[float, typer.Option()] = 1e-3,
     max_len: Annotated[int, typer.Option()] = 2048,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto (a GPU when there is one)")] = "auto",
 ) -> None:
     """CPU reference SFT (plain torch; loss on assistant tokens)."""
     from drgym.train.reference.sft import SFTConfig, train_sft
 
-    path = train_sft(SFTConfig(model=str(model), data=str(data), out=str(out), epochs=epochs, lr=lr, max_len=max_len))
+    path = train_sft(SFTConfig(model=str(model), data=str(data), out=str(out), epochs=epochs, lr=lr, max_len=max_len,
+                               device=device))
     console.print(f"saved {path}", highlight=False)
 
 
@@ -76,6 +78,9 @@ def reference_ppo(
     kl_coef: Annotated[float, typer.Option()] = 0.01,
     max_new_tokens: Annotated[int, typer.Option()] = 128,
     max_length: Annotated[int, typer.Option()] = 4096,
+    lora_rank: Annotated[int, typer.Option(help="train low-rank adapters of this rank instead of the weights")] = 0,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto (a GPU when there is one)")] = "auto",
+    seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """CPU reference PPO in drgym envs (train split only), metrics in OUT/ppo_metrics.csv."""
     import gymnasium as gym
@@ -93,5 +98,29 @@ def reference_ppo(
     path = train_ppo(PPOConfig(model=str(model), labels=labels, out=str(out), iterations=iterations,
                                episodes_per_iteration=episodes_per_iteration, samples_per_task=samples_per_task,
                                actor_lr=actor_lr, actor_trainable=actor_trainable, gamma=gamma, lam=lam, kl_coef=kl_coef,
-                               max_new_tokens=max_new_tokens, max_length=max_length))
+                               max_new_tokens=max_new_tokens, max_length=max_length, lora_rank=lora_rank,
+                               device=device, seed=seed))
     console.print(f"saved {path}", highlight=False)
+
+
+@train_app.command("smoke-gpu")
+def smoke_gpu(
+    out: Annotated[Path, typer.Option(help="output folder (smoke_report.json, models, logs)")] = Path("runs/smoke-gpu"),
+    device: Annotated[str, typer.Option(help="the reference part's device: cuda, cuda:N, cpu or auto")] = "cuda",
+    openrlhf: Annotated[str, typer.Option(help="the OpenRLHF part: auto (when installed), skip, or require")] = "auto",
+    iterations: Annotated[int, typer.Option(help="reference PPO iterations")] = 2,
+    steps: Annotated[int, typer.Option(help="OpenRLHF global steps")] = 2,
+) -> None:
+    """Run first on a GPU machine: reference PPO on CUDA, then a 2-step OpenRLHF PPO (tiny random models)."""
+    from drgym.errors import ConfigError
+    from drgym.train.smoke_gpu import run_smoke
+
+    if openrlhf not in ("auto", "skip", "require"):
+        raise ConfigError(f"--openrlhf {openrlhf!r}: use auto, skip or require")
+    report = run_smoke(out, device=device, openrlhf=openrlhf, iterations=iterations, steps=steps)  # type: ignore[arg-type]
+    console.print(report.table(), highlight=False, markup=False)
+    console.print(f"report: {out / 'smoke_report.json'}", highlight=False)
+    if not report.is_ok:
+        failed = ", ".join(part.name for part in report.parts if part.status == "failed")
+        console.print(f"failed: {failed}", highlight=False)
+        raise typer.Exit(1)
