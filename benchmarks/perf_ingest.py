@@ -32,7 +32,7 @@ from pathlib import Path
 
 import trafilatura
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
                                                                "starts workers above 50 pages per worker")
     parser.add_argument("--workers", type=int, default=None, help="processes for the all-cores rows (default all)")
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=max(Console().width, 120))  # the table's rows stay one line each
     workers = args.workers or len(os.sched_getaffinity(0))
     base = args.base_url if args.base_url.endswith("/") else args.base_url + "/"
     rows: list[tuple[str, str, str]] = []
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
                     raise RuntimeError(f"ingest {label} accounted for {len(corpus)} pages of {n}: {report.summary()}")
 
     load = os.getloadavg()
-    table = Table("path", "pages/s (wall)", "pages/CPU-s", "vs trafilatura (CPU)",
+    table = Table(Column("path", no_wrap=True), "pages/s (wall)", "pages/CPU-s", "vs trafilatura (CPU)",
                   title=f"drgym ingest speed, {n} pages ({megabytes:.1f} MB HTML); load {load[0]:.2f} {load[1]:.2f} "
                         f"{load[2]:.2f} on {os.cpu_count()} CPUs", title_justify="left")
     for label, wall_s, cpu_s in measured:
