@@ -178,8 +178,9 @@ def _target(value: str) -> float | None:
     return numbers[0].value if numbers else None
 
 
-@dataclass(frozen=True)
-class _Unit:
+class _Unit(NamedTuple):
+    """A paragraph or a table row, split into sentences."""
+
     text: str
     """The unit with citations and urls blanked out (same length), so "org-00069" in a url is no figure."""
     sentences: tuple[tuple[int, int], ...]
@@ -203,7 +204,24 @@ def _blank_citations(text: str) -> str:
 def attach_citations(text: str) -> str:
     """Moves citation markers written after a sentence's full stop ("… 12.3. \\cite{u}") before it, where they
     belong to that sentence rather than starting the next one."""
+    if not _citation_after_stop(text):
+        return text
     return _CITATION_AFTER_STOP.sub(_citations_first, text)
+
+
+def _citation_after_stop(text: str) -> bool:
+    """Whether a citation mark follows a full stop (after spaces or tabs): what every match of
+    `_CITATION_AFTER_STOP` starts with. Looked for from the marks, which are rare, not from the stops."""
+    for mark in ("\\cite{", "["):
+        at = text.find(mark)
+        while at != -1:
+            before = at - 1
+            while before >= 0 and text[before] in " \t":
+                before -= 1
+            if before >= 0 and text[before] in ".!?" and (mark != "[" or text[at + 1:at + 2].isdecimal()):
+                return True
+            at = text.find(mark, at + 1)
+    return False
 
 
 def _citations_first(match: re.Match) -> str:
@@ -257,10 +275,10 @@ _Occurrences = tuple[list[tuple[_Unit, tuple[int, int]]], list[tuple[_Unit, tupl
 class ReportAnalysis:
     """A report read once for all the checks on it; `evaluate_check` takes one in place of the text.
 
-    The report is split into units, sentences and references once; entity mentions, figures, refutation cues
-    and where a value is stated are worked out when a check first asks and shared with every later check (a
-    task's rubrics name the same entities and figures many times over). Results are those of reading the text
-    afresh for each check.
+    The report is split into units, sentences and references once; entity mentions, the figures near each
+    entity, refutation cues and headings are worked out when a check first asks and shared with every later
+    check (a task's rubrics name the same entities and figures many times over). Results are those of reading
+    the text afresh for each check.
 
     Example:
         >>> analysis = analyse_report("Zewo reported revenue of 12.3 USD million in 2023.")
@@ -280,7 +298,6 @@ class ReportAnalysis:
         self._refuted: dict[str, bool] = {}
         self._sentence_refuted: dict[tuple[int, int, int], bool] = {}
         self._unit_refuted: dict[int, bool] = {}
-        self._occurrences: dict[tuple, _Occurrences] = {}
         self._structure: tuple[int, bool, int] | None = None
 
     def mentions(self, names: Sequence[str]) -> tuple[list[tuple[int, int]], ...]:
@@ -450,13 +467,7 @@ def _value_spans(analysis: ReportAnalysis, entity: Sequence[str], value: str, nu
 def _occurrences(analysis: ReportAnalysis, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float,
                  window: int, context: Sequence[str] = (), aliases: Sequence[str] = (),
                  label_terms: Sequence[str] = (), unit_scale: float = 1.0) -> _Occurrences:
-    """Where the value is written near the entity: (stated as fact, refuted or hedged), as (unit, sentence)
-    (shared: do not modify)."""
-    key = (tuple(entity), value, numeric, tolerance, window, tuple(context), tuple(aliases), tuple(label_terms),
-           unit_scale)
-    found = analysis._occurrences.get(key)
-    if found is not None:
-        return found
+    """Where the value is written near the entity: (stated as fact, refuted or hedged), as (unit, sentence)."""
     stated, refuted = [], []
     entity_mentions = analysis.mentions(entity)
     for index, start, end in _value_spans(analysis, entity, value, numeric, tolerance, aliases, unit_scale):
@@ -476,8 +487,7 @@ def _occurrences(analysis: ReportAnalysis, entity: Sequence[str], value: str, *,
         if context and not all(word.lower() in nearby for word in context):
             continue
         stated.append((unit, sentence))
-    found = analysis._occurrences[key] = (stated, refuted)
-    return found
+    return stated, refuted
 
 
 def _names_attribute(unit: _Unit, sentence: tuple[int, int], position: int, terms: Sequence[str]) -> bool:
@@ -501,14 +511,11 @@ def _stated(analysis: ReportAnalysis, entity: Sequence[str], value: str, *, nume
                         context=context, aliases=aliases, label_terms=label_terms, unit_scale=unit_scale)[0]
 
 
-def _stated_as_current(analysis: ReportAnalysis, entity: Sequence[str], value: str, years: set[int], *,
-                       tolerance: float, window: int, label_terms: Sequence[str] = (),
-                       unit_scale: float = 1.0) -> list[tuple[_Unit, tuple[int, int]]]:
-    """Places a superseded value is stated as fact without one of its `years` or a past marker in the sentence (and, with
-    `label_terms`, where the attribute is named)."""
+def _as_current(stated: list[tuple[_Unit, tuple[int, int]]], years: set[int]) -> list[tuple[_Unit, tuple[int, int]]]:
+    """The places a superseded value is `stated` as fact without one of its `years` or a past marker in the
+    sentence."""
     found = []
-    for unit, (start, end) in _stated(analysis, entity, value, numeric=True, tolerance=tolerance, window=window,
-                                      label_terms=label_terms, unit_scale=unit_scale):
+    for unit, (start, end) in stated:
         sentence = unit.text[start:end]
         if not any(str(year) in sentence for year in years) and not _PAST_MARKER.search(sentence):
             found.append((unit, (start, end)))
@@ -601,12 +608,14 @@ def evaluate_check(check, report: str | ReportAnalysis) -> CheckResult:
             old = _target(old_value)
             if current is None or old is None or abs(old - current) <= 2 * check.tolerance * abs(current):
                 continue
+            stated_old = _stated(analysis, check.entity, old_value, numeric=True, tolerance=check.tolerance,
+                                 window=check.window, label_terms=check.label_terms, unit_scale=check.unit_scale)
+            if not stated_old:
+                continue
             # history values within the tolerance of each other are one figure: any of their years dates it
             years = {other_year for other_value, other_year in check.superseded
                      if (other := _target(other_value)) is not None and abs(other - old) <= 2 * check.tolerance * abs(old)}
-            as_current = _stated_as_current(analysis, check.entity, old_value, years | {year},
-                                            tolerance=check.tolerance, window=check.window,
-                                            label_terms=check.label_terms, unit_scale=check.unit_scale)
+            as_current = _as_current(stated_old, years | {year})
             if as_current:
                 unit, (start, end) = as_current[0]
                 return CheckResult("not_satisfied", f"states the {year} value {old_value} as current: "

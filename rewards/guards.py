@@ -57,10 +57,10 @@ def _pastes(sentence: str, criteria: Sequence[str]) -> bool:
     return _pastes_one_of(sentence, *_paste_targets(tuple(criteria)))
 
 
-def _pastes_one_of(sentence: str, verbs: tuple[str, ...], targets: tuple[tuple[str, tuple[frozenset[str], ...]], ...]
-                   ) -> bool:
+def _pastes_one_of(sentence: str, verbs: tuple[re.Pattern, ...],
+                   targets: tuple[tuple[str, tuple[frozenset[str], ...]], ...]) -> bool:
     lowered = sentence.lower()
-    if not any(verb in lowered for verb in verbs):  # a criterion's verb is a word of the sentence, so a substring
+    if not any(verb.search(lowered) for verb in verbs):  # a criterion's verb must be a word of the sentence
         return False
     words = set(_WORD.findall(lowered))
     if len(words) < 4:
@@ -76,14 +76,23 @@ def _criterion_tokens(criterion: str) -> tuple[str, frozenset[str]]:
 
 @lru_cache(maxsize=1024)
 def _paste_targets(criteria: tuple[str, ...]
-                   ) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[frozenset[str], ...]], ...]]:
-    """The distinct leading verbs of the criteria, and for each the words of the criteria it leads (a task's
-    criteria are looked at once, not once per sentence)."""
+                   ) -> tuple[tuple[re.Pattern, ...], tuple[tuple[str, tuple[frozenset[str], ...]], ...]]:
+    """The criteria's leading verbs, each as a pattern that finds it as a whole word, and for each verb the words
+    of the criteria it leads (a task's criteria are looked at once, not once per sentence). A verb that is not
+    one word ("States:") is never a word of a sentence, and its criteria can never be pasted."""
     by_verb: dict[str, list[frozenset[str]]] = {}
     for verb, wanted in map(_criterion_tokens, criteria):
-        if wanted:
+        if wanted and _ONE_WORD.fullmatch(verb):
             by_verb.setdefault(verb, []).append(wanted)
-    return tuple(by_verb), tuple((verb, tuple(wanted)) for verb, wanted in by_verb.items())
+    return tuple(map(_whole_word, by_verb)), tuple((verb, tuple(wanted)) for verb, wanted in by_verb.items())
+
+
+_ONE_WORD = re.compile(r"\w+")
+
+
+def _whole_word(word: str) -> re.Pattern:
+    # the word first, so that the search runs as a plain substring search; then no word character on either side
+    return re.compile(f"{re.escape(word)}(?<!\\w.{{{len(word)}}})(?!\\w)")
 
 
 # -- what a reader sees ------------------------------------------------------------------------------------

@@ -44,7 +44,8 @@ from drgym.rewards.rubric import (
 from drgym.rewards.scoring import RubricVerdict
 
 __all__ = ["COPY_BUDGET_SHARE", "COPY_BUDGET_WORDS", "CHECK_FAULTS", "COPY_COVERAGE", "INTEGRITY_CHECKS", "IntegrityReport", "MAX_JUDGED_WORDS",
-           "MAX_OFF_TASK_SHARE", "PENALTY_SHARE", "audit_report", "integrity_verdicts", "words_needed"]
+           "MAX_OFF_TASK_SHARE", "PENALTY_SHARE", "TaskVocabulary", "audit_report", "integrity_verdicts",
+           "task_vocabulary", "words_needed"]
 
 MIN_COPY_WORDS = 6
 COPY_COVERAGE = 0.7
@@ -117,6 +118,24 @@ class IntegrityReport:
 def words_needed(rubrics: Sequence[Rubric]) -> int:
     """The most words a report on these rubrics needs (beyond it, length is padding)."""
     return max(MIN_WORDS_ALLOWED, WORDS_PER_RUBRIC * sum(r.weight > 0 for r in rubrics))
+
+
+@dataclass(frozen=True)
+class TaskVocabulary:
+    """What a task's rubrics name, for the relevance and copying checks (`task_vocabulary`)."""
+
+    names: tuple[str, ...]
+    """The entities' and values' names, lowercased, longest first."""
+    figures: frozenset[str]
+    """The figures the task knows, digits only."""
+    words: frozenset[str]
+    """The words of its names, attributes and terms."""
+
+
+def task_vocabulary(rubrics: Sequence[Rubric]) -> TaskVocabulary:
+    """The `TaskVocabulary` of a task's rubrics (a judge may keep it for the task's later reports)."""
+    names, figures, words = _task_vocabulary(rubrics)
+    return TaskVocabulary(tuple(names), frozenset(figures), frozenset(words))
 
 
 def _task_vocabulary(rubrics: Sequence[Rubric]) -> tuple[list[str], set[str], set[str]]:
@@ -198,9 +217,10 @@ def _is_copied(words: list[str], source: ParagraphSource) -> bool:
     return False
 
 
-def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSource | None = None
-                 ) -> IntegrityReport:
-    """Runs the integrity checks on a report's visible text (see the module docstring)."""
+def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSource | None = None,
+                 vocabulary: TaskVocabulary | None = None) -> IntegrityReport:
+    """Runs the integrity checks on a report's visible text (see the module docstring); `vocabulary` is
+    `task_vocabulary(rubrics)` when the caller has it already."""
     result = IntegrityReport()
     result.words = count_words(visible)
     result.words_allowed = words_needed(rubrics)
@@ -211,8 +231,10 @@ def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSo
     if result.words > result.words_allowed:
         result.faults["length"] = (f"{result.words:,} words where the task needs at most "
                                    f"{result.words_allowed:,}")
-    names, figures, vocabulary = _task_vocabulary(rubrics)
-    any_name = _any_name(tuple(names))
+    if vocabulary is None:
+        vocabulary = task_vocabulary(rubrics)
+    names, figures = vocabulary.names, vocabulary.figures
+    any_name = _any_name(names)
     units = _units(text)
     copied_units: list[str] = []
     prose_words = 0
@@ -229,7 +251,7 @@ def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSo
             names_task = any_name is not None and any_name.search(lowered) is not None
             if not names_task and not any(_digits(f) in figures for f in _FIGURE.findall(claim)):
                 result.off_task_words += n_words
-        if (words is not None and n_words >= MIN_COPY_WORDS and not _states_one_fact(words, vocabulary)
+        if (words is not None and n_words >= MIN_COPY_WORDS and not _states_one_fact(words, vocabulary.words)
                 and _is_copied(words, source)):
             result.copied_words += n_words
             copied_units.append(unit)

@@ -12,13 +12,17 @@ from drgym.rewards.integrity import (
     INTEGRITY_CHECKS,
     PENALTY_SHARE,
     ParagraphSource,
+    TaskVocabulary,
     audit_report,
     integrity_verdicts,
+    task_vocabulary,
 )
 from drgym.rewards.rubric import CitationCheck, Rubric
 from drgym.rewards.scoring import Grade, RubricVerdict, ScoringMode, score_verdicts
 
 __all__ = ["DeterministicJudge"]
+
+_KEPT_VOCABULARIES = 4096
 
 
 class DeterministicJudge:
@@ -32,6 +36,20 @@ class DeterministicJudge:
 
     def __init__(self, *, mode: ScoringMode = "binary") -> None:
         self.mode = mode
+        # what each task's rubrics name, kept per rubric objects (held, so their ids stay theirs)
+        self._vocabularies: dict[tuple[int, ...], tuple[tuple[Rubric, ...], TaskVocabulary]] = {}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_vocabularies": {}}  # a copy sent to a worker rebuilds what it needs
+
+    def _vocabulary(self, rubrics: Sequence[Rubric]) -> TaskVocabulary:
+        key = tuple(map(id, rubrics))
+        entry = self._vocabularies.get(key)
+        if entry is None:
+            if len(self._vocabularies) >= _KEPT_VOCABULARIES:
+                self._vocabularies.pop(next(iter(self._vocabularies)))
+            entry = self._vocabularies[key] = (tuple(rubrics), task_vocabulary(rubrics))
+        return entry[1]
 
     def grade(self, rubrics: Sequence[Rubric], report: str, *,
               retrieved_urls: Collection[str] | None = None, sources: ParagraphSource | None = None) -> Grade:
@@ -45,7 +63,8 @@ class DeterministicJudge:
             sources: the corpus's search index; when given, sentences that reproduce corpus paragraphs beyond a
                 quotation budget satisfy no rubric and fire the copying fault (`drgym.rewards.integrity`).
         """
-        audit = audit_report(clean_report(report, [r.criterion for r in rubrics]), rubrics, source=sources)
+        audit = audit_report(clean_report(report, [r.criterion for r in rubrics]), rubrics, source=sources,
+                             vocabulary=self._vocabulary(rubrics))
         analysis = ReportAnalysis(audit.judged_text)  # read once, shared by every check
         verdicts = []
         for rubric in rubrics:
