@@ -41,6 +41,7 @@ from drgym.tasks.schema import Task, TaskSet
 from drgym.tasks.suites import DEFAULT_SUITE, SUITES, resolve_tasks
 from drgym.web.corpus import Corpus
 from drgym.web.index import SearchIndex
+from drgym.web.protocol import Web
 
 __all__ = ["DEFAULT_TOOLS", "SYSTEM_PROMPTS", "DeepResearchEnv", "DeepSearchEnv", "ResearchEnv", "UnicodeText"]
 
@@ -268,8 +269,8 @@ class ResearchEnv(gym.Env[str, str]):
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
         self._close_episode()
         self._episode += 1
-        if hasattr(self.index, "start_episode"):  # the live web: one cassette per (task, seed)
-            self.index.start_episode(f"{task.id}-seed{seed}" if seed is not None else f"{task.id}-ep{self._episode}")
+        # the live web opens one cassette per (task, seed); an offline index keeps no per-episode state
+        self.index.start_episode(f"{task.id}-seed{seed}" if seed is not None else f"{task.id}-ep{self._episode}")
         # mkdtemp: unique even when envs share a workspace_root or a crashed run left its folders behind
         self.workspace_root.mkdir(parents=True, exist_ok=True)
         workspace = Path(tempfile.mkdtemp(prefix=f"episode-{self._episode:05d}-", dir=self.workspace_root))
@@ -358,8 +359,7 @@ class ResearchEnv(gym.Env[str, str]):
 
     def close(self) -> None:
         self._close_episode()
-        if hasattr(self.index, "finish_episode"):
-            self.index.finish_episode()
+        self.index.finish_episode()
         _release(self._resources)
         super().close()
 
@@ -633,7 +633,7 @@ def _resolve_tasks_and_web(tasks, web) -> tuple[TaskSet, SearchIndex]:
     else:
         raise ConfigError(f"tasks must be a TaskSet, a task file path or a suite name, got {type(tasks).__name__}")
     web = named if web is None else web
-    if isinstance(web, SearchIndex):
+    if isinstance(web, (SearchIndex, Web)):  # an index, or any web with the protocol's search, pages and episodes
         return task_set, web
     if isinstance(web, ProceduralWorld):
         return task_set, web.index

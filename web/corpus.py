@@ -202,6 +202,10 @@ class Corpus:
         row = self.row_of(url)
         return None if row is None else self.page_at(row)
 
+    def fetch(self, url: str) -> Page | None:
+        """The page an agent asks for: on an offline corpus, `get` (the `drgym.web.protocol.WebCorpus` interface)."""
+        return self.get(url)
+
     def page_at(self, row: int) -> Page:
         return _page({name: self.column(name)[row].as_py() for name in _SCHEMA.names})
 

@@ -243,6 +243,14 @@ class SearchIndex:
                    np.load(path / "para_idx.npy", mmap_mode="r"), dense_vectors=vectors, path=path,
                    ranking=ranking, doc_is_pid=bool(meta.get("doc_is_pid")))
 
+    # -- episodes (the drgym.web.protocol.Web interface) ----------------------------------------------------
+
+    def start_episode(self, name: str) -> None:
+        """An episode begins: an offline index keeps no per-episode state (the live web opens a cassette)."""
+
+    def finish_episode(self) -> None:
+        """An episode ends: nothing to close offline."""
+
     # -- search ---------------------------------------------------------------------------------------
 
     def search(self, query: str, k: int = 10, *, mode: Literal["bm25", "hybrid"] = "bm25",

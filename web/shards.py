@@ -463,6 +463,10 @@ class ShardedCorpus:
     def get(self, url: str) -> Page | None:
         return self._transport.one(url_hash(url) % len(self._transport.shards), "page", url)
 
+    def fetch(self, url: str) -> Page | None:
+        """The page an agent asks for: `get` (the `drgym.web.protocol.WebCorpus` interface)."""
+        return self.get(url)
+
     def page(self, url: str) -> Page:
         page = self.get(url)
         if page is None:

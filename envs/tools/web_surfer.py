@@ -85,9 +85,8 @@ class BatchWebSurfer(Tool):
         return "\n".join(lines)
 
     def _read(self, url: str, find: str | None, page_number: int, state: EpisodeState) -> str:
-        fetch = getattr(self.index.corpus, "fetch", None)  # the live web reads pages on demand
         try:
-            page = fetch(url) if fetch is not None else self.index.corpus.get(url)
+            page = self.index.corpus.fetch(url)  # the live web downloads it, an offline corpus looks it up
         except LiveWebError as e:
             return f"## page: {url}\nerror: {e}"
         if page is None:

@@ -188,3 +188,36 @@ def test_the_llm_judge_never_shows_the_model_a_citation_of_an_unread_page(tmp_pa
             retrieved_urls={"https://port.gov/a"})
     assert "https://port.gov/a" in bodies[0]
     assert "blog.example" not in bodies[0] and "[unread source]" in bodies[0]
+
+
+def test_offline_live_and_user_webs_share_one_protocol(tiny_world):
+    from drgym.agents import ScriptedResearcher
+    from drgym.web.live.web import LiveWeb
+    from drgym.web.protocol import Web, WebCorpus
+
+    index = tiny_world.index
+    assert isinstance(index, Web) and isinstance(index.corpus, WebCorpus)
+    assert isinstance(LiveWeb({"mode": "replay", "cassette_dir": "unused"}), Web)
+
+    class CountingWeb:  # a user's web: delegates to the offline index and counts episodes
+        def __init__(self):
+            self.corpus, self.episodes = index.corpus, []
+
+        def search(self, query, k=10, **options):
+            return index.search(query, k, **options)
+
+        def start_episode(self, name):
+            self.episodes.append(name)
+
+        def finish_episode(self):
+            self.episodes.append("end")
+
+    web = CountingWeb()
+    env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web=web)
+    _, info = env.reset(seed=4)
+    policy, done = ScriptedResearcher(), False
+    while not done:
+        _, reward, terminated, truncated, info = env.step(policy.act(info["messages"]))
+        done = terminated or truncated
+    env.close()
+    assert web.episodes[0].endswith("-seed4") and web.episodes[-1] == "end" and reward == 1.0
