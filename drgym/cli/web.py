@@ -30,12 +30,13 @@ def hits_table(query: str, hits) -> Table:
 
 
 def load_index(corpus: Path | None, suite: str | None):
-    from drgym.tasks.suites import DEFAULT_SUITE, load_suite
-    from drgym.web.corpus import Corpus
-    from drgym.web.index import SearchIndex
+    if corpus is not None:  # the task layer (worlds, suites) is not imported for a corpus of one's own
+        from drgym.web.corpus import Corpus
+        from drgym.web.index import SearchIndex
 
-    if corpus is not None:
         return SearchIndex.load(corpus / "index", Corpus.load(corpus))
+    from drgym.tasks.suites import DEFAULT_SUITE, load_suite
+
     return load_suite(suite or DEFAULT_SUITE).index
 
 
