@@ -305,6 +305,8 @@ class _Blocks:
             self._table(element, depth)
         elif _is_footnote(element) and element.find(".//aside") is None:
             self.add("text", _footnote_text(element))
+        elif "admonition" in (element.get("class") or "").split():
+            self._admonition(element, depth)
         else:
             self.flush()
             self.walk_children(element, depth)
@@ -315,6 +317,22 @@ class _Blocks:
         sub.walk_children(element, depth)
         sub.flush()
         return sub.blocks
+
+    def _admonition(self, element: lxml.html.HtmlElement, depth: int) -> None:
+        """A note box (Sphinx, MkDocs: ``<p class="admonition-title">Note</p>`` then its text): 'Note: text'."""
+        self.flush()
+        blocks = self._sub_blocks(element, depth)
+        first = next((child for child in element if isinstance(child.tag, str)), None)
+        has_title = first is not None and "admonition-title" in (first.get("class") or "").split()
+        if has_title and len(blocks) >= 2 and blocks[0][0] == "text" and len(blocks[0][1]) <= 60 \
+                and blocks[1][0] in ("text", "rows"):
+            title, (kind, text) = blocks[0][1], blocks[1]
+            if kind == "text":
+                merged = ("text", f"{title} {text}" if title.endswith(":") else f"{title}: {text}")
+            else:
+                merged = ("rows", f"{title}\n{text}")
+            blocks = [merged, *blocks[2:]]
+        self.blocks.extend(blocks)
 
     def _list(self, element: lxml.html.HtmlElement, depth: int) -> None:
         lines: list[str] = []
@@ -367,23 +385,27 @@ class _Blocks:
             if lines:
                 self.blocks.append(("rows", "\n".join(lines)))
             return
-        term = None  # a field name ("Parameters:", "Return type:") opens its value's first block
+        # A term opens its definition's first block, so that a hit on it shows what it means: a field name
+        # ("Return type:") on the value's line, a name or signature on the line above its description.
+        terms: list[str] = []
         for tag, blocks in entries:
-            if tag == "dt" and len(blocks) == 1 and blocks[0][0] == "text" and blocks[0][1].endswith(":") \
-                    and len(blocks[0][1]) <= 60:
-                if term is not None:
-                    self.blocks.append(("text", term))
-                term = blocks[0][1]
+            if tag == "dt" and len(blocks) == 1 and blocks[0][0] == "text" and len(blocks[0][1]) <= 300:
+                terms.append(blocks[0][1])
                 continue
-            if term is not None and tag == "dd" and blocks and blocks[0][0] in ("text", "rows"):
+            if terms and tag == "dd" and blocks and blocks[0][0] in ("text", "rows"):
                 kind, text = blocks[0]
-                blocks = [(kind, f"{term} {text}" if kind == "text" else f"{term}\n{text}"), *blocks[1:]]
-            elif term is not None:
-                self.blocks.append(("text", term))
-            term = None
+                if len(terms) == 1 and terms[0].endswith(":") and len(terms[0]) <= 60:
+                    blocks = [(kind, f"{terms[0]} {text}" if kind == "text" else f"{terms[0]}\n{text}"), *blocks[1:]]
+                    terms = []
+                elif sum(len(t) + 1 for t in terms) + len(text) <= self.max_chars:
+                    blocks = [("rows", "\n".join([*terms, text])), *blocks[1:]]
+                    terms = []
+            if terms:
+                self.blocks.append(("rows" if len(terms) > 1 else "text", "\n".join(terms)))
+                terms = []
             self.blocks.extend(blocks)
-        if term is not None:
-            self.blocks.append(("text", term))
+        if terms:
+            self.blocks.append(("rows" if len(terms) > 1 else "text", "\n".join(terms)))
 
     def _table(self, element: lxml.html.HtmlElement, depth: int) -> None:
         rows = [row for row in element.iter("tr") if not _is_dropped(row)]

@@ -160,6 +160,7 @@ def test_paragraphs_are_rebuilt_from_blocks(tmp_path):
         "a valid configuration.",
         "A minimal file sets the project name and the output folder[1]:",
         'project = "Harbour reports"\noutput = "build/"\n\ndef setup(app):\n    app.connect("ready", print)',
+        "Note: Paths in the file are relative to the file itself.",  # a note box's title opens its text
         "Options",
         'Name | Default | Meaning\nproject | "" | Name shown on every page.\noutput | "_build" | Folder the reports '
         "are written to.",
@@ -168,9 +169,9 @@ def test_paragraphs_are_rebuilt_from_blocks(tmp_path):
     )
     api = corpus.page(BASE + "api.html")
     assert api.paragraphs[1:] == (
-        "demo.build(source, out)", "Builds the reports of source into the folder out.",
+        "demo.build(source, out)\nBuilds the reports of source into the folder out.",  # a name opens its definition
         "Parameters: source – the configuration file.\nReturn type: None",  # a field list of short values
-        "demo.render(page)", "Renders one page.",
+        "demo.render(page)\nRenders one page.",
         "Parameters:\n- page (str) – the page name.\n- strict (bool) – fail on a missing reference.",
         "Return type: str",  # a field name stays with its value
         "See the options.")
