@@ -25,11 +25,9 @@ from drgym.envs.budget import Budget, BudgetTracker, PriceTable
 from drgym.envs.history import MessageHistory
 from drgym.envs.noise import NoiseConfig, failure_text, inject
 from drgym.envs.tools.base import DEFAULT_WORKSPACE_QUOTA_MB, EpisodeState, Tool, ToolError
-from drgym.envs.tools.file import MAX_FILE_BYTES, FileTool, resolve_workspace_path
-from drgym.envs.tools.image import AnalyzeImage, VisionBackend
-from drgym.envs.tools.shell import ShellTool
-from drgym.envs.tools.todo import Todo
-from drgym.envs.tools.web_surfer import BatchWebSurfer
+from drgym.envs.tools.file import MAX_FILE_BYTES, resolve_workspace_path
+from drgym.envs.tools.image import VisionBackend
+from drgym.envs.tools.registry import DEFAULT_TOOLS, ToolContext, build_tools
 from drgym.errors import ConfigError, NoTasksError
 from drgym.rewards.answer import match_answer
 from drgym.rewards.citations import check_citations
@@ -47,7 +45,6 @@ __all__ = ["DEFAULT_TOOLS", "SYSTEM_PROMPTS", "DeepResearchEnv", "DeepSearchEnv"
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TOOLS = ("batch_web_surfer", "todo", "file", "analyze_image")
 """Always on; `shell` joins them when bubblewrap and tmux are installed."""
 MAX_TEXT_CHARS = MAX_ACTION_CHARS
 """Longest action and longest observation (the spaces' `max_length`); longer observations are cut to fit."""
@@ -218,7 +215,7 @@ class ResearchEnv(gym.Env[str, str]):
             raise ConfigError(f"workspace_quota_mb must be a positive whole number of megabytes, got "
                               f"{workspace_quota_mb!r}")
         self.workspace_quota_mb = workspace_quota_mb
-        self.tools = _build_tools(tools, self.index, vision, tuple(unsearchable))
+        self.tools = build_tools(tools, ToolContext(web=self.index, vision=vision, unsearchable=tuple(unsearchable)))
         self.workspace_root = Path(workspace_root) if workspace_root else Path(tempfile.mkdtemp(prefix="drgym-"))
         self.workspace_root.mkdir(parents=True, exist_ok=True)
         self._resources = _Resources(tools=self.tools, root=self.workspace_root, owns_root=workspace_root is None)
@@ -581,29 +578,6 @@ def _build_judge(judge, config) -> Judge:
         return LLMJudge(config if isinstance(config, LLMJudgeConfig) else LLMJudgeConfig(**config))
     raise ConfigError(f"judge must be 'deterministic', 'llm' or an object with drgym.rewards.protocol.Judge's grade "
                       f"method, got {judge!r}")
-
-
-def _build_tools(names, index: SearchIndex, vision: VisionBackend | None,
-                 unsearchable: tuple[str, ...] = ()) -> dict[str, Tool]:
-    factories = {"batch_web_surfer": lambda: BatchWebSurfer(index, unsearchable=unsearchable), "todo": Todo,
-                 "file": FileTool,
-                 "shell": ShellTool, "analyze_image": lambda: AnalyzeImage(index.corpus, vision)}
-    if names is None:
-        names = list(DEFAULT_TOOLS)
-        if shutil.which("bwrap") and shutil.which("tmux"):
-            names.append("shell")
-        else:
-            logger.warning("the shell tool is left out: it needs bubblewrap and tmux "
-                           "(sudo apt-get install bubblewrap tmux)")
-    names = list(names)
-    tools = {}
-    for name in names:
-        if name not in factories:
-            close = difflib.get_close_matches(name, factories, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown tool {name!r}.{hint} Available: {', '.join(factories)}")
-        tools[name] = factories[name]()
-    return tools
 
 
 def _live_tasks_and_web(tasks, live) -> tuple[TaskSet, Any]:

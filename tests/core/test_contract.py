@@ -18,6 +18,7 @@ import drgym
 from drgym.core.chat_client import ChatClient, ChatEndpoint
 from drgym.core.kinds import ENV_IDS, TASK_KINDS, env_id_for
 from drgym.core.protocol import format_answer, format_native_tool_calls, format_tool_call, parse_action
+from drgym.envs.tools import EpisodeState, Tool, ToolError, register_tool
 from drgym.errors import ConfigError, EndpointError, NoTasksError
 from drgym.tasks.procedural import WorldSpec
 from drgym.tasks.schema import TaskSet
@@ -221,3 +222,34 @@ def test_offline_live_and_user_webs_share_one_protocol(tiny_world):
         done = terminated or truncated
     env.close()
     assert web.episodes[0].endswith("-seed4") and web.episodes[-1] == "end" and reward == 1.0
+
+
+def test_a_registered_tool_is_offered_described_and_run_by_name(tiny_world):
+    class WordCount(Tool):
+        name = "word_count"
+
+        def run(self, state: EpisodeState, *, text: str) -> str:
+            """Count the words of a text. Example: {"text": "two words"}
+
+            Args:
+                text: the text to count.
+            """
+            if not text.strip():
+                raise ToolError("text is empty; pass the text to count")
+            return f"{len(text.split())} words"
+
+    register_tool("word_count", lambda context: WordCount(), replace=True)
+    with pytest.raises(ConfigError, match="registered already"):
+        register_tool("word_count", lambda context: WordCount())
+    env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
+                   tools=["batch_web_surfer", "word_count"])
+    obs, info = env.reset(seed=0)
+    assert "word_count" in obs and {t["function"]["name"] for t in info["tools"]} == {"batch_web_surfer", "word_count"}
+    obs, *_ = env.step(format_tool_call("word_count", {"text": "one two three"}))
+    assert "3 words" in obs
+    obs, *_ = env.step(format_tool_call("word_count", {"text": " "}))
+    assert "error: text is empty" in obs
+    with pytest.raises(ConfigError, match="unknown tool 'word_cont'. Did you mean 'word_count'"):
+        gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
+                 tools=["word_cont"])
+    env.close()
