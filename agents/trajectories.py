@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drgym.core.records import RECORD_VERSION, EpisodeRecord
 from drgym.errors import ConfigError
 
 __all__ = ["NOT_JSON", "RECORD_VERSION", "Divergence", "RerunResult", "TrajectoryWriter", "env_kwargs_from_record",
-           "env_kwargs_to_json", "episode_report", "read_trajectories", "repair", "rerun_episode"]
+           "env_kwargs_to_json", "read_trajectories", "repair", "rerun_episode"]
 
-RECORD_VERSION = 2
-"""Version of the record layout: 2 stores ``env_kwargs`` as JSON values (1 stored their ``repr`` text)."""
 NOT_JSON = "__not_json__"
 """Marks a keyword argument that has no JSON form: ``{"__not_json__": {"type": ..., "repr": ..., "reason": ...}}``.
 An episode whose ``env_kwargs`` hold one cannot be rebuilt from its record."""
@@ -294,8 +293,12 @@ class TrajectoryWriter:
         repair(self.path)
         self._handle = self.path.open("ab")
 
-    def write(self, record: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(record, ensure_ascii=False, default=str).encode("utf-8") + b"\n")
+    def write(self, record: EpisodeRecord | dict[str, Any]) -> None:
+        """Appends `record`, checked against `EpisodeRecord` first (a record of another shape is a bug here)."""
+        if not isinstance(record, EpisodeRecord):
+            record = EpisodeRecord.model_validate(record)
+        line = json.dumps(record.model_dump(mode="python"), ensure_ascii=False, default=str)
+        self._handle.write(line.encode("utf-8") + b"\n")
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
@@ -307,9 +310,3 @@ class TrajectoryWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def episode_report(record: dict[str, Any]) -> str:
-    """The submitted answer or report of an episode, as the environment graded it (``record["submission"]``,
-    recorded when it was graded; "" for an episode that submitted nothing)."""
-    return str(record.get("submission") or "")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from drgym.core.records import EpisodeRecord
 from drgym.yaml_files import field_error, read_yaml
 
 __all__ = ["DEFAULT_PRICES", "CostModel", "EpisodeCost", "load_prices"]
@@ -64,20 +64,20 @@ class CostModel:
             return 0.0, 0.0, f"not in {Path(self.path).name}: counted as free"
         return price.input_per_1k, price.output_per_1k, price.source or Path(self.path).name
 
-    def episode(self, record: dict[str, Any], model: str) -> EpisodeCost:
-        reported = record.get("policy_usage") or []
+    def episode(self, record: EpisodeRecord, model: str) -> EpisodeCost:
+        reported = record.policy_usage
         if reported and any(u.get("prompt_tokens") for u in reported):
             input_tokens = int(sum(u.get("prompt_tokens", 0) for u in reported))
             output_tokens = int(sum(u.get("completion_tokens", 0) for u in reported))
             source = "policy"
         else:
-            usage = record.get("usage") or {}
+            usage = record.usage
             input_tokens, output_tokens = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
             source = "estimated"
         calls: dict[str, int] = {}
-        for step in record.get("steps", []):
-            for call in step.get("tool_calls", []):
-                calls[call.get("name", "?")] = calls.get(call.get("name", "?"), 0) + 1
+        for step in record.steps:
+            for call in step.tool_calls:
+                calls[call.name] = calls.get(call.name, 0) + 1
         price_in, price_out, _ = self.model_price(model)
         tools = sum(n * self.tools[name].per_call for name, n in calls.items() if name in self.tools)
         return EpisodeCost(model=input_tokens / 1000 * price_in + output_tokens / 1000 * price_out, tools=tools,

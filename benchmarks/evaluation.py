@@ -22,17 +22,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from drgym.core.kinds import ENV_IDS
 from drgym.agents.policy_config import PolicySpec
 from drgym.agents.rollout import rollout
-from drgym.agents.trajectories import episode_report, read_trajectories
 from drgym.benchmarks.costs import CostModel, load_prices
 from drgym.benchmarks.metrics import Comparison, elo_ratings, mean_ci
+from drgym.core.kinds import ENV_IDS
+from drgym.core.records import EpisodeRecord, read_records
 from drgym.errors import ConfigError
 from drgym.rewards.llm_judge import LLMPairwiseJudge
 from drgym.tasks.schema import TaskSet
 from drgym.tasks.splits import select_split
-from drgym.tasks.suites import SUITES, load_suite
+from drgym.tasks.suites import SUITES, resolve_tasks
 from drgym.tasks.synth import TASKS_VERSION
 from drgym.tasks.world import KINDS, WORLD_VERSION
 from drgym.yaml_files import field_error, read_yaml
@@ -55,24 +55,22 @@ class EvalSuite:
                 "kinds": kinds, "web": self.web}
 
 
-def resolve_suite(name: str, *, split: str | None = None, show_progress: bool = True) -> EvalSuite:
-    """A suite name or a task file, with its split (default: held-out for procedural suites, all for files)."""
-    if name in SUITES:
-        world = load_suite(name, show_progress=show_progress)
+def resolve_suite(name: str, *, split: str | None = None, web: str | Path | None = None,
+                  show_progress: bool = True) -> EvalSuite:
+    """A suite name or a task file, with its split (default: held-out for procedural suites, all for files) and
+    its web: `web` when given, else the suite's world or the corpus the task file names (`resolve_tasks`)."""
+    source = resolve_tasks(name, find_web=web is None, show_progress=show_progress)
+    if source.world is not None:
         spec = json.dumps(dataclasses.asdict(SUITES[name]), sort_keys=True)
         version = f"world-v{WORLD_VERSION}-t{TASKS_VERSION}-{hashlib.sha1(spec.encode()).hexdigest()[:8]}"
         split = split or "heldout"
-        return EvalSuite(name, version, split, select_split(world.tasks, split), str(world.path))
-    path = Path(name)
-    if path.is_dir():
-        path = path / "tasks.jsonl"
-    if not path.is_file():
-        raise ConfigError(f"suite {name!r} is neither a suite ({', '.join(SUITES)}) nor a task file")
-    tasks = TaskSet.load(path)
-    version = "file-" + hashlib.sha1(path.read_bytes()).hexdigest()[:8]
-    web = str(path.parent) if (path.parent / "corpus.json").is_file() else None
-    split = split or "all"
-    return EvalSuite(str(path), version, split, select_split(tasks, split), web)
+        label = name
+    else:
+        version = "file-" + hashlib.sha1(source.file.read_bytes()).hexdigest()[:8]
+        split = split or "all"
+        label = str(source.file)
+    web = web if web is not None else source.web
+    return EvalSuite(label, version, split, select_split(source.tasks, split), str(web) if web is not None else None)
 
 
 @dataclass
@@ -166,13 +164,12 @@ def task_facets(task: Any) -> tuple[str, str]:
 
 
 
-def _records(out: Path, policy: str) -> list[dict[str, Any]]:
+def _records(out: Path, policy: str) -> list[tuple[EpisodeRecord, str]]:
+    """A policy's episodes, each with its trajectory file (relative to `out`)."""
     records = []
     for kind in ENV_IDS:
         path = out / "trajectories" / f"{policy}.{kind}.jsonl"
-        for record in read_trajectories(path):
-            record["_file"] = str(path.relative_to(out))
-            records.append(record)
+        records.extend((record, str(path.relative_to(out))) for record in read_records(path))
     return records
 
 
@@ -201,34 +198,32 @@ def analyse(suite: EvalSuite, policies: list[EvalPolicy], out: str | Path, *, pr
         price_in, price_out, source = prices.model_price(policy.model)
         results["prices"]["models"][policy.name] = {"model": policy.model, "input_per_1k": price_in,
                                                     "output_per_1k": price_out, "source": source}
-        records = [r for r in _records(out, policy.name) if r["task_id"] in tasks]
+        records = [(r, file) for r, file in _records(out, policy.name) if r.task_id in tasks]
         rows = []
-        for record in records:
-            task = tasks[record["task_id"]]
-            failed = record.get("status") != "ok"
-            reward = 0.0 if failed or record.get("reward") is None else float(record["reward"])
+        for record, file in records:
+            task = tasks[record.task_id]
+            reward = record.reward if record.is_ok else 0.0
             cost = prices.episode(record, policy.model)
-            verdicts = record.get("verdicts") or []
             difficulty, domain = task_facets(task)
-            rows.append({"policy": policy.name, "task_id": task.id, "kind": task.kind, "index": record["index"],
-                         "seed": record.get("seed"), "status": record.get("status"), "error": record.get("error"),
+            rows.append({"policy": policy.name, "task_id": task.id, "kind": task.kind, "index": record.index,
+                         "seed": record.seed, "status": record.status, "error": record.error,
                          "reward": reward, "difficulty": difficulty, "domain": domain,
-                         "turns": len(record.get("steps", [])),
+                         "turns": len(record.steps),
                          "tool_calls": sum(cost.tool_calls.values()), "tool_calls_by_name": cost.tool_calls,
                          "input_tokens": cost.input_tokens, "output_tokens": cost.output_tokens,
                          "token_source": cost.token_source, "cost": round(cost.total, 6),
                          "cost_model": round(cost.model, 6), "cost_tools": round(cost.tools, 6),
-                         "wall_s": record.get("wall_s", 0.0), "citations": record.get("citations") or {},
-                         "verdicts": [{"id": v.get("id"), "verdict": v.get("verdict"), "weight": v.get("weight"),
-                                       "axis": v.get("axis")} for v in verdicts],
-                         "truncated_by": record.get("truncated_by") or "", "file": record["_file"]})
+                         "wall_s": record.wall_s, "citations": record.citations.model_dump(),
+                         "verdicts": [{"id": v.id, "verdict": v.verdict, "weight": v.weight, "axis": v.axis}
+                                      for v in record.verdicts],
+                         "truncated_by": record.truncated_by, "file": file})
         results["episodes"].extend(rows)
         results["policies"][policy.name] = _aggregate(rows, policy)
-        for row, record in zip(rows, records):
+        for row, (record, _) in zip(rows, records):
             if row["kind"] == "deep_research":
                 per_task_scores.setdefault(row["task_id"], {}).setdefault(policy.name, []).append(row["reward"])
                 if row["status"] == "ok":  # the first episode's report stands for the policy in pairwise judging
-                    per_task_reports.setdefault(row["task_id"], {}).setdefault(policy.name, episode_report(record))
+                    per_task_reports.setdefault(row["task_id"], {}).setdefault(policy.name, record.submission)
     players = [p.name for p in policies]
     if pairwise_judge is None:
         comparisons = pairwise_comparisons(per_task_scores, players, tie_margin=tie_margin, seed=seed)

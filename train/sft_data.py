@@ -30,19 +30,19 @@ import json
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from drgym.agents.openai_policy import without_tools_block
-from drgym.agents.trajectories import episode_report, read_trajectories
 from drgym.core.protocol import format_native_tool_calls, parse_action
+from drgym.core.records import EpisodeRecord, MessageRecord, StepRecord, read_records
 from drgym.errors import ConfigError
 from drgym.tasks.splits import task_split
 
 __all__ = ["OUTPUT_FORMATS", "SFTFilters", "SFTSummary", "action_ngram_loop", "build_sft_dataset",
-           "episode_report", "hf_messages", "parse_mixture", "sft_messages"]
+           "hf_messages", "parse_mixture", "sft_messages"]
 
 _CITE = re.compile(r"\\cite\{([^}]*)\}")
 _URL = re.compile(r"https?://[^\s)\]}>\"',]+")
@@ -128,12 +128,15 @@ def _citations_ok(report: str) -> bool:
     return not outside
 
 
-def sft_messages(record: dict[str, Any], *, observation_role: str = "user") -> list[dict[str, str]]:
-    """The episode as text chat messages: system, user question, then assistant / observation turns."""
+def sft_messages(episode: Sequence[MessageRecord | Mapping[str, Any]], *,
+                 observation_role: str = "user") -> list[dict[str, str]]:
+    """An episode's messages as text chat messages: system, user question, then assistant / observation turns."""
     if observation_role not in ("user", "tool"):
         raise ConfigError(f"observation_role must be 'user' or 'tool', got {observation_role!r}")
     messages: list[dict[str, str]] = []
-    for message in record.get("messages", []):
+    for message in episode:
+        if isinstance(message, MessageRecord):
+            message = message.model_dump()
         role, content = message.get("role", ""), message.get("content") or ""
         if role == "assistant" and message.get("tool_calls"):
             content += format_native_tool_calls(message["tool_calls"])
@@ -152,30 +155,29 @@ def sft_messages(record: dict[str, Any], *, observation_role: str = "user") -> l
     return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
-def _recorded_action(step: dict[str, Any]) -> Any:
+def _recorded_action(step: StepRecord) -> Any:
     """The action as the env received it: text, or the assistant message a native-mode policy sent."""
-    if step.get("action_format") == "message":
+    if step.action_format == "message":
         try:
-            return json.loads(step["action"])
+            return json.loads(step.action)
         except json.JSONDecodeError:
-            return step["action"]
-    return step["action"]
+            return step.action
+    return step.action
 
 
-def hf_messages(record: dict[str, Any]) -> list[dict[str, Any]]:
+def hf_messages(record: EpisodeRecord) -> list[dict[str, Any]]:
     """The episode as Hugging Face chat messages with structured tool calls and ``role: tool`` results.
 
     Raises:
         ConfigError: the record has no per-call results (written before drgym recorded them); export it with
             the openrlhf format, or roll it out again.
     """
-    recorded = record.get("messages") or []
-    messages: list[dict[str, Any]] = [
-        {"role": m["role"], "content": m.get("content") or ""}
-        for m in without_tools_block([m for m in recorded[:2] if m.get("role") in ("system", "user")])]
-    for number, step in enumerate(record.get("steps", []), start=1):
-        if "results" not in step:
-            raise ConfigError(f"episode {record.get('index')!r} ({record.get('task_id')}) step {number} has no "
+    recorded = [m.model_dump() for m in record.messages[:2] if m.role in ("system", "user")]
+    messages: list[dict[str, Any]] = [{"role": m["role"], "content": m["content"]}
+                                      for m in without_tools_block(recorded)]
+    for number, step in enumerate(record.steps, start=1):
+        if record.record_version < 2:
+            raise ConfigError(f"episode {record.index!r} ({record.task_id}) step {number} has no "
                               "per-call 'results' (recorded by an older drgym): export it with --format openrlhf, "
                               "or roll the episode out again")
         parsed = parse_action(_recorded_action(step))
@@ -185,17 +187,18 @@ def hf_messages(record: dict[str, Any]) -> list[dict[str, Any]]:
                      for k, call in enumerate(parsed.tool_calls, start=1)]
             messages.append({"role": "assistant", "content": f"<think>{parsed.think}</think>" if parsed.think else "",
                              "tool_calls": calls})
-            results = [r for r in step["results"] if r.get("name") != "budget"]
+            results = [r for r in step.results if r.name != "budget"]
             for k, result in enumerate(results):
-                call_id = result.get("tool_call_id") or (calls[k]["id"] if k < len(calls) else calls[-1]["id"])
-                messages.append({"role": "tool", "tool_call_id": call_id, "content": result.get("content", "")})
-            if step.get("budget_note") and results:
-                messages[-1]["content"] += f"\n\n{step['budget_note']}"  # as the env closes native results
+                call_id = result.tool_call_id or (calls[k]["id"] if k < len(calls) else calls[-1]["id"])
+                messages.append({"role": "tool", "tool_call_id": call_id, "content": result.content})
+            if step.budget_note and results:
+                messages[-1]["content"] += f"\n\n{step.budget_note}"  # as the env closes native results
         else:  # an answer, or an action the env refused: the turn as written, the observation as the user's
-            action = step["action"] if step.get("action_format") != "message" else \
-                _recorded_action(step).get("content") or ""
+            action = _recorded_action(step)
+            if isinstance(action, dict):
+                action = action.get("content") or ""
             messages.append({"role": "assistant", "content": action})
-            messages.append({"role": "user", "content": step.get("observation") or ""})
+            messages.append({"role": "user", "content": step.observation})
     while messages and messages[-1]["role"] != "assistant":
         messages.pop()
     return messages
@@ -213,23 +216,23 @@ def build_sft_dataset(paths: Iterable[str | Path], out: str | Path, filters: SFT
         raise ConfigError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}")
     filters = filters or SFTFilters()
     summary = SFTSummary()
-    kept: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []  # {"record": EpisodeRecord, "turns", "chars", "source"}
     for path in paths:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"trajectory file {path} does not exist")
-        for record in read_trajectories(path):
+        for record in read_records(path):
             summary.read += 1
             reason = _rejection(record, filters)
             if reason:
                 summary.removed[reason] += 1
                 continue
-            actions = [step["action"] for step in record["steps"]]
+            actions = [step.action for step in record.steps]
             kept.append({"record": record, "turns": len(actions), "chars": sum(len(a) for a in actions),
                          "source": str(path)})
     by_task: dict[str, list[dict[str, Any]]] = {}
     for row in kept:
-        by_task.setdefault(row["record"]["task_id"], []).append(row)
+        by_task.setdefault(row["record"].task_id, []).append(row)
     shortest: list[dict[str, Any]] = []
     for rows in by_task.values():
         rows.sort(key=lambda row: (row["turns"], row["chars"]))
@@ -244,38 +247,38 @@ def build_sft_dataset(paths: Iterable[str | Path], out: str | Path, filters: SFT
         for row in chosen:
             record = row["record"]
             if output_format == "hf":
-                columns = {"messages": hf_messages(record), "tools": record.get("tools") or []}
+                columns = {"messages": hf_messages(record), "tools": record.tools}
             else:
-                columns = {"messages": sft_messages(record, observation_role=filters.observation_role)}
-            handle.write(json.dumps({**columns, "task_id": record["task_id"], "kind": record["kind"],
-                                     "reward": record["reward"], "turns": row["turns"],
+                columns = {"messages": sft_messages(record.messages, observation_role=filters.observation_role)}
+            handle.write(json.dumps({**columns, "task_id": record.task_id, "kind": record.kind,
+                                     "reward": record.reward, "turns": row["turns"],
                                      "capability": capability, "source": row["source"]},
                                     ensure_ascii=False) + "\n")
             summary.written += 1
-            summary.by_kind[record["kind"]] += 1
+            summary.by_kind[record.kind] += 1
     return summary
 
 
-def _rejection(record: dict[str, Any], filters: SFTFilters) -> str | None:
-    if record.get("status") != "ok" or record.get("reward") is None or not record.get("steps"):
+def _rejection(record: EpisodeRecord, filters: SFTFilters) -> str | None:
+    if not record.is_ok or not record.steps:
         return "failed"
-    if not filters.allow_heldout and task_split(str(record.get("task_id"))) == "heldout":
+    if not filters.allow_heldout and task_split(record.task_id) == "heldout":
         return "heldout"
-    threshold = filters.min_reward_search if record.get("kind") == "deep_search" else filters.min_reward_research
-    if float(record["reward"]) < threshold:
+    threshold = filters.min_reward_search if record.kind == "deep_search" else filters.min_reward_research
+    if record.reward < threshold:
         return "reward"
-    if action_ngram_loop([s["action"] for s in record["steps"]], n=filters.loop_n, repeats=filters.loop_repeats):
+    if action_ngram_loop([s.action for s in record.steps], n=filters.loop_n, repeats=filters.loop_repeats):
         return "loop"
-    if record.get("kind") == "deep_research" and not _citations_ok(episode_report(record)):
+    if record.kind == "deep_research" and not _citations_ok(record.submission):
         return "citations"
     return None
 
 
 def _mix(rows: list[dict[str, Any]], filters: SFTFilters, summary: SFTSummary) -> list[dict[str, Any]]:
-    rows = sorted(rows, key=lambda row: (row["record"]["kind"], row["record"]["task_id"], row["turns"]))
+    rows = sorted(rows, key=lambda row: (row["record"].kind, row["record"].task_id, row["turns"]))
     if not filters.mixture:
         return rows
-    groups = {kind: [r for r in rows if r["record"]["kind"] == kind] for kind in ("deep_search", "deep_research")}
+    groups = {kind: [r for r in rows if r["record"].kind == kind] for kind in ("deep_search", "deep_research")}
     weights = {kind: filters.mixture.get(kind, 0.0) for kind in groups}
     # the largest total such that every kind can supply its share
     total = min((len(groups[k]) / w for k, w in weights.items() if w > 0), default=0.0)

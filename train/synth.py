@@ -34,15 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drgym.core.kinds import ENV_IDS
 from drgym.agents.scripted import ScriptedResearcher
+from drgym.core.kinds import ENV_IDS
 from drgym.core.protocol import format_tool_call, parse_action
 from drgym.errors import ConfigError
 from drgym.tasks.capabilities import plan_consistent, report_variants, research_plan, reverse_query
 from drgym.tasks.procedural import ProceduralWorld
 from drgym.tasks.schema import Task, TaskSet
 from drgym.tasks.splits import select_split
-from drgym.tasks.suites import SUITES, load_suite
+from drgym.tasks.suites import SUITES, resolve_tasks
 from drgym.train.sft_data import action_ngram_loop, sft_messages
 
 __all__ = ["CAPABILITIES", "SynthStats", "is_loop", "mix_rows", "replay_row", "synthesize"]
@@ -112,8 +112,8 @@ def _play(env: Any, task: Task, seed: int, teacher: Teacher, max_turns: int = 40
 
 
 def _row(run: _Run, task: Task, capability: str, replay: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    record = {"messages": [{"role": m["role"], "content": m.get("content") or ""} for m in run.messages]}
-    return {"messages": sft_messages(record), "capability": capability, "task_id": task.id, "kind": task.kind,
+    messages = [{"role": m["role"], "content": m.get("content") or ""} for m in run.messages]
+    return {"messages": sft_messages(messages), "capability": capability, "task_id": task.id, "kind": task.kind,
             "reward": run.reward, "turns": len(run.actions), "replay": {**replay, "actions": run.actions,
                                                                        "observations": run.observations}, **extra}
 
@@ -259,28 +259,39 @@ class _SelfCorrectionTeacher:
 # -- synthesis ---------------------------------------------------------------------------------------------
 
 
-def _world_and_tasks(suite: str, split: str) -> tuple[ProceduralWorld, TaskSet, str]:
-    if suite in SUITES:
-        world = load_suite(suite)
-    elif (Path(suite) / "world.json").is_file():
-        world = ProceduralWorld(suite)
-    else:
-        raise ConfigError(f"synthesis needs a procedural world: a suite ({', '.join(SUITES)}) or a world folder, "
-                          f"got {suite!r}")
-    return world, select_split(world.tasks, split), str(world.path)
+def _world_and_tasks(suite: str, split: str, web: str | Path | None) -> tuple[ProceduralWorld, TaskSet, str, str]:
+    """The world, the split's tasks, the world's folder and the task file (`resolve_tasks` finds both)."""
+    source = resolve_tasks(suite, find_web=web is None)
+    folder = Path(web) if web is not None else source.web
+    if folder is None or not (folder / "world.json").is_file():
+        where = f"--web {web} is not one (no world.json)" if web is not None else (
+            f"{suite!r} names none" if folder is None else f"{suite!r} names {folder}, a corpus of real pages")
+        raise ConfigError(f"synthesis needs a procedural world, whose knowledge graph its teachers read: a suite "
+                          f"({', '.join(SUITES)}), a world folder, or a task file with --web WORLD; {where}")
+    world = source.world if source.world is not None and web is None else ProceduralWorld(folder)
+    tasks = select_split(source.tasks, split)
+    entities = {e["id"] for e in world.meta["graph"]["entities"]}
+    foreign = [t.id for t in tasks if any(hop.get("subject") not in entities for hop in t.meta.get("gold_path", ()))]
+    if foreign:
+        raise ConfigError(f"tasks {foreign[:5]} of {suite!r} are not tasks of the world {world.path} (their gold paths "
+                          "name entities it does not have): pass the world they were made in as --web")
+    return world, tasks, str(world.path), str(source.file)
 
 
 def synthesize(capabilities: Iterable[str], suite: str, out: str | Path, *, n: int = 20, seed: int = 0,
                split: str = "train", noise: float = 0.08, env_kwargs: dict[str, Any] | None = None,
-               difficulty_filter: bool = True, show_progress: bool = True) -> SynthStats:
+               difficulty_filter: bool = True, web: str | Path | None = None, show_progress: bool = True) -> SynthStats:
     """Writes ``out/<capability>.jsonl`` (and ``out/tasks.jsonl`` for synthesised requests); returns the stats.
 
     Args:
-        suite: a suite name or a procedural world folder; its `split` ('train') is used.
+        suite: a suite name, a procedural world folder or a task file of a world's tasks; its `split` ('train')
+            is used.
         n: rows per capability.
         noise: share of failing tool calls in the recovery episodes (5–10 % in the seed).
         env_kwargs: environment settings over the defaults (tools, budget, system_prompt, ...).
         difficulty_filter: drop seeking tasks that a weaker researcher solves.
+        web: the world folder the tasks are played in (default: the suite's world, or the one the task file
+            names); synthesis reads its knowledge graph, so a corpus of real pages is refused.
     """
     import gymnasium as gym
     from tqdm.auto import tqdm
@@ -293,7 +304,7 @@ def synthesize(capabilities: Iterable[str], suite: str, out: str | Path, *, n: i
         raise ConfigError(f"unknown capabilities {unknown}; choose from {', '.join(CAPABILITIES)} or all")
     if split == "heldout":
         raise ConfigError("synthesis makes training data: the held-out split is for evaluation only")
-    world, tasks, world_path = _world_and_tasks(suite, split)
+    world, tasks, world_path, tasks_file = _world_and_tasks(suite, split, web)
     entities = {e["id"]: e for e in world.meta["graph"]["entities"]}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -317,7 +328,6 @@ def synthesize(capabilities: Iterable[str], suite: str, out: str | Path, *, n: i
         return {"env_id": ENV_IDS[kind], "tasks": tasks_file, "web": world_path, "env_kwargs": kwargs,
                 "seed": episode_seed}
 
-    tasks_file = str(world.path / "tasks.jsonl")
     synthesized: list[Task] = []
     try:
         for capability in capabilities:

@@ -17,6 +17,8 @@ from drgym.cli.app import JudgeKind, Split, app, bench_app, console
 def eval_command(
     out: Annotated[Path, typer.Option(help="output folder: results.json, report.md, plots, trajectories/")],
     suite: Annotated[str, typer.Option(help="suite (procedural:easy|medium|hard|tiny) or a task file")] = "procedural:easy",
+    web: Annotated[Path | None, typer.Option(help="world or corpus folder to research in (default: the suite's "
+                                                  "world, or the corpus the task file names)")] = None,
     policy: Annotated[list[str] | None, typer.Option(help="built-in policy: scripted, solver or random (repeatable)")] = None,
     policies: Annotated[Path | None, typer.Option(help="YAML: name -> {kind: openai|hf|callable|..., ...}")] = None,
     episodes: Annotated[int, typer.Option(help="episodes per task")] = 1,
@@ -48,17 +50,17 @@ def eval_command(
             raise ConfigError("--pairwise llm needs --judge-base-url and --judge-model")
         judge = LLMPairwiseJudge(LLMJudgeConfig(base_url=judge_base_url, model=judge_model))
     evaluate_and_print(suite, chosen, out, split=split.value if split else None, episodes=episodes, workers=workers, seed=seed,
-                        env_kwargs={"budget": budget} if budget else None, prices=prices, judge=judge)
+                        env_kwargs={"budget": budget} if budget else None, prices=prices, judge=judge, web=web)
 
 
 def evaluate_and_print(suite: str, chosen: list, out: Path, *, split: str | None = None, episodes: int = 1,
                         workers: int = 1, seed: int = 0, env_kwargs: dict | None = None, prices: Path | None = None,
-                        judge=None, show_progress: bool = True) -> None:
+                        judge=None, web: Path | None = None, show_progress: bool = True) -> None:
     from drgym.benchmarks.costs import load_prices
     from drgym.benchmarks.evaluation import resolve_suite, run_eval
     from drgym.benchmarks.report import console_table, write_plots, write_report
 
-    resolved = resolve_suite(suite, split=split)
+    resolved = resolve_suite(suite, split=split, web=web)
     results = run_eval(resolved, chosen, out, episodes_per_task=episodes, workers=workers, seed=seed,
                        env_kwargs=env_kwargs, prices=load_prices(prices), pairwise_judge=judge,
                        show_progress=show_progress)

@@ -17,7 +17,9 @@ def synth_run(
     ctx: typer.Context,
     out: Annotated[Path | None, typer.Option(help="output folder: <capability>.jsonl per capability")] = None,
     capability: Annotated[list[str] | None, typer.Option(help="planning, seeking, reflection, report or all")] = None,
-    suite: Annotated[str, typer.Option(help="suite or world folder (its train split is used)")] = "procedural:easy",
+    suite: Annotated[str, typer.Option(help="suite, world folder or task file (its train split is used)")] = "procedural:easy",
+    web: Annotated[Path | None, typer.Option(help="the procedural world folder to play the tasks in (default: the "
+                                                  "suite's, or the one the task file names)")] = None,
     n: Annotated[int, typer.Option(help="rows per capability")] = 20,
     noise: Annotated[float, typer.Option(help="reflection: share of tool calls that fail (0.05-0.10)")] = 0.08,
     seed: Annotated[int, typer.Option()] = 0,
@@ -32,9 +34,9 @@ def synth_run(
     if out is None:
         raise ConfigError("drgym synth needs --out (a folder); see drgym synth --help")
     chosen = list(CAPABILITIES) if not capability or "all" in capability else capability
-    stats = synthesize(chosen, suite, out, n=n, seed=seed, noise=noise)
+    stats = synthesize(chosen, suite, out, n=n, seed=seed, noise=noise, web=web)
     rows = stats.table()
-    table = Table(*rows[0], title=f"synthesised from {suite} (train split)", title_justify="left")
+    table = Table(*rows[0], title=f"synthesised from {suite} (train split)" + (f" in {web}" if web else ""), title_justify="left")
     for row in rows[1:]:
         table.add_row(*row)
     (console if console.is_terminal else Console(width=160)).print(table)

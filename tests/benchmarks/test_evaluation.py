@@ -23,6 +23,8 @@ from drgym.benchmarks.evaluation import (
 )
 from drgym.benchmarks.report import write_plots, write_report
 from drgym.cli import app
+from drgym.core.kinds import ENV_IDS
+from drgym.core.records import EpisodeRecord
 from drgym.errors import ConfigError
 from drgym.rewards.llm_judge import LLMJudgeConfig, LLMPairwiseJudge
 from drgym.tasks.schema import TaskSet
@@ -131,11 +133,14 @@ def _hand_tasks(tmp_path):
 
 
 def _record(index, task_id, kind, reward, verdicts, *, citations=None, tools=()):
-    return {"episode_id": f"{task_id}-{index}", "index": index, "task_id": task_id, "kind": kind, "seed": index,
-            "status": "ok", "reward": reward, "policy": "p",
-            "verdicts": [{"id": i, "verdict": v, "weight": w, "axis": a} for i, v, w, a in verdicts],
-            "citations": citations or {}, "usage": {"input_tokens": 1000, "output_tokens": 500},
-            "steps": [{"action": "x", "tool_calls": [{"name": t} for t in tools]}], "wall_s": 0.1, "messages": []}
+    # a record of the schema rollouts write (drgym.core.records), with only what the metrics read filled in
+    return EpisodeRecord(
+        episode_id=f"{task_id}-{index}", index=index, env_id=ENV_IDS[kind], task_id=task_id, kind=kind, seed=index,
+        status="ok", reward=reward, policy="p",
+        verdicts=[{"id": i, "verdict": v, "weight": w, "axis": a} for i, v, w, a in verdicts],
+        citations=citations or {}, usage={"input_tokens": 1000, "output_tokens": 500},
+        steps=[{"action": "x", "observation": "y", "tool_calls": [{"name": t, "arguments": "{}"} for t in tools]}],
+        wall_s=0.1).model_dump()
 
 
 def test_llm_pairwise_order_is_randomised_so_position_bias_cancels():

@@ -15,7 +15,6 @@ from drgym.train.sft_data import (
     SFTFilters,
     action_ngram_loop,
     build_sft_dataset,
-    episode_report,
     parse_mixture,
 )
 
@@ -40,7 +39,7 @@ def test_sft_rows_and_filters(tiny_world, tmp_path):
         looping["steps"] = [repeated, repeated, repeated] + looping["steps"]
         looping["episode_id"] = "loop"
         writer.write(looping)
-        writer.write({**search, "episode_id": "failed", "status": "failed", "reward": None})
+        writer.write({**search, "episode_id": "failed", "status": "failed", "reward": 0.0})
         uncited = json.loads(json.dumps(research))
         for step in uncited["steps"]:
             step["action"] = step["action"].replace("\\\\cite{", "(see ").replace("\\cite{", "(see ")
@@ -87,12 +86,6 @@ def test_loop_detector_and_report_extraction():
     assert action_ngram_loop([call, call, call])
     assert action_ngram_loop([call, other, call, other, call, other], n=2, repeats=3)
     assert not action_ngram_loop([call, other, call, "<answer>1</answer>"])
-    # the report is what the env graded and recorded, never rebuilt from the file writes (a later patch would be lost)
-    steps = [{"action": '<tool_call>{"name": "file", "arguments": {"action": "write", "path": "report.md", '
-                        '"content": "# R\\nA \\\\cite{https://a.gov/x}"}}</tool_call>'},
-             {"action": '<answer file="report.md"/>'}]
-    assert episode_report({"steps": steps, "submission": "# R2\nB"}) == "# R2\nB"
-    assert episode_report({"steps": steps}) == ""
 
 
 def test_cli_sft_data(tiny_world, tmp_path):
