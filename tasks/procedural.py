@@ -19,19 +19,21 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TextIO
 
 from tqdm.auto import tqdm
 
 from drgym.errors import ConfigError, CorpusError, SearchIndexError
 from drgym.tasks.charts import draw_charts
-from drgym.tasks.render import RenderKnobs, Statement, authority_tsv, render_world
+from drgym.tasks.render import Chart, RenderKnobs, Statement, authority_tsv, render_world
 from drgym.tasks.schema import TaskSet
 from drgym.tasks.synth import TASKS_VERSION, FactIndex, synthesise_tasks
 from drgym.tasks.world import WORLD_VERSION, World, world_from_dict, world_to_dict
-from drgym.web.corpus import Corpus
+from drgym.web.corpus import Corpus, Page
 from drgym.web.index import SearchIndex
 
 __all__ = ["PAGES_PER_ENTITY", "ProceduralWorld", "WorldSpec"]
@@ -84,6 +86,19 @@ class WorldSpec:
                 raise ConfigError(f"families: {family!r} has a negative count ({count})")
 
 
+def _pages_and_statements(rendered: Iterable[tuple[Page, list[Statement]]], out: TextIO,
+                           statements: list[Statement]) -> Iterator[Page]:
+    """The rendered pages, each page's statements written to `out` (statements.jsonl) and kept in `statements`
+    for task synthesis, with one copy of each key ("attr:revenue": a few dozen keys, a new string per statement)."""
+    keys: dict[str, str] = {}
+    for page, page_statements in rendered:
+        for statement in page_statements:
+            out.write(json.dumps(dataclasses.astuple(statement), ensure_ascii=False) + "\n")
+            key = keys.setdefault(statement.key, statement.key)
+            statements.append(statement if key is statement.key else dataclasses.replace(statement, key=key))
+        yield page
+
+
 class ProceduralWorld:
     """A world folder, with its parts loaded on first use."""
 
@@ -107,20 +122,17 @@ class ProceduralWorld:
             knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
                                 low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate,
                                 directories=spec.directories, chart_only_history=spec.chart_only_history)
-            pages, statements, charts = [], [], []
+            statements: list[Statement] = []
+            charts: list[Chart] = []
             progress = tqdm(render_world(world, knobs, charts), desc="render pages", unit="page",
                             disable=not show_progress, total=round(len(world.entities) * PAGES_PER_ENTITY))
-            for page, page_statements in progress:
-                pages.append(page)
-                statements += page_statements
+            with (staging / "statements.jsonl").open("w", encoding="utf-8") as out:
+                # pages go to disk as they are rendered: memory holds one batch of them, not the corpus
+                corpus = Corpus.write(staging, _pages_and_statements(progress, out, statements),
+                                      name=f"world-{spec.seed}")
             progress.total = progress.n  # the total was an estimate
             progress.close()
-            corpus = Corpus.from_pages(pages, name=f"world-{spec.seed}")
-            corpus.save(staging)
             draw_charts(charts, staging / "images", show_progress=show_progress)
-            with (staging / "statements.jsonl").open("w", encoding="utf-8") as out:
-                for statement in statements:
-                    out.write(json.dumps(dataclasses.astuple(statement), ensure_ascii=False) + "\n")
             tasks = synthesise_tasks(world, FactIndex(statements), n_deep_search=spec.n_deep_search,
                                      n_deep_research=spec.n_deep_research, hops=(spec.min_hops, spec.max_hops),
                                      seed=spec.seed, families=dict(spec.families))

@@ -10,6 +10,7 @@ On disk a corpus is a folder::
 
 from __future__ import annotations
 
+import array
 import hashlib
 import json
 import logging
@@ -43,6 +44,7 @@ _SCHEMA = pa.schema(
     ]
 )
 _BATCH_ROWS = 8192
+_PIECE_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,56 @@ class Corpus:
         self.path = path
         return path
 
+    @classmethod
+    def write(cls, path: str | Path, pages: Iterable[Page], *, name: str = "corpus") -> Corpus:
+        """Writes pages into a corpus folder as they come, then opens it memory-mapped.
+
+        Only one record batch of pages (8,192) and 8 bytes per page (the url hash) are held, whatever the page
+        count: a generator of millions of pages fits in memory. The folder has the same bytes as
+        ``Corpus.from_pages(pages, name=name).save(path)``; a url seen twice is an error (and nothing is left).
+
+        Example:
+            >>> import tempfile
+            >>> folder = tempfile.mkdtemp()
+            >>> pages = (Page(f"https://a.example/{i}", "a.example", f"Page {i}", "", 2, ("Hello.",)) for i in range(3))
+            >>> len(Corpus.write(folder, pages))
+            3
+        """
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        hashes = array.array("q")
+        n_paragraphs = 0
+
+        def counted(pages: Iterable[Page]) -> Iterator[Page]:
+            nonlocal n_paragraphs
+            for page in pages:
+                hashes.append(url_hash(page.url))
+                n_paragraphs += len(page.paragraphs)
+                yield page
+
+        written = [path / "pages.arrow"]
+        try:
+            with pa.OSFile(str(written[0]), "wb") as sink, pa.ipc.new_file(sink, _SCHEMA) as writer:
+                for batch in _streamed_batches(counted(pages)):
+                    writer.write_batch(batch)
+            url_hashes = np.frombuffer(hashes, dtype=np.int64) if hashes else np.empty(0, dtype=np.int64)
+            order = np.argsort(url_hashes, kind="stable")
+            url_hashes, url_rows = url_hashes[order], order.astype(np.int64)
+            duplicate = _first_duplicate(written[0], url_hashes, url_rows)
+            if duplicate is not None:
+                raise CorpusError(f"duplicate page url {duplicate!r}: every page needs its own url")
+            written += [path / "urls.npy", path / "rows.npy", path / "corpus.json"]
+            np.save(written[1], url_hashes)
+            np.save(written[2], url_rows)
+            meta = {"format_version": FORMAT_VERSION, "name": name, "n_pages": len(url_rows),
+                    "n_paragraphs": n_paragraphs}
+            written[3].write_text(json.dumps(meta, indent=2) + "\n")
+        except BaseException:
+            for file in written:
+                file.unlink(missing_ok=True)
+            raise
+        return cls.load(path)
+
     # -- access ---------------------------------------------------------------------------------------
 
     def __len__(self) -> int:
@@ -239,7 +291,21 @@ def _page(values: dict) -> Page:
                 html=values["html"] or "", images=tuple(PageImage(**image) for image in values["images"] or ()))
 
 
-def _record_batches(pages: Iterable[Page]) -> Iterator[pa.RecordBatch]:
+def _streamed_batches(pages: Iterable[Page]) -> Iterator[pa.RecordBatch]:
+    """The non-empty batches `save` writes for these pages (`_BATCH_ROWS` rows each), each put together from
+    `_PIECE_ROWS`-row pieces: Python holds the fields of one piece of pages at a time, Arrow the rest compactly."""
+    pieces: list[pa.RecordBatch] = []
+    for piece in _record_batches(pages, rows=_PIECE_ROWS):
+        if piece.num_rows:
+            pieces.append(piece)
+        if len(pieces) == _BATCH_ROWS // _PIECE_ROWS:
+            yield pa.concat_batches(pieces)
+            pieces = []
+    if pieces:
+        yield pa.concat_batches(pieces)
+
+
+def _record_batches(pages: Iterable[Page], *, rows: int = _BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     columns: dict[str, list] = {name: [] for name in _SCHEMA.names}
     for page in pages:
         columns["url"].append(page.url)
@@ -251,10 +317,23 @@ def _record_batches(pages: Iterable[Page]) -> Iterator[pa.RecordBatch]:
         columns["outlinks"].append(list(page.outlinks))
         columns["html"].append(page.html or None)
         columns["images"].append([{"url": i.url, "alt": i.alt, "caption": i.caption} for i in page.images])
-        if len(columns["url"]) >= _BATCH_ROWS:
+        if len(columns["url"]) >= rows:
             yield pa.RecordBatch.from_pydict(columns, schema=_SCHEMA)
             columns = {name: [] for name in _SCHEMA.names}
     yield pa.RecordBatch.from_pydict(columns, schema=_SCHEMA)  # the last rows; an empty corpus keeps its schema
+
+
+def _first_duplicate(pages_file: Path, url_hashes: np.ndarray, url_rows: np.ndarray) -> str | None:
+    """The first url (in page order) that an earlier page already has, from the sorted url hashes: only pages
+    whose hashes collide are read back."""
+    colliding = np.flatnonzero(url_hashes[1:] == url_hashes[:-1])
+    if not len(colliding):
+        return None
+    rows = np.unique(np.concatenate([url_rows[colliding], url_rows[colliding + 1]]))
+    with pa.memory_map(str(pages_file), "r") as source:
+        urls = pa.ipc.open_file(source).read_all().column("url").take(pa.array(rows)).to_pylist()
+    seen: set[str] = set()
+    return next((url for url in urls if url in seen or seen.add(url)), None)
 
 
 def _url_lookup(urls: list[str]) -> tuple[np.ndarray, np.ndarray]:

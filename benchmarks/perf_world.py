@@ -1,0 +1,117 @@
+"""World build: pages per second and peak memory against the page count (the goal: flat memory).
+
+    python -m drgym.benchmarks.perf_world                      # 10k, 50k and 200k pages
+    python -m drgym.benchmarks.perf_world --pages 10000 50000
+
+Each size is built by `ProceduralWorld.build` (render, corpus, charts, statements, tasks and the search index)
+in a fresh subprocess, which reports its own peak resident memory (``ru_maxrss``) and its build time. The
+reference row is the same kind of subprocess building an 80-page world: the interpreter with drgym, numpy,
+pyarrow and tantivy loaded, which every build pays. Memory per page is what a size costs above that floor;
+flat memory means it falls towards zero as the world grows. The load average is printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+REFERENCE_PAGES = 80
+
+
+def _anonymous_kib() -> int:
+    """Resident memory that is no file's (RssAnon): what the build itself holds, without the pages of the
+    memory-mapped corpus that the index build has read (those count in RSS but are the page cache's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _child(pages: int, folder: Path) -> dict:
+    from drgym.tasks.procedural import ProceduralWorld, WorldSpec
+
+    peak_anonymous = [_anonymous_kib()]
+    done = threading.Event()
+
+    def sample() -> None:  # every 20 ms: the build's phases last seconds
+        while not done.wait(0.02):
+            peak_anonymous[0] = max(peak_anonymous[0], _anonymous_kib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    world = ProceduralWorld.build(folder / "w", WorldSpec(seed=5, pages=pages, n_deep_search=40, n_deep_research=20),
+                                  show_progress=False)
+    wall_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
+    done.set()
+    sampler.join()
+    return {"pages": len(world.corpus), "paragraphs": world.meta["n_paragraphs"], "wall_s": wall_s, "cpu_s": cpu_s,
+            "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "peak_anonymous_kib": max(peak_anonymous[0], _anonymous_kib()), "load": os.getloadavg()[0]}
+
+
+def measure(pages: int) -> dict:
+    """Builds a world of about `pages` pages in a fresh subprocess; its figures (see `_child`)."""
+    folder = Path(tempfile.mkdtemp(prefix="drgym-perf-world-"))
+    try:
+        done = subprocess.run([sys.executable, "-m", "drgym.benchmarks.perf_world", "--child", str(pages),
+                               "--folder", str(folder)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"building {pages:,} pages failed:\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, nargs="+", default=[10_000, 50_000, 200_000])
+    parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(_child(args.child, args.folder)))
+        return []
+    reference = measure(REFERENCE_PAGES)
+    floor_kib = reference["peak_rss_kib"]
+    table = Table("pages", "paragraphs", "build s (wall)", "pages/s (CPU)", "peak RSS MiB",
+                  "RSS above floor, KiB/page", "peak anonymous MiB", "load (1 min)",
+                  title="world build (ProceduralWorld.build, index included), one subprocess per size",
+                  title_justify="left")
+    table.add_row(f"{reference['pages']:,} (reference)", f"{reference['paragraphs']:,}", f"{reference['wall_s']:.2f}",
+                  "", f"{floor_kib / 1024:.0f}", "", f"{reference['peak_anonymous_kib'] / 1024:.0f}",
+                  f"{reference['load']:.1f}")
+    rows = []
+    for pages in args.pages:
+        row = measure(pages)
+        rows.append(row)
+        table.add_row(f"{row['pages']:,}", f"{row['paragraphs']:,}", f"{row['wall_s']:.1f}",
+                      f"{row['pages'] / row['cpu_s']:,.0f}", f"{row['peak_rss_kib'] / 1024:.0f}",
+                      f"{(row['peak_rss_kib'] - floor_kib) / row['pages']:.2f}",
+                      f"{row['peak_anonymous_kib'] / 1024:.0f}", f"{row['load']:.1f}")
+    console = Console(width=160)
+    console.print(table)
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        console.print(f"{last['pages']:,} pages against {first['pages']:,} ({last['pages'] / first['pages']:.0f}× the "
+                      f"pages): peak RSS {last['peak_rss_kib'] / first['peak_rss_kib']:.2f}×, peak anonymous "
+                      f"{last['peak_anonymous_kib'] / first['peak_anonymous_kib']:.2f}× (flat = 1.00×); "
+                      f"load {os.getloadavg()[0]:.1f}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
