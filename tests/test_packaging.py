@@ -149,14 +149,21 @@ _SMOKE = textwrap.dedent("""
 
     import drgym
     modules = sorted(m.name for m in pkgutil.walk_packages(drgym.__path__, "drgym."))
-    needs_gpu_extra = {"drgym.train.openrlhf_agent"}
+    needs_extra = {"drgym.train.openrlhf_agent": "gpu", "drgym.train.skyrl": "skyrl",
+                   "drgym.train.verifiers_env": "verifiers"}  # import their extra's packages at import time
+    needs_cuda_extra = {"drgym.train.verl_agent_loop": "verl"}  # not installable on a CPU machine
     for name in modules:
-        if name != "drgym.__main__" and name not in needs_gpu_extra:  # __main__ runs the CLI: checked below
+        if name in needs_cuda_extra:  # without its extra, importing it says which one to install
+            try:
+                importlib.import_module(name)
+            except ImportError as e:
+                assert f"drgym[{needs_cuda_extra[name]}]" in str(e), str(e)
+        elif name != "drgym.__main__" and name not in needs_extra:  # __main__ runs the CLI: checked below
             importlib.import_module(name)
     undeclared_base = undeclared(())
-    for name in needs_gpu_extra:
+    for name in needs_extra:
         importlib.import_module(name)
-    undeclared_gpu = undeclared(("gpu",))
+    undeclared_extras = undeclared(tuple(sorted(set(needs_extra.values()))))
 
     import gymnasium as gym
     from drgym.agents import ScriptedResearcher
@@ -175,7 +182,7 @@ _SMOKE = textwrap.dedent("""
         env.close()
         rewards[env_id] = reward
     print(json.dumps({"file": drgym.__file__, "modules": modules, "rewards": rewards,
-                      "undeclared_base": undeclared_base, "undeclared_gpu": undeclared_gpu,
+                      "undeclared_base": undeclared_base, "undeclared_extras": undeclared_extras,
                       "prices": len(load_prices().models), "ppo_config": str(load_config("ppo", None)[1]),
                       "authority": AuthorityTable.load().tier("data.census.gov")}))
 """)
@@ -237,8 +244,9 @@ def test_wheel_installed_outside_the_checkout_imports_every_module_and_plays_bot
     expected = sorted(target.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
                       for target in shipped if target.endswith(".py") and target != "drgym/__init__.py")
     assert report["modules"] == expected
-    # the venv sees all of .venv, so check that what the modules import is declared (openrlhf: the gpu extra)
-    assert report["undeclared_base"] == [] and report["undeclared_gpu"] == [], report
+    # the venv sees all of .venv, so check that what the modules import is declared (openrlhf: the gpu extra;
+    # skyrl-gym, verifiers: their extras)
+    assert report["undeclared_base"] == [] and report["undeclared_extras"] == [], report
     assert report["rewards"]["drgym/DeepSearch-v0"] == 1.0 and report["rewards"]["drgym/DeepResearch-v0"] > 0
     assert report["prices"] > 0 and Path(report["ppo_config"]).is_relative_to(site_packages)
     assert report["authority"] == 1  # from the shipped authority.tsv
