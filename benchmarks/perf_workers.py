@@ -2,8 +2,8 @@
 
     python -m drgym.benchmarks.perf_workers --suite procedural:easy
 
-Prints, from fresh interpreters: the time to import gymnasium + drgym and to create and reset an environment
-(medians of `--repeats` runs), the modules loaded and whether any heavy optional one (pandas, torch, httpx, PIL,
+Prints, from fresh interpreters: the time (wall and CPU) to import gymnasium + drgym and to create and reset an
+environment (medians of `--repeats` runs), the modules loaded and whether any heavy optional one (pandas, torch, httpx, PIL,
 lxml, trafilatura, ...) is among them. Then the memory of processes that each hold an environment, as PSS (a
 shared page counted once across processes) and USS (a process's own pages), read from /proc/PID/smaps_rollup
 (Linux): 1 and N spawned processes (each imports everything itself), and a `RolloutPool` of 1 and N workers
@@ -34,16 +34,16 @@ HEAVY_MODULES = ("pandas", "torch", "transformers", "datasets", "httpx", "PIL", 
 
 _START = """
 import json, sys, time
-started = time.perf_counter()
+started, started_cpu = time.perf_counter(), time.process_time()
 import gymnasium as gym
 import drgym
-imported = time.perf_counter()
+imported, imported_cpu = time.perf_counter(), time.process_time()
 env = gym.make("drgym/DeepResearch-v0", tasks=sys.argv[1])
 env.reset(seed=0)
-made = time.perf_counter()
+made, made_cpu = time.perf_counter(), time.process_time()
 heavy = [name for name in json.loads(sys.argv[2]) if name in sys.modules]
-print(json.dumps({"import_s": imported - started, "env_s": made - imported, "modules": len(sys.modules),
-                  "heavy": heavy}))
+print(json.dumps({"import_s": imported - started, "env_s": made - imported, "import_cpu_s": imported_cpu - started_cpu,
+                  "env_cpu_s": made_cpu - imported_cpu, "modules": len(sys.modules), "heavy": heavy}))
 env.close()
 """
 
@@ -138,19 +138,22 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     import_s = statistics.median(r["import_s"] for r in runs)
     env_s = statistics.median(r["env_s"] for r in runs)
+    import_cpu_s = statistics.median(r["import_cpu_s"] for r in runs)
+    env_cpu_s = statistics.median(r["env_cpu_s"] for r in runs)
     heavy = sorted({name for r in runs for name in r["heavy"]})
     load = os.getloadavg()[0]
-    table = Table("measure", "median", title=f"start of a fresh process ({args.repeats} runs, load {load:.2f})",
-                  title_justify="left")
-    table.add_row("import gymnasium + drgym", f"{import_s * 1000:.0f} ms")
-    table.add_row("create + reset the env", f"{env_s * 1000:.0f} ms")
-    table.add_row("import + env, total", f"{(import_s + env_s) * 1000:.0f} ms")
-    table.add_row("modules loaded", f"{statistics.median(r['modules'] for r in runs):.0f}")
-    table.add_row("heavy optional modules loaded", ", ".join(heavy) or "none")
+    table = Table("measure", "median wall", "median CPU",
+                  title=f"start of a fresh process ({args.repeats} runs, load {load:.2f})", title_justify="left")
+    table.add_row("import gymnasium + drgym", f"{import_s * 1000:.0f} ms", f"{import_cpu_s * 1000:.0f} ms")
+    table.add_row("create + reset the env", f"{env_s * 1000:.0f} ms", f"{env_cpu_s * 1000:.0f} ms")
+    table.add_row("import + env, total", f"{(import_s + env_s) * 1000:.0f} ms",
+                  f"{(import_cpu_s + env_cpu_s) * 1000:.0f} ms")
+    table.add_row("modules loaded", f"{statistics.median(r['modules'] for r in runs):.0f}", "")
+    table.add_row("heavy optional modules loaded", ", ".join(heavy) or "none", "")
     console.print(table)
     rows.append(("import + env creation", f"{(import_s + env_s) * 1000:.0f} ms",
-                 f"import {import_s * 1000:.0f} ms + env {env_s * 1000:.0f} ms; heavy modules: {', '.join(heavy) or 'none'}; "
-                 f"load {load:.2f}"))
+                 f"import {import_s * 1000:.0f} ms + env {env_s * 1000:.0f} ms (CPU {(import_cpu_s + env_cpu_s) * 1000:.0f} "
+                 f"ms); heavy modules: {', '.join(heavy) or 'none'}; load {load:.2f}"))
 
     if memory_kib(os.getpid()) is None:
         console.print("memory: /proc/PID/smaps_rollup is not available on this platform; skipped")
