@@ -65,6 +65,14 @@ _CUE_GATES = ("'t", "incorrect", "wrong", "fals", "inaccura", "erroneous", "doub
               "misreport", "mistaken", "fabricat", "rumor", "rumour", "probabl", "out of date", "appear", "some ",
               "is said", "is thought", "is believed", "is estimated", "is rumo", "may have", "may be", "could be")
 _WORD = re.compile(r"\w+")
+# \w in ASCII text, character by character: a word character stays, any other becomes a space.
+_NON_WORD_TO_SPACE = str.maketrans({chr(code): " " for code in range(128)
+                                    if not (chr(code).isalnum() or chr(code) == "_")})
+
+
+def ascii_words(text: str) -> list[str]:
+    """``re.findall(r"\\w+", text)`` for ASCII `text`, a few times faster (one translation, one split)."""
+    return text.translate(_NON_WORD_TO_SPACE).split()
 
 
 def refutes(text: str) -> bool:
@@ -77,7 +85,7 @@ def refutes(text: str) -> bool:
     if not text.isascii():
         return _REFUTATION.search(text) is not None
     lowered = text.lower()
-    if not _CUE_WORDS.isdisjoint(_WORD.findall(lowered)):
+    if not _CUE_WORDS.isdisjoint(ascii_words(lowered)):
         return True
     if any(gate in lowered for gate in _CUE_GATES):
         return _REFUTATION.search(text) is not None

@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
-from drgym.rewards.checks import attach_citations
+from drgym.rewards.checks import ascii_words, attach_citations
 
 __all__ = ["clean_report", "normalize_text", "usable_quote", "visible_text"]
 
@@ -62,7 +62,7 @@ def _pastes_one_of(sentence: str, verbs: tuple[re.Pattern, ...],
     lowered = sentence.lower()
     if not any(verb.search(lowered) for verb in verbs):  # a criterion's verb must be a word of the sentence
         return False
-    words = set(_WORD.findall(lowered))
+    words = set(ascii_words(lowered) if lowered.isascii() else _WORD.findall(lowered))
     if len(words) < 4:
         return False
     return any(len(words & wanted) / len(wanted) >= 0.8 for verb, wanted_sets in targets if verb in words

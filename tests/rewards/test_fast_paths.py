@@ -22,6 +22,7 @@ from drgym.rewards.checks import (
     _count_sections,
     _has_table,
     _number_matches_in,
+    ascii_words,
     count_words,
     evaluate_check,
     refutes,
@@ -81,9 +82,11 @@ def test_figures_are_found_where_the_number_pattern_finds_them(text):
 
 
 @settings(max_examples=800, deadline=None)
-@given(st.text(alphabet="ab1_ .,\n#|-:\t'é", max_size=60))
+@given(st.text(alphabet="ab1_ .,\n#|-:\t'é\x0b\x1c\x7f", max_size=60))
 def test_words_headings_and_tables_are_counted_as_the_patterns_count_them(text):
     assert count_words(text) == len(re.findall(r"\w+", text))
+    ascii_text = text.encode("ascii", "ignore").decode()
+    assert ascii_words(ascii_text) == re.findall(r"\w+", ascii_text)
     assert _count_sections(text) == len(_SECTION.findall(text))
     assert _has_table(text) == (_TABLE.search(text) is not None)
 
