@@ -8,6 +8,7 @@ from enum import Enum
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 from typer.core import TyperGroup
 
 from drgym.errors import DrgymError
@@ -98,6 +99,16 @@ for _group, _name in ((web_app, "web"), (world_app, "world"), (tasks_app, "tasks
                       (train_app, "train"), (synth_app, "synth")):
     app.add_typer(_group, name=_name)
 console = Console()
+
+
+def print_rows(rows: list[list[str]], *, title: str, no_wrap: bool = False) -> None:
+    """A table whose first row is the header, full width in a terminal and 160 columns in a log or a pipe."""
+    table = Table(title=title, title_justify="left")
+    for header in rows[0]:
+        table.add_column(header, no_wrap=no_wrap)
+    for row in rows[1:]:
+        table.add_row(*row)
+    (console if console.is_terminal else Console(width=160)).print(table)
 
 
 def main() -> None:

@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from drgym.cli.app import JudgeKind, Split, app, bench_app, console
+from drgym.cli.app import JudgeKind, Split, app, bench_app, console, print_rows
 
 
 @app.command("eval")
@@ -67,13 +65,8 @@ def evaluate_and_print(suite: str, chosen: list, out: Path, *, split: str | None
     write_plots(results, out)
     command = "drgym " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else "drgym eval"
     report = write_report(results, out, command=command)
-    rows = console_table(results)
-    table = Table(title=f"{resolved.name} ({resolved.split} split, {len(resolved.tasks)} tasks)", title_justify="left")
-    for header in rows[0]:
-        table.add_column(header, no_wrap=True)
-    for row in rows[1:]:
-        table.add_row(*row)
-    (console if console.is_terminal else Console(width=160)).print(table)
+    print_rows(console_table(results), title=f"{resolved.name} ({resolved.split} split, {len(resolved.tasks)} tasks)",
+               no_wrap=True)
     console.print(f"wrote {out / 'results.json'}, {report} and plots in {out}", highlight=False, soft_wrap=True)
 
 
@@ -89,12 +82,8 @@ def bench_perf(
     unknown = sorted(set(only or []) - set(BENCHMARKS))
     if unknown:
         raise ConfigError(f"unknown benchmarks {unknown}; choose from {', '.join(BENCHMARKS)}")
-    rows = run_all(quick=quick, only=only)
-    table = Table("benchmark", "measure", "figure", "note", title="drgym performance" + (" (quick sizes)" if quick else ""),
-                  title_justify="left")
-    for row in rows:
-        table.add_row(*row)
-    (console if console.is_terminal else Console(width=160)).print(table)
+    print_rows([["benchmark", "measure", "figure", "note"], *run_all(quick=quick, only=only)],
+               title="drgym performance" + (" (quick sizes)" if quick else ""))
 
 
 @app.command("audit")

@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from drgym.cli.app import console, synth_app
+from drgym.cli.app import console, print_rows, synth_app
 
 
 @synth_app.callback()
@@ -35,11 +33,7 @@ def synth_run(
         raise ConfigError("drgym synth needs --out (a folder); see drgym synth --help")
     chosen = list(CAPABILITIES) if not capability or "all" in capability else capability
     stats = synthesize(chosen, suite, out, n=n, seed=seed, noise=noise, web=web)
-    rows = stats.table()
-    table = Table(*rows[0], title=f"synthesised from {suite} (train split)" + (f" in {web}" if web else ""), title_justify="left")
-    for row in rows[1:]:
-        table.add_row(*row)
-    (console if console.is_terminal else Console(width=160)).print(table)
+    print_rows(stats.table(), title=f"synthesised from {suite} (train split)" + (f" in {web}" if web else ""))
     console.print(f"wrote {', '.join(str(out / f'{c}.jsonl') for c in chosen)}", highlight=False, soft_wrap=True)
 
 
