@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from drgym.agents.openai_policy import without_tools_block
 from drgym.core.protocol import format_native_tool_calls, parse_action
@@ -41,8 +41,10 @@ from drgym.core.records import EpisodeRecord, MessageRecord, StepRecord, read_re
 from drgym.errors import ConfigError
 from drgym.tasks.splits import task_split
 
+T = TypeVar("T")
+
 __all__ = ["OUTPUT_FORMATS", "SFTFilters", "SFTSummary", "action_ngram_loop", "build_sft_dataset",
-           "hf_messages", "parse_mixture", "sft_messages"]
+           "hf_messages", "parse_mixture", "sample_mixture", "sft_messages"]
 
 _CITE = re.compile(r"\\cite\{([^}]*)\}")
 _URL = re.compile(r"https?://[^\s)\]}>\"',]+")
@@ -274,18 +276,23 @@ def _rejection(record: EpisodeRecord, filters: SFTFilters) -> str | None:
     return None
 
 
+def sample_mixture(groups: Mapping[str, list[T]], shares: Mapping[str, float], rng: random.Random) -> dict[str, list[T]]:
+    """Rows of each group in the given shares, as many in all as every group with a share can supply (a group
+    without a share gives none); each group's rows are a random subset, in their order when all are kept."""
+    # the largest total such that every group can supply its share
+    total = min((len(groups[k]) / w for k, w in shares.items() if w > 0), default=0.0)
+    chosen = {}
+    for key, group in groups.items():
+        take = min(len(group), int(round(total * shares.get(key, 0.0))))
+        chosen[key] = rng.sample(group, take) if take < len(group) else list(group)
+    return chosen
+
+
 def _mix(rows: list[dict[str, Any]], filters: SFTFilters, summary: SFTSummary) -> list[dict[str, Any]]:
     rows = sorted(rows, key=lambda row: (row["record"].kind, row["record"].task_id, row["turns"]))
     if not filters.mixture:
         return rows
     groups = {kind: [r for r in rows if r["record"].kind == kind] for kind in ("deep_search", "deep_research")}
-    weights = {kind: filters.mixture.get(kind, 0.0) for kind in groups}
-    # the largest total such that every kind can supply its share
-    total = min((len(groups[k]) / w for k, w in weights.items() if w > 0), default=0.0)
-    rng = random.Random(filters.seed)
-    chosen = []
-    for kind, group in groups.items():
-        take = min(len(group), int(round(total * weights[kind])))
-        summary.removed["mixture"] += len(group) - take
-        chosen.extend(rng.sample(group, take) if take < len(group) else group)
-    return chosen
+    chosen = sample_mixture(groups, filters.mixture, random.Random(filters.seed))
+    summary.removed["mixture"] += len(rows) - sum(map(len, chosen.values()))
+    return [row for group in chosen.values() for row in group]

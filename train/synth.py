@@ -43,7 +43,7 @@ from drgym.tasks.procedural import ProceduralWorld
 from drgym.tasks.schema import Task, TaskSet
 from drgym.tasks.splits import select_split
 from drgym.tasks.suites import SUITES, resolve_tasks
-from drgym.train.sft_data import action_ngram_loop, sft_messages
+from drgym.train.sft_data import action_ngram_loop, sample_mixture, sft_messages
 
 __all__ = ["CAPABILITIES", "SynthStats", "is_loop", "mix_rows", "replay_row", "synthesize"]
 
@@ -509,13 +509,10 @@ def mix_rows(paths: Iterable[str | Path], ratio: dict[str, float], out: str | Pa
     empty = [k for k, v in groups.items() if not v and ratio[k] > 0]
     if empty:
         raise ConfigError(f"no rows for {empty} in the given files")
-    total = min(len(groups[k]) / w for k, w in ratio.items() if w > 0)
     rng = random.Random(seed)
-    chosen, counts = [], Counter()
-    for key, weight in ratio.items():
-        take = min(len(groups[key]), int(round(total * weight)))
-        chosen += rng.sample(groups[key], take)
-        counts[key] = take
+    picked = sample_mixture(groups, ratio, rng)
+    chosen = [row for group in picked.values() for row in group]
+    counts = Counter({key: len(group) for key, group in picked.items()})
     rng.shuffle(chosen)
     counts["loop (dropped)"] = loops
     out = Path(out)
