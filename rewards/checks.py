@@ -107,6 +107,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[\\|])")
 # The same breaks (group 1), found from their full stop: a pattern that starts with a character class is tried
 # only at those characters, one that starts with a look-behind at every position.
 _SENTENCE_STOP = re.compile(r"[.!?](\s+)(?=[A-Z0-9\"'(\[\\|])")
+_STOP_SPACE = re.compile(r"[.!?](\s+)")
 _SECTION = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
 _TABLE = re.compile(r"^\s*\|.*\|\s*\n\s*\|\s*:?-{3,}", re.MULTILINE)
 # \w in ASCII text, byte by byte: word characters become "a", all others a space.
@@ -141,14 +142,17 @@ class CheckResult:
 _DIGITS = str.maketrans({",": None, " ": None, "\u00a0": None, "\u202f": None, "\u2009": None, "−": "-"})
 
 
-# Where a figure may start: `_NUMBER` is tried only there (it would try every position of the text).
+# Where a figure may start: `_NUMBER` is tried only there (it would try every position of the text). In ASCII
+# text the digits are 0-9, and a range is quicker to test than the digit category.
 _NUMBER_START = re.compile(r"[-−\d]")
+_ASCII_NUMBER_START = re.compile(r"[-0-9]")
 
 
 def _number_matches_in(text: str) -> Iterator[re.Match]:
     """`_NUMBER.finditer(text)`: the leftmost match from each position on, tried where a figure can start."""
     position = 0
-    while (start := _NUMBER_START.search(text, position)) is not None:
+    starts = _ASCII_NUMBER_START if text.isascii() else _NUMBER_START
+    while (start := starts.search(text, position)) is not None:
         match = _NUMBER.match(text, start.start())
         if match is None:
             position = start.start() + 1
@@ -388,6 +392,16 @@ class ReportAnalysis:
 def analyse_report(report: str) -> ReportAnalysis:
     """The `ReportAnalysis` of `report` (the last few are kept: checks of one report share one)."""
     return ReportAnalysis(report)
+
+
+def split_sentences(text: str) -> list[str]:
+    """``re.split(r"(?<=[.!?])\\s+", text)``: the whitespace after each full stop splits, found from the stops."""
+    pieces, start = [], 0
+    for match in _STOP_SPACE.finditer(text):
+        pieces.append(text[start:match.start(1)])
+        start = match.end(1)
+    pieces.append(text[start:])
+    return pieces
 
 
 def count_words(text: str) -> int:

@@ -16,13 +16,12 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
-from drgym.rewards.checks import ascii_words, attach_citations
+from drgym.rewards.checks import ascii_words, attach_citations, split_sentences
 
 __all__ = ["clean_report", "normalize_text", "usable_quote", "visible_text"]
 
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad\u034f\u180e]")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _GRADING_TALK = re.compile(
     r"\b(verdicts?|criteri(on|a)|rubrics?|grad(er|ing|ed)|judg(e|es|ing)|satisf(ied|ies|y)|scor(e|ed|ing)|"
     r"instructions?|ignore (all|any|the|previous)|system prompt|evaluator|assessor)\b|^\s*(system|assistant|user)\s*:",
@@ -266,7 +265,7 @@ def clean_report(report: str, criteria: Sequence[str] = ()) -> str:
             kept_blocks.append(block)
             continue
         sentences = []
-        for sentence in _SENTENCE.split(block):
+        for sentence in split_sentences(block):
             normalized = normalize_text(sentence)
             if not normalized or normalized in seen_sentences or _pastes_one_of(sentence, verbs, targets):
                 continue

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
-from drgym.rewards.checks import CITATION_MARKS, attach_citations, count_words
+from drgym.rewards.checks import CITATION_MARKS, attach_citations, count_words, split_sentences
 from drgym.rewards.rubric import (
     CitationCheck,
     CoverageCheck,
@@ -64,7 +64,6 @@ CHECK_FAULTS = ("contradiction", "outdated")
 """The faults the deterministic judge's machine checks find (`drgym.rewards.checks.CheckResult.fault`)."""
 
 _WORD = re.compile(r"\w+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _FIGURE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 _NON_DIGIT = re.compile(r"\D")
 _BLOCK_BREAK = re.compile(r"\n\s*\n")
@@ -196,7 +195,7 @@ def _units(text: str) -> list[tuple[str, bool]]:
             if stripped.startswith(("|", "#")):
                 units.append((stripped, True))
                 continue
-            units.extend((sentence, False) for sentence in _SENTENCE_END.split(stripped) if sentence.strip())
+            units.extend((sentence, False) for sentence in split_sentences(stripped) if sentence.strip())
     return units
 
 

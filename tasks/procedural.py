@@ -138,12 +138,16 @@ class ProceduralWorld:
                                      seed=spec.seed, families=dict(spec.families))
             tasks = [t.model_copy(update={"corpus": corpus.name}) for t in tasks]
             TaskSet(tasks, name=path.name).save(staging / "tasks.jsonl")
+            n_statements = len(statements)
+            del statements, tasks  # the largest things the build holds: gone before the graph is written and indexed
             (staging / "authority.tsv").write_text(authority_tsv(), encoding="utf-8")
             meta = {"format_version": 1, "world_version": WORLD_VERSION, "tasks_version": TASKS_VERSION, "spec": dataclasses.asdict(spec),
-                    "n_pages": len(corpus), "n_paragraphs": corpus.n_paragraphs, "n_statements": len(statements),
+                    "n_pages": len(corpus), "n_paragraphs": corpus.n_paragraphs, "n_statements": n_statements,
                     "graph": world_to_dict(world)}
-            (staging / "world.json").write_text(json.dumps(meta, ensure_ascii=False, sort_keys=True) + "\n",
-                                                encoding="utf-8")
+            with (staging / "world.json").open("w", encoding="utf-8") as out:  # in pieces, not as one string
+                json.dump(meta, out, ensure_ascii=False, sort_keys=True)
+                out.write("\n")
+            del meta, world
             if index:
                 SearchIndex.build(Corpus.load(staging), staging / "index", dense=dense, show_progress=show_progress)
             if path.exists():

@@ -26,6 +26,7 @@ from drgym.rewards.checks import (
     count_words,
     evaluate_check,
     refutes,
+    split_sentences,
 )
 from drgym.rewards.guards import _pastes, normalize_text
 from drgym.rewards.judges import DeterministicJudge
@@ -79,12 +80,16 @@ def test_refutation_shortcut_agrees_with_the_pattern(text):
 def test_figures_are_found_where_the_number_pattern_finds_them(text):
     assert [(m.span(), m.groups()) for m in _number_matches_in(text)] == \
         [(m.span(), m.groups()) for m in _NUMBER.finditer(text)]
+    ascii_text = text.encode("ascii", "ignore").decode()  # the ASCII scan
+    assert [(m.span(), m.groups()) for m in _number_matches_in(ascii_text)] == \
+        [(m.span(), m.groups()) for m in _NUMBER.finditer(ascii_text)]
 
 
 @settings(max_examples=800, deadline=None)
-@given(st.text(alphabet="ab1_ .,\n#|-:\t'é\x0b\x1c\x7f", max_size=60))
+@given(st.text(alphabet="ab1_ .,!?\n#|-:\t'é\x0b\x1c\x7f\u2029", max_size=60))
 def test_words_headings_and_tables_are_counted_as_the_patterns_count_them(text):
     assert count_words(text) == len(re.findall(r"\w+", text))
+    assert split_sentences(text) == re.split(r"(?<=[.!?])\s+", text)
     ascii_text = text.encode("ascii", "ignore").decode()
     assert ascii_words(ascii_text) == re.findall(r"\w+", ascii_text)
     assert _count_sections(text) == len(_SECTION.findall(text))
