@@ -1,13 +1,15 @@
-"""Throughput of the deterministic rubric judge (target ≥ 10,000 rubric checks/s), its determinism, and its
+"""Throughput of the deterministic rubric judge (target ≥ 20,000 rubric checks/s), its determinism, and its
 time against report size (linear; a 1 MB report well under a second on one core).
 
     python -m drgym.benchmarks.perf_judge
 
-Grades each deep_research task's gold and low-trust reports (made unique per round, so no cache helps) and
-prints rubric checks per second, with the time per report, without and with copy detection against the
-world's index; then grades adversarial reports of 1 KB to 1 MB (distinct sentences naming the task's
-entities next to figures, one endless sentence, nested HTML) and prints CPU seconds per size and the fitted
-log-log slope (1.0 = linear).
+Grades each deep_research task's gold and low-trust reports (made unique per round, so no report-level cache
+helps) and prints rubric checks per CPU second, with the time per report, without and with copy detection
+against the world's index. Beside it, in the same process and on the same reports, a plain reference: one
+substring test per rubric (is the rubric's value or entity name in the report?), the least a rubric check can
+cost; the ratio is the judge's time over the reference's. Then grades adversarial reports of 1 KB to 1 MB
+(distinct sentences naming the task's entities next to figures, one endless sentence, nested HTML) and prints
+CPU seconds per size and the fitted log-log slope (1.0 = linear). The load average is printed beside.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from drgym.rewards.answer import match_answer, normalize_answer
 from drgym.rewards.judges import DeterministicJudge
 from drgym.tasks.procedural import ProceduralWorld, WorldSpec
 
@@ -37,14 +40,20 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
                                   show_progress=False)
     tasks = [t for t in world.tasks if t.kind == "deep_research"]
     judge = DeterministicJudge()
-    checks, reports, started = 0, 0, time.perf_counter()
-    for round_number in range(args.rounds):
-        for task in tasks:
-            for report in (task.meta["gold_report"], task.meta["low_trust_report"]):
-                judge.grade(task.rubrics, f"{report}\n\nRound {round_number}.")
-                checks += len(task.rubrics)
-                reports += 1
-    elapsed = time.perf_counter() - started
+    graded = [(task, f"{report}\n\nRound {round_number}.") for round_number in range(args.rounds) for task in tasks
+              for report in (task.meta["gold_report"], task.meta["low_trust_report"])]
+    checks, reports = sum(len(task.rubrics) for task, _ in graded), len(graded)
+    started = time.process_time()
+    for task, report in graded:
+        judge.grade(task.rubrics, report)
+    elapsed = time.process_time() - started
+    needles = {task.id: [_needle(rubric) for rubric in task.rubrics] for task in tasks}
+    started = time.process_time()
+    for _ in range(_REFERENCE_REPEATS):
+        for task, report in graded:
+            for needle in needles[task.id]:
+                _ = needle in report
+    reference = (time.process_time() - started) / _REFERENCE_REPEATS
     started = time.process_time()
     for task in tasks:
         judge.grade(task.rubrics, task.meta["gold_report"] + "\n\nWith copy detection.", sources=world.index)
@@ -52,17 +61,56 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     first = judge.grade(tasks[0].rubrics, tasks[0].meta["gold_report"])
     again = judge.grade(tasks[0].rubrics, tasks[0].meta["gold_report"])
     rows = [("rubric checks", f"{checks:,} over {reports:,} reports", f"{checks / reports:.1f} rubrics each"),
-            ("throughput", f"{checks / elapsed:,.0f} rubric checks/s", "target ≥ 10,000"),
-            ("per report", f"{elapsed / reports * 1000:.2f} ms", ""),
+            ("throughput", f"{checks / elapsed:,.0f} rubric checks/s (CPU)", "target ≥ 20,000"),
+            ("plain reference", f"{checks / reference:,.0f} substring tests/s",
+             f"judge / reference: {elapsed / reference:.0f}×"),
+            ("per report", f"{elapsed / reports * 1000:.2f} ms CPU", ""),
             ("per report with copy detection (index)", f"{with_copy * 1000:.2f} ms CPU", "one search per sentence"),
             ("identical input, identical grade", str(first == again), "")]
+    questions = ProceduralWorld.build(Path(tempfile.mkdtemp(prefix="drgym-answers-")) / "w",
+                                      WorldSpec(seed=78, pages=600, n_deep_search=60, n_deep_research=1),
+                                      index=False, show_progress=False)
+    rows += _answer_rows([t for t in questions.tasks if t.kind == "deep_search"])
     rows += _size_rows(judge, tasks[0], world.index, args.max_bytes)
     rows.append(("load (1 min)", f"{os.getloadavg()[0]:.1f}", "on this machine while measuring"))
     table = Table("measure", "figure", "note", title="deterministic judge", title_justify="left")
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    Console(width=150).print(table)
     return rows
+
+
+_REFERENCE_REPEATS = 20
+
+
+def _needle(rubric) -> str:
+    """What a plain check of the rubric would look for: its value, else its entity's name."""
+    check = rubric.check
+    if check is None:
+        return rubric.criterion
+    if getattr(check, "value", None):
+        return check.value
+    names = getattr(check, "entity", None) or (check.entities[0] if getattr(check, "entities", None) else None)
+    return names[0] if names else "#"
+
+
+def _answer_rows(tasks) -> list[tuple[str, str, str]]:
+    """Answer matching against a SQuAD exact match (normalised answer equals a normalised accepted one) on the
+    same answers: the gold answer as given, in a sentence, shouted, hedged, and next to a second candidate."""
+    answers = [(answer, task.answers, task.question) for task in tasks for answer in
+               (task.answers[0], f"The answer is {task.answers[0]}.", task.answers[0].upper(),
+                f"maybe {task.answers[0]}", f"{task.answers[0]} or {task.answers[-1]} (2021)")]
+    started = time.process_time()
+    for answer, accepted, question in answers:
+        match_answer(answer, accepted, question=question)
+    matching = time.process_time() - started
+    started = time.process_time()
+    for answer, accepted, _ in answers:
+        normalized = normalize_answer(answer)
+        _ = any(normalized == normalize_answer(gold) for gold in accepted)
+    exact = time.process_time() - started
+    return [("answer matching", f"{len(answers) / matching:,.0f} answers/s (CPU)",
+             f"{matching / exact:.1f}× a SQuAD exact match ({len(answers) / exact:,.0f}/s)")]
 
 
 def _adversarial(task, kind: str, size: int) -> str:

@@ -29,6 +29,7 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from drgym.rewards.checks import BARE_YEAR, Number, in_unit, parse_numbers
 
@@ -84,11 +85,54 @@ def normalize_answer(text: str) -> str:
 
 def token_f1(prediction: str, gold: str) -> float:
     predicted, wanted = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    common = sum((Counter(predicted) & Counter(wanted)).values())
-    if not predicted or not wanted or common == 0:
+    return _f1(predicted, Counter(predicted), len(wanted), Counter(wanted))
+
+
+def _f1(predicted: list[str], predicted_counts: Counter, n_wanted: int, wanted_counts: Counter) -> float:
+    common = sum((predicted_counts & wanted_counts).values())
+    if not predicted or not n_wanted or common == 0:
         return 0.0
-    precision, recall = common / len(predicted), common / len(wanted)
+    precision, recall = common / len(predicted), common / n_wanted
     return 2 * precision * recall / (precision + recall)
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """A question's accepted answers read once (normalised names, token counts, the canonical form's rule),
+    for every answer graded against them."""
+
+    canonical: str
+    gold_tokens: tuple[tuple[int, Counter], ...]
+    """Each accepted answer's normalised token count and tokens, for the token F1."""
+    names: tuple[str, ...]
+    """The normalised accepted names, longest first."""
+    members: list[list[str]] | None = None
+    min_f1: float = 1.0
+    absolute: tuple[float, float, bool] | None = None
+    """(value, tolerance, percent) of a computed figure."""
+    target: float | None = None
+    unit_scale: float = 1.0
+
+
+@lru_cache(maxsize=4096)
+def _accepted(accepted: tuple[str, ...]) -> _Accepted:
+    gold_tokens = tuple((len(tokens), Counter(tokens)) for tokens in (normalize_answer(g).split() for g in accepted))
+    names = tuple(sorted({normalize_answer(gold) for gold in accepted if normalize_answer(gold)}, key=len,
+                         reverse=True))
+    canonical = next((gold for gold in accepted if gold.strip()), "")
+    if spec := _SET.fullmatch(canonical):
+        members = [[name.strip() for name in member.split("|") if name.strip()]
+                   for member in spec.group("members").split(";")]
+        return _Accepted(canonical, gold_tokens, names, members=[m for m in members if m],
+                         min_f1=float(spec.group("min_f1") or 1.0))
+    if spec := _WITH_TOLERANCE.fullmatch(canonical):
+        value = float(spec.group("value").replace(",", "").replace("−", "-"))
+        return _Accepted(canonical, gold_tokens, names,
+                         absolute=(value, float(spec.group("tolerance")), bool(spec.group("percent"))))
+    if _STARTS_WITH_NUMBER.match(canonical) and (numbers := parse_numbers(canonical)):
+        unit = next((_UNIT_SCALES[m.group(1).lower()] for gold in accepted if (m := _SCALED_UNIT.search(gold))), 1.0)
+        return _Accepted(canonical, gold_tokens, names, target=numbers[0].value, unit_scale=unit)
+    return _Accepted(canonical, gold_tokens, names)
 
 
 def _is_year(value: float) -> bool:
@@ -134,9 +178,11 @@ def _match_number(answer: str, target: float, tolerance: float, f1: float, unit_
     return AnswerMatch(False, f"{value:g} is not {target:g}", f1)
 
 
-def _match_name(answer: str, accepted: Sequence[str], question: str, f1: float) -> AnswerMatch:
-    normalized = f" {normalize_answer(answer)} "
-    names = sorted({normalize_answer(gold) for gold in accepted if normalize_answer(gold)}, key=len, reverse=True)
+def _match_name(answer: str, accepted: Sequence[str], question: str, f1: float, *, normalized_answer: str,
+                names: Sequence[str]) -> AnswerMatch:
+    if normalized_answer in names:  # exactly an accepted name: nothing else to weigh
+        return AnswerMatch(True, f"names {accepted[0]!r}", f1)
+    normalized = f" {normalized_answer} "
     found = [name for name in names if f" {name} " in normalized]
     if not found:
         return AnswerMatch(False, "names none of the accepted answers", f1)
@@ -226,18 +272,18 @@ def match_answer(answer: str, accepted: Sequence[str], *, tolerance: float = 0.0
     if len(answer) > MAX_ANSWER_CHARS:
         return AnswerMatch(False, f"the answer has {len(answer):,} characters; give one short answer "
                                   f"(at most {MAX_ANSWER_CHARS:,})", 0.0, True)
-    f1 = max((token_f1(answer, gold) for gold in accepted), default=0.0)
-    if _HEDGE.search(answer):
-        return AnswerMatch(False, f"hedges ({_HEDGE.search(answer).group(0)!r}): commit to one answer", f1, True)
-    canonical = next((gold for gold in accepted if gold.strip()), "")
-    if spec := _SET.fullmatch(canonical):
-        members = [[name.strip() for name in member.split("|") if name.strip()]
-                   for member in spec.group("members").split(";")]
-        return _match_set(answer, [m for m in members if m], float(spec.group("min_f1") or 1.0))
-    if spec := _WITH_TOLERANCE.fullmatch(canonical):
-        value = float(spec.group("value").replace(",", "").replace("−", "-"))
-        return _match_tolerance(answer, value, float(spec.group("tolerance")), bool(spec.group("percent")), f1)
-    if _STARTS_WITH_NUMBER.match(canonical) and parse_numbers(canonical):
-        unit = next((_UNIT_SCALES[m.group(1).lower()] for gold in accepted if (m := _SCALED_UNIT.search(gold))), 1.0)
-        return _match_number(answer, parse_numbers(canonical)[0].value, tolerance, f1, unit)
-    return _match_name(answer, accepted, question, f1)
+    spec = _accepted(tuple(accepted))
+    normalized_answer = normalize_answer(answer)
+    predicted = normalized_answer.split()
+    predicted_counts = Counter(predicted)
+    f1 = max((_f1(predicted, predicted_counts, n_wanted, wanted) for n_wanted, wanted in spec.gold_tokens), default=0.0)
+    if hedge := _HEDGE.search(answer):
+        return AnswerMatch(False, f"hedges ({hedge.group(0)!r}): commit to one answer", f1, True)
+    if spec.members is not None:
+        return _match_set(answer, spec.members, spec.min_f1)
+    if spec.absolute is not None:
+        value, absolute_tolerance, percent = spec.absolute
+        return _match_tolerance(answer, value, absolute_tolerance, percent, f1)
+    if spec.target is not None:
+        return _match_number(answer, spec.target, tolerance, f1, spec.unit_scale)
+    return _match_name(answer, accepted, question, f1, normalized_answer=normalized_answer, names=spec.names)

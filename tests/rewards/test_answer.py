@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drgym.rewards.answer import match_answer
+from drgym.rewards.answer import match_answer, token_f1
 
 
 @pytest.mark.parametrize("answer,accepted,correct", [
@@ -79,3 +79,15 @@ def test_one_committed_answer_in_a_sentence_is_correct(answer, accepted, questio
 
 def test_an_oversized_answer_is_wrong_without_reading_it():
     assert not match_answer("Ann Lee " + "x" * 100_000, ["Ann Lee"]).is_correct
+
+
+def test_an_answer_that_is_exactly_an_accepted_name_is_correct_with_full_token_f1():
+    match = match_answer("  the TAQUON works. ", ["Taquon Works", "Taquon"])
+    assert match.is_correct and match.f1 == 1.0 and not match.lists_several
+    assert match == match_answer("  the TAQUON works. ", ["Taquon Works", "Taquon"])  # the accepted set, read once
+
+
+def test_token_f1_against_the_accepted_answers_is_reported_whatever_the_verdict():
+    match = match_answer("Taquon Works or Bokar", ["Taquon Works", "Taquon"])
+    assert not match.is_correct
+    assert match.f1 == pytest.approx(token_f1("Taquon Works or Bokar", "Taquon Works"))
