@@ -3,19 +3,11 @@ when no cluster answers."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
-import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -25,6 +17,8 @@ from drgym.agents.rollout import rollout
 from drgym.agents.trajectories import read_trajectories
 from drgym.cli import app
 from drgym.errors import ConfigError
+
+from ..ray_cluster import free_port, two_node_cluster
 
 pytest.importorskip("ray", reason="Ray is not installed (pip install 'drgym[ray]')")
 
@@ -46,36 +40,8 @@ DRIVER = textwrap.dedent("""
 """)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _ray_environment() -> dict[str, str]:
-    """This test's cluster: no token authentication (Ray turns it on when ~/.ray/auth_token exists), no usage
-    stats, and no RAY_ADDRESS pointing elsewhere."""
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("RAY_ADDRESS", None)
-    return env
-
-
-def _stop(node: subprocess.Popen) -> None:
-    """Ends one node: its `ray start --block` and every process it started share one process group (its own
-    session), so only this test's Ray processes are signalled; `ray stop` would end every Ray on the machine."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(node.pid, signal.SIGTERM)
-    try:
-        node.wait(timeout=60)  # Ray needs a while to shut a node down on a loaded machine
-    except subprocess.TimeoutExpired:
-        pass
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(node.pid, signal.SIGKILL)  # what is left of the group (Ray's own helpers)
-    node.wait()
-
-
 def test_an_address_where_no_cluster_answers_is_a_config_error_naming_it(tiny_world, tmp_path, monkeypatch):
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     kwargs = {"n_episodes": 1, "out": tmp_path / "runs.jsonl", "env_kwargs": {"tasks": str(tiny_world.path)},
               "show_progress": False}
     with pytest.raises(ConfigError, match=re.escape(f"no Ray cluster answers at {address}")):
@@ -98,35 +64,7 @@ def test_an_address_where_no_cluster_answers_is_a_config_error_naming_it(tiny_wo
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # Ray starts two nodes and three drivers; minutes on a loaded 2-core machine
 def test_rollouts_run_on_both_nodes_of_an_existing_two_node_cluster(tiny_world, tmp_path):
-    ray_command = Path(sys.executable).parent / "ray"
-    if not ray_command.exists():
-        pytest.skip(f"no `ray` command beside {sys.executable}")
-    env = _ray_environment()
-    port = _free_port()
-    address = f"127.0.0.1:{port}"
-    temp_root = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths must fit in 107 characters
-    common = ["--num-cpus", "1", "--disable-usage-stats", "--block", "--node-ip-address", "127.0.0.1",
-              "--object-store-memory", str(100 * 1024 ** 2)]
-    nodes: list[subprocess.Popen] = []
-
-    def start(name: str, *arguments: str) -> subprocess.Popen:
-        log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - the node outlives this function
-        node = subprocess.Popen([str(ray_command), "start", *arguments, *common, "--temp-dir", f"{temp_root}/{name}",
-                                 "--dashboard-agent-listen-port", str(_free_port())],
-                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        nodes.append(node)
-        return node
-
-    try:
-        head = start("head", "--head", "--port", str(port), "--include-dashboard", "false",
-                     "--dashboard-port", str(_free_port()))
-        while True:
-            assert head.poll() is None, (tmp_path / "head.log").read_text()[-3000:]
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
-                break
-            time.sleep(0.5)
-        start("worker", "--address", address)
-
+    with two_node_cluster(tmp_path) as (address, env):
         script = tmp_path / "driver.py"
         script.write_text(DRIVER)
         driver = subprocess.run([sys.executable, str(script), address, str(tiny_world.path), str(tmp_path / "a.jsonl")],
@@ -144,7 +82,4 @@ def test_rollouts_run_on_both_nodes_of_an_existing_two_node_cluster(tiny_world, 
         assert all(node_id in cli.stdout for node_id in report["node_ids"])
         records = list(read_trajectories(tmp_path / "b.jsonl"))
         assert len(records) == 4 and all(r["status"] == "ok" and r["reward"] == 1.0 for r in records)
-    finally:
-        for node in reversed(nodes):
-            _stop(node)
-        shutil.rmtree(temp_root, ignore_errors=True)
+

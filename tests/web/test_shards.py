@@ -7,10 +7,8 @@ import json
 import pickle
 import random
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -23,6 +21,8 @@ from drgym.tasks.procedural import ProceduralWorld, WorldSpec
 from drgym.web.corpus import Corpus, Page
 from drgym.web.index import RankingConfig, SearchIndex
 from drgym.web.shards import FIELDNORMS, ShardedIndex, build_shards, global_scores, query_terms, term_weight
+
+from ..ray_cluster import two_node_cluster
 
 FILTERS = [{}, {"tiers": [1, 2]}, {"published_after": "2015-01-01"}, {"tiers": [3], "published_before": "2020-12-31"}]
 
@@ -204,41 +204,7 @@ DRIVER = textwrap.dedent("""
 @pytest.mark.timeout(1200)  # two Ray nodes on a loaded 2-core machine take minutes to start and stop
 def test_shards_served_by_actors_on_two_nodes_rank_as_one_index(world, shards, tmp_path):
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'drgym[ray]')")
-    from tests.agents.test_ray_cluster import _free_port, _ray_environment, _stop
-
-    ray_command = Path(sys.executable).parent / "ray"
-    if not ray_command.exists():
-        pytest.skip(f"no `ray` command beside {sys.executable}")
-    env = _ray_environment()
-    port = _free_port()
-    address = f"127.0.0.1:{port}"
-    temp_root = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths must fit in 107 characters
-    common = ["--num-cpus", "2", "--disable-usage-stats", "--block", "--node-ip-address", "127.0.0.1",
-              "--object-store-memory", str(100 * 1024 ** 2)]
-    nodes: list[subprocess.Popen] = []
-
-    def start(name: str, *arguments: str) -> subprocess.Popen:
-        log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - the node outlives this function
-        node = subprocess.Popen([str(ray_command), "start", *arguments, *common, "--temp-dir", f"{temp_root}/{name}",
-                                 "--dashboard-agent-listen-port", str(_free_port())],
-                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        nodes.append(node)
-        return node
-
-    try:
-        import socket
-        import time
-
-        head = start("head", "--head", "--port", str(port), "--include-dashboard", "false",
-                     "--dashboard-port", str(_free_port()))
-        while True:
-            assert head.poll() is None, (tmp_path / "head.log").read_text()[-3000:]
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=5).close()
-                break
-            except OSError:
-                time.sleep(0.5)
-        start("worker", "--address", address)
+    with two_node_cluster(tmp_path, cpus_per_node=2) as (address, env):
         script = tmp_path / "driver.py"
         script.write_text(DRIVER)
         queries = _queries(world, 25)
@@ -249,7 +215,4 @@ def test_shards_served_by_actors_on_two_nodes_rank_as_one_index(world, shards, t
         assert len(report["nodes"]) == 2 and sorted(set(report["shard_nodes"])) == report["nodes"]  # both serve
         assert all(report["same"]) and len(report["same"]) == 2 * len(queries)
         assert report["page_read"]
-    finally:
-        for node in reversed(nodes):
-            _stop(node)
-        shutil.rmtree(temp_root, ignore_errors=True)
+
