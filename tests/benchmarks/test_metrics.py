@@ -12,12 +12,13 @@ from drgym.benchmarks.metrics import Comparison, bradley_terry, elo_ratings, mea
 
 def test_mean_ci_by_hand():
     mean, half = mean_ci([1.0, 2.0, 3.0, 4.0])
-    # s = sqrt(((1.5² + 0.5²) · 2) / 3) = 1.2910; t(0.975, 3) = 3.182; half = 3.182 · 1.2910 / 2
-    assert mean == 2.5 and half == pytest.approx(3.182 * math.sqrt(5 / 3) / 2, rel=1e-6)
+    # s = sqrt(((1.5² + 0.5²) · 2) / 3) = 1.2910; t(0.975, 3) = 3.1824 (tables); half = 3.1824 · 1.2910 / 2
+    assert mean == 2.5 and half == pytest.approx(3.182446 * math.sqrt(5 / 3) / 2, rel=1e-6)
     assert mean_ci([0.7]) == (0.7, 0.0)
     assert all(math.isnan(v) for v in mean_ci([]))
     assert mean_ci([1.0] * 10) == (1.0, 0.0)
-    assert t_critical(1) == 12.706 and t_critical(1000) == pytest.approx(1.96, abs=0.01)
+    assert t_critical(1) == pytest.approx(12.7062, abs=1e-4) and t_critical(1000) == pytest.approx(1.9623, abs=1e-4)
+    assert math.isnan(t_critical(0))
 
 
 def _matches(a, b, wins_a, wins_b, ties=0, task_prefix="t"):
