@@ -99,6 +99,11 @@ _PAST_MARKER = re.compile(r"\b(previously|formerly|earlier|used to|once|prior|ba
 _CITATION_AFTER_STOP = re.compile(r"([.!?])((?:[ \t]*(?:\\cite\{[^}\n]{0,2000}\}|\[\d{1,3}\]))+)")
 BARE_YEAR = re.compile(r"(1[89]|20)\d\d")
 """A year written as four bare digits (no comma or decimals): a date, not a figure."""
+
+
+def _is_bare_year(text: str) -> bool:
+    """``BARE_YEAR.fullmatch(text)``, without the regex (`str.isdecimal` is what `\\d` matches)."""
+    return len(text) == 4 and text[:2] in ("18", "19", "20") and text[2:].isdecimal()
 _CITE = re.compile(r"\\cite\{([^}]*)\}")
 _INLINE_URL = re.compile(r"(?:https?|local)://[^\s,;)\]}>]+")
 _REF_MARK = re.compile(r"\[(\d{1,3})\]")
@@ -333,7 +338,7 @@ class ReportAnalysis:
         found = self._numbers.get(index)
         if found is None:
             text = self.units[index].text
-            found = self._numbers[index] = tuple((number, bool(BARE_YEAR.fullmatch(text[number.start:number.end])))
+            found = self._numbers[index] = tuple((number, _is_bare_year(text[number.start:number.end]))
                                                  for number in parse_numbers(text))
         return found
 
@@ -473,7 +478,7 @@ def _value_spans(analysis: ReportAnalysis, entity: Sequence[str], value: str, nu
         if target is None:
             return []
         # a bare four-digit year ("For 2023, …") is a date, not the figure 2,016 or 2,020.0
-        value_is_year = bool(BARE_YEAR.fullmatch(value.strip()))
+        value_is_year = _is_bare_year(value.strip())
         bound = tolerance * abs(target) + 1e-9
         # a figure without a scale word (scale 1) matches by the tolerance alone, as `_number_matches` would decide
         return [(index, n.start, n.end) for index, n, is_bare_year in analysis.figures(entity)
@@ -516,7 +521,8 @@ def _names_attribute(unit: _Unit, sentence: tuple[int, int], position: int, term
     """Whether the attribute is named for the figure at `position`: in its sentence, or for a table row in the
     header of the figure's column."""
     if not unit.header:
-        return any(term in unit.lower[sentence[0]:sentence[1]] for term in terms)
+        lowered = unit.lower[sentence[0]:sentence[1]]
+        return any(term in lowered for term in terms)
     column = unit.text.count("|", 0, position)
     cells = unit.header.split("|")
     if column < len(cells) and any(term in cells[column] for term in terms):

@@ -7,6 +7,7 @@ against its definition on hand-picked edge cases and on generated text.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -18,9 +19,11 @@ from drgym.rewards.checks import (
     _REFUTATION,
     _SECTION,
     _TABLE,
+    BARE_YEAR,
     ReportAnalysis,
     _count_sections,
     _has_table,
+    _is_bare_year,
     _number_matches_in,
     ascii_words,
     count_words,
@@ -94,6 +97,12 @@ def test_words_headings_and_tables_are_counted_as_the_patterns_count_them(text):
     assert ascii_words(ascii_text) == re.findall(r"\w+", ascii_text)
     assert _count_sections(text) == len(_SECTION.findall(text))
     assert _has_table(text) == (_TABLE.search(text) is not None)
+
+
+def test_bare_years_are_told_as_the_pattern_tells_them():
+    for text in map("".join, itertools.product("0189٣x-", repeat=4)):
+        assert _is_bare_year(text) == bool(BARE_YEAR.fullmatch(text)), text
+    assert not _is_bare_year("20233") and not _is_bare_year("202")
 
 
 @pytest.mark.parametrize("text", ["# A\n\n## B\n#C\n#\n# \nx", "#\n#\nx", "| a | b |\n| --- | --- |",
