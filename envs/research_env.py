@@ -21,12 +21,12 @@ from gymnasium.error import ResetNeeded
 from drgym.core.clipping import clip
 from drgym.core.protocol import MAX_ACTION_CHARS, ParsedAction, action_size_problem, parse_action
 from drgym.core.results import ToolResult
-from drgym.envs.budget import Budget, BudgetTracker, PriceTable
+from drgym.envs.budget import BudgetTracker
+from drgym.envs.config import EnvConfig
 from drgym.envs.history import MessageHistory
-from drgym.envs.noise import NoiseConfig, failure_text, inject
-from drgym.envs.tools.base import DEFAULT_WORKSPACE_QUOTA_MB, EpisodeState, Tool, ToolError
+from drgym.envs.noise import failure_text, inject
+from drgym.envs.tools.base import EpisodeState, Tool, ToolError
 from drgym.envs.tools.file import MAX_FILE_BYTES, resolve_workspace_path
-from drgym.envs.tools.image import VisionBackend
 from drgym.envs.tools.registry import DEFAULT_TOOLS, ToolContext, build_tools
 from drgym.errors import ConfigError, NoTasksError
 from drgym.rewards.answer import match_answer
@@ -147,6 +147,8 @@ class ResearchEnv(gym.Env[str, str]):
     ``report.md`` in the workspace for deep_research (if drafted), else 0.
 
     ## Arguments
+    The keyword options are the fields of `drgym.envs.config.EnvConfig`, checked when the env is built (an unknown
+    option is named with the closest one); ``config=EnvConfig(...)`` passes them as one object.
     ``tasks`` (TaskSet, task file path or suite name; default the embedded ``procedural:easy`` world's tasks),
     ``web`` (corpus or world folder, or a `SearchIndex`; default: the suite's world, else the folder the tasks'
     ``corpus`` field names, absolute or relative to the task file, else the task file's folder), ``budget``
@@ -174,51 +176,40 @@ class ResearchEnv(gym.Env[str, str]):
     metadata = {"render_modes": ["ansi"]}
     kind: str = ""
 
-    def __init__(self, tasks: TaskSet | str | Path | None = None, *, web: ProceduralWorld | SearchIndex | str | Path | None = None,
-                 budget: Budget | dict | None = None, tools: list[str] | tuple[str, ...] | None = None,
-                 judge: str | Judge = "deterministic",
-                 judge_config: LLMJudgeConfig | dict | None = None, noise: float | NoiseConfig | dict = 0.0,
-                 workspace_root: str | Path | None = None, tokenizer: Any = None, prices: PriceTable | dict | None = None,
-                 vision: VisionBackend | dict | None = None, system_prompt: str | None = None,
-                 live: Any = None, unsearchable: tuple[str, ...] | list[str] = (),
-                 workspace_quota_mb: int = DEFAULT_WORKSPACE_QUOTA_MB, render_mode: str | None = None) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ConfigError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        self.render_mode = render_mode
-        if isinstance(web, str) and web == "live":
-            task_set, self.index = _live_tasks_and_web(tasks, live)
-        elif live is not None:
-            raise ConfigError("live= is for web='live'")
+    def __init__(self, tasks: TaskSet | str | Path | None = None, *, config: EnvConfig | None = None,
+                 **options: Any) -> None:
+        if config is None:
+            config = EnvConfig.from_options(tasks=tasks, **options)
+        elif tasks is not None or options:
+            raise ConfigError("pass either config= or keyword options (tasks=, web=, ...), not both")
+        self.config = config
+        """What this env was built from (`EnvConfig`)."""
+        self.render_mode = config.render_mode
+        if isinstance(config.web, str) and config.web == "live":
+            task_set, self.index = _live_tasks_and_web(config.tasks, config.live)
         else:
-            task_set, self.index = _resolve_tasks_and_web(tasks, web)
+            task_set, self.index = _resolve_tasks_and_web(config.tasks, config.web)
         # the judge looks for copied sentences in the offline corpus (the live web cannot be searched for them)
         self._copy_sources = self.index if isinstance(self.index, SearchIndex) else None
         self.tasks = [t for t in task_set if t.kind == self.kind]
         if not self.tasks:
             raise NoTasksError(f"no {self.kind} tasks in {task_set.name!r} ({len(task_set)} tasks of other kinds)")
-        self._judge = _build_judge(judge, judge_config)
+        self._judge = _build_judge(config.judge, config.judge_config)
         self._answer_grader = LLMAnswerGrader(self._judge.config) if isinstance(self._judge, LLMJudge) else None
         if self.kind == "deep_research" and isinstance(self._judge, DeterministicJudge):
             unchecked = [t.id for t in self.tasks if any(r.check is None for r in t.rubrics)]
             if unchecked:
                 raise ConfigError(f"the deterministic judge needs a machine 'check' on every rubric; tasks "
                                   f"{unchecked[:5]} have rubrics without one: use judge='llm' with judge_config")
-        self.budget = budget if isinstance(budget, Budget) else Budget(**(budget or {}))
-        self.noise = noise if isinstance(noise, NoiseConfig) else NoiseConfig(**{  # a dict: JSON env_kwargs
-            **noise, "kinds": tuple(noise.get("kinds", NoiseConfig.kinds))}) if isinstance(noise, dict) \
-            else NoiseConfig(rate=float(noise))
-        self.prices = PriceTable(**prices) if isinstance(prices, dict) else prices or PriceTable()
-        self.tokenizer = tokenizer
-        if isinstance(vision, dict):
-            vision = VisionBackend(**vision)
-        if not isinstance(workspace_quota_mb, int) or workspace_quota_mb < 1:
-            raise ConfigError(f"workspace_quota_mb must be a positive whole number of megabytes, got "
-                              f"{workspace_quota_mb!r}")
-        self.workspace_quota_mb = workspace_quota_mb
-        self.tools = build_tools(tools, ToolContext(web=self.index, vision=vision, unsearchable=tuple(unsearchable)))
-        self.workspace_root = Path(workspace_root) if workspace_root else Path(tempfile.mkdtemp(prefix="drgym-"))
+        self.budget, self.noise, self.prices = config.budget, config.noise, config.prices
+        self.tokenizer = config.tokenizer
+        self.workspace_quota_mb = config.workspace_quota_mb
+        self.tools = build_tools(config.tools, ToolContext(web=self.index, vision=config.vision,
+                                                           unsearchable=config.unsearchable))
+        self.workspace_root = config.workspace_root or Path(tempfile.mkdtemp(prefix="drgym-"))
         self.workspace_root.mkdir(parents=True, exist_ok=True)
-        self._resources = _Resources(tools=self.tools, root=self.workspace_root, owns_root=workspace_root is None)
+        self._resources = _Resources(tools=self.tools, root=self.workspace_root,
+                                     owns_root=config.workspace_root is None)
         # A dropped env (no close()) still stops its sandbox processes and removes its folders: the finalizer
         # holds only the resources, never the env, so the env can be collected.
         self._finalizer = weakref.finalize(self, _release, self._resources)
@@ -227,7 +218,7 @@ class ResearchEnv(gym.Env[str, str]):
         self._tool_schemas = [tool.schema for tool in self.tools.values()]
         self.web_kind = _web_kind(self.index)
         """"procedural" or "real": which default system prompt the env uses (see `SYSTEM_PROMPTS`)."""
-        template = SYSTEM_PROMPTS[self.web_kind] if system_prompt is None else system_prompt
+        template = SYSTEM_PROMPTS[self.web_kind] if config.system_prompt is None else config.system_prompt
         try:
             self._system_prompt = template.format(
                 finish=_FINISH[self.kind], tools="\n".join(tool.hermes_line() for tool in self.tools.values()))

@@ -253,3 +253,24 @@ def test_a_registered_tool_is_offered_described_and_run_by_name(tiny_world):
         gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
                  tools=["word_cont"])
     env.close()
+
+
+def test_the_env_is_built_from_one_checked_config(tiny_world):
+    from drgym.envs.config import EnvConfig
+
+    tasks = str(tiny_world.path / "tasks.jsonl")
+    with pytest.raises(ConfigError, match="unknown environment option 'budgett'. Did you mean 'budget'"):
+        gym.make("drgym/DeepSearch-v0", tasks=tasks, budgett={"max_turns": 3})
+    config = EnvConfig(tasks=tasks, web=str(tiny_world.path), budget={"max_turns": 3}, noise=0.1,
+                       tools=["batch_web_surfer"])
+    assert config.budget.max_turns == 3 and config.noise.rate == 0.1 and config.tools == ("batch_web_surfer",)
+    env = gym.make("drgym/DeepSearch-v0", config=config)
+    assert env.unwrapped.config is config and list(env.unwrapped.tools) == ["batch_web_surfer"]
+    env.close()
+    for bad, message in (({"workspace_quota_mb": 0}, "workspace_quota_mb must be a positive"),
+                         ({"tools": "file"}, "tools must be a list"), ({"live": {}}, "live= is for web='live'"),
+                         ({"render_mode": "human"}, "render_mode must be one of")):
+        with pytest.raises(ConfigError, match=message):
+            EnvConfig(tasks=tasks, **bad)
+    with pytest.raises(ConfigError, match="not both"):
+        gym.make("drgym/DeepSearch-v0", config=config, budget={"max_turns": 4})
