@@ -27,6 +27,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+import drgym
+
 REFERENCE_PAGES = 80
 
 
@@ -66,9 +68,13 @@ def _child(pages: int, folder: Path) -> dict:
 def measure(pages: int) -> dict:
     """Builds a world of about `pages` pages in a fresh subprocess; its figures (see `_child`)."""
     folder = Path(tempfile.mkdtemp(prefix="drgym-perf-world-"))
+    # the child imports the drgym this process runs (a checkout or an installed one alike)
+    import_path = os.pathsep.join(filter(None, [str(Path(drgym.__file__).resolve().parents[1]),
+                                                os.environ.get("PYTHONPATH")]))
     try:
         done = subprocess.run([sys.executable, "-m", "drgym.benchmarks.perf_world", "--child", str(pages),
-                               "--folder", str(folder)], capture_output=True, text=True, check=False)
+                               "--folder", str(folder)], capture_output=True, text=True, check=False,
+                              env={**os.environ, "PYTHONPATH": import_path})
         if done.returncode != 0:
             raise RuntimeError(f"building {pages:,} pages failed:\n{done.stderr[-3000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
@@ -76,7 +82,7 @@ def measure(pages: int) -> dict:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, nargs="+", default=[10_000, 50_000, 200_000])
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
@@ -85,6 +91,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.child is not None:
         print(json.dumps(_child(args.child, args.folder)))
         return []
+    if any(pages < 100 for pages in args.pages):
+        parser.error(f"--pages: at least 100 pages per world, got {min(args.pages)}")
     reference = measure(REFERENCE_PAGES)
     floor_kib = reference["peak_rss_kib"]
     table = Table("pages", "paragraphs", "build s (wall)", "pages/s (CPU)", "peak RSS MiB",
@@ -104,13 +112,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
                       f"{row['peak_anonymous_kib'] / 1024:.0f}", f"{row['load']:.1f}")
     console = Console(width=160)
     console.print(table)
+    figures = [(f"world build, {row['pages']:,} pages", f"{row['pages'] / row['cpu_s']:,.0f} pages/s (CPU), peak RSS "
+                f"{row['peak_rss_kib'] / 1024:,.0f} MiB", f"anonymous {row['peak_anonymous_kib'] / 1024:,.0f} MiB, "
+                f"load {row['load']:.1f}") for row in rows]
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
-        console.print(f"{last['pages']:,} pages against {first['pages']:,} ({last['pages'] / first['pages']:.0f}× the "
-                      f"pages): peak RSS {last['peak_rss_kib'] / first['peak_rss_kib']:.2f}×, peak anonymous "
-                      f"{last['peak_anonymous_kib'] / first['peak_anonymous_kib']:.2f}× (flat = 1.00×); "
+        growth = (f"{last['pages'] / first['pages']:.0f}× the pages: peak RSS "
+                  f"{last['peak_rss_kib'] / first['peak_rss_kib']:.2f}×, anonymous "
+                  f"{last['peak_anonymous_kib'] / first['peak_anonymous_kib']:.2f}×")
+        console.print(f"{last['pages']:,} pages against {first['pages']:,}: {growth} (flat = 1.00×); "
                       f"load {os.getloadavg()[0]:.1f}")
-    return rows
+        figures.append(("world build memory growth", growth, "flat = 1.00×"))
+    return figures
 
 
 if __name__ == "__main__":
