@@ -24,9 +24,9 @@ import gymnasium as gym
 from tqdm.auto import tqdm
 
 import drgym.envs  # noqa: F401  (registers the environments)
-from drgym.core.kinds import ENV_IDS
 from drgym.agents.hacks import HACKS, SEARCH_HACKS
 from drgym.agents.scripted import ScriptedResearcher
+from drgym.core.kinds import ENV_IDS
 from drgym.rewards.answer import match_answer
 from drgym.rewards.judges import DeterministicJudge
 

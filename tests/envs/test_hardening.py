@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import drgym  # noqa: F401 - registers the environments
-from drgym.envs import Budget
 from drgym.core.protocol import MAX_ACTION_CHARS, MAX_JSON_DEPTH, MAX_TOOL_CALLS_PER_TURN, parse_action
+from drgym.envs import Budget
 from drgym.envs.research_env import MAX_KEPT_FAILED_ACTION_CHARS, UnicodeText
 from drgym.envs.tools.base import ToolError
 from drgym.envs.tools.file import MAX_FILE_BYTES, apply_unified_diff
