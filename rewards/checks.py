@@ -84,10 +84,16 @@ def refutes(text: str) -> bool:
     """
     if not text.isascii():
         return _REFUTATION.search(text) is not None
+    return _refutes_ascii(text)
+
+
+def _refutes_ascii(text: str, *, words: bool = True, gates: tuple[str, ...] = _CUE_GATES) -> bool:
+    """`refutes` of ASCII `text` that is part of a larger text known to have cue words only if `words`, and of
+    the gate substrings only `gates`."""
     lowered = text.lower()
-    if not _CUE_WORDS.isdisjoint(ascii_words(lowered)):
+    if words and not _CUE_WORDS.isdisjoint(ascii_words(lowered)):
         return True
-    if any(gate in lowered for gate in _CUE_GATES):
+    if any(gate in lowered for gate in gates):
         return _REFUTATION.search(text) is not None
     return False
 
@@ -170,12 +176,14 @@ def parse_numbers(text: str) -> list[Number]:
     """Every number in `text` with its written precision and scale word."""
     numbers = []
     for match in _number_matches_in(text):
-        digits = match.group(1).translate(_DIGITS)
+        figure, scale_word = match.groups()
+        digits = figure.translate(_DIGITS)
         if digits.count(".") > 1:  # 1.985.524: dots group thousands
             digits = digits.replace(".", "")
-        scale = _SCALES.get(match.group(2) or "", 1.0)
-        decimals = len(digits.split(".")[1]) if "." in digits else 0
-        numbers.append(Number(match.start(), match.end(), float(digits) * scale, decimals, scale))
+        scale = _SCALES.get(scale_word or "", 1.0)
+        decimals = len(digits) - digits.index(".") - 1 if "." in digits else 0
+        start, end = match.span()
+        numbers.append(Number(start, end, float(digits) * scale, decimals, scale))
     return numbers
 
 
@@ -312,9 +320,10 @@ class ReportAnalysis:
         self._mentions: dict[tuple[str, ...], tuple[list[tuple[int, int]], ...]] = {}
         self._numbers: dict[int, tuple[tuple[Number, bool], ...]] = {}
         self._figures: dict[tuple[str, ...], list[tuple[int, Number, bool]]] = {}
-        self._refuted: dict[str, bool] = {}
+        self._refuted: dict[tuple[int, int, int, str], bool] = {}
         self._sentence_refuted: dict[tuple[int, int, int], bool] = {}
         self._unit_refuted: dict[int, bool] = {}
+        self._cues: tuple[bool, tuple[str, ...]] | None = None
         self._structure: tuple[int, bool, int] | None = None
 
     def mentions(self, names: Sequence[str]) -> tuple[list[tuple[int, int]], ...]:
@@ -352,13 +361,6 @@ class ReportAnalysis:
                                           for number, is_bare_year in self.numbers(index)]
         return found
 
-    def refutes(self, text: str) -> bool:
-        """`refutes(text)`, once per distinct text."""
-        found = self._refuted.get(text)
-        if found is None:
-            found = self._refuted[text] = refutes(text)
-        return found
-
     def refutes_without(self, index: int, sentence: tuple[int, int], value: str) -> bool:
         """Whether sentence `sentence` of unit `index` refutes or hedges once every `value` in it is blanked.
 
@@ -366,24 +368,45 @@ class ReportAnalysis:
         words begin and end with letters, and their spaces stand between letters), so one look at the sentence
         decides all the values found in it.
         """
-        text = self.units[index].text[sentence[0]:sentence[1]]
-        if not self.refutes_in(index, sentence) and _stands_alone(text, value):
-            return False
-        return self.refutes(text.replace(value, " "))
+        key = (index, sentence[0], sentence[1], value)
+        found = self._refuted.get(key)
+        if found is None:
+            text = self.units[index].text[sentence[0]:sentence[1]]
+            if not self.refutes_in(index, sentence) and _stands_alone(text, value):
+                found = False
+            else:  # the blanked sentence is not kept: a policy writes it, and could write it long
+                found = refutes(text.replace(value, " "))
+            self._refuted[key] = found
+        return found
 
     def refutes_in(self, index: int, span: tuple[int, int]) -> bool:
         """Whether `span` of unit `index` (a sentence or a clause: it starts and ends beside a space or a stop)
         refutes or hedges; a unit with no cue at all answers for all of its sentences."""
         has_cue = self._unit_refuted.get(index)
         if has_cue is None:
-            has_cue = self._unit_refuted[index] = refutes(self.units[index].text)
+            has_cue = self._unit_refuted[index] = self._refutes_part(self.units[index].text)
         if not has_cue:
             return False
         key = (index, *span)
         has_cue = self._sentence_refuted.get(key)
         if has_cue is None:
-            has_cue = self._sentence_refuted[key] = self.refutes(self.units[index].text[span[0]:span[1]])
+            has_cue = self._sentence_refuted[key] = self._refutes_part(self.units[index].text[span[0]:span[1]])
         return has_cue
+
+    def _refutes_part(self, text: str) -> bool:
+        """`refutes` of a unit or a part of one. When every unit is ASCII, the whole report is looked at once for
+        cue words and gate substrings: a part holds only what the whole does (all of it, in a report without
+        cues)."""
+        if self._cues is None:
+            if all(unit.text.isascii() for unit in self.units):
+                self._cues = (not _CUE_WORDS.isdisjoint(ascii_words(self._joined)),
+                              tuple(gate for gate in _CUE_GATES if gate in self._joined))
+            else:
+                self._cues = (True, _CUE_GATES)
+        words, gates = self._cues
+        if not words and not gates:
+            return False
+        return _refutes_ascii(text, words=words, gates=gates) if text.isascii() else refutes(text)
 
     def structure(self) -> tuple[int, bool, int]:
         """Section headings, whether there is a table, and words, of the whole report."""

@@ -71,6 +71,7 @@ _BLOCK_BREAK = re.compile(r"\n\s*\n")
 
 @lru_cache(maxsize=16384)
 def _digits(text: str) -> str:
+    """A rubric value's digits (kept: a task's values recur in every report graded on it)."""
     return _NON_DIGIT.sub("", text)
 
 
@@ -244,11 +245,12 @@ def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSo
         lowered = claim.lower()
         words = _WORD.findall(lowered) if source is not None else None  # only copy detection reads the words
         n_words = len(words) if words is not None else count_words(lowered)
-        if not is_row:
-            prose_words += count_words(unit)
+        if not is_row:  # lowercasing ASCII text keeps its words: the count is the claim's when nothing was cut
+            prose_words += n_words if not has_citation and unit.isascii() else count_words(unit)
         if not is_row and n_words:
             names_task = any_name is not None and any_name.search(lowered) is not None
-            if not names_task and not any(_digits(f) in figures for f in _FIGURE.findall(claim)):
+            # the report's figures are not cached: a policy writes them (a cache of them could be made to grow)
+            if not names_task and not any(_NON_DIGIT.sub("", f) in figures for f in _FIGURE.findall(claim)):
                 result.off_task_words += n_words
         if (words is not None and n_words >= MIN_COPY_WORDS and not _states_one_fact(words, vocabulary.words)
                 and _is_copied(words, source)):
