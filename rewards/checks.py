@@ -533,9 +533,10 @@ def _occurrences(analysis: ReportAnalysis, entity: Sequence[str], value: str, *,
             if any(sentence[0] <= m_start < sentence[1] for m_start, _ in mentions):
                 refuted.append((unit, sentence))
             continue
-        nearby = unit.text[max(0, start - window):end + window].lower()
-        if context and not all(word.lower() in nearby for word in context):
-            continue
+        if context:
+            nearby = unit.text[max(0, start - window):end + window].lower()
+            if not all(word.lower() in nearby for word in context):
+                continue
         stated.append((unit, sentence))
     return stated, refuted
 

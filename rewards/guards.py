@@ -89,6 +89,7 @@ def _paste_targets(criteria: tuple[str, ...]
 _ONE_WORD = re.compile(r"\w+")
 
 
+@lru_cache(maxsize=1024)
 def _whole_word(word: str) -> re.Pattern:
     # the word first, so that the search runs as a plain substring search; then no word character on either side
     return re.compile(f"{re.escape(word)}(?<!\\w.{{{len(word)}}})(?!\\w)")
