@@ -559,7 +559,8 @@ class _ProcessWorkers(_Workers):
         except (EOFError, OSError):
             process.join(5)
             raise ConfigError(f"a rollout worker process ended as it started ({_exit_text(process.exitcode)}); "
-                              "its error is in the log above") from None
+                              "its error is in the log above. In a script, run rollouts under "
+                              "`if __name__ == \"__main__\":` (workers re-import the script's module)") from None
         if message[0] == "failed":
             _, error, text, trace = message
             if isinstance(error, DrgymError):

@@ -36,7 +36,7 @@ from drgym.rewards.llm_judge import LLMAnswerGrader, LLMJudge, LLMJudgeConfig
 from drgym.rewards.protocol import Judge
 from drgym.tasks.procedural import ProceduralWorld
 from drgym.tasks.schema import Task, TaskSet
-from drgym.tasks.suites import DEFAULT_SUITE, SUITES, resolve_tasks
+from drgym.tasks.suites import DEFAULT_SUITE, SUITES, load_suite, resolve_tasks
 from drgym.web.corpus import Corpus
 from drgym.web.index import SearchIndex
 from drgym.web.protocol import Web
@@ -598,6 +598,8 @@ def _resolve_tasks_and_web(tasks, web) -> tuple[TaskSet, SearchIndex]:
     else:
         raise ConfigError(f"tasks must be a TaskSet, a task file path or a suite name, got {type(tasks).__name__}")
     web = named if web is None else web
+    if isinstance(web, str) and web in SUITES:  # --web procedural:medium: that suite's world
+        web = load_suite(web)
     if isinstance(web, (SearchIndex, Web)):  # an index, or any web with the protocol's search, pages and episodes
         return task_set, web
     if isinstance(web, ProceduralWorld):

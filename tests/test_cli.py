@@ -99,8 +99,13 @@ def test_tasks_filter_drops_what_a_policy_solved(tiny_world, tmp_path):
     result = runner.invoke(app, ["tasks", "filter", "--file", str(tiny_world.path / "tasks.jsonl"),
                                  "--solved-by", str(runs), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    kept = [json.loads(line)["id"] for line in out.read_text().splitlines()]
-    assert "ds-0000" not in kept and {"ds-0001", "ds-0002"} <= set(kept)
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert "ds-0000" not in {t["id"] for t in kept} and {"ds-0001", "ds-0002"} <= {t["id"] for t in kept}
+    # the kept tasks name their world by its folder, so the file is played from anywhere without --web
+    assert {t["corpus"] for t in kept} == {str(tiny_world.path.resolve())}
+    import gymnasium as gym
+
+    gym.make("drgym/DeepSearch-v0", tasks=str(out)).close()
     assert f"kept {len(tiny_world.tasks) - 1} tasks ({len(tiny_world.tasks) - 2} never tried), dropped 1" in result.output
 
 

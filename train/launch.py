@@ -387,6 +387,14 @@ def load_config(kind: Literal["sft", "ppo"], path: str | Path | None) -> tuple[S
     """(config, source) from YAML; no path: the one-GPU example. Errors name the file, field and line."""
     model = SFTLaunchConfig if kind == "sft" else PPOLaunchConfig
     path = Path(path) if path else example_config(kind)
+    if not path.exists():  # a bundled example by name (ppo-1gpu) or by its checkout path (train/configs/ppo-1gpu.yaml)
+        bundled = CONFIG_DIR / (path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml")
+        if bundled.is_file():
+            path = bundled
+        else:
+            names = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+            raise ConfigError(f"config file {path} does not exist; the bundled examples are {names} (pass one by name, "
+                              f"e.g. --config ppo-1gpu, or copy one from {CONFIG_DIR})")
     data, text = read_yaml(path, "config file")
     data = {} if data is None else data
     if not isinstance(data, dict):

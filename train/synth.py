@@ -37,7 +37,7 @@ from typing import Any
 from drgym.agents.scripted import ScriptedResearcher
 from drgym.core.kinds import ENV_IDS
 from drgym.core.protocol import format_tool_call, parse_action
-from drgym.errors import ConfigError
+from drgym.errors import ConfigError, TaskFileError
 from drgym.tasks.capabilities import plan_consistent, report_variants, research_plan, reverse_query
 from drgym.tasks.procedural import ProceduralWorld
 from drgym.tasks.schema import Task, TaskSet
@@ -486,9 +486,15 @@ def mix_rows(paths: Iterable[str | Path], ratio: dict[str, float], out: str | Pa
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"synthesised data file {path} does not exist")
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if line.strip():
-                row = json.loads(line)
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise TaskFileError(f"{path}:{number}: not JSON ({e.msg})") from None
+                if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
+                    raise TaskFileError(f"{path}:{number}: not a synthesised row (no 'messages' list); pass the "
+                                        "<capability>.jsonl files of drgym synth, not its tasks.jsonl")
                 if is_loop(row):
                     loops += 1
                 else:
@@ -502,10 +508,13 @@ def mix_rows(paths: Iterable[str | Path], ratio: dict[str, float], out: str | Pa
         return None
 
     groups: dict[str, list[dict[str, Any]]] = {key: [] for key in ratio}
+    unmatched = 0
     for row in rows:
         key = key_of(row)
         if key is not None:
             groups[key].append(row)
+        else:
+            unmatched += 1
     empty = [k for k, v in groups.items() if not v and ratio[k] > 0]
     if empty:
         raise ConfigError(f"no rows for {empty} in the given files")
@@ -515,6 +524,7 @@ def mix_rows(paths: Iterable[str | Path], ratio: dict[str, float], out: str | Pa
     counts = Counter({key: len(group) for key, group in picked.items()})
     rng.shuffle(chosen)
     counts["loop (dropped)"] = loops
+    counts["not in the ratio (dropped)"] = unmatched
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:

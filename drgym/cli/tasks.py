@@ -60,9 +60,14 @@ def tasks_filter(
 
     from drgym.core.records import read_records
     from drgym.tasks.filters import drop_solved
+    from drgym.tasks.schema import TaskSet
+    from drgym.tasks.suites import DEFAULT_SUITE, resolve_tasks
 
-    kept, report = drop_solved(task_set(suite, file), chain.from_iterable(map(read_records, solved_by)),
-                               threshold=threshold)
+    source = resolve_tasks(str(file) if file is not None else suite or DEFAULT_SUITE)
+    kept, report = drop_solved(source.tasks, chain.from_iterable(map(read_records, solved_by)), threshold=threshold)
+    if source.web is not None:  # the kept tasks name their web by its folder: the file works from anywhere
+        web = str(Path(source.web).resolve())
+        kept = TaskSet([task.model_copy(update={"corpus": web}) for task in kept], name=kept.name)
     kept.save(out)
     console.print(f"kept {report.kept} tasks ({report.never_tried} never tried), dropped {report.dropped} solved; "
                   f"written to {out}", highlight=False, soft_wrap=True)

@@ -274,3 +274,9 @@ def test_the_env_is_built_from_one_checked_config(tiny_world):
             EnvConfig(tasks=tasks, **bad)
     with pytest.raises(ConfigError, match="not both"):
         gym.make("drgym/DeepSearch-v0", config=config, budget={"max_turns": 4})
+
+
+def test_web_takes_a_suite_name(tiny_world):
+    env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web="procedural:tiny")
+    assert env.unwrapped.web_kind == "procedural"
+    env.close()

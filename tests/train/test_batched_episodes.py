@@ -73,3 +73,16 @@ def test_kept_environments_leave_no_workspace_behind(tmp_path):
     (tmp_path / "tmp").mkdir()
     subprocess.run([sys.executable, "-c", script], check=True, env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
     assert not list((tmp_path / "tmp").glob("drgym-*"))
+
+
+def test_a_prompt_with_no_room_to_act_is_a_config_error_not_a_silent_zero(tiny):
+    # an opening prompt at or over max_length would end every episode before its first action: PPO would train
+    # on nothing and save a checkpoint as if it had learned
+    from drgym.errors import ConfigError
+
+    model, tokenizer = tiny
+    task = list(load_suite("procedural:tiny", show_progress=False).tasks)[0]
+    label = EpisodeLabel(task_id=task.id, tasks="procedural:tiny", env_kwargs={"tools": ["batch_web_surfer"]})
+    with pytest.raises(ConfigError, match=r"no room to act; raise --max-length above \d+"):
+        run_episodes(model, tokenizer, ChatFormat(tokenizer), [label], max_new_tokens=12, max_length=64,
+                     temperature=0.0, allow_heldout=True)

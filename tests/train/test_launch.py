@@ -189,3 +189,12 @@ def test_preflight_names_every_version_that_differs_from_openrlhfs_pins(monkeypa
     assert "torch 2.13.0+cpu is a CPU build" in problems[1]
     monkeypatch.setattr(metadata, "version", lambda name: {**GPU_PINS, "torch": "2.13.0+cu128"}[name])
     assert version_mismatches() == []
+
+
+def test_bundled_configs_load_by_name_or_checkout_path_from_anywhere(tmp_path, monkeypatch):
+    # a wheel install has no train/configs/ folder in the current directory: the bundled examples still load
+    monkeypatch.chdir(tmp_path)
+    by_name, source = load_config("ppo", "ppo-1gpu")
+    assert Path(source).parent.name == "configs" and by_name == load_config("ppo", "train/configs/ppo-1gpu.yaml")[0]
+    with pytest.raises(ConfigError, match="the bundled examples are ppo-1gpu, ppo-2node, ppo-8gpu, sft-1gpu"):
+        load_config("ppo", "ppo-16gpu")

@@ -138,3 +138,13 @@ def test_seeking_has_link_walks_that_reach_the_answer_only_through_links(synthes
         searches = [o for a, o in zip(actions, observations) if '"queries"' in a and '"urls"' not in a]
         assert not any("/archive/" in o for o in searches)  # search never showed an archive page
         assert any('"urls"' in a and "/archive/" in a for a in actions)  # it followed a link to one
+
+
+def test_mix_refuses_a_file_that_is_not_synthesised_rows(tmp_path):
+    from drgym.errors import TaskFileError
+    from drgym.train.synth import mix_rows
+
+    tasks = tmp_path / "tasks.jsonl"  # what drgym synth also writes into its --out folder
+    tasks.write_text('{"id": "t1", "kind": "deep_research", "question": "q"}\n')
+    with pytest.raises(TaskFileError, match=r"tasks.jsonl:1: not a synthesised row \(no 'messages' list\)"):
+        mix_rows([tasks], {"seeking": 1.0}, tmp_path / "out.jsonl")

@@ -215,6 +215,10 @@ def run_episodes(actor: nn.Module, tokenizer: Any, chat: ChatFormat, labels: lis
         try:
             tokens = [tokenizer(chat.prompt(session.start()), add_special_tokens=False)["input_ids"]
                       for session in sessions]
+            longest = max(len(t) for t in tokens)
+            if longest >= max_length:  # no episode of the group could act: training would learn nothing, silently
+                raise ConfigError(f"the opening prompt is {longest} tokens, at or over max_length {max_length}: no "
+                                  f"room to act; raise --max-length above {longest + max_new_tokens}")
             masks = [[0] * len(t) for t in tokens]
             results: list[Any] = [None] * len(group)
             observations: list[list[str]] = [[] for _ in group]
