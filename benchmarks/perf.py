@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from drgym.benchmarks import perf_env, perf_ingest, perf_judge, perf_rollout, perf_search, perf_workers
+from drgym.benchmarks import perf_env, perf_ingest, perf_judge, perf_rollout, perf_search, perf_workers, perf_world
 
 __all__ = ["BENCHMARKS", "run_all"]
 
@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, tuple[Callable[[list[str]], list[tuple[str, str, str]]], l
     "judge": (perf_judge.main, [], ["--tasks", "20", "--rounds", "2"]),
     "rollout": (perf_rollout.main, [], ["--episodes", "24", "--workers", "1", "2", "--backends", "processes"]),
     "ingest": (perf_ingest.main, [], ["--pages", "120"]),
+    "world": (perf_world.main, [], ["--pages", "2000", "10000"]),
 }
 
 

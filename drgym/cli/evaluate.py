@@ -74,7 +74,7 @@ def evaluate_and_print(suite: str, chosen: list, out: Path, *, split: str | None
 def bench_perf(
     quick: Annotated[bool, typer.Option("--quick", help="small sizes: every figure in a few minutes")] = False,
     only: Annotated[list[str] | None, typer.Option(
-        help="search, env, workers, judge, rollout, ingest (repeatable; default all)")] = None,
+        help="search, env, workers, judge, rollout, ingest, world (repeatable; default all)")] = None,
 ) -> None:
     """Run the performance benchmarks (search, env step, judge, rollout) and print one table of figures."""
     from drgym.benchmarks.perf import BENCHMARKS, run_all
