@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from drgym.benchmarks import perf_env, perf_ingest, perf_judge, perf_rollout, perf_search, perf_workers, perf_world
+from drgym.benchmarks import (
+    perf_env,
+    perf_ingest,
+    perf_judge,
+    perf_rollout,
+    perf_search,
+    perf_workers,
+    perf_world,
+)
 
 __all__ = ["BENCHMARKS", "run_all"]
 
