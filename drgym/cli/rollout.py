@@ -58,27 +58,28 @@ def replay(
                                         "the recorded actions again and check every observation and the reward")] = False,
 ) -> None:
     """Print an episode of a trajectory file as a transcript, or list the file's episodes; --rerun replays one."""
-    from drgym.agents.trajectories import read_trajectories, rerun_episode
+    from drgym.agents.trajectories import rerun_episode
+    from drgym.core.records import read_records
     from drgym.errors import ConfigError
 
-    records = list(read_trajectories(trajectories))
+    records = list(read_records(trajectories))
     if not records:
         raise ConfigError(f"{trajectories} holds no finished episode")
     if rerun and episode is None:
         raise ConfigError("--rerun needs --episode N (the index column of `drgym replay FILE`)")
     if episode is None:
         table = Table("index", "task", "status", "reward", "steps", "wall s", title=str(trajectories), title_justify="left")
-        for record in sorted(records, key=lambda r: r["index"]):
-            reward = "-" if record.get("status") != "ok" or record.get("reward") is None else f"{record['reward']:.3f}"
-            table.add_row(str(record["index"]), record["task_id"], record["status"], reward, str(len(record["steps"])),
-                          f"{record['wall_s']:.2f}")
+        for record in sorted(records, key=lambda r: r.index):
+            reward = f"{record.reward:.3f}" if record.is_ok else "-"
+            table.add_row(str(record.index), record.task_id, record.status, reward, str(len(record.steps)),
+                          f"{record.wall_s:.2f}")
         console.print(table)
         return
-    record = next((r for r in records if r["index"] == episode), None)
+    record = next((r for r in records if r.index == episode), None)
     if record is None:
-        raise ConfigError(f"no episode {episode} in {trajectories}; it has {sorted(r['index'] for r in records)}")
+        raise ConfigError(f"no episode {episode} in {trajectories}; it has {sorted(r.index for r in records)}")
     if rerun:
-        result = rerun_episode(record)
+        result = rerun_episode(record.model_dump())
         if result.divergence is not None:
             console.print(f"episode {episode} ({result.task_id}) diverges from its record at {result.divergence}",
                           highlight=False, markup=False)
@@ -87,12 +88,12 @@ def replay(
                       f"recorded steps replayed; every observation, the reward ({result.reward}) and the episode end "
                       "match the record", highlight=False, markup=False)
         return
-    console.rule(f"episode {episode}: {record['task_id']} ({record['status']}, reward {record.get('reward')})")
-    for message in record["messages"]:
-        content = message.get("content") or ""
-        if message["role"] == "system":
+    console.rule(f"episode {episode}: {record.task_id} ({record.status}, reward {record.reward})")
+    for message in record.messages:
+        content = message.content
+        if message.role == "system":
             content = content.split("\n")[0] + " […]"
-        console.print(f"[bold]{message['role']}[/]", highlight=False)
+        console.print(f"[bold]{message.role}[/]", highlight=False)
         console.print(content, highlight=False, markup=False)
-    if record.get("error"):
-        console.print(f"error: {record['error']}", highlight=False, markup=False)
+    if record.error:
+        console.print(f"error: {record.error}", highlight=False, markup=False)
