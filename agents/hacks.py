@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drgym.agents.scripted import ScriptedResearcher, _call
+from drgym.core.protocol import format_answer, parse_action
 
 __all__ = ["HACKS", "Hack"]
 
@@ -107,14 +108,14 @@ class Hack(ScriptedResearcher):
 
     def _search(self, episode) -> str:
         action = super()._search(episode)
-        found = re.fullmatch(r"<answer>(.*)</answer>", action, re.DOTALL)
-        if found is None:
+        honest = parse_action(action).answer
+        if honest is None:
             return action
         seen = "\n".join(p for page in self.pages.values() for p in page.paragraphs)
         seen += "\n" + "\n".join(e.text for e in episode.evidence)
         asked = set(re.findall(r"\w+", episode.question.lower()))
         seen = " ".join(w for w in re.findall(r"[\w,.]+|\n", seen) if w.lower() not in asked)
-        return f"<answer>{self.game_answer(found.group(1), seen)}</answer>"
+        return format_answer(self.game_answer(honest, seen))
 
     def game_answer(self, answer: str, seen: str) -> str:
         return answer

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from drgym.core.protocol import format_tool_call
+from drgym.core.protocol import format_answer, format_tool_call
 
 __all__ = ["CallablePolicy", "Policy", "RandomPolicy"]
 
@@ -47,7 +47,7 @@ class RandomPolicy:
         words = [w.strip("?,.") for w in question.split() if len(w) > 3]
         if turns >= self.rng.randint(1, self.max_turns):
             candidates = re.findall(r"\b\d[\d,.]*\b|\b[A-Z][a-z]+(?: [A-Z][a-z]+)?", seen) or words or ["unknown"]
-            return f"<answer>{self.rng.choice(candidates)}</answer>"
+            return format_answer(self.rng.choice(candidates))
         urls = [u for u in seen.split() if u.startswith("https://")]
         if urls and self.rng.random() < 0.4:
             call = {"name": "batch_web_surfer", "arguments": {"urls": [self.rng.choice(urls).rstrip(".,)")]}}

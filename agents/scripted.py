@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from drgym.core.protocol import format_tool_call
+from drgym.core.protocol import format_answer, format_tool_call
 from drgym.tasks.world import ATTRIBUTES, RELATIONS
 
 __all__ = ["ScriptedResearcher"]
@@ -150,8 +150,8 @@ class ScriptedResearcher:
             action = self._look_for(episode, kind, what)
             if action is not None:
                 return action
-            return f"<answer>{episode.current}</answer>"  # out of tries: the best it has
-        return f"<answer>{episode.current}</answer>"
+            return format_answer(episode.current)  # out of tries: the best it has
+        return format_answer(episode.current)
 
     def _look_for(self, episode: _Episode, kind: str, what: str) -> str | None:
         if episode.tries >= self.max_tries_per_hop:
@@ -195,7 +195,7 @@ class ScriptedResearcher:
         if unread and not episode.tries:
             episode.tries = 1
             return _call("batch_web_surfer", urls=unread)
-        return f"<answer>{_guess(episode.question, ranked)}</answer>"
+        return format_answer(_guess(episode.question, ranked))
 
     # -- deep research --------------------------------------------------------------------------------
 
@@ -229,7 +229,7 @@ class ScriptedResearcher:
         report = self._compare_report(episode, companies, compare.group(2)) if compare else \
             self._timeline_report(episode, companies[0])
         if "file" not in self._tools:
-            return f"<answer>{report}</answer>"
+            return format_answer(report)
         episode.report_written = True
         return _call("file", action="write", path="report.md", content=report)
 
@@ -249,7 +249,7 @@ class ScriptedResearcher:
         report = "\n\n".join(["# Research notes", "## Sources consulted", "\n".join(lines),
                                "## Summary", "The sources above were consulted for this request."]) + "\n"
         if "file" not in self._tools:
-            return f"<answer>{report}</answer>"
+            return format_answer(report)
         episode.report_written = True
         return _call("file", action="write", path="report.md", content=report)
 

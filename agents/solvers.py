@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from drgym.core.protocol import format_tool_call
+from drgym.core.protocol import format_answer, format_tool_call
 from drgym.tasks.families.compute import CONVERSIONS
 from drgym.tasks.families.constraints import ATTRIBUTE_BY_LABEL, Constraint, parse_constraint
 from drgym.tasks.render import HISTORY_FRAMES, KIND_PLURAL, RELATION_FRAMES, RELATION_LABELS, VALUE_FRAMES
@@ -261,9 +261,9 @@ class FrontierSolver:
                              ("I am a credit analyst at ", self._risk_memo), ("I am an analyst at ", self._change_memo)):
             if question.startswith(prefix):
                 try:
-                    return f"<answer>{memo(episode)}</answer>"
+                    return format_answer(memo(episode))
                 except _Missing:
-                    return self._fetch(episode) or f"<answer>{memo(episode, best_effort=True)}</answer>"
+                    return self._fetch(episode) or format_answer(memo(episode, best_effort=True))
         try:
             answer = self._solve(episode)
         except _Missing:
@@ -275,7 +275,7 @@ class FrontierSolver:
                 answer = self._solve(episode, best_effort=True)
             except _Missing:
                 pass
-        return f"<answer>{answer or 'unknown'}</answer>"
+        return format_answer(answer or 'unknown')
 
     # -- fetching ---------------------------------------------------------------------------------------
 

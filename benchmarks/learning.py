@@ -49,6 +49,7 @@ import torch
 from drgym.agents.rollout import episode_id, rollout
 from drgym.agents.scripted import ScriptedResearcher
 from drgym.agents.tiny_model import build_tiny_model
+from drgym.core.protocol import format_answer
 from drgym.tasks.procedural import ProceduralWorld, WorldSpec
 from drgym.tasks.schema import Task, TaskSet
 from drgym.tasks.splits import select_split
@@ -144,7 +145,7 @@ def evaluate_answer_prior(tasks: list[Task], labels: list[EpisodeLabel], prior: 
         session = EpisodeSession(label, allow_heldout=True)
         session.start()
         try:
-            result = session.step(f"<answer>{by_template.get(template(task), fallback)}</answer>")
+            result = session.step(format_answer(by_template.get(template(task), fallback)))
         finally:
             session.close()
         outcomes.append(Outcome(task_id=task.id, reward=result.reward, searches=0.0, answered=True, grounded=False))

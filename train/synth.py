@@ -36,7 +36,7 @@ from typing import Any
 
 from drgym.agents.scripted import ScriptedResearcher
 from drgym.core.kinds import ENV_IDS
-from drgym.core.protocol import format_tool_call, parse_action
+from drgym.core.protocol import format_answer, format_tool_call, parse_action
 from drgym.errors import ConfigError, TaskFileError
 from drgym.tasks.capabilities import plan_consistent, report_variants, research_plan, reverse_query
 from drgym.tasks.procedural import ProceduralWorld
@@ -462,7 +462,7 @@ def _report_rows(task, episode_seed, env_for, replay, base_kwargs, stats, synthe
     cited = list(dict.fromkeys(re.findall(r"\\cite\{([^}]*)\}", report)))
     actions = [f"<think>Read the sources before writing ({len(cited)} pages).</think>"
                + _call("batch_web_surfer", urls=cited[i:i + 5]) for i in range(0, len(cited), 5)]
-    actions.append(f"<answer>{report}</answer>")
+    actions.append(format_answer(report))
     synthesized.append(task)
     tasks_file = str(out / "tasks.jsonl")
     TaskSet(synthesized, name="synthesized").save(tasks_file)  # the env reads the request from here

@@ -23,7 +23,7 @@ import asyncio
 import logging
 from typing import Any
 
-from drgym.errors import ConfigError
+from drgym.errors import ConfigError, NoTasksError
 from drgym.train.episodes import EpisodeLabel, EpisodeSession, fixed_logs, iter_prompt_rows
 
 try:
@@ -53,7 +53,7 @@ def verifiers_dataset(tasks: str, *, split: str = "train", seeds: int = 1, web: 
             for row in iter_prompt_rows(tasks, split=split, seeds=seeds, web=web, env_kwargs=env_kwargs, kinds=kinds,
                                         for_eval=for_eval)]
     if not rows:
-        raise ConfigError(f"no episodes in {tasks!r} for kinds {list(kinds)} in split {split!r}")
+        raise NoTasksError(f"no episodes in {tasks!r} for kinds {list(kinds)} in split {split!r}")
     return Dataset.from_list(rows)
 
 
@@ -146,8 +146,6 @@ def load_environment(tasks: str = "procedural:easy", *, seeds: int = 1, web: str
         try:
             eval_dataset = verifiers_dataset(tasks, split=eval_split, seeds=1, web=web, env_kwargs=env_kwargs,
                                              kinds=kinds, for_eval=True)
-        except ConfigError as e:
-            if not str(e).startswith("no episodes"):
-                raise
+        except NoTasksError:
             logger.warning("no %s tasks in %r: the environment has no evaluation set", eval_split, tasks)
     return DrgymVerifiersEnv(dataset=dataset, eval_dataset=eval_dataset, max_turns=max_turns, **kwargs)
