@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from drgym.train.chat import ChatFormat
 
 __all__ = ["EXTRA_LOG_DEFAULTS", "EpisodeLabel", "EpisodeSession", "PromptRow", "StepResult", "export_prompts",
            "fixed_logs", "iter_prompt_rows"]
+
+logger = logging.getLogger(__name__)
 
 TOKENIZER_ENV = "DRGYM_AGENT_TOKENIZER"
 
@@ -249,6 +252,9 @@ def iter_prompt_rows(tasks: str, *, split: str = "train", seeds: int = 1, web: s
     if split == "heldout" and not for_eval:
         raise ConfigError("the held-out split is for evaluation only: rl-data exports 'train' (or 'all' with care), "
                           "or held-out evaluation prompts with for_eval=True (`--eval`)")
+    if split == "all" and not for_eval:
+        logger.warning("split 'all' puts held-out tasks into training prompts: a held-out evaluation of the trained "
+                       "policy is then no longer held out")
     unknown = [kind for kind in kinds if kind not in ENV_IDS]
     if unknown:
         raise ConfigError(f"unknown task kinds {unknown}: expected some of {sorted(ENV_IDS)}")

@@ -156,8 +156,9 @@ def ingest(sources: Iterable[str | Path], *, authority: AuthorityTable | None = 
             pages[page.url] = page
     pages = _resolve_outlinks(pages, redirects)
     report.n_pages = len(pages)
-    for issue in report.issues:
-        logger.warning("skipped %s", issue)
+    if report.issues:  # each one is in the report (the CLI prints them); the log says how many, once
+        logger.warning("skipped %d records; the first: %s (IngestReport.issues lists them all)", len(report.issues),
+                       report.issues[0])
     return Corpus.from_pages(pages.values(), name=name), report
 
 
