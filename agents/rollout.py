@@ -122,7 +122,7 @@ class RolloutPool:
 
     Example:
         >>> from drgym.agents import ScriptedResearcher
-        >>> with RolloutPool("drgym/DeepSearch-v0", ScriptedResearcher, n_workers=2,  # doctest: +SKIP
+        >>> with RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2,  # doctest: +SKIP
         ...                  env_kwargs={"tasks": "procedural:easy"}) as pool:
         ...     first = pool.run(n_episodes=100, out="runs/a.jsonl")
         ...     second = pool.run(n_episodes=100, out="runs/b.jsonl", seed=1000)  # the same workers, no start-up

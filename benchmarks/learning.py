@@ -248,11 +248,11 @@ def _pretraining_texts(out: Path, quick: bool) -> list[str]:
         world = ProceduralWorld(path) if (path / "world.json").is_file() else ProceduralWorld.build(path, spec)
         trajectories = out / f"pretrain-world-{spec.seed}.jsonl"
         env_kwargs = {"tasks": str(path), **ENV_KWARGS}
-        rollout("drgym/DeepSearch-v0", scripted_policy, n_episodes=len(world.tasks), out=trajectories,
+        rollout("drgym/DeepSearch-v1", scripted_policy, n_episodes=len(world.tasks), out=trajectories,
                 env_kwargs=env_kwargs, policy_name="scripted", show_progress=False)
         # this run's episodes only: a folder copied from elsewhere holds the other path's run too (its episode ids
         # differ), which would count every transcript twice
-        run = {episode_id("drgym/DeepSearch-v0", env_kwargs, 0, i) for i in range(len(world.tasks))}
+        run = {episode_id("drgym/DeepSearch-v1", env_kwargs, 0, i) for i in range(len(world.tasks))}
         for record in read_trajectories(trajectories):
             if record["episode_id"] in run and record.get("reward") == 1.0 and len(record["steps"]) >= 2:
                 first = record["steps"][0]
@@ -318,7 +318,7 @@ def _benchmark(args: argparse.Namespace) -> dict[str, Any]:
           f"answer: {len(train_tasks)} train, {len(heldout)} held-out")
 
     def label(task_id: str, seed: int = 0) -> EpisodeLabel:
-        return EpisodeLabel(task_id=task_id, tasks=str(suite_file), web=str(world_path), env_id="drgym/DeepSearch-v0",
+        return EpisodeLabel(task_id=task_id, tasks=str(suite_file), web=str(world_path), env_id="drgym/DeepSearch-v1",
                             seed=seed, env_kwargs=ENV_KWARGS)
 
     sft_tasks = TaskSet(list(train_tasks)[:12], name="train") if args.quick else train_tasks
@@ -337,7 +337,7 @@ def _benchmark(args: argparse.Namespace) -> dict[str, Any]:
         train_file = out / "train_tasks.jsonl"
         sft_tasks.save(train_file)
         trajectories = out / "scripted.jsonl"
-        rollout("drgym/DeepSearch-v0", scripted_policy, n_episodes=len(sft_tasks), out=trajectories,
+        rollout("drgym/DeepSearch-v1", scripted_policy, n_episodes=len(sft_tasks), out=trajectories,
                 env_kwargs={"tasks": str(train_file), "web": str(world_path), **ENV_KWARGS}, policy_name="scripted",
                 show_progress=not args.quick)
         summary = build_sft_dataset([trajectories], sft_file, SFTFilters())

@@ -51,7 +51,7 @@ def _timed_tools(env) -> dict[str, list[float]]:
 
 
 def _make(suite: str):
-    return gym.make("drgym/DeepResearch-v0", tasks=suite, budget=UNLIMITED)
+    return gym.make("drgym/DeepResearch-v1", tasks=suite, budget=UNLIMITED)
 
 
 def _long_episode(suite: str, names: list[str], n_steps: int, repeats: int, console: Console) -> tuple[str, str, str]:

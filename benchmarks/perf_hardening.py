@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     console.print(f"before: {_load()}")
 
-    env = gym.make("drgym/DeepResearch-v0", tasks=args.suite, budget=UNLIMITED, tools=TOOLS)
+    env = gym.make("drgym/DeepResearch-v1", tasks=args.suite, budget=UNLIMITED, tools=TOOLS)
     env.reset(seed=0)
     table = Table("action", *(f"{_size(size)} ms" for size in SIZES), "slope",
                   title="step CPU time against action size (median)", title_justify="left")
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
         {"role": "assistant", "tool_calls": [{"function": {"name": "todo", "arguments": "[" * 200_000}}]},
         _call("file", action="write", path="n" * 5_000, content="z"), _call("batch_web_surfer", queries=["mayor"]),
     ]
-    env = gym.make("drgym/DeepResearch-v0", tasks=args.suite, budget=UNLIMITED, tools=TOOLS)
+    env = gym.make("drgym/DeepResearch-v1", tasks=args.suite, budget=UNLIMITED, tools=TOOLS)
     env.reset(seed=0)
     for step in range(len(adversarial) * 10):  # warm-up: caches, allocator pools
         env.step(adversarial[step % len(adversarial)])

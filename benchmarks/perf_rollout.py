@@ -34,7 +34,7 @@ from drgym.tasks.suites import load_suite
 def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", default="procedural:easy")
-    parser.add_argument("--env", default="drgym/DeepResearch-v0")
+    parser.add_argument("--env", default="drgym/DeepResearch-v1")
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--backends", nargs="+", default=["processes", "ray"])

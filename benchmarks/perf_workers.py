@@ -38,7 +38,7 @@ started, started_cpu = time.perf_counter(), time.process_time()
 import gymnasium as gym
 import drgym
 imported, imported_cpu = time.perf_counter(), time.process_time()
-env = gym.make("drgym/DeepResearch-v0", tasks=sys.argv[1])
+env = gym.make("drgym/DeepResearch-v1", tasks=sys.argv[1])
 env.reset(seed=0)
 made, made_cpu = time.perf_counter(), time.process_time()
 heavy = [name for name in json.loads(sys.argv[2]) if name in sys.modules]
@@ -68,7 +68,7 @@ def _hold_env(suite: str, steps: int, ready: mp.connection.Connection) -> None:
 
     import drgym  # noqa: F401 - registers the environments
 
-    env = gym.make("drgym/DeepResearch-v0", tasks=suite)
+    env = gym.make("drgym/DeepResearch-v1", tasks=suite)
     _play(env, steps)
     ready.send(os.getpid())
     ready.recv()
@@ -107,7 +107,7 @@ def spawned_memory(suite: str, n_processes: int, steps: int) -> tuple[int, int]:
 def pool_memory(suite: str, n_workers: int, episodes_per_worker: int, out: Path) -> tuple[int, int, int]:
     """Total (PSS, USS) in KiB of a RolloutPool's workers plus the forkserver they fork from, after a run; and
     the forkserver's own PSS."""
-    with RolloutPool("drgym/DeepResearch-v0", ScriptedResearcher, n_workers=n_workers,
+    with RolloutPool("drgym/DeepResearch-v1", ScriptedResearcher, n_workers=n_workers,
                      env_kwargs={"tasks": suite}) as pool:
         pool.start()
         pool.run(n_episodes=n_workers * episodes_per_worker, out=out, show_progress=False)

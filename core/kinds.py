@@ -6,10 +6,10 @@ from __future__ import annotations
 __all__ = ["ENV_IDS", "TASK_KINDS", "env_id_for"]
 
 TASK_KINDS = ("deep_search", "deep_research")
-ENV_IDS = {"deep_search": "drgym/DeepSearch-v0", "deep_research": "drgym/DeepResearch-v0"}
+ENV_IDS = {"deep_search": "drgym/DeepSearch-v1", "deep_research": "drgym/DeepResearch-v1"}
 """Task kind -> Gymnasium id of its environment."""
-ENTRY_POINTS = {"drgym/DeepSearch-v0": "drgym.envs.research_env:DeepSearchEnv",
-                "drgym/DeepResearch-v0": "drgym.envs.research_env:DeepResearchEnv"}
+ENTRY_POINTS = {"drgym/DeepSearch-v1": "drgym.envs.research_env:DeepSearchEnv",
+                "drgym/DeepResearch-v1": "drgym.envs.research_env:DeepResearchEnv"}
 
 
 def env_id_for(kind: str) -> str:

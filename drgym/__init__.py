@@ -1,6 +1,6 @@
 """drgym: reinforcement-learning environments for deep-research agents on an offline procedural web.
 
-Importing drgym registers its Gymnasium environments: ``gymnasium.make("drgym/DeepSearch-v0")``. Registration
+Importing drgym registers its Gymnasium environments: ``gymnasium.make("drgym/DeepSearch-v1")``. Registration
 names entry points only, so ``import drgym.web`` does not load the environments and their tools.
 """
 

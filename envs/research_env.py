@@ -1,4 +1,4 @@
-"""Gymnasium environments for deep-research agents: `drgym/DeepSearch-v0` and `drgym/DeepResearch-v0`."""
+"""Gymnasium environments for deep-research agents: `drgym/DeepSearch-v1` and `drgym/DeepResearch-v1`."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ class ResearchEnv(gym.Env[str, str]):
 
     ## Example
     >>> import gymnasium as gym, drgym
-    >>> env = gym.make("drgym/DeepSearch-v0", tasks="procedural:tiny")
+    >>> env = gym.make("drgym/DeepSearch-v1", tasks="procedural:tiny")
     >>> obs, info = env.reset(seed=0)
     >>> obs, reward, terminated, truncated, info = env.step("<answer>I do not know</answer>")
     >>> terminated, reward
@@ -552,7 +552,7 @@ class DeepSearchEnv(ResearchEnv):
 
 class DeepResearchEnv(ResearchEnv):
     # a one-line "report" is graded by the rubrics (integrity faults can make it negative): show termination only
-    __doc__ = (ResearchEnv.__doc__.replace('gym.make("drgym/DeepSearch-v0"', 'gym.make("drgym/DeepResearch-v0"')
+    __doc__ = (ResearchEnv.__doc__.replace('gym.make("drgym/DeepSearch-v1"', 'gym.make("drgym/DeepResearch-v1"')
                .replace(">>> terminated, reward\n    (True, 0.0)", ">>> terminated\n    True"))
     kind = "deep_research"
 

@@ -60,7 +60,7 @@ def test_judge_command_prints_the_verdict_table(tiny_world, tmp_path):
 def test_rollout_and_replay_commands(tiny_world, tmp_path):
     out = tmp_path / "runs.jsonl"
     result = runner.invoke(app, ["rollout", "--out", str(out), "--suite", str(tiny_world.path), "--episodes", "2",
-                                 "--env", "drgym/DeepSearch-v0"])
+                                 "--env", "drgym/DeepSearch-v1"])
     assert result.exit_code == 0, result.output
     assert "2 episodes finished, 0 failed" in result.output
     listing = runner.invoke(app, ["replay", str(out)], env={"COLUMNS": "200"})
@@ -85,7 +85,7 @@ def test_rollout_with_an_endpoint_policy_records_a_failure_when_the_server_is_do
 
 def test_tasks_filter_drops_what_a_policy_solved(tiny_world, tmp_path):
     runs = tmp_path / "weak.jsonl"
-    records = [EpisodeRecord(episode_id=f"e{i}", index=i, env_id="drgym/DeepSearch-v0", task_id=task_id,
+    records = [EpisodeRecord(episode_id=f"e{i}", index=i, env_id="drgym/DeepSearch-v1", task_id=task_id,
                              kind="deep_search", seed=i, status=status, reward=reward)
                for i, (task_id, status, reward) in enumerate([("ds-0000", "ok", 1.0), ("ds-0001", "ok", 0.0),
                                                                ("ds-0002", "failed", 0.0)])]
@@ -105,7 +105,7 @@ def test_tasks_filter_drops_what_a_policy_solved(tiny_world, tmp_path):
     assert {t["corpus"] for t in kept} == {str(tiny_world.path.resolve())}
     import gymnasium as gym
 
-    gym.make("drgym/DeepSearch-v0", tasks=str(out)).close()
+    gym.make("drgym/DeepSearch-v1", tasks=str(out)).close()
     assert f"kept {len(tiny_world.tasks) - 1} tasks ({len(tiny_world.tasks) - 2} never tried), dropped 1" in result.output
 
 
@@ -114,7 +114,7 @@ def test_rollout_from_a_policy_file_and_its_errors(tiny_world, tmp_path):
     good.write_text("kind: random\nseed: 3\nname: aimless\n")
     out = tmp_path / "runs.jsonl"
     result = runner.invoke(app, ["rollout", "--out", str(out), "--suite", str(tiny_world.path), "--episodes", "1",
-                                 "--env", "drgym/DeepSearch-v0", "--policy-file", str(good)])
+                                 "--env", "drgym/DeepSearch-v1", "--policy-file", str(good)])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text().splitlines()[0])["policy"] == "aimless"
     bad = tmp_path / "bad.yaml"

@@ -172,7 +172,7 @@ _SMOKE = textwrap.dedent("""
     from drgym.web.authority import AuthorityTable
 
     rewards = {}
-    for env_id in ("drgym/DeepSearch-v0", "drgym/DeepResearch-v0"):
+    for env_id in ("drgym/DeepSearch-v1", "drgym/DeepResearch-v1"):
         env = gym.make(env_id, tasks="procedural:tiny")
         _, info = env.reset(seed=0)
         policy, done = ScriptedResearcher(), False
@@ -247,7 +247,7 @@ def test_wheel_installed_outside_the_checkout_imports_every_module_and_plays_bot
     # the venv sees all of .venv, so check that what the modules import is declared (openrlhf: the gpu extra;
     # skyrl-gym, verifiers: their extras)
     assert report["undeclared_base"] == [] and report["undeclared_extras"] == [], report
-    assert report["rewards"]["drgym/DeepSearch-v0"] == 1.0 and report["rewards"]["drgym/DeepResearch-v0"] > 0
+    assert report["rewards"]["drgym/DeepSearch-v1"] == 1.0 and report["rewards"]["drgym/DeepResearch-v1"] > 0
     assert report["prices"] > 0 and Path(report["ppo_config"]).is_relative_to(site_packages)
     assert report["authority"] == 1  # from the shipped authority.tsv
 

@@ -38,7 +38,7 @@ class EpisodeLabel:
     task_id: str
     tasks: str
     """A suite name (procedural:easy) or a task-file path."""
-    env_id: str = "drgym/DeepSearch-v0"
+    env_id: str = "drgym/DeepSearch-v1"
     web: str | None = None
     seed: int = 0
     env_kwargs: dict[str, Any] = field(default_factory=dict)

@@ -101,12 +101,12 @@ def _tiny_labels(tokenizer: str | None = None) -> list[dict[str, Any]]:
     import drgym  # noqa: F401 - registers the environments
     from drgym.tasks.splits import select_split
 
-    env = gym.make("drgym/DeepSearch-v0", tasks=SUITE, **ENV_KWARGS)
+    env = gym.make("drgym/DeepSearch-v1", tasks=SUITE, **ENV_KWARGS)
     try:
         tasks = list(select_split(env.unwrapped.tasks, "train"))
     finally:
         env.close()
-    return [{"task_id": task.id, "tasks": SUITE, "env_id": "drgym/DeepSearch-v0", "env_kwargs": ENV_KWARGS,
+    return [{"task_id": task.id, "tasks": SUITE, "env_id": "drgym/DeepSearch-v1", "env_kwargs": ENV_KWARGS,
              **({"tokenizer": tokenizer} if tokenizer else {})} for task in tasks]
 
 

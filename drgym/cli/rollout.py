@@ -14,7 +14,7 @@ from drgym.cli.app import Backend, PolicyKind, ToolMode, app, console
 @app.command("rollout")
 def rollout_command(
     out: Annotated[Path, typer.Option(help="trajectory file (JSONL); a re-run resumes it")],
-    env: Annotated[str, typer.Option(help="environment id")] = "drgym/DeepResearch-v0",
+    env: Annotated[str, typer.Option(help="environment id")] = "drgym/DeepResearch-v1",
     policy: Annotated[PolicyKind, typer.Option(help="openai: an endpoint; hf: a local model")] = PolicyKind.scripted,
     base_url: Annotated[str | None, typer.Option(help="openai: endpoint, e.g. http://127.0.0.1:8000/v1")] = None,
     model: Annotated[str | None, typer.Option(help="openai: served model name")] = None,

@@ -1,7 +1,7 @@
 """The tool registry: a name for each tool an environment can offer, and how to build it for one environment.
 
 Built-in tools are registered here; `register_tool` adds one of your own, which environments then offer by name
-(``gymnasium.make("drgym/DeepResearch-v0", tools=["batch_web_surfer", "file", "my_tool"])``). A tool is a `Tool`
+(``gymnasium.make("drgym/DeepResearch-v1", tools=["batch_web_surfer", "file", "my_tool"])``). A tool is a `Tool`
 subclass (its ``run`` signature and docstring are the description and JSON schema the agent sees).
 """
 

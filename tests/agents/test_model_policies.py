@@ -34,7 +34,7 @@ def _run(env, policy, task_id):
 
 @pytest.mark.parametrize("tool_mode", ["text", "native"])
 def test_openai_policy_drives_a_full_episode_against_a_served_tiny_model(tiny_world, tiny_model, tool_mode):
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path), budget=Budget(max_turns=3))
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path), budget=Budget(max_turns=3))
     with HFChatServer(str(tiny_model), model_name="tiny", max_new_tokens=24) as server:
         policy = OpenAIChatPolicy(server.url, "tiny", tool_mode=tool_mode, sampling={"max_tokens": 24})
         steps, terminated, truncated, info = _run(env, policy, "ds-0000")
@@ -55,7 +55,7 @@ def test_native_tool_calls_come_back_as_a_message_the_env_runs(tiny_world):
             return 200, {"role": "assistant", "content": "Taquon", "reasoning_content": "the register says so"}
         return 200, {"role": "assistant", "content": None, "tool_calls": calls}
 
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path))
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path))
     with ChatServer(behaviour) as server:
         policy = OpenAIChatPolicy(server.url, "m", tool_mode="native")
         _, info = env.reset(seed=0)
@@ -75,7 +75,7 @@ def test_native_tool_calls_come_back_as_a_message_the_env_runs(tiny_world):
 
 
 def test_hf_policy_runs_the_tiny_model_in_process(tiny_world, tiny_model):
-    env = gym.make("drgym/DeepResearch-v0", tasks=str(tiny_world.path), budget=Budget(max_turns=2))
+    env = gym.make("drgym/DeepResearch-v1", tasks=str(tiny_world.path), budget=Budget(max_turns=2))
     policy = HFPolicy(str(tiny_model), max_new_tokens=16)
     steps, terminated, truncated, info = _run(env, policy, "dr-0000")
     assert steps == len(policy.usage) and steps <= 2

@@ -17,7 +17,7 @@ def _episode(env, policy, task_id):
             return reward, observations, info
 
 
-@pytest.mark.parametrize("env_id", ["drgym/DeepSearch-v0", "drgym/DeepResearch-v0"])
+@pytest.mark.parametrize("env_id", ["drgym/DeepSearch-v1", "drgym/DeepResearch-v1"])
 def test_scripted_researcher_solves_tiny_tasks_through_the_tools(tiny_world, env_id):
     env = gym.make(env_id, tasks=str(tiny_world.path))
     for task in env.unwrapped.tasks:
@@ -29,7 +29,7 @@ def test_scripted_researcher_solves_tiny_tasks_through_the_tools(tiny_world, env
 
 
 def test_random_policy_makes_valid_calls_and_answers(tiny_world):
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path))
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path))
     rewards = []
     for seed, task in enumerate(env.unwrapped.tasks):
         reward, observations, _ = _episode(env, RandomPolicy(seed=seed), task.id)

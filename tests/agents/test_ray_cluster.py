@@ -34,7 +34,7 @@ DRIVER = textwrap.dedent("""
         time.sleep(0.5)
     node_ids = sorted(node["NodeID"] for node in ray.nodes() if node["Alive"])
     ray.shutdown()
-    summary = rollout("drgym/DeepSearch-v0", ScriptedResearcher, n_episodes=6, out=out, n_workers=2,
+    summary = rollout("drgym/DeepSearch-v1", ScriptedResearcher, n_episodes=6, out=out, n_workers=2,
                       env_kwargs={"tasks": tasks}, backend="ray", ray_address=address, show_progress=False)
     print(json.dumps({"node_ids": node_ids, "episodes_per_node": summary.episodes_per_node, "n_ok": summary.n_ok}))
 """)
@@ -45,11 +45,11 @@ def test_an_address_where_no_cluster_answers_is_a_config_error_naming_it(tiny_wo
     kwargs = {"n_episodes": 1, "out": tmp_path / "runs.jsonl", "env_kwargs": {"tasks": str(tiny_world.path)},
               "show_progress": False}
     with pytest.raises(ConfigError, match=re.escape(f"no Ray cluster answers at {address}")):
-        rollout("drgym/DeepSearch-v0", ScriptedResearcher, backend="ray", ray_address=address, **kwargs)
+        rollout("drgym/DeepSearch-v1", ScriptedResearcher, backend="ray", ray_address=address, **kwargs)
     with pytest.raises(ConfigError, match=re.escape("Ray address 'nowhere' is not host:port")):
-        rollout("drgym/DeepSearch-v0", ScriptedResearcher, backend="ray", ray_address="nowhere", **kwargs)
+        rollout("drgym/DeepSearch-v1", ScriptedResearcher, backend="ray", ray_address="nowhere", **kwargs)
     with pytest.raises(ConfigError, match=re.escape("ray_address ('x:1') is only used by backend='ray'")):
-        rollout("drgym/DeepSearch-v0", ScriptedResearcher, ray_address="x:1", **kwargs)
+        rollout("drgym/DeepSearch-v1", ScriptedResearcher, ray_address="x:1", **kwargs)
 
     runner = CliRunner()
     command = ["rollout", "--out", str(tmp_path / "cli.jsonl"), "--suite", str(tiny_world.path), "--episodes", "1"]

@@ -29,7 +29,7 @@ SLOW_RUN = textwrap.dedent("""
             return super().act(messages)
 
     if __name__ == "__main__":
-        rollout("drgym/DeepSearch-v0", SlowResearcher, n_episodes=int(sys.argv[3]), out=sys.argv[1], n_workers=2,
+        rollout("drgym/DeepSearch-v1", SlowResearcher, n_episodes=int(sys.argv[3]), out=sys.argv[1], n_workers=2,
                 env_kwargs={"tasks": sys.argv[2]}, show_progress=False)
 """)
 
@@ -68,7 +68,7 @@ def test_failures_are_recorded_and_the_run_goes_on(tiny_world, tmp_path):
             return super().act(messages)
 
     out = tmp_path / "runs.jsonl"
-    summary = rollout("drgym/DeepSearch-v0", Flaky, n_episodes=6, out=out, env_kwargs={"tasks": str(tiny_world.path)},
+    summary = rollout("drgym/DeepSearch-v1", Flaky, n_episodes=6, out=out, env_kwargs={"tasks": str(tiny_world.path)},
                       show_progress=False)
     records = list(read_trajectories(out))
     assert summary.n_failed >= 1 and summary.n_ok + summary.n_failed == 6 == len(records)
@@ -80,7 +80,7 @@ def test_failures_are_recorded_and_the_run_goes_on(tiny_world, tmp_path):
 
 def test_ray_backend_plays_the_same_episodes_as_processes_on_actors_kept_between_runs(tiny_world, tmp_path):
     kwargs = {"n_episodes": 4, "env_kwargs": {"tasks": str(tiny_world.path)}, "show_progress": False, "n_workers": 2}
-    with RolloutPool("drgym/DeepSearch-v0", ScriptedResearcher, n_workers=2, backend="ray",
+    with RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2, backend="ray",
                      env_kwargs=kwargs["env_kwargs"]) as pool:
         first = pool.run(n_episodes=4, out=tmp_path / "ray.jsonl", show_progress=False)
         actors = pool.worker_ids
@@ -88,7 +88,7 @@ def test_ray_backend_plays_the_same_episodes_as_processes_on_actors_kept_between
         assert pool.worker_ids == actors and len(actors) == 2
     assert set(first.episodes_per_worker) | set(second.episodes_per_worker) <= set(actors)
     assert first.n_ok == second.n_ok == 4 and sum(first.episodes_per_node.values()) == 4
-    rollout("drgym/DeepSearch-v0", ScriptedResearcher, out=tmp_path / "proc.jsonl", **kwargs)
+    rollout("drgym/DeepSearch-v1", ScriptedResearcher, out=tmp_path / "proc.jsonl", **kwargs)
 
     def key(path):
         return sorted((r["episode_id"], r["task_id"], r["reward"], len(r["steps"])) for r in read_trajectories(path))
@@ -112,9 +112,9 @@ def test_trajectories_of_every_kind_load_as_one_table(tiny_world, tmp_path):
 
     out = tmp_path / "mixed.jsonl"
     kwargs = {"env_kwargs": {"tasks": str(tiny_world.path)}, "show_progress": False, "out": out}
-    rollout("drgym/DeepResearch-v0", ScriptedResearcher, n_episodes=2, **kwargs)
-    rollout("drgym/DeepResearch-v0", lambda: CallablePolicy(native), n_episodes=2, seed=10, **kwargs)
-    rollout("drgym/DeepResearch-v0", lambda: CallablePolicy(broken), n_episodes=1, seed=20, **kwargs)
+    rollout("drgym/DeepResearch-v1", ScriptedResearcher, n_episodes=2, **kwargs)
+    rollout("drgym/DeepResearch-v1", lambda: CallablePolicy(native), n_episodes=2, seed=10, **kwargs)
+    rollout("drgym/DeepResearch-v1", lambda: CallablePolicy(broken), n_episodes=1, seed=20, **kwargs)
     table = pyarrow.json.read_json(out)
     assert table.num_rows == 5
     assert sorted(table.column("status").to_pylist()) == ["failed", "ok", "ok", "ok", "ok"]
@@ -125,7 +125,7 @@ def test_trajectories_of_every_kind_load_as_one_table(tiny_world, tmp_path):
 
 
 def test_a_pool_plays_every_run_on_the_same_two_worker_processes(tiny_world, tmp_path):
-    with RolloutPool("drgym/DeepSearch-v0", ScriptedResearcher, n_workers=2,
+    with RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2,
                      env_kwargs={"tasks": str(tiny_world.path)}) as pool:
         first = pool.run(n_episodes=12, out=tmp_path / "a.jsonl", show_progress=False)
         workers = pool.worker_ids
@@ -157,7 +157,7 @@ def test_a_worker_killed_mid_episode_loses_no_other_episode_and_is_replaced(tiny
     marker = tmp_path / "kill-a-worker"
     marker.touch()
     out = tmp_path / "runs.jsonl"
-    with RolloutPool("drgym/DeepSearch-v0", functools.partial(KillsItsWorkerOnce, str(marker)), n_workers=2,
+    with RolloutPool("drgym/DeepSearch-v1", functools.partial(KillsItsWorkerOnce, str(marker)), n_workers=2,
                      env_kwargs={"tasks": str(tiny_world.path)}) as pool:
         pool.start()
         started_with = set(pool.worker_ids)
@@ -175,7 +175,7 @@ def test_a_worker_killed_mid_episode_loses_no_other_episode_and_is_replaced(tiny
 
 def test_a_worker_that_cannot_build_its_environment_raises_the_error(tmp_path):
     with pytest.raises(ConfigError, match=re.escape("Did you mean 'procedural:tiny'?")):
-        rollout("drgym/DeepSearch-v0", ScriptedResearcher, n_episodes=4, n_workers=2, out=tmp_path / "x.jsonl",
+        rollout("drgym/DeepSearch-v1", ScriptedResearcher, n_episodes=4, n_workers=2, out=tmp_path / "x.jsonl",
                 env_kwargs={"tasks": "procedural:tinyy"}, show_progress=False)
     assert not Path(tmp_path / "x.jsonl").exists() or not list(read_trajectories(tmp_path / "x.jsonl"))
 
@@ -196,8 +196,8 @@ def test_an_interrupted_run_keeps_every_finished_episode_and_resumes(tiny_world,
     out = tmp_path / "runs.jsonl"
     kwargs = {"n_episodes": 6, "out": out, "env_kwargs": {"tasks": str(tiny_world.path)}, "show_progress": False}
     with pytest.raises(KeyboardInterrupt):
-        rollout("drgym/DeepSearch-v0", CtrlCInFourthEpisode, **kwargs)
+        rollout("drgym/DeepSearch-v1", CtrlCInFourthEpisode, **kwargs)
     assert sorted(r["index"] for r in read_trajectories(out)) == [0, 1, 2]
-    summary = rollout("drgym/DeepSearch-v0", ScriptedResearcher, **kwargs)
+    summary = rollout("drgym/DeepSearch-v1", ScriptedResearcher, **kwargs)
     assert summary.n_skipped == 3 and summary.n_ok == 3
     assert sorted(r["index"] for r in read_trajectories(out)) == list(range(6))

@@ -26,7 +26,7 @@ def frontier(tmp_path_factory) -> ProceduralWorld:
 
 def _mean_reward(world: ProceduralWorld, family: str, make_policy) -> tuple[float, list[str]]:
     tasks = TaskSet([t for t in world.tasks if t.meta["family"] == family], name=family)
-    env_id = "drgym/DeepResearch-v0" if family == "intent" else "drgym/DeepSearch-v0"
+    env_id = "drgym/DeepResearch-v1" if family == "intent" else "drgym/DeepSearch-v1"
     env = gymnasium.make(env_id, tasks=tasks, web=str(world.path))  # the default budget
     rewards, statuses = [], []
     for number, task in enumerate(tasks):

@@ -24,7 +24,7 @@ def _script(actions):
 
 def _record(tmp_path, tiny_world, actions, name):
     out = tmp_path / f"{name}.jsonl"
-    rollout("drgym/DeepResearch-v0", lambda: CallablePolicy(_script(actions)), n_episodes=1, n_workers=1, out=out,
+    rollout("drgym/DeepResearch-v1", lambda: CallablePolicy(_script(actions)), n_episodes=1, n_workers=1, out=out,
             env_kwargs={"tasks": str(tiny_world.path / "tasks.jsonl")}, show_progress=False)
     (record,) = read_trajectories(out)
     return record
@@ -54,14 +54,14 @@ def test_trajectory_files_of_both_kinds_and_failed_episodes_load_as_one_dataset(
         return CallablePolicy(lambda messages: 1 / 0)
 
     tasks = {"tasks": str(tiny_world.path / "tasks.jsonl")}
-    for env_id in ("drgym/DeepSearch-v0", "drgym/DeepResearch-v0"):
+    for env_id in ("drgym/DeepSearch-v1", "drgym/DeepResearch-v1"):
         name = env_id.split("/")[1]
         rollout(env_id, ScriptedResearcher, n_episodes=2, out=tmp_path / f"{name}.jsonl", env_kwargs=tasks,
                 show_progress=False)
         rollout(env_id, crashing, n_episodes=3, out=tmp_path / f"{name}.jsonl", env_kwargs=tasks,
                 show_progress=False)  # the third episode fails, in the same file
     # a run with other keyword arguments (a budget) still shares the schema
-    rollout("drgym/DeepSearch-v0", ScriptedResearcher, n_episodes=1, out=tmp_path / "budget.jsonl",
+    rollout("drgym/DeepSearch-v1", ScriptedResearcher, n_episodes=1, out=tmp_path / "budget.jsonl",
             env_kwargs={**tasks, "budget": {"max_turns": 9}}, show_progress=False)
     files = sorted(str(p) for p in tmp_path.glob("*.jsonl"))
     table = datasets.load_dataset("json", data_files=files, split="train", cache_dir=str(tmp_path / "cache"))

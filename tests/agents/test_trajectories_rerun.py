@@ -36,8 +36,8 @@ def test_env_kwargs_round_trip_through_json_into_an_equal_env(tiny_world):
     kwargs = _kwargs(tiny_world)
     recorded = json.loads(json.dumps(env_kwargs_to_json(kwargs)))
     assert recorded["tasks"] == str(tiny_world.path / "tasks.jsonl") and recorded["budget"]["max_turns"] == 12
-    original = gym.make("drgym/DeepSearch-v0", **kwargs).unwrapped
-    rebuilt = gym.make("drgym/DeepSearch-v0", **recorded).unwrapped
+    original = gym.make("drgym/DeepSearch-v1", **kwargs).unwrapped
+    rebuilt = gym.make("drgym/DeepSearch-v1", **recorded).unwrapped
     try:
         assert rebuilt.budget == original.budget and rebuilt.noise == original.noise
         assert rebuilt.prices == original.prices and list(rebuilt.tools) == list(original.tools)
@@ -71,7 +71,7 @@ def test_a_record_with_repr_env_kwargs_is_refused_with_the_fix():
 @pytest.fixture
 def recorded_run(tmp_path, tiny_world) -> Path:
     out = tmp_path / "runs.jsonl"
-    rollout("drgym/DeepSearch-v0", ScriptedResearcher, n_episodes=2, out=out, show_progress=False,
+    rollout("drgym/DeepSearch-v1", ScriptedResearcher, n_episodes=2, out=out, show_progress=False,
             env_kwargs={"tasks": tiny_world.path / "tasks.jsonl", "budget": {"max_turns": 12},
                         "noise": NoiseConfig(rate=0.3)})
     return out

@@ -17,7 +17,7 @@ def test_memory_is_read_from_smaps_rollup():
 
 @pytest.mark.slow
 def test_rollout_benchmark_reports_every_worker_count(tmp_path):
-    rows = perf_rollout.main(["--suite", "procedural:tiny", "--env", "drgym/DeepSearch-v0", "--episodes", "6",
+    rows = perf_rollout.main(["--suite", "procedural:tiny", "--env", "drgym/DeepSearch-v1", "--episodes", "6",
                               "--workers", "1", "2", "--backends", "processes"])
     assert [measure for measure, _, _ in rows] == ["rollout, processes × 1", "rollout, processes × 2"]
     assert all("episodes/s" in figure and "load" in note for _, figure, note in rows)

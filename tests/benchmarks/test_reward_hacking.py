@@ -21,7 +21,7 @@ def test_no_hack_policy_comes_near_the_honest_researcher(world_tasks):
     rows = audit([world_tasks], n_tasks=6, show_progress=False)
     print(format_table(rows))
     honest = {r.env_id: r.mean_reward for r in rows if r.policy == "honest"}
-    assert honest["drgym/DeepSearch-v0"] >= 0.8 and honest["drgym/DeepResearch-v0"] >= 0.8
+    assert honest["drgym/DeepSearch-v1"] >= 0.8 and honest["drgym/DeepResearch-v1"] >= 0.8
     assert all(r.mean_reward == 1.0 for r in rows if r.policy == "gold")
     hacks = [r for r in rows if r.policy not in ("honest", "gold")]
     assert len(hacks) == 14

@@ -72,7 +72,7 @@ def test_an_env_over_tasks_of_the_other_kind_raises_no_tasks_error(tiny_world, t
     path = tmp_path / "tasks.jsonl"
     research_only.save(path)
     with pytest.raises(NoTasksError, match="no deep_search tasks"):
-        gym.make("drgym/DeepSearch-v0", tasks=str(path), web=str(tiny_world.path))
+        gym.make("drgym/DeepSearch-v1", tasks=str(path), web=str(tiny_world.path))
 
 
 def test_world_spec_checks_its_fields_when_built():
@@ -160,13 +160,13 @@ def test_the_env_grades_with_any_judge_that_has_the_judge_signature(tiny_world):
             return Grade(1.0, [RubricVerdict(r.id, "satisfied", weight=r.weight) for r in rubrics], 1.0, [])
 
     assert isinstance(Lenient(), Judge)
-    env = gym.make("drgym/DeepResearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
+    env = gym.make("drgym/DeepResearch-v1", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
                    judge=Lenient())
     env.reset(seed=0)
     _, reward, terminated, _, _ = env.step(format_answer("# A report"))
     assert terminated and reward == 1.0 and seen["retrieved"] == set()
     with pytest.raises(ConfigError, match="Judge's grade method"):
-        gym.make("drgym/DeepResearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
+        gym.make("drgym/DeepResearch-v1", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
                  judge=object())
 
 
@@ -214,7 +214,7 @@ def test_offline_live_and_user_webs_share_one_protocol(tiny_world):
             self.episodes.append("end")
 
     web = CountingWeb()
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web=web)
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path / "tasks.jsonl"), web=web)
     _, info = env.reset(seed=4)
     policy, done = ScriptedResearcher(), False
     while not done:
@@ -241,7 +241,7 @@ def test_a_registered_tool_is_offered_described_and_run_by_name(tiny_world):
     register_tool("word_count", lambda context: WordCount(), replace=True)
     with pytest.raises(ConfigError, match="registered already"):
         register_tool("word_count", lambda context: WordCount())
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
                    tools=["batch_web_surfer", "word_count"])
     obs, info = env.reset(seed=0)
     assert "word_count" in obs and {t["function"]["name"] for t in info["tools"]} == {"batch_web_surfer", "word_count"}
@@ -250,7 +250,7 @@ def test_a_registered_tool_is_offered_described_and_run_by_name(tiny_world):
     obs, *_ = env.step(format_tool_call("word_count", {"text": " "}))
     assert "error: text is empty" in obs
     with pytest.raises(ConfigError, match="unknown tool 'word_cont'. Did you mean 'word_count'"):
-        gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
+        gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path / "tasks.jsonl"), web=str(tiny_world.path),
                  tools=["word_cont"])
     env.close()
 
@@ -260,11 +260,11 @@ def test_the_env_is_built_from_one_checked_config(tiny_world):
 
     tasks = str(tiny_world.path / "tasks.jsonl")
     with pytest.raises(ConfigError, match="unknown environment option 'budgett'. Did you mean 'budget'"):
-        gym.make("drgym/DeepSearch-v0", tasks=tasks, budgett={"max_turns": 3})
+        gym.make("drgym/DeepSearch-v1", tasks=tasks, budgett={"max_turns": 3})
     config = EnvConfig(tasks=tasks, web=str(tiny_world.path), budget={"max_turns": 3}, noise=0.1,
                        tools=["batch_web_surfer"])
     assert config.budget.max_turns == 3 and config.noise.rate == 0.1 and config.tools == ("batch_web_surfer",)
-    env = gym.make("drgym/DeepSearch-v0", config=config)
+    env = gym.make("drgym/DeepSearch-v1", config=config)
     assert env.unwrapped.config is config and list(env.unwrapped.tools) == ["batch_web_surfer"]
     env.close()
     for bad, message in (({"workspace_quota_mb": 0}, "workspace_quota_mb must be a positive"),
@@ -273,10 +273,10 @@ def test_the_env_is_built_from_one_checked_config(tiny_world):
         with pytest.raises(ConfigError, match=message):
             EnvConfig(tasks=tasks, **bad)
     with pytest.raises(ConfigError, match="not both"):
-        gym.make("drgym/DeepSearch-v0", config=config, budget={"max_turns": 4})
+        gym.make("drgym/DeepSearch-v1", config=config, budget={"max_turns": 4})
 
 
 def test_web_takes_a_suite_name(tiny_world):
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"), web="procedural:tiny")
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path / "tasks.jsonl"), web="procedural:tiny")
     assert env.unwrapped.web_kind == "procedural"
     env.close()

@@ -86,7 +86,7 @@ def _call(name: str, **arguments) -> str:
 
 
 def _episode(tiny_world, actions):
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path))
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path))
     _, info = env.reset(seed=0)
     for action in actions:
         *_, info = env.step(action)

@@ -35,7 +35,7 @@ def _call(name: str, **arguments) -> str:
 def make(tiny_world):
     envs = []
 
-    def factory(env_id="drgym/DeepSearch-v0", **kwargs):
+    def factory(env_id="drgym/DeepSearch-v1", **kwargs):
         kwargs.setdefault("budget", UNLIMITED)
         env = gym.make(env_id, tasks=str(tiny_world.path), **kwargs)
         envs.append(env)
@@ -353,7 +353,7 @@ def _tagged_processes(tags: list[str]) -> list[str]:
 def test_dropped_envs_leave_no_process_and_no_folder(tiny_world, tmp_path):
     tags, folders = [], []
     for number in range(100):
-        env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path), budget=UNLIMITED)
+        env = gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path), budget=UNLIMITED)
         env.reset(seed=number)
         env.step("<tool_call>{garbage" + "[" * 5000)
         env.step(_call("shell", command="sleep 4242 & echo started"))
@@ -368,7 +368,7 @@ def test_dropped_envs_leave_no_process_and_no_folder(tiny_world, tmp_path):
 
 
 def test_a_dropped_env_removes_the_episode_folder_in_a_shared_root(tiny_world, tmp_path):
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path), tools=NO_SHELL, workspace_root=tmp_path)
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path), tools=NO_SHELL, workspace_root=tmp_path)
     env.reset(seed=0)
     env.step(_call("file", action="write", path="notes.md", content="x"))
     assert len(list(tmp_path.iterdir())) == 1

@@ -13,7 +13,7 @@ from drgym.envs.history import MessageHistory
 
 
 def test_info_messages_is_one_growing_history_not_a_copy_per_step(tiny_world):
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path))
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path))
     _, first = env.reset(seed=0)
     for _ in range(3):
         _, _, _, _, info = env.step(format_tool_call("todo", {"action": "list"}))

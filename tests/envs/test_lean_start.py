@@ -13,7 +13,7 @@ import gymnasium as gym
 import drgym
 from drgym.agents import ScriptedResearcher
 
-for env_id in ("drgym/DeepSearch-v0", "drgym/DeepResearch-v0"):
+for env_id in ("drgym/DeepSearch-v1", "drgym/DeepResearch-v1"):
     env = gym.make(env_id, tasks=sys.argv[1])
     policy, done = ScriptedResearcher(), False
     _, info = env.reset(seed=0)

@@ -42,7 +42,7 @@ def _task_file(path: Path, rows: list[dict], corpora: list[str]) -> Path:
 
 
 def _make(**kwargs):
-    return gym.make("drgym/DeepSearch-v0", tools=["batch_web_surfer"], **kwargs)
+    return gym.make("drgym/DeepSearch-v1", tools=["batch_web_surfer"], **kwargs)
 
 
 @pytest.mark.parametrize("relative", [True, False])
@@ -109,7 +109,7 @@ def test_rollout_and_eval_take_web(tmp_path, real):
     folder, rows = real
     tasks = _task_file(tmp_path / "tasks.jsonl", rows, [""] * len(rows))  # names no corpus: --web gives it
     runner = CliRunner()
-    result = runner.invoke(app, ["rollout", "--env", "drgym/DeepSearch-v0", "--suite", str(tasks), "--web", str(folder),
+    result = runner.invoke(app, ["rollout", "--env", "drgym/DeepSearch-v1", "--suite", str(tasks), "--web", str(folder),
                                  "--episodes", "2", "--out", str(tmp_path / "runs.jsonl")])
     assert result.exit_code == 0, result.output
     records = list(read_trajectories(tmp_path / "runs.jsonl"))
@@ -120,7 +120,7 @@ def test_rollout_and_eval_take_web(tmp_path, real):
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert results["suite"]["web"] == str(folder)
-    result = runner.invoke(app, ["rollout", "--env", "drgym/DeepSearch-v0", "--suite", str(tasks),
+    result = runner.invoke(app, ["rollout", "--env", "drgym/DeepSearch-v1", "--suite", str(tasks),
                                  "--episodes", "1", "--out", str(tmp_path / "no-web.jsonl")])
     assert result.exit_code == 1 and "ConfigError: these tasks need a web" in result.output
 

@@ -13,7 +13,7 @@ import drgym  # noqa: F401 - registers the environments
 from drgym.envs import Budget, NoiseConfig
 from drgym.errors import ConfigError
 
-ENV_IDS = ["drgym/DeepSearch-v0", "drgym/DeepResearch-v0"]
+ENV_IDS = ["drgym/DeepSearch-v1", "drgym/DeepResearch-v1"]
 
 
 def _call(name: str, **arguments) -> str:
@@ -24,7 +24,7 @@ def _call(name: str, **arguments) -> str:
 def make(tiny_world):
     envs = []
 
-    def factory(env_id="drgym/DeepSearch-v0", **kwargs):
+    def factory(env_id="drgym/DeepSearch-v1", **kwargs):
         env = gym.make(env_id, tasks=str(tiny_world.path), **kwargs)
         envs.append(env)
         return env
@@ -71,7 +71,7 @@ def test_final_answer_terminates_episode_with_match_reward(make, tiny_world):
 
 
 def test_research_report_from_workspace_file_is_graded(make, tiny_world):
-    env = make("drgym/DeepResearch-v0")
+    env = make("drgym/DeepResearch-v1")
     task = next(t for t in tiny_world.tasks if t.kind == "deep_research")
     env.reset(seed=0, options={"task_id": task.id})
     cited = sorted(set(re.findall(r"\\cite\{([^}]*)\}", task.meta["gold_report"])))
@@ -88,7 +88,7 @@ def test_research_report_from_workspace_file_is_graded(make, tiny_world):
 
 
 def test_missing_answer_file_is_an_error_not_the_end(make):
-    env = make("drgym/DeepResearch-v0")
+    env = make("drgym/DeepResearch-v1")
     env.reset(seed=0)
     obs, reward, terminated, truncated, _ = env.step('<answer file="nothing.md"/>')
     assert not terminated and not truncated and "no file 'nothing.md'" in obs
@@ -121,7 +121,7 @@ def test_garbage_actions_never_raise_and_explain_the_error(make):
 
 
 def test_budget_exhaustion_truncates_and_grades_the_draft(make, tiny_world):
-    env = make("drgym/DeepResearch-v0", budget=Budget(max_tool_calls=2))
+    env = make("drgym/DeepResearch-v1", budget=Budget(max_tool_calls=2))
     task = next(t for t in tiny_world.tasks if t.kind == "deep_research")
     env.reset(seed=0, options={"task_id": task.id})
     cited = sorted(set(re.findall(r"\\cite\{([^}]*)\}", task.meta["gold_report"])))[:5]
@@ -191,7 +191,7 @@ def test_browse_paginates_and_finds(make, tiny_world):
 
 @pytest.mark.parametrize("vector_cls", [gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv])
 def test_vector_envs_step_in_parallel(tiny_world, vector_cls):
-    fns = [lambda: gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path)) for _ in range(2)]
+    fns = [lambda: gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path)) for _ in range(2)]
     envs = vector_cls(fns, shared_memory=False) if vector_cls is gym.vector.AsyncVectorEnv else vector_cls(fns)
     try:
         observations, infos = envs.reset(seed=[0, 1])
@@ -217,9 +217,9 @@ def test_env_without_tasks_of_its_kind_is_a_config_error(tmp_path, tiny_world):
     only_search = tmp_path / "tasks.jsonl"
     only_search.write_text("".join(t.model_dump_json() + "\n" for t in tiny_world.tasks if t.kind == "deep_search"))
     with pytest.raises(ConfigError, match="no deep_research tasks"):
-        gym.make("drgym/DeepResearch-v0", tasks=str(only_search), web=str(tiny_world.path))
+        gym.make("drgym/DeepResearch-v1", tasks=str(only_search), web=str(tiny_world.path))
     with pytest.raises(ConfigError, match="Did you mean 'procedural:tiny'"):
-        gym.make("drgym/DeepSearch-v0", tasks="procedural:tinny")
+        gym.make("drgym/DeepSearch-v1", tasks="procedural:tinny")
 
 
 def test_token_budget_counts_with_a_hugging_face_tokenizer(make):
@@ -247,7 +247,7 @@ def test_llm_judge_grades_deep_research_through_an_endpoint(make, tiny_world, tm
 
     task = next(t for t in tiny_world.tasks if t.kind == "deep_research")
     with ChatServer(behaviour) as server:
-        env = make("drgym/DeepResearch-v0", judge="llm",
+        env = make("drgym/DeepResearch-v1", judge="llm",
                    judge_config={"base_url": server.url, "model": "judge", "cache_dir": tmp_path / "cache"})
         env.reset(seed=0, options={"task_id": task.id})
         _, reward, terminated, _, info = env.step(f"<answer>{task.meta['gold_report']}</answer>")
@@ -256,7 +256,7 @@ def test_llm_judge_grades_deep_research_through_an_endpoint(make, tiny_world, tm
     assert len(server.requests) == len(task.rubrics)
     assert info["citations"]["fabricated"] == info["citations"]["citations"] > 0  # nothing was retrieved
     with pytest.raises(ConfigError, match="judge_config"):
-        make("drgym/DeepResearch-v0", judge="llm")
+        make("drgym/DeepResearch-v1", judge="llm")
 
 
 def test_llm_judge_checks_deep_search_answer_equivalence(make, tiny_world, tmp_path):

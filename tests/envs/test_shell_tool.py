@@ -114,7 +114,7 @@ def test_memory_limit_and_output_cap(shell):
 def test_no_tmux_session_or_process_survives_close(tiny_world):
     tags = []
     for _ in range(20):
-        env = gym.make("drgym/DeepSearch-v0", tasks=str(tiny_world.path), tools=["shell"])
+        env = gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path), tools=["shell"])
         env.reset(seed=0)
         action = "<tool_call>" + json.dumps({"name": "shell", "arguments": {"command": "sleep 4242 & echo up"}})
         obs = env.step(action + "</tool_call>")[0]

@@ -22,12 +22,12 @@ def _play(envs, n_steps: int) -> list[tuple[str, ...]]:
 
 def test_async_vector_env_with_default_arguments_steps_the_scripted_policy(tiny_world):
     tasks = str(tiny_world.path / "tasks.jsonl")
-    envs = gym.make_vec("drgym/DeepSearch-v0", num_envs=2, vectorization_mode="async", tasks=tasks)
+    envs = gym.make_vec("drgym/DeepSearch-v1", num_envs=2, vectorization_mode="async", tasks=tasks)
     try:
         seen = _play(envs, 3)
     finally:
         envs.close()
-    reference = gym.make_vec("drgym/DeepSearch-v0", num_envs=2, vectorization_mode="sync", tasks=tasks)
+    reference = gym.make_vec("drgym/DeepSearch-v1", num_envs=2, vectorization_mode="sync", tasks=tasks)
     try:
         assert seen == _play(reference, 3)  # what shared memory carries is exactly what the envs returned
     finally:
@@ -38,7 +38,7 @@ def test_async_vector_env_with_default_arguments_steps_the_scripted_policy(tiny_
 
 def test_async_vector_env_class_carries_any_unicode(tiny_world):
     def make():
-        return gym.make("drgym/DeepResearch-v0", tasks=str(tiny_world.path / "tasks.jsonl"))
+        return gym.make("drgym/DeepResearch-v1", tasks=str(tiny_world.path / "tasks.jsonl"))
 
     envs = gym.vector.AsyncVectorEnv([make, make])
     try:

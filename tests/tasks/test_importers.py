@@ -131,7 +131,7 @@ def test_imported_browsecomp_plus_task_is_answered_by_the_scripted_researcher(tm
     assert result.exit_code == 0, result.output
     tasks = TaskSet.load(tmp_path / "tasks" / "bcp.jsonl")
     assert {t.corpus for t in tasks} == {"../corpora/bcp"}
-    result = runner.invoke(app, ["rollout", "--env", "drgym/DeepSearch-v0", "--suite", str(tmp_path / "tasks" / "bcp.jsonl"),
+    result = runner.invoke(app, ["rollout", "--env", "drgym/DeepSearch-v1", "--suite", str(tmp_path / "tasks" / "bcp.jsonl"),
                                  "--episodes", "3", "--out", str(tmp_path / "runs.jsonl")])
     assert result.exit_code == 0, result.output
     records = list(read_trajectories(tmp_path / "runs.jsonl"))

@@ -83,7 +83,7 @@ def test_verl_export_has_the_columns_rlhfdataset_reads(tiny_world, tmp_path):
     for index, row in enumerate(rows):
         assert set(row) == {"data_source", "prompt", "ability", "reward_model", "extra_info", "agent_name"}
         assert row["agent_name"] == "drgym_agent" and row["ability"] == "deep_search"
-        assert row["data_source"] == "drgym/DeepSearch-v0" and row["extra_info"]["index"] == index
+        assert row["data_source"] == "drgym/DeepSearch-v1" and row["extra_info"]["index"] == index
 
 
 def test_export_refuses_heldout_for_training_and_unknown_trainers(tiny_world, tmp_path):

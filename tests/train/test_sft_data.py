@@ -21,7 +21,7 @@ from drgym.train.sft_data import (
 
 def _scripted_runs(tiny_world, tmp_path):
     out = tmp_path / "runs.jsonl"
-    for env_id in ("drgym/DeepSearch-v0", "drgym/DeepResearch-v0"):
+    for env_id in ("drgym/DeepSearch-v1", "drgym/DeepResearch-v1"):
         rollout(env_id, ScriptedResearcher, n_episodes=8, out=out, env_kwargs={"tasks": str(tiny_world.path)},
                 show_progress=False)
     return out

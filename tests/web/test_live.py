@@ -117,7 +117,7 @@ def test_record_then_replay_with_the_network_off(server, tmp_path, monkeypatch):
     cassettes = tmp_path / "cassettes"
     live = {"backend": "searxng", "base_url": server.url, "timeout_s": 1.5, "max_page_bytes": 200_000,
             "cassette_dir": str(cassettes)}
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(tasks), web="live", live={**live, "mode": "record"},
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(tasks), web="live", live={**live, "mode": "record"},
                    tools=["batch_web_surfer"])
     recorded, reward = _episode(env, server.url)
     env.close()
@@ -135,7 +135,7 @@ def test_record_then_replay_with_the_network_off(server, tmp_path, monkeypatch):
 
     monkeypatch.setattr(httpx.Client, "send", no_network)
     monkeypatch.setattr(httpx.Client, "stream", no_network)
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(tasks), web="live", live={**live, "mode": "replay"},
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(tasks), web="live", live={**live, "mode": "replay"},
                    tools=["batch_web_surfer"])
     replayed, replay_reward = _episode(env, server.url)
     assert replayed == recorded and replay_reward == reward
@@ -153,8 +153,8 @@ def test_live_configuration_errors(tmp_path):
     with pytest.raises(ConfigError, match="live mode"):
         LiveConfig(mode="rewind")
     with pytest.raises(ConfigError, match="offline procedural web"):
-        gym.make("drgym/DeepSearch-v0", tasks="procedural:tiny", web="live", live={"base_url": "http://x"})
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(_live_tasks(tmp_path)), web="live",
+        gym.make("drgym/DeepSearch-v1", tasks="procedural:tiny", web="live", live={"base_url": "http://x"})
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(_live_tasks(tmp_path)), web="live",
                    live={"mode": "replay", "cassette_dir": str(tmp_path / "none")})
     with pytest.raises(LiveWebError, match="no cassette"):
         env.reset(seed=0)

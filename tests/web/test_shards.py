@@ -148,7 +148,7 @@ def test_a_sharded_index_survives_pickling(world, shards):
 
 def test_an_environment_runs_on_a_sharded_web(world, shards):
     sharded = ShardedIndex.open(shards)
-    env = gym.make("drgym/DeepSearch-v0", tasks=str(world.path / "tasks.jsonl"), web=sharded)
+    env = gym.make("drgym/DeepSearch-v1", tasks=str(world.path / "tasks.jsonl"), web=sharded)
     try:
         task = next(t for t in world.tasks if t.kind == "deep_search")
         env.reset(seed=0, options={"task_id": task.id})
