@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from drgym.agents.hf_policy import as_text_messages
 from drgym.core.chat_client import ChatClient, ChatEndpoint
+from drgym.envs.budget import PriceTable
 from drgym.errors import EndpointError, PolicyError
 
 __all__ = ["OpenAIChatPolicy", "tools_from_system", "without_tools_block"]
@@ -71,9 +72,10 @@ class OpenAIChatPolicy:
             raise PolicyError(f"policy: {e}") from e
         prompt_tokens = int(reply.usage.get("prompt_tokens", 0))
         completion_tokens = int(reply.usage.get("completion_tokens", 0))
+        prices = PriceTable(usd_per_1k_input_tokens=self.usd_per_1k_input_tokens,
+                            usd_per_1k_output_tokens=self.usd_per_1k_output_tokens)
         self.usage.append({"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                           "cost_usd": prompt_tokens / 1000 * self.usd_per_1k_input_tokens
-                           + completion_tokens / 1000 * self.usd_per_1k_output_tokens,
+                           "cost_usd": prices.token_cost(prompt_tokens, completion_tokens),
                            "latency_s": reply.latency_s})
         message = reply.message
         if self.tool_mode == "native":  # a plain reply without tool calls is the final answer

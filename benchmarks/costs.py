@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drgym.core.records import EpisodeRecord
+from drgym.envs.budget import PriceTable
 from drgym.yaml_files import field_error, read_yaml
 
 __all__ = ["DEFAULT_PRICES", "CostModel", "EpisodeCost", "load_prices"]
@@ -64,6 +65,12 @@ class CostModel:
             return 0.0, 0.0, f"not in {Path(self.path).name}: counted as free"
         return price.input_per_1k, price.output_per_1k, price.source or Path(self.path).name
 
+    def price_table(self, model: str) -> PriceTable:
+        """The file's prices for `model` as the environment's `PriceTable` (one cost formula everywhere)."""
+        price_in, price_out, _ = self.model_price(model)
+        return PriceTable(usd_per_1k_input_tokens=price_in, usd_per_1k_output_tokens=price_out,
+                          usd_per_tool_call={name: tool.per_call for name, tool in self.tools.items()})
+
     def episode(self, record: EpisodeRecord, model: str) -> EpisodeCost:
         reported = record.policy_usage
         if reported and any(u.get("prompt_tokens") for u in reported):
@@ -78,9 +85,8 @@ class CostModel:
         for step in record.steps:
             for call in step.tool_calls:
                 calls[call.name] = calls.get(call.name, 0) + 1
-        price_in, price_out, _ = self.model_price(model)
-        tools = sum(n * self.tools[name].per_call for name, n in calls.items() if name in self.tools)
-        return EpisodeCost(model=input_tokens / 1000 * price_in + output_tokens / 1000 * price_out, tools=tools,
+        prices = self.price_table(model)
+        return EpisodeCost(model=prices.token_cost(input_tokens, output_tokens), tools=prices.tool_cost(calls),
                            input_tokens=input_tokens, output_tokens=output_tokens, token_source=source,
                            tool_calls=calls)
 

@@ -49,6 +49,15 @@ class PriceTable:
     usd_per_tool_call: dict[str, float] = field(default_factory=lambda: {"batch_web_surfer": 0.001})
     """Per call of each tool (a search API's price, say); tools not listed are free."""
 
+    def token_cost(self, input_tokens: float, output_tokens: float) -> float:
+        """What reading `input_tokens` and writing `output_tokens` cost: the one token-cost formula of drgym (the
+        budget, the endpoint policy's usage and the evaluation's cost model all use it)."""
+        return input_tokens / 1000 * self.usd_per_1k_input_tokens + output_tokens / 1000 * self.usd_per_1k_output_tokens
+
+    def tool_cost(self, calls: dict[str, int]) -> float:
+        """What the tool calls cost (name -> number of calls; tools not in the table are free)."""
+        return sum(n * self.usd_per_tool_call.get(name, 0.0) for name, n in calls.items())
+
 
 def count_tokens_default(text: str) -> int:
     """About 4 characters per token (the usual English estimate) when no tokenizer is given."""
@@ -75,17 +84,17 @@ class BudgetTracker:
         self.turns += 1
         tokens = self.count_tokens(text)
         self.output_tokens += tokens
-        self.cost_usd += tokens / 1000 * self.prices.usd_per_1k_output_tokens
+        self.cost_usd += self.prices.token_cost(0, tokens)
 
     def charge_observation(self, text: str) -> None:
         tokens = self.count_tokens(text)
         self.input_tokens += tokens
-        self.cost_usd += tokens / 1000 * self.prices.usd_per_1k_input_tokens
+        self.cost_usd += self.prices.token_cost(tokens, 0)
 
     def charge_tool(self, name: str) -> None:
         """A call that runs: counted, and priced by the tool's entry in the price table."""
         self.tool_calls += 1
-        self.cost_usd += self.prices.usd_per_tool_call.get(name, 0.0)
+        self.cost_usd += self.prices.tool_cost({name: 1})
 
     def charge_unrun_calls(self, count: int) -> None:
         """Calls the action wrote that did not run (unknown tool, malformed, refused): counted, not priced,
