@@ -346,7 +346,7 @@ def _read_capped(path: Path, limit: int) -> str:
 def _pid_exists(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
+    except (OSError, IndexError):  # gone: FileNotFoundError at open, ProcessLookupError when it exits mid-read
         return False
     return state != "Z"
 
@@ -354,21 +354,21 @@ def _pid_exists(pid: int) -> bool:
 def _parent(pid: int) -> int:
     try:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (FileNotFoundError, IndexError, ValueError):
+    except (OSError, IndexError, ValueError):
         return 0
 
 
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except (FileNotFoundError, ProcessLookupError):
+    except OSError:
         return ""
 
 
 def _owner(pid: str) -> int | None:
     try:
         return os.stat(f"/proc/{pid}").st_uid
-    except FileNotFoundError:
+    except OSError:
         return None
 
 
@@ -379,7 +379,7 @@ def _descendants(root: int) -> list[int]:
             continue
         try:
             parent = int(Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (FileNotFoundError, IndexError, ValueError):
+        except (OSError, IndexError, ValueError):  # a process that exits while /proc is read: not a child
             continue
         children.setdefault(parent, []).append(int(name))
     found, stack = [], [root]

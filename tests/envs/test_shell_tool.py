@@ -133,3 +133,22 @@ def test_refuses_to_start_without_bubblewrap(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None if name == "bwrap" else real_which(name))
     with pytest.raises(DependencyNotInstalled, match="apt-get install bubblewrap"):
         ShellTool()
+
+
+def test_a_process_exiting_while_proc_is_read_does_not_stop_the_cleanup(monkeypatch):
+    # reading /proc/PID/stat of a process that exits between open and read raises ProcessLookupError (ESRCH);
+    # the tree walk that kills a sandbox must skip it, or the tmux server outlives a dropped env
+    import pathlib
+
+    from drgym.envs.tools import shell
+
+    real_read_text = pathlib.Path.read_text
+
+    def racing_read_text(self, *args, **kwargs):
+        if self.name == "stat" and self.parent.name.isdigit() and int(self.parent.name) % 2:
+            raise ProcessLookupError(3, "No such process")
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "read_text", racing_read_text)
+    assert isinstance(shell._descendants(1), list)
+    assert shell._parent(3) == 0 and shell._pid_exists(3) is False
