@@ -1,7 +1,7 @@
 """The built distributions carry every module and data file, and a wheel installed outside the checkout works.
 
-The sub-packages live in top-level folders reached through symlinks (``drgym/web -> ../web``), and pyproject
-lists them by hand; the first tests catch a folder or a data file left out of that list. The slow test builds the sdist, builds the wheel from it (as ``python -m build`` does), installs the wheel
+The sub-packages are folders of ``drgym/`` (the top-level ``web/`` and its siblings are symlinks to them, for
+reading), and pyproject lists them by hand; the first tests catch a folder or a data file left out of that list. The slow test builds the sdist, builds the wheel from it (as ``python -m build`` does), installs the wheel
 into a fresh venv in a temporary folder and plays one episode of each env there. The venv reuses ``.venv``'s
 installed dependencies through a ``.pth`` line (no torch download), which does not make the checkout importable:
 the editable install is a ``.pth`` *file* in ``.venv``, and a ``.pth`` line only adds a folder to
@@ -32,10 +32,6 @@ except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
 ROOT = Path(__file__).resolve().parents[1]
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
 PACKAGES: list[str] = SETUPTOOLS["packages"]
-# drgym.web is web/ (through the symlink drgym/web); drgym itself is drgym/
-PACKAGE_DIRS: dict[str, str] = {"drgym": "drgym"} | {
-    f"drgym.{link.name}": os.path.normpath(os.path.join("drgym", os.readlink(link)))
-    for link in (ROOT / "drgym").iterdir() if link.is_symlink()}
 PACKAGE_DATA: dict[str, list[str]] = SETUPTOOLS.get("package-data", {})
 
 
@@ -49,17 +45,16 @@ def _source_files() -> list[PurePosixPath]:
 
 
 def _package_of(path: PurePosixPath) -> tuple[str, PurePosixPath] | None:
-    """The package a source file belongs to (by the deepest mapped folder holding it) and its path inside it."""
-    best = None
-    for package, folder in PACKAGE_DIRS.items():
-        folder = PurePosixPath(folder)
-        if folder in path.parents and (best is None or len(folder.parts) > len(PurePosixPath(best[1]).parts)):
-            best = (package, str(folder))
-    if best is None:
+    """The package a source file belongs to and its path inside it: a module's folder, or for a data file the
+    deepest listed package folder holding it (drgym/benchmarks/data/prices.yaml: drgym.benchmarks, data/prices.yaml)."""
+    if PurePosixPath("drgym") not in path.parents:
         return None
-    package, folder = best
-    inner = path.relative_to(folder)
-    return ".".join([package, *inner.parent.parts]) if inner.suffix == ".py" else package, inner
+    if path.suffix == ".py":
+        return ".".join(path.parent.parts), PurePosixPath(path.name)
+    for folder in path.parents:
+        if ".".join(folder.parts) in PACKAGES:
+            return ".".join(folder.parts), path.relative_to(folder)
+    return None
 
 
 def _installed_path(path: PurePosixPath) -> str | None:
@@ -194,9 +189,6 @@ def _build_distributions(tmp_path: Path) -> tuple[Path, Path]:
     for path in _source_files():
         (source / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / path, source / path)
-    for link in (ROOT / "drgym").iterdir():
-        if link.is_symlink():
-            (source / "drgym" / link.name).symlink_to(os.readlink(link))
     dist = tmp_path / "dist"
     build = ("import sys; from setuptools import build_meta; "
              "print(build_meta.build_sdist(sys.argv[1]))")
