@@ -274,7 +274,12 @@ def _ordered_map(function: Callable[[list], list], items: Iterable[_Item], job_o
     try:
         while True:
             while len(pending) < 2 * workers and (batch := next(batches, None)) is not None:
-                pending.append((batch, executor.submit(function, [job_of(item) for item in batch])))
+                try:
+                    future = executor.submit(function, [job_of(item) for item in batch])
+                except BrokenProcessPool as e:  # a worker died since the last result: this batch is a suspect too
+                    future = Future()
+                    future.set_exception(e)
+                pending.append((batch, future))
             if not pending:
                 return
             batch, future = pending.popleft()

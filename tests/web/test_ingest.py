@@ -329,6 +329,27 @@ def test_a_record_that_kills_its_worker_is_reported_and_the_rest_go_on():
     assert [result for item, result in results if item != "poison"] == [item.upper() for item in items if item != "poison"]
 
 
+def test_a_pool_that_breaks_between_two_submissions_loses_no_item(monkeypatch):
+    # a worker can die while the parent is still submitting: submit() itself then raises BrokenProcessPool, and
+    # that batch must be re-run like the ones in flight, not end the ingest
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    real_submit, calls = ProcessPoolExecutor.submit, []
+
+    def submit_breaking_once(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:  # the warm-up, two batches, then the pool "breaks"
+            raise BrokenProcessPool("a worker died")
+        return real_submit(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", submit_breaking_once)
+    items = [f"page{i}" for i in range(120)]
+    results = list(_ordered_map(_exit_on_poison, items, lambda item: item, workers=2, batch_size=4))
+    assert [item for item, _ in results] == items and [r for _, r in results] == [i.upper() for i in items]
+    assert len(calls) > 4
+
+
 def test_quality_report_counts_cut_sentences_lengths_and_links():
     pages = [
         Page(url="https://d.example/a", domain="d.example", title="A", published="", tier=2,
