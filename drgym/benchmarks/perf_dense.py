@@ -18,7 +18,6 @@ The load average is printed beside the figures: on a busy machine every figure i
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import subprocess
@@ -28,9 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
+from drgym.benchmarks.figures import load_average, print_figures
 from drgym.tasks.procedural import ProceduralWorld, WorldSpec
 from drgym.web.dense import DenseEncoder, export_onnx
 from drgym.web.index import SearchIndex
@@ -43,10 +41,6 @@ DenseEncoder(backend={backend!r}).encode_query("Kelvaport population census")
 print(time.perf_counter() - started)
 """
 CHUNK = 256
-
-
-def _load() -> str:
-    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _p50_p95(values_ms: list[float]) -> str:
@@ -68,8 +62,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser.add_argument("--queries", type=int, default=200, help="queries encoded by each back-end")
     parser.add_argument("--pages", type=int, default=400, help="pages of the world the paragraphs come from")
     args = parser.parse_args(argv)
-    console = Console()
-    rows: list[tuple[str, str, str]] = [("load average (1 / 5 / 15 min) at start", _load(), "")]
+    rows: list[tuple[str, str, str]] = [("load average (1 / 5 / 15 min) at start", load_average(), "")]
     workdir = Path(tempfile.mkdtemp(prefix="drgym-perf-dense-"))
     world = ProceduralWorld.build(workdir / "world", WorldSpec(seed=103, pages=args.pages, n_deep_search=5,
                                                                n_deep_research=2), index=False, show_progress=False)
@@ -130,13 +123,9 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     subprocess.run(cli, check=True, capture_output=True)
     rows.append(("CLI: drgym web search … --mode hybrid", f"{time.perf_counter() - started:.2f} s",
                  "whole command, fresh process"))
-    rows.append(("load average (1 / 5 / 15 min) at end", _load(), ""))
+    rows.append(("load average (1 / 5 / 15 min) at end", load_average(), ""))
 
-    table = Table("measure", "figure", "note", title="drgym dense encoding benchmark", title_justify="left")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-    return rows
+    return print_figures(rows, title="drgym dense encoding benchmark")
 
 
 if __name__ == "__main__":

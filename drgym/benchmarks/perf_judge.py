@@ -21,9 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
+from drgym.benchmarks.figures import print_figures
 from drgym.rewards.answer import match_answer, normalize_answer
 from drgym.rewards.judges import DeterministicJudge
 from drgym.tasks.procedural import ProceduralWorld, WorldSpec
@@ -73,11 +71,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     rows += _answer_rows([t for t in questions.tasks if t.kind == "deep_search"])
     rows += _size_rows(judge, tasks[0], world.index, args.max_bytes)
     rows.append(("load (1 min)", f"{os.getloadavg()[0]:.1f}", "on this machine while measuring"))
-    table = Table("measure", "figure", "note", title="deterministic judge", title_justify="left")
-    for row in rows:
-        table.add_row(*row)
-    Console(width=150).print(table)
-    return rows
+    return print_figures(rows, title="deterministic judge", width=150)
 
 
 _REFERENCE_REPEATS = 20

@@ -34,9 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import tantivy
-from rich.console import Console
-from rich.table import Table
 
+from drgym.benchmarks.figures import load_average, print_figures
 from drgym.tasks.procedural import ProceduralWorld, WorldSpec
 from drgym.web.index import RankingConfig, SearchIndex
 
@@ -114,10 +113,6 @@ def _indexed_texts(world: ProceduralWorld) -> list[str]:
             for page in world.corpus for number, text in enumerate(page.paragraphs)]
 
 
-def _load() -> str:
-    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def _baseline_rows(texts: list[str], queries: list[str], raw: Callable[[str], object],
                    drgym_p50: float) -> list[tuple[str, str, str]]:
     """bm25s and rank_bm25 on the same paragraphs, interleaved with raw tantivy (their indexes freed on return)."""
@@ -157,9 +152,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser.add_argument("--processes", type=int, default=8, help="processes sharing one index")
     parser.add_argument("--workdir", type=Path, default=None, help="where to build (default: a temp folder)")
     args = parser.parse_args(argv)
-    console = Console()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="drgym-perf-"))
-    rows: list[tuple[str, str, str]] = [("load average (1 / 5 / 15 min) at start", _load(), f"{os.cpu_count()} cores")]
+    rows: list[tuple[str, str, str]] = [("load average (1 / 5 / 15 min) at start", load_average(), f"{os.cpu_count()} cores")]
 
     started = time.perf_counter()
     world = ProceduralWorld.build(workdir / "world", WorldSpec(seed=101, pages=args.pages, n_deep_search=10,
@@ -210,7 +204,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     rows.append(("same top 10 as raw tantivy (authority weight 0)", f"{same}/{len(queries)} queries", ""))
 
     rows += _baseline_rows(_indexed_texts(world), queries[: args.baseline_queries], raw, drgym_p50)
-    rows.append(("load average (1 / 5 / 15 min) after search", _load(), ""))
+    rows.append(("load average (1 / 5 / 15 min) after search", load_average(), ""))
 
     one = _processes_pss_mib(world.path, 1, queries[:100])
     many = _processes_pss_mib(world.path, args.processes, queries[:100])
@@ -232,13 +226,9 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     rows.append((f"hybrid search ({len(hybrid):,} paragraphs embedded)", f"p50 {h50:.1f} ms, p95 {h95:.1f} ms",
                  f"wall clock (torch uses every core); target p50 ≤ 20 ms; embedding "
                  f"{len(hybrid) / dense_built:,.0f} paragraphs/s"))
-    rows.append(("load average (1 / 5 / 15 min) at end", _load(), ""))
+    rows.append(("load average (1 / 5 / 15 min) at end", load_average(), ""))
 
-    table = Table("measure", "figure", "note", title="drgym search benchmark", title_justify="left")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-    return rows
+    return print_figures(rows, title="drgym search benchmark")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ The load average is printed beside the figures.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import subprocess
@@ -29,9 +28,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
+from drgym.benchmarks.figures import load_average, print_figures
 from drgym.web.corpus import Corpus, Page
 from drgym.web.index import SearchIndex
 from drgym.web.shards import ShardedIndex, build_shards
@@ -47,10 +45,6 @@ print(int(fields["Rss"].split()[0]), int(fields["Pss"].split()[0]))
 """
 VOCABULARY = 50_000
 PARAGRAPHS_PER_PAGE = 5
-
-
-def _load() -> str:
-    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _folder_bytes(path: Path) -> int:
@@ -82,7 +76,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser.add_argument("--workers", type=int, default=None, help="processes building shards (default: cores)")
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args(argv)
-    rows: list[tuple[str, str, str]] = [("load average (1 / 5 / 15 min) at start", _load(), "")]
+    rows: list[tuple[str, str, str]] = [("load average (1 / 5 / 15 min) at start", load_average(), "")]
     workdir = Path(tempfile.mkdtemp(prefix="drgym-perf-shards-"))
     started = time.perf_counter()
     corpus = _corpus(args.paragraphs, seed=0)
@@ -137,12 +131,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     rows.append(("memory: process with the shards open, 100 queries", f"RSS {rss_kib / 1024:,.0f} MiB, "
                  f"PSS {pss_kib / 1024:,.0f} MiB", f"corpus + index on disk: {shards_bytes / 2**20:,.0f} MiB "
                  "(memory-mapped: the page cache holds what queries touch)"))
-    rows.append(("load average (1 / 5 / 15 min) at end", _load(), ""))
-    table = Table("measure", "figure", "note", title="drgym sharded index benchmark", title_justify="left")
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
-    return rows
+    rows.append(("load average (1 / 5 / 15 min) at end", load_average(), ""))
+    return print_figures(rows, title="drgym sharded index benchmark")
 
 
 if __name__ == "__main__":
