@@ -2,18 +2,19 @@
 policy, the LLM judges and the vision back-end: one request shape, one retry policy, sync and async entry points.
 
 Transient failures (a timeout, HTTP 408/409/429/5xx, a reply that is not a chat completion) are retried with
-exponential backoff, then raise `EndpointError` with ``transient=True``; an unreachable server or another HTTP
-error raises at once. httpx is imported on
-first use, so an offline environment never loads it.
+exponential backoff (one `tenacity` policy for both entry points), then raise `EndpointError` with ``transient=True``; an unreachable server or another HTTP
+error raises at once. httpx and tenacity are imported on
+first use, so an offline environment never loads them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -83,27 +84,20 @@ class ChatClient:
         """POSTs `payload` (``model``, ``messages``, sampling fields) and returns the reply; `timeout_s` shortens
         the endpoint's timeout (an episode's time left). Raises `EndpointError`."""
         import httpx
+        import tenacity
 
         if self._sync_client is None:
             self._sync_client = httpx.Client(timeout=self.endpoint.timeout_s)
-        problem = ""
-        for attempt in range(self.endpoint.max_retries + 1):
-            if attempt:
-                time.sleep(self.endpoint.delay_s(attempt))
-            started = time.perf_counter()
-            try:
-                self.requests += 1
-                response = self._sync_client.post(self.endpoint.url, json=payload, headers=self.endpoint.headers(),
-                                                  timeout=timeout_s or self.endpoint.timeout_s)
-            except httpx.TimeoutException:
-                problem = f"timed out after {timeout_s or self.endpoint.timeout_s:g} s"
-                continue
-            except httpx.TransportError as e:
-                raise self._unreachable(e) from e
-            reply, problem = self._read(response, time.perf_counter() - started)
-            if reply is not None:
-                return reply
-        raise self._gave_up(problem)
+        timeout = timeout_s or self.endpoint.timeout_s
+        try:
+            for attempt in tenacity.Retrying(**self._retry_policy()):
+                with attempt, self._request(timeout) as started:
+                    response = self._sync_client.post(self.endpoint.url, json=payload,
+                                                      headers=self.endpoint.headers(), timeout=timeout)
+                    return self._read(response, time.perf_counter() - started)
+        except _Transient as e:
+            raise self._gave_up(str(e)) from None
+        raise AssertionError("unreachable: tenacity stops by raising")
 
     def async_session(self) -> Any:
         """An ``httpx.AsyncClient`` for this endpoint, to share across concurrent `acomplete` calls
@@ -114,35 +108,50 @@ class ChatClient:
 
     async def acomplete(self, payload: dict[str, Any], *, client: Any = None) -> ChatReply:
         """`complete` as a coroutine; `client` is an ``httpx.AsyncClient`` to reuse (else one per call)."""
-        import httpx
+        import tenacity
 
         if client is None:
             async with self.async_session() as own:
                 return await self.acomplete(payload, client=own)
-        problem = ""
-        for attempt in range(self.endpoint.max_retries + 1):
-            if attempt:
-                await asyncio.sleep(self.endpoint.delay_s(attempt))
-            started = time.perf_counter()
-            try:
-                self.requests += 1
-                response = await client.post(self.endpoint.url, json=payload, headers=self.endpoint.headers())
-            except httpx.TimeoutException:
-                problem = f"timed out after {self.endpoint.timeout_s:g} s"
-                continue
-            except httpx.TransportError as e:
-                raise self._unreachable(e) from e
-            reply, problem = self._read(response, time.perf_counter() - started)
-            if reply is not None:
-                return reply
-        raise self._gave_up(problem)
+        try:
+            async for attempt in tenacity.AsyncRetrying(**self._retry_policy()):
+                with attempt, self._request(self.endpoint.timeout_s) as started:
+                    response = await client.post(self.endpoint.url, json=payload, headers=self.endpoint.headers())
+                    return self._read(response, time.perf_counter() - started)
+        except _Transient as e:
+            raise self._gave_up(str(e)) from None
+        raise AssertionError("unreachable: tenacity stops by raising")
+
+    def _retry_policy(self) -> dict[str, Any]:
+        """One retry policy for both entry points: transient failures only, exponential backoff capped at 8 s."""
+        import tenacity
+
+        return {"stop": tenacity.stop_after_attempt(self.endpoint.max_retries + 1),
+                "wait": tenacity.wait_exponential(multiplier=self.endpoint.backoff_s, exp_base=2,
+                                                  min=self.endpoint.backoff_s, max=8.0),
+                "retry": tenacity.retry_if_exception_type(_Transient), "reraise": True}
+
+    @contextlib.contextmanager
+    def _request(self, timeout_s: float) -> Iterator[float]:
+        """One HTTP request (yields its start time): counts it and sorts a transport failure into transient
+        (a timeout: retried) or not (the server is unreachable)."""
+        import httpx
+
+        self.requests += 1
+        try:
+            yield time.perf_counter()
+        except httpx.TimeoutException:
+            raise _Transient(f"timed out after {timeout_s:g} s") from None
+        except httpx.TransportError as e:
+            raise self._unreachable(e) from e
 
     # -- one answer -------------------------------------------------------------------------------------------
 
-    def _read(self, response: Any, latency_s: float) -> tuple[ChatReply | None, str]:
-        """The reply, or (None, why) for a transient answer; raises for an answer that retrying cannot fix."""
+    def _read(self, response: Any, latency_s: float) -> ChatReply:
+        """The reply; raises `_Transient` for an answer worth another attempt, `EndpointError` for one that
+        retrying cannot fix."""
         if response.status_code in RETRY_STATUS:
-            return None, f"HTTP {response.status_code}"
+            raise _Transient(f"HTTP {response.status_code}")
         if response.status_code != 200:
             raise EndpointError(f"the endpoint {self.endpoint.base_url} answered HTTP {response.status_code}: "
                                 f"{response.text[:300]}")
@@ -152,8 +161,8 @@ class ChatClient:
             if not isinstance(message, dict):
                 raise TypeError
         except (ValueError, KeyError, IndexError, TypeError):  # a proxy's error page, a half-written reply
-            return None, "the reply is not a chat completion"
-        return ChatReply(message, data.get("usage") or {}, round(latency_s, 4)), ""
+            raise _Transient("the reply is not a chat completion") from None
+        return ChatReply(message, data.get("usage") or {}, round(latency_s, 4))
 
     def _unreachable(self, error: Exception) -> EndpointError:
         return EndpointError(f"the endpoint {self.endpoint.base_url} is unreachable ({type(error).__name__}: "
@@ -165,6 +174,10 @@ class ChatClient:
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_sync_client": None}
+
+
+class _Transient(Exception):
+    """A failure worth another attempt (its message says what happened)."""
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
