@@ -43,37 +43,39 @@ class Comparison:
 
 def bradley_terry(comparisons: Sequence[Comparison], players: Sequence[str], *, prior: float = 0.5,
                   iterations: int = 2000, tolerance: float = 1e-10) -> dict[str, float]:
-    """Bradley–Terry strengths (geometric mean 1) by Hunter's MM algorithm; a tie counts half a win each way.
+    """Bradley–Terry strengths (geometric mean 1): the maximum-likelihood fit by scipy's L-BFGS-B on the log
+    strengths; a tie counts half a win each way.
 
     `prior` adds that many virtual ties between every pair, which keeps strengths finite when a player wins
-    or loses everything (0 fits the data alone).
+    or loses everything (0 fits the data alone; a player who never wins then gets about 1e-9). `iterations` and
+    `tolerance` bound the optimiser.
     """
+    import numpy as np
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+
     index = {p: i for i, p in enumerate(players)}
     n = len(players)
-    wins = [[0.0] * n for _ in range(n)]
+    if n == 0:
+        return {}
+    wins = np.full((n, n), prior / 2)
+    np.fill_diagonal(wins, 0.0)
     for c in comparisons:
         i, j = index[c.a], index[c.b]
-        wins[i][j] += c.outcome
-        wins[j][i] += 1.0 - c.outcome
-    for i in range(n):
-        for j in range(n):
-            if i != j:
-                wins[i][j] += prior / 2
-    games = [[wins[i][j] + wins[j][i] for j in range(n)] for i in range(n)]
-    strength = [1.0] * n
-    for _ in range(iterations):
-        updated = []
-        for i in range(n):
-            total_wins = sum(wins[i])
-            denominator = sum(games[i][j] / (strength[i] + strength[j]) for j in range(n) if j != i and games[i][j])
-            updated.append(total_wins / denominator if denominator > 0 and total_wins > 0 else 1e-9)
-        scale = math.exp(sum(math.log(s) for s in updated) / n)
-        updated = [s / scale for s in updated]
-        change = max(abs(math.log(u) - math.log(s)) for u, s in zip(updated, strength))
-        strength = updated
-        if change < tolerance:
-            break
-    return {p: strength[index[p]] for p in players}
+        wins[i, j] += c.outcome
+        wins[j, i] += 1.0 - c.outcome
+
+    def negative_log_likelihood(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        difference = theta[:, None] - theta[None, :]  # P(i beats j) = sigmoid(theta_i - theta_j)
+        pressure = wins * expit(-difference)  # d/dtheta_i of wins_ij * log sigmoid(theta_i - theta_j)
+        gradient = pressure.sum(axis=1) - pressure.sum(axis=0)
+        return float(-(wins * log_expit(difference)).sum()), -gradient
+
+    bound = math.log(1e9) / 2  # strengths within 1e-9 .. 1e9 of each other
+    fit = minimize(negative_log_likelihood, np.zeros(n), jac=True, method="L-BFGS-B", bounds=[(-bound, bound)] * n,
+                   options={"maxiter": iterations, "ftol": tolerance, "gtol": tolerance})
+    theta = fit.x - fit.x.mean()
+    return {p: float(math.exp(theta[index[p]])) for p in players}
 
 
 @dataclass
