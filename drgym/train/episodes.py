@@ -9,6 +9,7 @@ The RL prompt dataset (`export_prompts`, ``drgym rl-data``) has one row per (tas
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import os
@@ -23,8 +24,8 @@ from drgym.errors import ConfigError, NoTasksError
 from drgym.tasks.splits import select_split, task_split
 from drgym.train.chat import ChatFormat
 
-__all__ = ["EXTRA_LOG_DEFAULTS", "EpisodeLabel", "EpisodeSession", "PromptRow", "StepResult", "export_prompts",
-           "fixed_logs", "iter_prompt_rows"]
+__all__ = ["EXTRA_LOG_DEFAULTS", "EnvPool", "EpisodeLabel", "EpisodeSession", "PromptRow", "StepResult",
+           "default_pool", "export_prompts", "fixed_logs", "iter_prompt_rows"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +105,13 @@ class StepResult:
     logs: dict[str, float]
 
 
-class _EnvPool:
-    """Environments kept per configuration and reused across episodes (a world loads once per process)."""
+class EnvPool:
+    """Environments kept per configuration and reused across episodes (a world loads once, not per episode).
+
+    A trainer that owns its loop passes its own (``with EnvPool() as pool: EpisodeSession(label, pool=pool)``);
+    sessions without one share the process's `default_pool`, created on first use and closed at exit: OpenRLHF,
+    SkyRL and veRL create one agent object per episode and leave no other place to keep a loaded world.
+    """
 
     def __init__(self) -> None:
         self._free: dict[str, list[Any]] = {}
@@ -141,10 +147,19 @@ class _EnvPool:
         for env in envs:
             env.close()
 
+    def __enter__(self) -> EnvPool:
+        return self
 
-_POOL = _EnvPool()
-atexit.register(_POOL.close)
-_FORMATS: dict[str, ChatFormat] = {}
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@functools.cache
+def default_pool() -> EnvPool:
+    """The process's shared pool (for sessions given none), closed at interpreter exit."""
+    pool = EnvPool()
+    atexit.register(pool.close)
+    return pool
 
 
 def _chat_format(tokenizer: str | None) -> ChatFormat:
@@ -152,9 +167,13 @@ def _chat_format(tokenizer: str | None) -> ChatFormat:
     if not path:
         raise ConfigError(f"no tokenizer for the chat template: put 'tokenizer' in the label (drgym rl-data "
                           f"--tokenizer PATH) or set ${TOKENIZER_ENV}")
-    if path not in _FORMATS:
-        _FORMATS[path] = ChatFormat(path)
-    return _FORMATS[path]
+    return _chat_format_at(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _chat_format_at(path: str) -> ChatFormat:
+    """One loaded tokenizer per path and process (every episode of a run uses the same one)."""
+    return ChatFormat(path)
 
 
 class EpisodeSession:
@@ -166,16 +185,18 @@ class EpisodeSession:
         allow_heldout: training refuses held-out tasks unless this is set.
         formats_feedback: False for trainers that take the observation as a chat message and apply their own
             template (SkyRL, verifiers, veRL): `StepResult.feedback` is then '' and no tokenizer is needed.
+        pool: where the environment is taken from and given back to (default: `default_pool()`).
     """
 
     def __init__(self, label: EpisodeLabel | str | dict, *, chat: ChatFormat | None = None,
-                 allow_heldout: bool = False, formats_feedback: bool = True) -> None:
+                 allow_heldout: bool = False, formats_feedback: bool = True, pool: EnvPool | None = None) -> None:
         self.label = label if isinstance(label, EpisodeLabel) else EpisodeLabel.from_json(label)
         if not allow_heldout and self.label.purpose != "eval" and task_split(self.label.task_id) == "heldout":
             raise ConfigError(f"task {self.label.task_id!r} is in the held-out split: training does not use it "
                               "(evaluation prompts are exported with `drgym rl-data --split heldout --eval`)")
         self.chat = chat
         self.formats_feedback = formats_feedback
+        self.pool = pool if pool is not None else default_pool()
         self.env: Any = None
         self.turns = 0
         self.reward = 0.0
@@ -183,7 +204,7 @@ class EpisodeSession:
         self.info: dict[str, Any] = {}
 
     def start(self) -> list[dict[str, Any]]:
-        self.env = _POOL.take(self.label)
+        self.env = self.pool.take(self.label)
         _, self.info = self.env.reset(seed=self.label.seed, options={"task_id": self.label.task_id})
         return self.info["messages"]
 
@@ -219,7 +240,7 @@ class EpisodeSession:
 
     def close(self) -> None:
         if self.env is not None:
-            _POOL.give(self.label, self.env)
+            self.pool.give(self.label, self.env)
             self.env = None
 
     def __del__(self) -> None:  # an episode cut off by the trainer's length limit still returns its env

@@ -86,3 +86,25 @@ def test_a_prompt_with_no_room_to_act_is_a_config_error_not_a_silent_zero(tiny):
     with pytest.raises(ConfigError, match=r"no room to act; raise --max-length above \d+"):
         run_episodes(model, tokenizer, ChatFormat(tokenizer), [label], max_new_tokens=12, max_length=64,
                      temperature=0.0, allow_heldout=True)
+
+
+def test_an_owned_pool_reuses_one_env_and_closes_it_without_touching_the_shared_pool(tmp_path, monkeypatch):
+    """A trainer that passes its own pool gets one env per configuration, reused by later sessions, closed (its
+    workspace removed) when the pool closes; the process's shared pool is left alone."""
+    from drgym.train.episodes import EnvPool, EpisodeSession, default_pool
+
+    task = list(load_suite("procedural:tiny", show_progress=False).tasks)[0]
+    label = EpisodeLabel(task_id=task.id, tasks="procedural:tiny")
+    shared_before = dict(default_pool()._free)
+    with EnvPool() as pool:
+        envs = []
+        for _ in range(3):
+            session = EpisodeSession(label, allow_heldout=True, pool=pool)
+            session.start()
+            envs.append(session.env)
+            assert session.step("<answer>none</answer>").done and session.env is None  # given back when done
+        assert envs[0] is envs[1] is envs[2]
+        workspace = envs[0].unwrapped.workspace_root
+        assert workspace.exists()
+    assert not workspace.exists() and not pool._free
+    assert default_pool() is default_pool() and default_pool()._free == shared_before

@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 from drgym.errors import ConfigError, TrainingError
 from drgym.train.chat import ChatFormat
-from drgym.train.episodes import EpisodeLabel, EpisodeSession
+from drgym.train.episodes import EnvPool, EpisodeLabel, EpisodeSession
 from drgym.train.reference.device import resolve_device
 from drgym.train.reference.generation import padding_id, sample_batch
 from drgym.train.reference.lora import DEFAULT_TARGETS, LoRALinear, add_lora, merge_lora
@@ -204,14 +204,15 @@ def run_episode(actor: nn.Module, tokenizer: Any, chat: ChatFormat, label: Episo
 
 def run_episodes(actor: nn.Module, tokenizer: Any, chat: ChatFormat, labels: list[EpisodeLabel], *,
                  max_new_tokens: int, max_length: int, temperature: float, generator: torch.Generator | None = None,
-                 allow_heldout: bool = False, batch_size: int = 16) -> list[Episode]:
+                 allow_heldout: bool = False, batch_size: int = 16, pool: EnvPool | None = None) -> list[Episode]:
     """Plays episodes turn by turn, `batch_size` at a time: every unfinished episode of a group generates its
-    next action in one batched decode (`sample_batch`), then each steps its own environment."""
+    next action in one batched decode (`sample_batch`), then each steps its own environment (taken from `pool`,
+    default the process's shared one)."""
     pad = padding_id(tokenizer)
     episodes: list[Episode] = []
     for start in range(0, len(labels), batch_size):
         group = labels[start:start + batch_size]
-        sessions = [EpisodeSession(label, chat=chat, allow_heldout=allow_heldout) for label in group]
+        sessions = [EpisodeSession(label, chat=chat, allow_heldout=allow_heldout, pool=pool) for label in group]
         try:
             tokens = [tokenizer(chat.prompt(session.start()), add_special_tokens=False)["input_ids"]
                       for session in sessions]
@@ -426,13 +427,13 @@ def train_ppo(config: PPOConfig) -> Path:
                                                      "trained_parameters": sum(p.numel() for p in trained)}, indent=2))
     started = time.perf_counter()
     progress = tqdm(range(config.iterations), desc="ppo", unit="it", disable=not config.show_progress)
-    with (out / "ppo_metrics.csv").open("w", newline="") as handle:
+    with (out / "ppo_metrics.csv").open("w", newline="") as handle, EnvPool() as pool:
         writer = None
         for iteration in progress:
             tasks = [rng.choice(labels) for _ in range(config.episodes_per_iteration // config.samples_per_task)]
             episodes = run_episodes(actor, tokenizer, chat, [t for t in tasks for _ in range(config.samples_per_task)],
                                     max_new_tokens=config.max_new_tokens, max_length=config.max_length,
-                                    temperature=config.temperature, generator=generator)
+                                    temperature=config.temperature, generator=generator, pool=pool)
             batch = _experience(episodes, actor, reference, critic, config, pad)
             try:
                 stats = ppo_update(actor, critic, actor_optimizer, critic_optimizer, batch, config, rng)
