@@ -37,7 +37,8 @@ from typing import Any, Literal
 from tqdm.auto import tqdm
 
 from drgym.agents.policy import Policy
-from drgym.agents.trajectories import RECORD_VERSION, TrajectoryWriter, env_kwargs_to_json, read_trajectories
+from drgym.agents.trajectories import RECORD_VERSION, TrajectoryWriter, env_kwargs_to_json
+from drgym.core.records import read_records
 from drgym.errors import ConfigError, DependencyNotInstalled, DrgymError
 
 __all__ = ["RolloutPool", "RolloutSummary", "episode_id", "rollout"]
@@ -173,7 +174,7 @@ class RolloutPool:
         if not isinstance(n_episodes, int) or n_episodes < 1:
             raise ConfigError(f"n_episodes must be a whole number of at least 1, got {n_episodes!r}")
         out = Path(out)
-        done = {record.get("episode_id") for record in read_trajectories(out)}
+        done = {record.episode_id for record in read_records(out)}  # a line of another shape: an error naming it
         todo = [i for i in range(n_episodes) if episode_id(self.env_id, self.env_kwargs, seed, i) not in done]
         summary = RolloutSummary(out=out, n_requested=n_episodes, n_skipped=n_episodes - len(todo))
         if not todo:

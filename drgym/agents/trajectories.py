@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drgym.core.records import RECORD_VERSION, EpisodeRecord
+from drgym.core.records import RECORD_VERSION, EpisodeRecord, StepRecord
 from drgym.errors import ConfigError
 
 __all__ = ["NOT_JSON", "RECORD_VERSION", "Divergence", "RerunResult", "TrajectoryWriter", "env_kwargs_from_record",
@@ -96,13 +96,15 @@ def _not_json_paths(value: Any, path: str) -> list[tuple[str, dict[str, Any]]]:
     return []
 
 
-def env_kwargs_from_record(record: dict[str, Any]) -> dict[str, Any]:
+def env_kwargs_from_record(record: EpisodeRecord | dict[str, Any]) -> dict[str, Any]:
     """The ``gymnasium.make`` keyword arguments of a record, checked to rebuild its environment.
 
     Raises:
         ConfigError: the record predates JSON ``env_kwargs``, or one of them was recorded as not JSON (the
             message names the key and says what to pass instead).
     """
+    if isinstance(record, EpisodeRecord):
+        record = record.model_dump(include={"index", "record_version", "env_kwargs", "drgym_version"})
     version = record.get("record_version", 1)
     env_kwargs = record.get("env_kwargs")
     if isinstance(env_kwargs, str) and isinstance(version, int) and version >= RECORD_VERSION:
@@ -171,11 +173,9 @@ def _short_diff(recorded: str, rerun: str) -> str:
     return text if len(text) <= _MAX_DIFF_CHARS else text[:_MAX_DIFF_CHARS] + "\n[…]"
 
 
-def _recorded_action(step: dict[str, Any], number: int) -> str | dict[str, Any]:
-    action = step.get("action")
-    if not isinstance(action, str):
-        raise ConfigError(f"step {number}: field 'action' must be a string, got {type(action).__name__}")
-    if step.get("action_format") == "message":  # an OpenAI assistant message, stored as JSON text
+def _recorded_action(step: StepRecord, number: int) -> str | dict[str, Any]:
+    action = step.action
+    if step.action_format == "message":  # an OpenAI assistant message, stored as JSON text
         try:
             message = json.loads(action)
         except json.JSONDecodeError as e:
@@ -186,7 +186,7 @@ def _recorded_action(step: dict[str, Any], number: int) -> str | dict[str, Any]:
     return action
 
 
-def rerun_episode(record: dict[str, Any]) -> RerunResult:
+def rerun_episode(record: EpisodeRecord | dict[str, Any]) -> RerunResult:
     """Rebuilds the record's environment, resets it with the record's seed and task, and plays its actions.
 
     Each step's observation, and at the end the reward and how the episode ended, are compared with the record;
@@ -194,56 +194,58 @@ def rerun_episode(record: dict[str, Any]) -> RerunResult:
     episode is replayed as far as it was recorded.
 
     Raises:
-        ConfigError: the record lacks a field the re-run needs, or its environment cannot be rebuilt
-            (`env_kwargs_from_record`).
+        ConfigError: the record is not an `EpisodeRecord` (the message names the field), or its environment
+            cannot be rebuilt (`env_kwargs_from_record`).
     """
     import gymnasium as gym
+    from pydantic import ValidationError
 
     import drgym.envs  # noqa: F401 - registers the environments
 
-    for name, kind in (("env_id", str), ("task_id", str), ("seed", int), ("steps", list), ("messages", list)):
-        if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool):
-            raise ConfigError(f"episode {record.get('index')!r}: field {name!r} must be a {kind.__name__}, got "
-                              f"{type(record.get(name)).__name__}; is this a drgym trajectory record?")
+    if not isinstance(record, EpisodeRecord):
+        try:
+            record = EpisodeRecord.model_validate(record)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the record"
+            index = record.get("index") if isinstance(record, dict) else None
+            raise ConfigError(f"episode {index!r}: field {where!r}: {first['msg']}; is this a drgym trajectory "
+                              "record?") from None
     env_kwargs = env_kwargs_from_record(record)
-    steps = record["steps"]
-    index = record.get("index", -1)
+    steps, index = record.steps, record.index
     try:
-        env = gym.make(record["env_id"], **env_kwargs)
+        env = gym.make(record.env_id, **env_kwargs)
     except gym.error.Error as e:
-        raise ConfigError(f"episode {index!r}: cannot make {record['env_id']!r}: {e}") from e
+        raise ConfigError(f"episode {index!r}: cannot make {record.env_id!r}: {e}") from e
 
     def result(played: int, reward: float | None, divergence: Divergence | None) -> RerunResult:
-        return RerunResult(index=index, task_id=record["task_id"], steps_replayed=played,
+        return RerunResult(index=index, task_id=record.task_id, steps_replayed=played,
                            steps_recorded=len(steps), reward=reward, divergence=divergence)
 
     try:
-        _, info = env.reset(seed=record["seed"], options={"task_id": record["task_id"]})
+        _, info = env.reset(seed=record.seed, options={"task_id": record.task_id})
         prompt = [m.get("content") or "" for m in info["messages"]]
-        recorded_prompt = [m.get("content") or "" for m in record["messages"][:len(prompt)]]
-        if record["messages"] and prompt != recorded_prompt:
+        recorded_prompt = [m.content for m in record.messages[:len(prompt)]]
+        if record.messages and prompt != recorded_prompt:
             first = next(i for i, (a, b) in enumerate(zip(recorded_prompt + [""] * len(prompt), prompt)) if a != b)
             recorded, rerun = recorded_prompt[first] if first < len(recorded_prompt) else "", prompt[first]
             return result(0, None, Divergence(0, "prompt", recorded, rerun, _short_diff(recorded, rerun)))
         reward: float | None = None
         terminated = truncated = False
         for number, step in enumerate(steps, start=1):
-            if not isinstance(step, dict):
-                raise ConfigError(f"episode {index!r} step {number}: expected an object, got {type(step).__name__}")
             if terminated or truncated:
                 return result(number - 1, reward, Divergence(number, "steps", f"{len(steps)} steps",
                                                              f"ended after {number - 1}",
                                                              f"the re-run ended after step {number - 1}; "
                                                              f"the record has {len(steps)} steps"))
             observation, reward, terminated, truncated, info = env.step(_recorded_action(step, number))
-            recorded = step.get("observation")
+            recorded = step.observation
             if observation != recorded:
-                recorded = recorded if isinstance(recorded, str) else repr(recorded)
                 return result(number, float(reward), Divergence(number, "observation", recorded, observation,
                                                                 _short_diff(recorded, observation)))
-        if record.get("status") == "ok" and steps:
+        if record.is_ok and steps:
             for name, value in (("reward", float(reward)), ("terminated", terminated), ("truncated", truncated)):
-                expected = record.get(name)
+                expected = getattr(record, name)
                 if value != expected:
                     return result(len(steps), float(reward), Divergence(
                         len(steps), name, repr(expected), repr(value), f"recorded: {expected!r}\nrerun:    {value!r}"))

@@ -79,7 +79,7 @@ def replay(
     if record is None:
         raise ConfigError(f"no episode {episode} in {trajectories}; it has {sorted(r.index for r in records)}")
     if rerun:
-        result = rerun_episode(record.model_dump())
+        result = rerun_episode(record)
         if result.divergence is not None:
             console.print(f"episode {episode} ({result.task_id}) diverges from its record at {result.divergence}",
                           highlight=False, markup=False)

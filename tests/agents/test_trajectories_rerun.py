@@ -109,3 +109,26 @@ def test_cli_replay_rerun(recorded_run, tmp_path):
     assert bad.exit_code == 1 and "reward differs" in bad.output
     missing = CliRunner().invoke(app, ["replay", str(recorded_run), "--rerun"])
     assert missing.exit_code == 1 and "--rerun needs --episode" in missing.output
+
+
+def test_rerun_reads_a_typed_record_and_names_a_bad_field(recorded_run):
+    from drgym.core.records import read_records
+
+    typed = next(read_records(recorded_run))
+    assert rerun_episode(typed).matches  # the typed record itself, no dict round trip
+    broken = typed.model_dump()
+    broken["steps"][0]["observation"] = 7
+    with pytest.raises(ConfigError, match=r"episode 0: field 'steps\.0\.observation'"):
+        rerun_episode(broken)
+    del broken["env_id"]
+    with pytest.raises(ConfigError, match="field 'env_id'"):
+        rerun_episode(broken)
+
+
+def test_resuming_into_a_file_with_a_foreign_line_names_the_line(recorded_run, tiny_world):
+    with recorded_run.open("a") as handle:
+        handle.write(json.dumps({"episode_id": "x", "note": "not a record"}) + "\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{recorded_run}:3: field")):
+        rollout("drgym/DeepSearch-v1", ScriptedResearcher, n_episodes=3, out=recorded_run, show_progress=False,
+                env_kwargs={"tasks": tiny_world.path / "tasks.jsonl", "budget": {"max_turns": 12},
+                            "noise": NoiseConfig(rate=0.3)})
