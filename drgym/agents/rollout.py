@@ -66,6 +66,9 @@ class RolloutSummary:
     n_ok: int = 0
     n_failed: int = 0
     rewards: list[float] = field(default_factory=list)
+    """Rewards of the episodes played by this call that finished."""
+    earlier_rewards: list[float] = field(default_factory=list)
+    """Rewards of this run's episodes already in the file (a resumed run), that finished."""
     episodes_per_worker: dict[str, int] = field(default_factory=dict)
     """Finished episodes per worker id (`RolloutPool.worker_ids`)."""
     episodes_per_node: dict[str, int] = field(default_factory=dict)
@@ -73,11 +76,15 @@ class RolloutSummary:
 
     @property
     def mean_reward(self) -> float:
-        return sum(self.rewards) / len(self.rewards) if self.rewards else 0.0
+        """Over every finished episode of the run: played now, or already in the file; nan for none."""
+        rewards = self.rewards + self.earlier_rewards
+        return sum(rewards) / len(rewards) if rewards else float("nan")
 
     def __str__(self) -> str:
-        text = (f"{self.n_ok} episodes finished, {self.n_failed} failed, {self.n_skipped} already in {self.out}; "
-                f"mean reward {self.mean_reward:.3f}")
+        finished = len(self.rewards) + len(self.earlier_rewards)
+        mean = f"mean reward {self.mean_reward:.3f} over the run's {finished} finished episodes" if finished else \
+            "no finished episode to average"
+        text = f"{self.n_ok} episodes finished, {self.n_failed} failed, {self.n_skipped} already in {self.out}; {mean}"
         if self.episodes_per_node:
             text += f"; episodes per Ray node: {', '.join(f'{node}: {n}' for node, n in self.episodes_per_node.items())}"
         return text
@@ -174,9 +181,12 @@ class RolloutPool:
         if not isinstance(n_episodes, int) or n_episodes < 1:
             raise ConfigError(f"n_episodes must be a whole number of at least 1, got {n_episodes!r}")
         out = Path(out)
-        done = {record.episode_id for record in read_records(out)}  # a line of another shape: an error naming it
-        todo = [i for i in range(n_episodes) if episode_id(self.env_id, self.env_kwargs, seed, i) not in done]
-        summary = RolloutSummary(out=out, n_requested=n_episodes, n_skipped=n_episodes - len(todo))
+        # a line of another shape: an error naming it
+        done = {record.episode_id: record for record in read_records(out)}
+        ids = [episode_id(self.env_id, self.env_kwargs, seed, i) for i in range(n_episodes)]
+        todo = [i for i, key in enumerate(ids) if key not in done]
+        summary = RolloutSummary(out=out, n_requested=n_episodes, n_skipped=n_episodes - len(todo),
+                                 earlier_rewards=[done[key].reward for key in ids if key in done and done[key].is_ok])
         if not todo:
             return summary
         self._workers.ensure(min(self.n_workers, len(todo)))

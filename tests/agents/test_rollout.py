@@ -201,3 +201,9 @@ def test_an_interrupted_run_keeps_every_finished_episode_and_resumes(tiny_world,
     summary = rollout("drgym/DeepSearch-v1", ScriptedResearcher, **kwargs)
     assert summary.n_skipped == 3 and summary.n_ok == 3
     assert sorted(r["index"] for r in read_trajectories(out)) == list(range(6))
+    # the run's mean covers the episodes already in the file; a finished run resumed says so, not "0.000"
+    rewards = [r["reward"] for r in read_trajectories(out) if r["status"] == "ok"]
+    assert summary.mean_reward == pytest.approx(sum(rewards) / len(rewards))
+    again = rollout("drgym/DeepSearch-v1", ScriptedResearcher, **kwargs)
+    assert again.n_skipped == 6 and again.n_ok == 0 and again.mean_reward == pytest.approx(summary.mean_reward)
+    assert f"over the run's {len(rewards)} finished episodes" in str(again)
