@@ -6,13 +6,14 @@ import dataclasses
 import difflib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
 import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import gymnasium as gym
 from gymnasium import spaces
@@ -26,7 +27,7 @@ from drgym.envs.config import EnvConfig
 from drgym.envs.history import MessageHistory
 from drgym.envs.noise import failure_text, inject
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
-from drgym.envs.tools.file import MAX_FILE_BYTES, resolve_workspace_path
+from drgym.envs.tools.file import MAX_FILE_BYTES, open_workspace_file
 from drgym.envs.tools.registry import DEFAULT_TOOLS, ToolContext, build_tools
 from drgym.errors import ConfigError, NoTasksError
 from drgym.rewards.answer import match_answer
@@ -420,17 +421,16 @@ class ResearchEnv(gym.Env[str, str]):
         if parsed.answer_file is None:
             return parsed.answer or "", None
         try:
-            path = resolve_workspace_path(self._state.workspace, parsed.answer_file)
+            # opened without following links: a link swapped in by the shell after a check cannot lead out
+            with open_workspace_file(self._state.workspace, parsed.answer_file) as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size > MAX_FILE_BYTES:
+                    return "", (f"{parsed.answer_file!r} has {size:,} bytes; a report has at most "
+                                f"{MAX_FILE_BYTES:,}. Shorten it and submit again.")
+                return _read_head(handle), None
         except ToolError as e:
-            return "", f"cannot submit {parsed.answer_file!r}: {e}"
-        if not path.is_file():
-            return "", (f"no file {parsed.answer_file!r} in the workspace to submit; write it with the file "
-                        "tool first.")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return "", (f"{parsed.answer_file!r} has {size:,} bytes; a report has at most {MAX_FILE_BYTES:,}. "
-                        "Shorten it and submit again.")
-        return _read_head(path), None
+            return "", (f"cannot submit {parsed.answer_file!r}: {e} Write the report with the file tool, then "
+                        "submit it.")
 
     def _grade(self, report: str) -> tuple[float, list[dict[str, Any]]]:
         task = self._task
@@ -454,10 +454,14 @@ class ResearchEnv(gym.Env[str, str]):
         return grade.score, verdicts
 
     def _grade_draft(self) -> tuple[float, list[dict[str, Any]]]:
-        draft = self._state.workspace / "report.md"
-        if self._task.kind == "deep_research" and draft.is_file():
-            return self._grade(_read_head(draft))  # an over-long draft is graded on its first MAX_FILE_BYTES
-        return 0.0, []
+        if self._task.kind != "deep_research":
+            return 0.0, []
+        try:  # a regular file of the workspace only: a link to a file outside it is no draft
+            with open_workspace_file(self._state.workspace, "report.md") as handle:
+                draft = _read_head(handle)  # an over-long draft is graded on its first MAX_FILE_BYTES
+        except ToolError:
+            return 0.0, []
+        return self._grade(draft)
 
     def _info(self) -> dict[str, Any]:
         return {"task_id": self._task.id, "kind": self._task.kind, "messages": self._messages,
@@ -540,9 +544,8 @@ def _recorded_action(action: Any, action_text: str, *, is_fruitless: bool, probl
     return {"role": "assistant", "content": f"[an action that could not be read: {problem[:200]}]"}
 
 
-def _read_head(path: Path) -> str:
-    with path.open("rb") as handle:
-        return handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
+def _read_head(handle: BinaryIO) -> str:
+    return handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
 
 
 class DeepSearchEnv(ResearchEnv):

@@ -288,3 +288,50 @@ def test_a_plain_assistant_message_is_the_final_answer(make):
     env.reset(seed=0)
     *_, terminated, _, info = env.step({"role": "assistant", "content": "42"})
     assert terminated and info["submission"] == "42"
+
+
+def test_a_draft_or_submission_linked_to_a_host_file_is_never_read(make, tiny_world, tmp_path):
+    """A white-box adversary's escape: `ln -s /host/file report.md` in the shell, then running the budget out, made
+    the env read the host file as the draft (it reached info["submission"] and the verdicts). Links, pipes and
+    links swapped in after a check are refused: the draft and the submission are regular workspace files."""
+    secret = tmp_path / "secret.md"
+    secret.write_text(next(t for t in tiny_world.tasks if t.kind == "deep_research").meta["gold_report"])
+    env = make("drgym/DeepResearch-v1", budget=Budget(max_tool_calls=1))
+    env.reset(seed=0)
+    workspace = env.unwrapped._state.workspace
+    os.symlink(secret, workspace / "report.md")  # what the shell tool's `ln -s` leaves
+    obs, _, terminated, _, _ = env.step('<answer file="report.md"/>')
+    assert not terminated and "cannot submit 'report.md'" in obs
+    (workspace / "sub").mkdir()
+    os.symlink(secret, workspace / "sub" / "r.md")
+    obs, _, terminated, _, _ = env.step('<answer file="sub/r.md"/>')
+    assert not terminated and "cannot submit" in obs
+    _, reward, _, truncated, info = env.step(_call("todo", action="list"))  # the last tool call: budget over
+    assert truncated and reward == 0.0 and info["verdicts"] == [] and info.get("submission", "") == ""
+    # a pipe named report.md: refused at once, never waited on
+    env.reset(seed=1)
+    os.mkfifo(env.unwrapped._state.workspace / "report.md")
+    obs, _, terminated, _, _ = env.step('<answer file="report.md"/>')
+    assert not terminated and "not a regular file" in obs
+
+
+def test_a_folder_link_swapped_in_after_the_check_is_not_followed(tmp_path, monkeypatch):
+    from drgym.envs.tools import file as file_tool
+
+    workspace, outside = tmp_path / "ws", tmp_path / "outside"
+    (workspace / "notes").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "a.md").write_text("host secret")
+    (workspace / "notes" / "a.md").write_text("mine")
+    checked = file_tool.resolve_workspace_path
+
+    def check_then_swap(root, path):  # the race: the path is fine when checked, a link when opened
+        result = checked(root, path)
+        (workspace / "notes" / "a.md").unlink()
+        (workspace / "notes").rmdir()
+        os.symlink(outside, workspace / "notes")
+        return result
+
+    monkeypatch.setattr(file_tool, "resolve_workspace_path", check_then_swap)
+    with pytest.raises(file_tool.ToolError, match="symbolic links are not followed"):
+        file_tool.open_workspace_file(workspace, "notes/a.md")

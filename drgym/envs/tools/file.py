@@ -19,7 +19,8 @@ from typing import BinaryIO, Literal
 from drgym.core.clipping import clip, preview
 from drgym.envs.tools.base import MAX_WORKSPACE_ENTRIES, EpisodeState, Tool, ToolError, workspace_usage
 
-__all__ = ["MAX_FILE_BYTES", "MAX_PATH_CHARS", "FileTool", "apply_unified_diff", "resolve_workspace_path"]
+__all__ = ["MAX_FILE_BYTES", "MAX_PATH_CHARS", "FileTool", "apply_unified_diff", "open_workspace_file",
+           "resolve_workspace_path"]
 
 MAX_FILE_BYTES = 1_000_000
 """Largest file the tool writes or patches, and the largest `content`, `old`, `new` or `diff` it takes."""
@@ -66,6 +67,42 @@ def resolve_workspace_path(workspace: Path, path: str | None) -> Path:
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             raise ToolError(f"{preview(path)} is not a regular file or folder (a device, socket or pipe); refused.")
     return Path(real)
+
+
+def open_workspace_file(workspace: Path, path: str) -> BinaryIO:
+    """The regular file `path` of the workspace, open for reading, reached without following a symbolic link.
+
+    `resolve_workspace_path` checks a path, but a link swapped in after the check (by a process the agent left
+    running in its shell) would be followed by a plain ``open``: here every folder on the way is opened relative to
+    the one before it, and every component (folders and the file) with ``O_NOFOLLOW``, so what is opened is what
+    lies inside the workspace at the moment of opening. A pipe or device is refused without blocking on it.
+
+    Raises:
+        ToolError: the path is refused, missing, a link, or not a regular file.
+    """
+    resolve_workspace_path(workspace, path)  # the clear refusals: absolute, '..', too long, leading out
+    parts = [part for part in PurePosixPath(path.strip()).parts if part != "."]
+    if not parts:
+        raise ToolError(f"{preview(path)} is the workspace itself, not a file.")
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    folder = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        descriptor = os.open(parts[-1], os.O_RDONLY | os.O_NONBLOCK | nofollow, dir_fd=folder)
+    except FileNotFoundError:
+        raise ToolError(f"no file {preview(path)} in the workspace.") from None
+    except OSError as e:  # ELOOP: a symbolic link; ENOTDIR: a file where a folder was named
+        raise ToolError(f"cannot open {preview(path)}: {e.strerror or type(e).__name__} (symbolic links are not "
+                        "followed).") from None
+    finally:
+        os.close(folder)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise ToolError(f"{preview(path)} is not a regular file; refused.")
+    return os.fdopen(descriptor, "rb")
 
 
 class FileTool(Tool):
@@ -131,13 +168,15 @@ class FileTool(Tool):
             target.unlink()
             return f"deleted {path}."
         if action == "read":
-            return _read(target, path, start, end)
+            with open_workspace_file(workspace, path) as handle:
+                return _read(handle, path, start, end)
         # patch, the one action left (the schema admits no other)
-        size = target.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ToolError(f"{path} has {size:,} bytes; patch works on files up to {MAX_FILE_BYTES:,} bytes (use the "
-                            "shell for larger ones).")
-        text = target.read_text(encoding="utf-8", errors="replace")
+        with open_workspace_file(workspace, path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise ToolError(f"{path} has {size:,} bytes; patch works on files up to {MAX_FILE_BYTES:,} bytes (use "
+                                "the shell for larger ones).")
+            text = handle.read(MAX_FILE_BYTES + 1).decode("utf-8", errors="replace")
         if diff is not None:
             patched = apply_unified_diff(text, diff)
         elif old is not None and new is not None:
@@ -152,18 +191,17 @@ class FileTool(Tool):
         return f"patched {path}: now {len(patched.splitlines())} lines."
 
 
-def _read(target: Path, path: str, start: int | None, end: int | None) -> str:
-    """Lines `start`..`end` of the file, streamed: memory stays bounded whatever the file's size."""
+def _read(handle: BinaryIO, path: str, start: int | None, end: int | None) -> str:
+    """Lines `start`..`end` of the open file, streamed: memory stays bounded whatever the file's size."""
     first = max(1, start or 1)
     if end is not None and end < first:
         raise ToolError(f"end ({preview(end)}) is before start ({first}).")
     last_wanted = first + MAX_READ_LINES - 1 if end is None else min(end, first + MAX_READ_LINES - 1)
     shown: list[str] = []
     total = 0
-    with target.open("rb") as handle:
-        for total, line in enumerate(_bounded_lines(handle), start=1):
-            if first <= total <= last_wanted:
-                shown.append(f"{total:>5}| {line}")
+    for total, line in enumerate(_bounded_lines(handle), start=1):
+        if first <= total <= last_wanted:
+            shown.append(f"{total:>5}| {line}")
     if total and first > total:
         raise ToolError(f"{path} has {total} lines; start {preview(first)} is past the end.")
     last = min(total, last_wanted)

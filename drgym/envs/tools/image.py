@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 from dataclasses import dataclass
 
 from drgym.core.chat_client import ChatClient, ChatEndpoint
 from drgym.core.clipping import preview
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
-from drgym.envs.tools.file import resolve_workspace_path
+from drgym.envs.tools.file import open_workspace_file
 from drgym.errors import EndpointError
 from drgym.web.corpus import Corpus
 
@@ -89,15 +90,13 @@ class AnalyzeImage(Tool):
             alt, caption = image_info.alt, image_info.caption
             data = self.corpus.image_bytes(source)
         else:
-            path = resolve_workspace_path(state.workspace, source)
-            if not path.is_file():
-                raise ToolError(f"no image file {preview(source)} in the workspace.")
-            if path.stat().st_size > MAX_IMAGE_BYTES:
-                raise ToolError(f"{preview(source)} is larger than {MAX_IMAGE_BYTES} bytes.")
-            try:
-                data = path.read_bytes()
-            except OSError as e:
-                raise ToolError(f"cannot read {preview(source)}: {e.strerror or type(e).__name__}.") from None
+            with open_workspace_file(state.workspace, source) as handle:
+                if os.fstat(handle.fileno()).st_size > MAX_IMAGE_BYTES:
+                    raise ToolError(f"{preview(source)} is larger than {MAX_IMAGE_BYTES} bytes.")
+                try:
+                    data = handle.read(MAX_IMAGE_BYTES + 1)
+                except OSError as e:
+                    raise ToolError(f"cannot read {preview(source)}: {e.strerror or type(e).__name__}.") from None
         picture, size_text, digest = None, "", None
         if data is not None:
             import imagehash  # on first use: most episodes never look at an image
