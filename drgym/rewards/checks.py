@@ -320,6 +320,7 @@ class ReportAnalysis:
         self._mentions: dict[tuple[str, ...], tuple[list[tuple[int, int]], ...]] = {}
         self._numbers: dict[int, tuple[tuple[Number, bool], ...]] = {}
         self._figures: dict[tuple[str, ...], list[tuple[int, Number, bool]]] = {}
+        self._figure_counts: dict[tuple[tuple[str, ...], float, float], int] = {}
         self._refuted: dict[tuple[int, int, int, str], bool] = {}
         self._sentence_refuted: dict[tuple[int, int, int], bool] = {}
         self._unit_refuted: dict[int, bool] = {}
@@ -359,6 +360,17 @@ class ReportAnalysis:
             found = self._figures[key] = [(index, number, is_bare_year)
                                           for index, mentions in enumerate(self.mentions(key)) if mentions
                                           for number, is_bare_year in self.numbers(index)]
+        return found
+
+    def figure_count(self, entity: Sequence[str], unit_scale: float, tolerance: float) -> int:
+        """How many figures (not bare years, beyond twice `tolerance` of each other) the units that mention the
+        entity hold: an upper bound of the figures any fact of the entity states."""
+        key = (tuple(entity), unit_scale, tolerance)
+        found = self._figure_counts.get(key)
+        if found is None:
+            found = self._figure_counts[key] = _clusters(
+                [in_unit(number, unit_scale).value for _, number, is_bare_year in self.figures(entity)
+                 if not is_bare_year], tolerance)
         return found
 
     def refutes_without(self, index: int, sentence: tuple[int, int], value: str) -> bool:
@@ -514,6 +526,94 @@ def _value_spans(analysis: ReportAnalysis, entity: Sequence[str], value: str, nu
             for start, end in value_mentions[index]]
 
 
+def _has_word(text: str, word: str) -> bool:
+    """Whether lowercase `text` holds `word` as a whole word ("2019" is not in "201820192020")."""
+    return bool(_mentions(text, (word,), text))
+
+
+MAX_FIGURES_PER_FACT = 8
+"""Distinct figures (beyond twice the tolerance of each other) a report may state for one fact (an entity's
+attribute, in the fact's context) and still be read as committing to one: a history of a few years is a handful;
+a ladder of figures a few per cent apart, which covers any value, is hundreds."""
+
+
+def _fact_figures(analysis: ReportAnalysis, check: FactCheck) -> list[float]:
+    """Every figure stated as fact where this fact's value would count (near the entity, the attribute named, the
+    context there, not refuted or hedged, not a bare year), in the fact's unit."""
+    found = []
+    entity_mentions = analysis.mentions(check.entity)
+    window, label_terms = check.window, [t.lower() for t in check.label_terms]
+    for index, number, is_bare_year in analysis.figures(check.entity):
+        start, end = number.start, number.end
+        if is_bare_year or not any(abs(start - m_end) <= window or abs(m_start - end) <= window
+                                   for m_start, m_end in entity_mentions[index]):
+            continue
+        unit = analysis.units[index]
+        sentence = _sentence_of(unit, start)
+        if label_terms and not _names_attribute(unit, sentence, start, label_terms):
+            continue
+        if check.context:
+            nearby = unit.lower[max(0, start - window):end + window]
+            if not all(_has_word(nearby, word.lower()) for word in check.context):
+                continue
+        if analysis.refutes_without(index, sentence, unit.text[start:end]):
+            continue
+        found.append(in_unit(number, check.unit_scale).value)
+    return found
+
+
+def _clusters(values: list[float], tolerance: float) -> int:
+    """How many figures `values` hold that cannot be told apart from each other (within twice the tolerance)."""
+    count, last = 0, None
+    for value in sorted(values):
+        if last is None or abs(value - last) > 2 * tolerance * max(abs(last), 1e-9):
+            count += 1
+            last = value
+    return count
+
+
+_ORIGIN_BEFORE = re.compile(r"\b(from|formerly|former(?:ly)?\s+\w+|previously|replacing|replaced|succeeding|"
+                            r"succeeded|leaving|left)\s+(?:(?!(?:to|for|into|by|with)\b)\w+\s+){0,2}$", re.IGNORECASE)
+_ORIGIN_AFTER = re.compile(r"^[\s,]*(until|till|before)\b", re.IGNORECASE)
+
+
+def _said_of_entity(analysis: ReportAnalysis, check: FactCheck, names: Sequence[str],
+                    places: list[tuple[_Unit, tuple[int, int]]]) -> list[tuple[_Unit, tuple[int, int]]]:
+    """Of the sentences where one of `names` is stated near the entity, those where a mention of it is said of the
+    entity: not introduced as an origin ("from A", "formerly A", "A until 2019"), and the entity is its subject
+    (`_subject_of`) rather than a peer."""
+    found = []
+    index_of = {id(unit): index for index, unit in enumerate(analysis.units)}
+    peer_mentions = [analysis.mentions(peer) for peer in check.peers]
+    entity_mentions = analysis.mentions(check.entity)
+    for unit, sentence in places:
+        index, text = index_of[id(unit)], unit.text
+        for a, b in _mentions(text[sentence[0]:sentence[1]], names):
+            a, b = a + sentence[0], b + sentence[0]
+            if _ORIGIN_BEFORE.search(text[max(0, a - 40):a]) or _ORIGIN_AFTER.search(text[b:b + 20]):
+                continue
+            subjects = [(m, e, True) for m, e in entity_mentions[index]]
+            subjects += [(m, e, False) for mentions in peer_mentions for m, e in mentions[index]]
+            if _subject_of(subjects, a, b, sentence):
+                found.append((unit, sentence))
+                break
+    return found
+
+
+def _subject_of(subjects: list[tuple[int, int, bool]], start: int, end: int, sentence: tuple[int, int]) -> bool:
+    """Whether the subject a name at `start`..`end` is said of is the entity (the flag of `subjects`' spans): the
+    nearest subject before it in its sentence ("A is made by M1, B by M2": M2 is B's), else the nearest after it
+    there ("M1 makes A"), else the nearest before it in the unit."""
+    before = [s for s in subjects if sentence[0] <= s[0] and s[1] <= start]
+    after = [s for s in subjects if end <= s[0] and s[1] <= sentence[1]]
+    earlier = [s for s in subjects if s[1] <= start]
+    if before:
+        return max(before, key=lambda s: s[1])[2]
+    if after:
+        return min(after, key=lambda s: s[0])[2]
+    return max(earlier, key=lambda s: s[1])[2] if earlier else False
+
+
 def _occurrences(analysis: ReportAnalysis, entity: Sequence[str], value: str, *, numeric: bool, tolerance: float,
                  window: int, context: Sequence[str] = (), aliases: Sequence[str] = (),
                  label_terms: Sequence[str] = (), unit_scale: float = 1.0) -> _Occurrences:
@@ -533,9 +633,9 @@ def _occurrences(analysis: ReportAnalysis, entity: Sequence[str], value: str, *,
             if any(sentence[0] <= m_start < sentence[1] for m_start, _ in mentions):
                 refuted.append((unit, sentence))
             continue
-        if context:
-            nearby = unit.text[max(0, start - window):end + window].lower()
-            if not all(word.lower() in nearby for word in context):
+        if context:  # whole words: "2019" is not in "201820192020"
+            nearby = unit.lower[max(0, start - window):end + window]
+            if not all(_has_word(nearby, word.lower()) for word in context):
                 continue
         stated.append((unit, sentence))
     return stated, refuted
@@ -569,7 +669,8 @@ def _as_current(stated: list[tuple[_Unit, tuple[int, int]]], years: set[int]) ->
     found = []
     for unit, (start, end) in stated:
         sentence = unit.text[start:end]
-        if not any(str(year) in sentence for year in years) and not _PAST_MARKER.search(sentence):
+        lowered = sentence.lower()
+        if not any(_has_word(lowered, str(year)) for year in years) and not _PAST_MARKER.search(sentence):
             found.append((unit, (start, end)))
     return found
 
@@ -676,6 +777,24 @@ def evaluate_check(check, report: str | ReportAnalysis) -> CheckResult:
             unit, (start, end) = refuted[0]
             return CheckResult("not_satisfied", f"both asserts and contradicts {check.value}: "
                                                 f"{unit.text[start:end]!r}", fault="contradiction")
+        if check.rivals or check.peers:
+            stated = _said_of_entity(analysis, check, (check.value, *check.value_aliases), stated)
+            for names in check.rivals:
+                said = _said_of_entity(analysis, check, names, _stated(
+                    analysis, check.entity, names[0], numeric=False, tolerance=check.tolerance, window=check.window,
+                    context=check.context, aliases=names[1:])) if names else []
+                if said:
+                    unit, (start, end) = said[0]
+                    return CheckResult("not_satisfied", f"names another candidate, {names[0]}, for "
+                                                        f"{check.entity[0]}: {unit.text[start:end]!r}")
+        # a few figures beside the entity in all (a report's usual case) cannot make a list: only more are sorted
+        if stated and check.numeric and analysis.figure_count(check.entity, check.unit_scale, check.tolerance) > \
+                MAX_FIGURES_PER_FACT:
+            figures = _clusters(_fact_figures(analysis, check), check.tolerance)
+            if figures > MAX_FIGURES_PER_FACT:
+                return CheckResult("not_satisfied", f"states {figures} different figures where one is asked for "
+                                                    f"{check.entity[0]}: a list of candidates commits to none",
+                                   fault="contradiction")
         if stated:
             unit, (start, end) = stated[0]
             return CheckResult("satisfied", unit.text[start:end])

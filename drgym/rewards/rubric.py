@@ -48,6 +48,15 @@ class FactCheck(_Spec):
     nothing about which fact it is. A superseded value likewise counts only where the attribute is named."""
     window: int = 300
     """Characters around the entity mention that count as near."""
+    rivals: list[list[str]] = []
+    """Other candidates for a name value, each as its names (the other options' makers, a company's earlier
+    headquarters). With rivals, a name counts as said of the entity only where it is stated near it (with the
+    `context`), not introduced as where things came from ("from A", "formerly A", "A until 2019"), and, with
+    `peers`, where the entity is the nearest subject. A rival said of the entity fails the fact: the report names
+    candidates instead of committing to one."""
+    peers: list[list[str]] = []
+    """The other subjects of the same question (the other products compared), each as its names: a value or a
+    rival is said of the subject mentioned nearest to it ("A is made by M1, B by M2": M2 is said of B)."""
 
 
 class CitationCheck(_Spec):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from drgym.errors import ConfigError
@@ -42,12 +42,15 @@ from drgym.tasks.world import (
 __all__ = ["CHART_COMPUTE_SHARE", "FAMILY_NAMES", "INTENT_TEMPLATES", "RISK_LEVELS", "FactIndex", "TASKS_VERSION",
            "intent_tasks", "synthesise_tasks"]
 
-TASKS_VERSION = 8
+TASKS_VERSION = 9
 """Bump when task synthesis (questions, rubrics, gold reports) changes, so cached worlds get new tasks.
 6: superseded values, attribute names (label terms), unit scales, rivals, contrary and topic terms in the checks;
 gold reports in their own words. 7: task families (puzzle, compute, aggregate, temporal, intent), more sentence
 frames for paraphrased statements, relation histories and register indexes. 8: research requests that assess a risk
-or explain a change; computation questions that need a chart."""
+or explain a change; computation questions that need a chart. 9: intent requests commit to one candidate (a maker's
+fact names the other candidates' makers as rivals, a change its earlier holders), and no two intent requests share
+a subject (the same company's change or risk, the same products: a train twin gave a held-out task its gold
+report)."""
 
 CHART_COMPUTE_SHARE = 0.25
 """Share of a world's computation questions that need a chart's figure, when its charts hold figures no text states
@@ -239,7 +242,8 @@ def _relation_fact(world: World, facts: FactIndex, entity: Entity, relation_key:
                  facts.urls(entity.id, f"rel:{relation_key}", value=target.id), None, weight, [])
 
 
-def _fact_rubrics(fact: _Fact, rubric_id: str, *, with_year: bool = False) -> list[Rubric]:
+def _fact_rubrics(fact: _Fact, rubric_id: str, *, with_year: bool = False, rivals: Sequence[Sequence[str]] = (),
+                  peers: Sequence[Sequence[str]] = ()) -> list[Rubric]:
     entity = fact.entity
     unit = f" {fact.unit}" if fact.unit else ""
     when = f" for {fact.year}" if with_year else ""
@@ -257,7 +261,9 @@ def _fact_rubrics(fact: _Fact, rubric_id: str, *, with_year: bool = False) -> li
                                           value_aliases=fact.value_aliases, wrong_values=wrong,
                                           superseded=fact.superseded, label_terms=_label_terms(fact),
                                           unit_scale=_unit_scale(fact),
-                                          context=[str(fact.year)] if with_year else [])))
+                                          context=[str(fact.year)] if with_year else [],
+                                          rivals=[list(names) for names in rivals],
+                                          peers=[list(names) for names in peers])))
     if fact.conflict is not None:
         rubrics.append(Rubric(id=f"{rubric_id}-fault", weight=-3, axis="faults",
                               criterion=f"States the {fact.label} of {entity.name} as {fact.conflict.value}{unit}, "
@@ -480,7 +486,8 @@ _RECOMMEND_TERMS = ["recommend", "recommended", "recommendation"]
 _RULED_OUT_TERMS = ["ruled out", "rules out", "excluded", "disqualified"]
 
 
-def _supplier_task(world: World, facts: FactIndex, rng: random.Random, task_id: str) -> Task | None:
+def _supplier_task(world: World, facts: FactIndex, rng: random.Random, task_id: str,
+                   taken: frozenset = frozenset()) -> Task | None:
     """A buyer chooses one of 3-4 products under a stated policy (a minimum workforce of the manufacturer, then the
     lowest latest unit price): the recommendation follows from the facts, and at least one cheaper product is
     ruled out by the policy, so a report that only compares prices recommends the wrong one."""
@@ -517,8 +524,14 @@ def _supplier_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
         product_facts = [_attribute_fact(world, facts, product, price, 3),
                          _relation_fact(world, facts, product, "maker", 2),
                          _attribute_fact(world, facts, maker, employees, 2)]
+        # the maker is one of the candidates' makers: naming the others for this product (a list of every company
+        # near every product) commits to none; each is said of the product mentioned nearest to it
+        other_makers = [m.names for m in makers if m is not maker]
+        other_products = [p.names for p in options if p is not product]
         for fact_number, fact in enumerate(product_facts):
-            rubrics += _fact_rubrics(fact, f"p{number}-f{fact_number}")
+            rubrics += _fact_rubrics(fact, f"p{number}-f{fact_number}",
+                                     rivals=other_makers if fact_number == 1 else (),
+                                     peers=other_products if fact_number == 1 else ())
         citation = _citation_rubric(product_facts[0], f"p{number}-cite", 1)
         if citation is not None:
             rubrics.append(citation)
@@ -581,6 +594,7 @@ def _supplier_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
     return Task(id=task_id, kind="deep_research", question=question, rubrics=rubrics,
                 meta={"family": "intent", "template": "supplier", "subgraph": subgraph, "world_seed": world.seed,
                       "threshold": threshold, "recommended": winner.id, "ruled_out": [p.id for p in excluded],
+                      "products": [p.id for p in options],
                       "gold_report": report(False), "low_trust_report": report(True)})
 
 
@@ -632,7 +646,8 @@ def _stated(fact: _Fact, low_trust: bool) -> float:
     return float((fact.conflict.value if low_trust and fact.conflict is not None else fact.value).replace(",", ""))
 
 
-def _risk_task(world: World, facts: FactIndex, rng: random.Random, task_id: str) -> Task | None:
+def _risk_task(world: World, facts: FactIndex, rng: random.Random, task_id: str,
+               taken: frozenset = frozenset()) -> Task | None:
     """A lender assesses a company under a stated rule (high risk when both its annual revenue and its workforce fell
     between their two latest reported figures, moderate when one did, low when neither): the verdict follows from
     four facts, each stated on a tier-1 page, the latest ones maybe contradicted on low-trust pages."""
@@ -640,7 +655,7 @@ def _risk_task(world: World, facts: FactIndex, rng: random.Random, task_id: str)
     wanted = rng.choice(RISK_LEVELS)
     companies = []
     for company in world.by_kind("organisation"):
-        if company.twin_of:
+        if company.twin_of or ("risk", company.id, (), ()) in taken:
             continue
         falls = sum(company.attributes[a.key][-1][1] < company.attributes[a.key][-2][1] for a in (revenue, employees))
         if RISK_LEVELS[falls] == wanted:
@@ -709,7 +724,8 @@ _EXPLANATION_TERMS = ["turning point", "explains", "explained by", "explanation"
 report that pastes the history states the change but explains nothing."""
 
 
-def _change_task(world: World, facts: FactIndex, rng: random.Random, task_id: str) -> Task | None:
+def _change_task(world: World, facts: FactIndex, rng: random.Random, task_id: str,
+                 taken: frozenset = frozenset()) -> Task | None:
     """An analyst asks why a company's workforce rose or fell between two consecutive reported years; the answer is
     the one relation change of the company in between (a new chief executive, a headquarters move), named with its
     year, beside the figures at both years."""
@@ -724,7 +740,7 @@ def _change_task(world: World, facts: FactIndex, rng: random.Random, task_id: st
         for index in range(len(history) - 1):
             (y1, _), (y2, _) = history[index], history[index + 1]
             between = [change for change in changes if y1 < change[0] <= y2]
-            if len(between) == 1:
+            if len(between) == 1 and ("change", company.id, (y1, y2), ()) not in taken:
                 options.append((company, index, between[0]))
     if not options:
         return None
@@ -747,11 +763,15 @@ def _change_task(world: World, facts: FactIndex, rng: random.Random, task_id: st
     rubrics.append(_trend_rubric("trend", company, employees.label, figures[0], figures[1], 1))
     what = (f"{holder.name} became its chief executive" if key == "ceo"
             else f"it moved its headquarters to {holder.name}")
+    rivals = [world.entities[o].names for _, o in company.relation_history[key] if o != holder_id]
+    # the holders before the change: a report that names every city (or person) for the change names them too
+    earlier = [world.entities[o].names for start, o in company.relation_history[key]
+               if o != holder_id and (not start or start < change_year)]
     rubrics.append(Rubric(id="change", weight=4, axis="analysis",
                           criterion=f"Names the change in between with its year: in {change_year}, {what}",
                           check=FactCheck(entity=company.names, value=holder.name, numeric=False,
-                                          value_aliases=holder.aliases, context=[str(change_year)])))
-    rivals = [world.entities[o].names for _, o in company.relation_history[key] if o != holder_id]
+                                          value_aliases=holder.aliases, context=[str(change_year)],
+                                          rivals=earlier)))
     rubrics.append(Rubric(id="explanation", weight=3, axis="analysis",
                           criterion=f"Explains the change by {holder.name}'s arrival, not by another "
                                     f"{'chief executive' if key == 'ceo' else 'city'}",
@@ -805,19 +825,34 @@ INTENT_TEMPLATES = ("supplier", "risk", "change")
 _INTENT_BUILDERS = {"supplier": _supplier_task, "risk": _risk_task, "change": _change_task}
 
 
+def _intent_subject(template: str, task: Task) -> tuple:
+    """What a request is about, without who asks: (template, company, years, products)."""
+    return (template, task.meta.get("company"), tuple(task.meta.get("years", ())),
+            tuple(sorted(task.meta.get("products", ()))))
+
+
 def intent_tasks(world: World, facts: FactIndex, count: int, *, seed: int, prefix: str = "") -> list[Task]:
     """Research requests with a persona and a goal (`INTENT_TEMPLATES`, in turn) whose recommendation, verdict or
     explanation follows from the facts."""
     rng = random.Random(f"drgym-intent-{world.seed}-{seed}")
     tasks: list[Task] = []
     seen: set[str] = set()
+    subjects: set[tuple] = set()
     for attempt in range(count * 50):
         if len(tasks) >= count:
             break
         # the template whose turn it is; one that cannot be built in this world gives way to the next
         template = INTENT_TEMPLATES[(len(tasks) + attempt // 20) % len(INTENT_TEMPLATES)]
-        task = _INTENT_BUILDERS[template](world, facts, rng, f"{prefix}intent-{len(tasks):04d}")
-        if task is not None and task.question not in seen:
-            seen.add(task.question)
-            tasks.append(task)
+        task = _INTENT_BUILDERS[template](world, facts, rng, f"{prefix}intent-{len(tasks):04d}",
+                                          frozenset(subjects))
+        if task is None or task.question in seen:
+            continue
+        # the request without its persona: two requests on one subject differ only in who asks (and the split
+        # would put one in train and its twin in held-out)
+        subject = _intent_subject(template, task)
+        if subject in subjects:
+            continue
+        seen.add(task.question)
+        subjects.add(subject)
+        tasks.append(task)
     return tasks

@@ -101,3 +101,64 @@ def test_score_is_weighted_sum_over_positive_weights():
     assert DeterministicJudge().grade(rubrics, "Caquu: 1, 2 units.").score == pytest.approx(1.0)
     first = DeterministicJudge().grade(rubrics, "Caquu: 1. Caquu: 3.")
     assert first == result  # bit-identical for identical input
+
+
+# -- committing to one value (a white-box adversary's "shotgun" reports) -------------------------------------------
+
+def test_a_ladder_of_figures_commits_to_none_while_a_short_history_does():
+    check = FactCheck(entity=ENTITY, value="412.5", label_terms=["revenue"], context=["2023"])
+    history = ("In 2021 the revenue of Caquu was 380.2, in 2022 it was 395.0 and in 2023 it was 412.5 (USD "
+               "million).")
+    assert _verdict(check, history) == "satisfied"
+    ladder = "; ".join(f"{100 * 1.015 ** i:.1f}" for i in range(90, 110))  # any value from 380 to 510 within 1 %
+    result = evaluate_check(check, f"Caquu revenue in 2023 (USD million): {ladder}.")
+    assert result.verdict == "not_satisfied" and result.fault == "contradiction"
+    split = "\n\n".join(f"In 2023 the revenue of Caquu was {100 * 1.015 ** i:.1f}." for i in range(120))
+    assert _verdict(check, split) == "not_satisfied"  # the same ladder one figure per paragraph
+
+
+def test_a_context_year_is_a_whole_word():
+    check = FactCheck(entity=ENTITY, value="412.5", label_terms=["revenue"], context=["2023"])
+    assert _verdict(check, "Caquu revenue 202120222023202420252026: 412.5.") == "not_satisfied"
+    assert _verdict(check, "Caquu revenue in 2023: 412.5.") == "satisfied"
+
+
+CHANGE = FactCheck(entity=ENTITY, value="Brekoulford", numeric=False, context=["2019"],
+                   rivals=[["Stovmere"], ["Aldhaven"]])
+
+
+@pytest.mark.parametrize(("report", "verdict"), [
+    ("In 2019, Caquu moved its headquarters to Brekoulford.", "satisfied"),
+    ("In 2019, Caquu moved its headquarters from Stovmere to Brekoulford.", "satisfied"),
+    ("Caquu, headquartered in Stovmere until 2019, then moved to Brekoulford.", "satisfied"),
+    ("In 2019 Caquu left its former home Stovmere for Brekoulford.", "satisfied"),
+    # every candidate city: the earlier ones among them
+    ("In 2019, Caquu moved its headquarters to Aldhaven, Brekoulford, Corvale and Stovmere.", "not_satisfied"),
+    ("In 2019, Caquu moved its headquarters to Aldhaven. In 2019, Caquu moved its headquarters to Brekoulford.",
+     "not_satisfied"),
+    ("In 2019, Caquu previously moved its headquarters to Stovmere. In 2019, Caquu previously moved its "
+     "headquarters to Brekoulford.", "not_satisfied"),
+    # the value only as where it came from
+    ("In 2019, Caquu moved from Brekoulford.", "not_satisfied"),
+])
+def test_a_name_fact_with_rivals_counts_only_when_the_report_commits_to_it(report, verdict):
+    assert _verdict(CHANGE, report) == verdict
+
+
+MAKER = FactCheck(entity=["Aqua Pump 3"], value="Zewo Group", numeric=False, rivals=[["Lumo Works"], ["Kest Ltd"]],
+                  peers=[["Volt Fan 2"], ["Grid Lamp"]])
+
+
+@pytest.mark.parametrize(("report", "verdict"), [
+    ("Aqua Pump 3 is made by Zewo Group.", "satisfied"),
+    ("Aqua Pump 3 is made by Zewo Group, Volt Fan 2 by Lumo Works and Grid Lamp by Kest Ltd.", "satisfied"),
+    ("Aqua Pump 3 (made by Zewo Group) costs 45 USD; Volt Fan 2 (made by Lumo Works) costs 40 USD.", "satisfied"),
+    ("Aqua Pump 3 is made by Lumo Works.", "not_satisfied"),
+    ("Aqua Pump 3 is made by Kest Ltd, Lumo Works, Tarn Inc or Zewo Group.", "not_satisfied"),
+    # every company after every product: each name is said of the product nearest to it
+    ("Grid Lamp, Volt Fan 2 and Aqua Pump 3 are made by Kest Ltd, Lumo Works, Tarn Inc and Zewo Group.",
+     "not_satisfied"),
+    ("Aqua Pump 3, Volt Fan 2 and Grid Lamp are made by Zewo Group.", "not_satisfied"),
+])
+def test_a_name_fact_is_said_of_the_nearest_subject(report, verdict):
+    assert _verdict(MAKER, report) == verdict

@@ -234,7 +234,7 @@ def test_supplier_requests_recommend_what_the_policy_and_prices_imply_and_their_
             n_faults += 1
             assert judge.grade(task.rubrics, padded).by_id()["padding"].verdict == "satisfied"
             assert judge.grade(task.rubrics, padded).score < 1.0
-    assert len(built.tasks) == 12 and len(suppliers) == 4 and n_faults >= 2
+    assert len(built.tasks) == 12 and len(suppliers) >= 4 and n_faults >= 2
 
 
 def test_an_unknown_family_is_refused_naming_the_known_ones(tmp_path):

@@ -20,14 +20,14 @@ from tests.tasks.test_families import _check_compute
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> ProceduralWorld:
     """A small frontier world with its index (copy detection reads it): intent requests and computation."""
-    spec = WorldSpec(**{**dataclasses.asdict(SUITES["procedural:frontier"]), "seed": 17, "pages": 900,
+    spec = WorldSpec(**{**dataclasses.asdict(SUITES["procedural:frontier"]), "seed": 23, "pages": 900,
                         "conflict_rate": 0.6, "families": (("intent", 12), ("compute", 16))})
     return ProceduralWorld.build(tmp_path_factory.mktemp("intent") / "w", spec, show_progress=False)
 
 
 def _template(built: ProceduralWorld, name: str) -> list:
     tasks = [t for t in built.tasks if t.meta.get("template") == name]
-    assert len(tasks) == 4
+    assert len(tasks) >= 2  # in turn; a template short of distinct subjects gives way to the next
     return tasks
 
 
@@ -136,3 +136,58 @@ def test_a_share_of_computation_questions_needs_a_figure_only_a_chart_gives(buil
             state = EpisodeState(workspace=tmp_path, rng=np.random.default_rng(0))
             description = tool.run(state, source=page.images[0].url)
             assert f"{given['year']}: {given['value']}" in description  # analyze_image reads it offline
+
+
+def test_no_two_requests_share_a_subject(built):
+    """Two requests on one subject differ only in who asks, and the split can put them on both sides: a white-box
+    adversary submitted a train twin's gold report for a held-out task (0.85, no research)."""
+    subjects = [(t.meta["template"], t.meta.get("company"), tuple(t.meta.get("years", ())),
+                 tuple(sorted(t.meta.get("products", ())))) for t in built.tasks if t.meta.get("family") == "intent"]
+    assert len(subjects) == len(set(subjects)) == 12
+
+
+def _shotgun(built, task) -> str:
+    """A report written from the question and the world's vocabulary alone (every city, person and company name,
+    and ladders of figures 1.5 % apart that put any value within 1 % of one of them): a white-box adversary's
+    attack, 0.36 before the judge asked for one committed value."""
+    graph, meta = built.graph, task.meta
+    names = {kind: sorted(e.name for e in graph.by_kind(kind)) for kind in ("place", "person", "organisation")}
+    ladder = [f"{4 * 1.015 ** i:.1f}" for i in range(700)]  # 4 .. 130,000
+    years = " ".join(str(y) for y in range(2014, 2026))
+    if meta["template"] == "change":
+        company = graph.entities[meta["company"]].name
+        body = [f"In {years}, {company} moved its headquarters to {', '.join(names['place'])}.",
+                f"In {years}, {company} appointed as chief executive {', '.join(names['person'])}.",
+                f"Between {meta['years'][0]} and {meta['years'][1]}, the workforce of {company} grew and fell."]
+    elif meta["template"] == "risk":
+        company = graph.entities[meta["company"]].name
+        body = [f"{company} annual revenue in {years} (USD million): {'; '.join(ladder[i:i + 40])}."
+                for i in range(0, len(ladder), 40)]
+        body += [f"{company} workforce in {years} (employees): {'; '.join(ladder[i:i + 40])}."
+                 for i in range(0, len(ladder), 40)]
+        body.append(f"Under the rule, lending to {company} is a moderate risk.")
+    else:
+        products = ", ".join(graph.entities[i].name for i in meta["products"])
+        body = [f"{products} are made by {', '.join(names['organisation'])}."]
+        body += [f"{products} unit price in {years} (USD): {'; '.join(ladder[i:i + 40])}."
+                 for i in range(0, len(ladder), 40)]
+        body.append(f"We recommend {graph.entities[meta['products'][0]].name}.")
+    return "# Report\n\n## Findings\n\n" + "\n\n".join(body) + "\n\n## Table\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n"
+
+
+def test_shotgun_reports_written_without_research_score_low(built):
+    grades = {t.id: _grade(built, t, _shotgun(built, t)) for t in built.tasks if t.meta.get("family") == "intent"}
+    assert sum(g.score for g in grades.values()) / len(grades) <= 0.1, {i: g.score for i, g in grades.items()}
+    # a figure or a change from the lists never counts; a maker does only where the lists happen to put it beside
+    # its product and no other candidate's maker there (the judge reads a name near the product it is said of)
+    satisfied, facts = [], 0
+    for task in built.tasks:
+        if task.id in grades:
+            verdicts = grades[task.id].by_id()
+            for rubric in task.rubrics:
+                if rubric.check is not None and rubric.check.type == "fact":
+                    facts += 1
+                    if verdicts[rubric.id].verdict == "satisfied":
+                        satisfied.append((task.meta["template"], rubric.id, rubric.check.numeric))
+    assert not [s for s in satisfied if s[2] or s[0] == "change"], satisfied
+    assert len(satisfied) <= 0.1 * facts, (satisfied, facts)
