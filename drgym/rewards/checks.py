@@ -527,19 +527,35 @@ def _value_spans(analysis: ReportAnalysis, entity: Sequence[str], value: str, nu
 
 
 def _has_word(text: str, word: str) -> bool:
-    """Whether lowercase `text` holds `word` as a whole word ("2019" is not in "201820192020")."""
-    return bool(_mentions(text, (word,), text))
+    """Whether lowercase `text` holds `word` as a whole word; a number only needs no digit beside it ("2019" is in
+    "FY2019" and "2019-20", not in "201820192020")."""
+    if not word.isdecimal():
+        return bool(_mentions(text, (word,), text))
+    at = text.find(word)
+    while at != -1:
+        end = at + len(word)
+        if (at == 0 or not text[at - 1].isdecimal()) and (end == len(text) or not text[end].isdecimal()):
+            return True
+        at = text.find(word, at + 1)
+    return False
 
 
 MAX_FIGURES_PER_FACT = 8
-"""Distinct figures (beyond twice the tolerance of each other) a report may state for one fact (an entity's
-attribute, in the fact's context) and still be read as committing to one: a history of a few years is a handful;
-a ladder of figures a few per cent apart, which covers any value, is hundreds."""
+"""Distinct figures (beyond twice the tolerance of each other) within a factor of `FIGURE_BAND` of the value that a
+report may state for one fact (an entity's attribute, in the fact's context) and still be read as committing to
+one: a history of a few years is a handful; a ladder of figures a few per cent apart, which covers any value, is
+hundreds. Figures of other sizes (another attribute, a percentage, a count in the same sentence) are not
+candidates for the value and are not counted."""
+FIGURE_BAND = 2.0
 
 
 def _fact_figures(analysis: ReportAnalysis, check: FactCheck) -> list[float]:
-    """Every figure stated as fact where this fact's value would count (near the entity, the attribute named, the
-    context there, not refuted or hedged, not a bare year), in the fact's unit."""
+    """Every figure within `FIGURE_BAND` of the value stated as fact where the value would count (near the entity,
+    the attribute named, the context there, not refuted or hedged, not a bare year), in the fact's unit."""
+    target = _target(check.value)
+    if target is None or target == 0:
+        return []
+    low, high = sorted((abs(target) / FIGURE_BAND, abs(target) * FIGURE_BAND))
     found = []
     entity_mentions = analysis.mentions(check.entity)
     window, label_terms = check.window, [t.lower() for t in check.label_terms]
@@ -553,12 +569,13 @@ def _fact_figures(analysis: ReportAnalysis, check: FactCheck) -> list[float]:
         if label_terms and not _names_attribute(unit, sentence, start, label_terms):
             continue
         if check.context:
-            nearby = unit.lower[max(0, start - window):end + window]
+            nearby = unit.lower[max(0, start - window):end + window] + " " + _column_header(unit, start)
             if not all(_has_word(nearby, word.lower()) for word in check.context):
                 continue
-        if analysis.refutes_without(index, sentence, unit.text[start:end]):
+        value = in_unit(number, check.unit_scale).value
+        if not low <= abs(value) <= high or analysis.refutes_without(index, sentence, unit.text[start:end]):
             continue
-        found.append(in_unit(number, check.unit_scale).value)
+        found.append(value)
     return found
 
 
@@ -572,9 +589,28 @@ def _clusters(values: list[float], tolerance: float) -> int:
     return count
 
 
-_ORIGIN_BEFORE = re.compile(r"\b(from|formerly|former(?:ly)?\s+\w+|previously|replacing|replaced|succeeding|"
-                            r"succeeded|leaving|left)\s+(?:(?!(?:to|for|into|by|with)\b)\w+\s+){0,2}$", re.IGNORECASE)
-_ORIGIN_AFTER = re.compile(r"^[\s,]*(until|till|before)\b", re.IGNORECASE)
+_ORIGIN_BEFORE = re.compile(r"\b(from|formerly|former(?:ly)?\s+\w+|previous(?:ly)?|replacing|replaced|succeeding|"
+                            r"succeeded|leaving|left)\s+(?:(?!(?:to|for|into|by|with)\b)\w+\s+){0,4}$", re.IGNORECASE)
+_LOCATED_FROM = re.compile(r"\b(run|operated|managed|directed|led|governed|works?|working|operates?)\s+from\s+$",
+                           re.IGNORECASE)
+"""Where something is done from ("run from B"): a location, not an origin."""
+_ORIGIN_AFTER = re.compile(r"^[\s,(]*(until|till)\b", re.IGNORECASE)
+"""A name introduced as where things came from ("from A", "formerly A", "A (until 2019)"): said neither of the
+value nor of a rival."""
+_EARLIER_BEFORE = re.compile(r"\b(founded|established|started|based|years|decades|long)\s+in\s+$|\bafter\s+"
+                             r"(?:\w+\s+){0,2}in\s+$|\b(under|after)\s+$", re.IGNORECASE)
+_EARLIER_AFTER = re.compile(r"^(-based|'s\s+(?:[\w-]+\s+){0,2}(tenure|departure|exit|resignation|retirement|time)\b|[\s,(]*(before|"
+                            r"for\s+(?:\w+\s+){0,2}(years|decades)|since\s+its\s+found\w*|handed\s+over|stepped\s+"
+                            r"down|resigned|retired|departed)\b)", re.IGNORECASE)
+"""A rival said as an earlier state ("headquartered in A for years before moving", "A-based", "founded in A"):
+not a claim about the change."""
+_OVER_BEFORE = re.compile(r"\bover\s+(?:the\s+)?(?:\w+\s+)?(?:[^.;,]{1,60}?(?:,\s*|\s+and\s+|\s+or\s+))?$",
+                          re.IGNORECASE)
+"""The candidates passed over ("we recommend W over the pricier X and Y")."""
+_COMPARED_BEFORE = re.compile(r"\b(over|than|instead of|rather than|in preference to|unlike|versus|vs\.?|"
+                              r"ahead of|behind)\s+$", re.IGNORECASE)
+_BY_BEFORE = re.compile(r"\bby\s+$", re.IGNORECASE)
+_YEAR_IN_TEXT = re.compile(r"(?<!\d)(1[89]|20)\d\d(?!\d)")
 
 
 def _said_of_entity(analysis: ReportAnalysis, check: FactCheck, names: Sequence[str],
@@ -583,27 +619,80 @@ def _said_of_entity(analysis: ReportAnalysis, check: FactCheck, names: Sequence[
     entity: not introduced as an origin ("from A", "formerly A", "A until 2019"), and the entity is its subject
     (`_subject_of`) rather than a peer."""
     found = []
+    is_value = names[0] == check.value
+    years = {word for word in check.context if word.isdecimal()}
     index_of = {id(unit): index for index, unit in enumerate(analysis.units)}
     peer_mentions = [analysis.mentions(peer) for peer in check.peers]
     entity_mentions = analysis.mentions(check.entity)
+    candidates = (check.value, *check.value_aliases, *(name for rival in check.rivals for name in rival))
     for unit, sentence in places:
         index, text = index_of[id(unit)], unit.text
+        # a subject named as the comparison ("W over X", "less than W") is not what the sentence speaks of
+        subjects = [(m, e, flag) for m, e, flag in [*((m, e, True) for m, e in entity_mentions[index]),
+                                                    *((m, e, False) for ms in peer_mentions for m, e in ms[index])]
+                    if not _COMPARED_BEFORE.search(text[max(0, m - 30):m])]
+        respectively = "respectively" in unit.lower[sentence[0]:sentence[1]]
         for a, b in _mentions(text[sentence[0]:sentence[1]], names):
             a, b = a + sentence[0], b + sentence[0]
-            if _ORIGIN_BEFORE.search(text[max(0, a - 40):a]) or _ORIGIN_AFTER.search(text[b:b + 20]):
+            before, after = text[max(0, a - 60):a], text[b:b + 30]
+            if _is_origin(before, after, earlier=not is_value):
                 continue
-            subjects = [(m, e, True) for m, e in entity_mentions[index]]
-            subjects += [(m, e, False) for mentions in peer_mentions for m, e in mentions[index]]
-            if _subject_of(subjects, a, b, sentence):
+            if years and not _nearest_year_is(text, sentence, a, years):
+                continue  # said with another year: another event ("from A to C in 2013 and to B in 2021")
+            if respectively:
+                said = _respectively(text, sentence, a, subjects, candidates)
+                if said is not None:
+                    if said:
+                        found.append((unit, sentence))
+                        break
+                    continue
+            passive = _BY_BEFORE.search(before) is not None  # "made by M": what M made comes before
+            if _subject_of(subjects, a, b, sentence if passive else _clause_of(unit, a)):
                 found.append((unit, sentence))
                 break
     return found
 
 
+def _is_origin(before: str, after: str, *, earlier: bool) -> bool:
+    """Whether a name between `before` and `after` is introduced as where things came from ("from A", "A (until
+    2019)"), or with `earlier` also as an earlier state ("headquartered in A for years before", "A-based")."""
+    if (_ORIGIN_BEFORE.search(before) and not _LOCATED_FROM.search(before)) or _ORIGIN_AFTER.search(after):
+        return True
+    return earlier and bool(_EARLIER_BEFORE.search(before) or _EARLIER_AFTER.search(after))
+
+
+def _column_header(unit: _Unit, position: int) -> str:
+    """The header cell (lowercase) of the table column at `position` of a table row ("" outside tables): the year
+    of a figure in a table with the years as columns."""
+    if not unit.header:
+        return ""
+    cells = unit.header.split("|")
+    column = unit.text.count("|", 0, position)
+    return cells[column] if column < len(cells) else ""
+
+
+def _nearest_year_is(text: str, sentence: tuple[int, int], position: int, years: set[str]) -> bool:
+    """Whether the year written nearest to `position` in its sentence is one of `years` (True with no year)."""
+    nearest = min(((abs(m.start() - position), m.group()) for m in _YEAR_IN_TEXT.finditer(text, *sentence)),
+                  default=None)
+    return nearest is None or nearest[1] in years
+
+
+def _respectively(text: str, sentence: tuple[int, int], position: int, subjects: list[tuple[int, int, bool]],
+                  candidates: Sequence[str]) -> bool | None:
+    """In "P1 and P2 are made by M1 and M2, respectively": whether the name at `position` pairs with the entity
+    (the k-th candidate name with the k-th subject), or None when the counts do not pair up."""
+    in_sentence = sorted(s for s in subjects if sentence[0] <= s[0] < sentence[1])
+    names = sorted({start + sentence[0] for start, _ in _mentions(text[sentence[0]:sentence[1]], candidates)})
+    if len(in_sentence) != len(names) or position not in names:
+        return None
+    return in_sentence[names.index(position)][2]
+
+
 def _subject_of(subjects: list[tuple[int, int, bool]], start: int, end: int, sentence: tuple[int, int]) -> bool:
     """Whether the subject a name at `start`..`end` is said of is the entity (the flag of `subjects`' spans): the
-    nearest subject before it in its sentence ("A is made by M1, B by M2": M2 is B's), else the nearest after it
-    there ("M1 makes A"), else the nearest before it in the unit."""
+    nearest subject before it in its clause (`sentence`: "A is made by M1, B by M2": M2 is B's), else the nearest
+    after it there ("M1 makes A, while M2 makes B"), else the nearest before it in the unit."""
     before = [s for s in subjects if sentence[0] <= s[0] and s[1] <= start]
     after = [s for s in subjects if end <= s[0] and s[1] <= sentence[1]]
     earlier = [s for s in subjects if s[1] <= start]
@@ -633,8 +722,8 @@ def _occurrences(analysis: ReportAnalysis, entity: Sequence[str], value: str, *,
             if any(sentence[0] <= m_start < sentence[1] for m_start, _ in mentions):
                 refuted.append((unit, sentence))
             continue
-        if context:  # whole words: "2019" is not in "201820192020"
-            nearby = unit.lower[max(0, start - window):end + window]
+        if context:  # whole words: "2019" is not in "201820192020"; a table's column header counts
+            nearby = unit.lower[max(0, start - window):end + window] + " " + _column_header(unit, start)
             if not all(_has_word(nearby, word.lower()) for word in context):
                 continue
         stated.append((unit, sentence))
@@ -669,7 +758,7 @@ def _as_current(stated: list[tuple[_Unit, tuple[int, int]]], years: set[int]) ->
     found = []
     for unit, (start, end) in stated:
         sentence = unit.text[start:end]
-        lowered = sentence.lower()
+        lowered = sentence.lower() + " " + unit.header  # a table with the years as columns dates its figures
         if not any(_has_word(lowered, str(year)) for year in years) and not _PAST_MARKER.search(sentence):
             found.append((unit, (start, end)))
     return found
@@ -684,6 +773,7 @@ def _citations(unit: _Unit, sentence: tuple[int, int], references: dict[str, str
 
 
 _NOT_CLAIMED = re.compile(r"\b(ahead of|than|followed by|compared (with|to)|unlike|versus|vs|behind|beats?|"
+                          r"instead of|in preference to|rather than|in place of|"
                           r"outpac\w+|surpass\w+|trails?|trailing)\b[^.;]{0,40}$", re.IGNORECASE)
 # A sentence holds several claims when clauses are joined like this; a term claims only within its clause.
 _CLAUSE_BREAK = re.compile(r";|,\s*(?:while|whereas|but|although|though|yet)\b|\s(?:while|whereas)\s", re.IGNORECASE)
@@ -725,8 +815,12 @@ def _evaluate_mention(check: MentionCheck, analysis: ReportAnalysis) -> CheckRes
                 for m_start, m_end in analysis.mentions(names)[unit_index]:
                     if not (bounds[0] <= m_start <= bounds[1]) or min(abs(m_start - t_end), abs(t_start - m_end)) > check.window:
                         continue
-                    if _NOT_CLAIMED.search(unit.text[max(bounds[0], m_start - 60):m_start]):
+                    if _NOT_CLAIMED.search(unit.text[max(bounds[0], m_start - 60):m_start]) or \
+                            _OVER_BEFORE.search(unit.text[max(bounds[0], m_start - 90):m_start]):
                         continue
+                    if index > 0 and _is_origin(unit.text[max(0, m_start - 60):m_start], unit.text[m_end:m_end + 30],
+                                                earlier=True):
+                        continue  # "moved from A to B, which explains": A is where it came from
                     claimed.setdefault((index, is_contrary), sentence)
     target = claimed.get((0, False))
     rival = next((sentence for (index, _), sentence in claimed.items() if index > 0), None)

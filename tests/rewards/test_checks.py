@@ -162,3 +162,39 @@ MAKER = FactCheck(entity=["Aqua Pump 3"], value="Zewo Group", numeric=False, riv
 ])
 def test_a_name_fact_is_said_of_the_nearest_subject(report, verdict):
     assert _verdict(MAKER, report) == verdict
+
+
+@pytest.mark.parametrize("report", [
+    "Caquu has been run from Brekoulford since 2019.",
+    "Caquu was headquartered in Stovmere for years before moving to Brekoulford in 2019.",
+    "The turning point came in 2019, when the Stovmere-based Caquu relocated its head office to Brekoulford.",
+    "In 2019 Caquu relocated to Brekoulford; its previous head office was in Stovmere.",
+    "Caquu moved from Stovmere to Aldhaven in 2013 and from Aldhaven to Brekoulford in 2019.",
+    "Caquu: Stovmere (until 2013), Aldhaven (2013-2019), Brekoulford (since 2019).",
+    "In FY2019, Caquu moved its headquarters to Brekoulford.",
+])
+def test_natural_histories_of_a_change_still_commit_to_it(report):
+    """Phrasings an honest report uses (a second adversary's false positives of the committed-value rules)."""
+    assert _verdict(CHANGE, report) == "satisfied", evaluate_check(CHANGE, report)
+
+
+@pytest.mark.parametrize("report", [
+    "Aqua Pump 3 and Volt Fan 2 are made by Zewo Group and Lumo Works, respectively.",
+    "Zewo Group makes Aqua Pump 3, while Lumo Works makes Volt Fan 2.",
+    "By unit price, Aqua Pump 3 (45.2 USD; made by Zewo Group, 231 employees), then Volt Fan 2 (48.0 USD; made by "
+    "Lumo Works, 900 employees).",
+    "We recommend Volt Fan 2 over Aqua Pump 3. Aqua Pump 3 is made by Zewo Group.",
+])
+def test_natural_comparisons_say_each_maker_of_its_own_product(report):
+    assert _verdict(MAKER, report) == "satisfied", evaluate_check(MAKER, report)
+
+
+@pytest.mark.parametrize("report", [
+    "In FY2023 the revenue of Caquu was 412.5 USD million.",
+    "| Metric | 2022 | 2023 |\n| --- | --- | --- |\n| Revenue of Caquu (USD million) | 395.0 | 412.5 |",
+    "The revenue of Caquu fell 22.3% (USD 41.9 million) from 454.4 in 2021 to 412.5 in 2023, while its workforce "
+    "fell 17.4% (87 employees) from 500 to 413.",
+])
+def test_a_dated_figure_in_natural_forms_is_stated(report):
+    check = FactCheck(entity=ENTITY, value="412.5", label_terms=["revenue"], context=["2023"])
+    assert _verdict(check, report) == "satisfied", evaluate_check(check, report)
