@@ -34,7 +34,7 @@ Verdict = Literal["satisfied", "partially", "not_satisfied"]
 # a figure after "±" or before "%" is a margin, not a value.
 _NUMBER = re.compile(
     r"(?<![\w.±])([-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-−]?\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+(?![\d.,])|"
-    r"[-−]?\d{1,3}(?:\.\d{3}){2,}(?![\d,])|[-−]?\d+(?:\.\d+)?)(?!\d)(?!\s?%)"
+    r"[-−]?\d{1,3}(?:\.\d{3}){2,}(?![\d,])|[-−]?\d+(?:\.\d+)?)(?!\d)(?!\.\d)(?!\s?%)"
     r"(?:\s*(thousand|million|billion|mn|bn|[kKMB])\b)?")
 _SCALES = {"thousand": 1e3, "k": 1e3, "K": 1e3, "million": 1e6, "mn": 1e6, "M": 1e6, "billion": 1e9, "bn": 1e9,
            "B": 1e9}

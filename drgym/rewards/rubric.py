@@ -135,6 +135,9 @@ class Rubric(BaseModel):
     weight: int = Field(ge=-5, le=5)
     axis: str = "general"
     check: Check | None = None
+    requires: list[str] = []
+    """Ids of the rubrics this one rests on (the facts a verdict or recommendation follows from): it counts only
+    when every one of them is satisfied, so a conclusion guessed without the facts earns nothing."""
 
     @field_validator("weight")
     @classmethod

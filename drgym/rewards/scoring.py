@@ -77,6 +77,12 @@ def score_verdicts(rubrics: Sequence[Rubric], verdicts: Sequence[RubricVerdict],
     missing = [r.id for r in rubrics if r.id not in by_id]
     if missing:
         raise ValueError(f"no verdict for rubrics {missing}")
+    for rubric in rubrics:  # a conclusion counts only on the facts it rests on (judged before this rule applies)
+        unmet = [i for i in rubric.requires if i in by_id and by_id[i].verdict != "satisfied"]
+        if rubric.weight > 0 and unmet and by_id[rubric.id].verdict in ("satisfied", "partially"):
+            by_id[rubric.id] = RubricVerdict(rubric.id, "not_satisfied", by_id[rubric.id].evidence,
+                                             f"rests on {', '.join(unmet)}, which the report does not state",
+                                             rubric.weight, rubric.axis)
     mandatory = [r for r in rubrics if r.is_mandatory and r.weight > 0]
     passed = sum(by_id[r.id].verdict == "satisfied" for r in mandatory)
     mandatory_rate = passed / len(mandatory) if mandatory else 1.0

@@ -37,6 +37,13 @@ class Task(BaseModel):
             raise ValueError("a deep_search task needs at least one entry in 'answers'")
         if self.kind == "deep_research" and not self.rubrics:
             raise ValueError("a deep_research task needs at least one entry in 'rubrics'")
+        ids = [rubric.id for rubric in self.rubrics]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"rubric ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
+        for rubric in self.rubrics:
+            unknown = [i for i in rubric.requires if i not in ids or i == rubric.id]
+            if unknown:
+                raise ValueError(f"rubric {rubric.id!r}: 'requires' names {unknown}, not other rubrics of the task")
         return self
 
 

@@ -42,7 +42,7 @@ from drgym.tasks.world import (
 __all__ = ["CHART_COMPUTE_SHARE", "FAMILY_NAMES", "INTENT_TEMPLATES", "RISK_LEVELS", "FactIndex", "TASKS_VERSION",
            "intent_tasks", "synthesise_tasks"]
 
-TASKS_VERSION = 9
+TASKS_VERSION = 10
 """Bump when task synthesis (questions, rubrics, gold reports) changes, so cached worlds get new tasks.
 6: superseded values, attribute names (label terms), unit scales, rivals, contrary and topic terms in the checks;
 gold reports in their own words. 7: task families (puzzle, compute, aggregate, temporal, intent), more sentence
@@ -50,7 +50,8 @@ frames for paraphrased statements, relation histories and register indexes. 8: r
 or explain a change; computation questions that need a chart. 9: intent requests commit to one candidate (a maker's
 fact names the other candidates' makers as rivals, a change its earlier holders), and no two intent requests share
 a subject (the same company's change or risk, the same products: a train twin gave a held-out task its gold
-report)."""
+report). 10: an intent request's conclusions (recommendation, ruled-out products, trends, verdict, explanation)
+count only on the facts they rest on (`Rubric.requires`)."""
 
 CHART_COMPUTE_SHARE = 0.25
 """Share of a world's computation questions that need a chart's figure, when its charts hold figures no text states
@@ -538,16 +539,20 @@ def _supplier_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
         sections.append((product, product_facts))
     names = ", ".join(p.name for p in options[:-1]) + f" and {options[-1].name}"
     rivals = [p.names for p in options if p is not winner]
+    # the choice follows from every price and every manufacturer's workforce: guessed without them, it earns nothing
+    inputs = [f"p{number}-f{fact}" for number in range(len(options)) for fact in (0, 2)]
     rubrics.append(Rubric(id="recommendation", weight=5, axis="analysis",
                           criterion=f"Recommends {winner.name}: the cheapest product whose manufacturer meets the "
                                     f"workforce policy ({threshold:,} employees)",
-                          check=MentionCheck(entity=winner.names, terms=_RECOMMEND_TERMS, rivals=rivals)))
+                          check=MentionCheck(entity=winner.names, terms=_RECOMMEND_TERMS, rivals=rivals),
+                          requires=inputs))
     for number, product in enumerate(excluded):
         rubrics.append(Rubric(id=f"ruled-out-{number}", weight=2, axis="analysis",
                               criterion=f"Says that the policy rules out {product.name} (its manufacturer has fewer "
                                         f"than {threshold:,} employees)",
                               check=MentionCheck(entity=product.names, terms=_RULED_OUT_TERMS,
-                                                 rivals=[p.names for p in allowed])))
+                                                 rivals=[p.names for p in allowed]),
+                              requires=[f"p{options.index(product)}-f2"]))
     padding = sorted({e.id for e in world.entities.values() if not e.twin_of and e.kind in ("product", "event")
                       and e.relations.get("maker", e.relations.get("organiser")) in {m.id for m in makers}}
                      - {p.id for p in options})
@@ -624,14 +629,16 @@ def _memo_rubrics(kind: str) -> list[Rubric]:
                    axis="presentation", check=StructureCheck(min_words=120, max_words=1500))]
 
 
-def _trend_rubric(rubric_id: str, company: Entity, label: str, first: _Fact, last: _Fact, weight: int) -> Rubric:
+def _trend_rubric(rubric_id: str, company: Entity, label: str, first: _Fact, last: _Fact, weight: int,
+                  requires: Sequence[str] = ()) -> Rubric:
     fell = float(last.value.replace(",", "")) < float(first.value.replace(",", ""))
     topic = _REVENUE_TOPIC if label == "annual revenue" else _WORKFORCE_TOPIC
     return Rubric(id=rubric_id, weight=weight, axis="analysis",
                   criterion=f"Says that the {label} of {company.name} {'fell' if fell else 'rose'} between {first.year} "
                             f"and {last.year}",
                   check=MentionCheck(entity=company.names, terms=_DOWN_TERMS if fell else _UP_TERMS,
-                                     contrary_terms=_UP_TERMS if fell else _DOWN_TERMS, topic_terms=topic))
+                                     contrary_terms=_UP_TERMS if fell else _DOWN_TERMS, topic_terms=topic),
+                  requires=list(requires))
 
 
 def _figures_table(facts: list[_Fact], company: Entity, *, low_trust: bool) -> str:
@@ -676,14 +683,15 @@ def _risk_task(world: World, facts: FactIndex, rng: random.Random, task_id: str,
         citation = _citation_rubric(figures[number], f"cite-{number}", 1)
         if citation is not None:
             rubrics.append(citation)
-    rubrics += [_trend_rubric("trend-revenue", company, revenue.label, figures[0], figures[1], 2),
-                _trend_rubric("trend-workforce", company, employees.label, figures[2], figures[3], 2)]
+    rubrics += [_trend_rubric("trend-revenue", company, revenue.label, figures[0], figures[1], 2, ["f0", "f1"]),
+                _trend_rubric("trend-workforce", company, employees.label, figures[2], figures[3], 2, ["f2", "f3"])]
     others = [level for level in RISK_LEVELS if level != wanted]
     rubrics.append(Rubric(id="verdict", weight=5, axis="analysis",
                           criterion=f"Rates lending to {company.name} a {wanted} risk, as the rule gives for these "
                                     "figures",
                           check=MentionCheck(entity=company.names, terms=[f"{wanted} risk"],
-                                             contrary_terms=[f"{level} risk" for level in others])))
+                                             contrary_terms=[f"{level} risk" for level in others]),
+                          requires=["f0", "f1", "f2", "f3"]))
     if (padding := _padding_rubric(world, {company.id}, set())) is not None:
         rubrics.append(padding)
     rubrics += _memo_rubrics("figures")
@@ -760,7 +768,7 @@ def _change_task(world: World, facts: FactIndex, rng: random.Random, task_id: st
         citation = _citation_rubric(fact, f"cite-{number}", 1)
         if citation is not None:
             rubrics.append(citation)
-    rubrics.append(_trend_rubric("trend", company, employees.label, figures[0], figures[1], 1))
+    rubrics.append(_trend_rubric("trend", company, employees.label, figures[0], figures[1], 1, ["f0", "f1"]))
     what = (f"{holder.name} became its chief executive" if key == "ceo"
             else f"it moved its headquarters to {holder.name}")
     rivals = [world.entities[o].names for _, o in company.relation_history[key] if o != holder_id]
@@ -775,7 +783,8 @@ def _change_task(world: World, facts: FactIndex, rng: random.Random, task_id: st
     rubrics.append(Rubric(id="explanation", weight=3, axis="analysis",
                           criterion=f"Explains the change by {holder.name}'s arrival, not by another "
                                     f"{'chief executive' if key == 'ceo' else 'city'}",
-                          check=MentionCheck(entity=holder.names, terms=_EXPLANATION_TERMS, rivals=rivals)))
+                          check=MentionCheck(entity=holder.names, terms=_EXPLANATION_TERMS, rivals=rivals),
+                          requires=["change"]))
     rubrics.append(Rubric(id="cite-change", weight=1, axis="citations",
                           criterion=f"Cites an authoritative page that records the change at {company.name}",
                           check=CitationCheck(entity=company.names, value=holder.name, numeric=False,

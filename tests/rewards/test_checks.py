@@ -198,3 +198,26 @@ def test_natural_comparisons_say_each_maker_of_its_own_product(report):
 def test_a_dated_figure_in_natural_forms_is_stated(report):
     check = FactCheck(entity=ENTITY, value="412.5", label_terms=["revenue"], context=["2023"])
     assert _verdict(check, report) == "satisfied", evaluate_check(check, report)
+
+
+def test_a_percentage_is_not_read_as_its_integer_part():
+    assert [n.value for n in parse_numbers("revenue fell 22.3% to 12.5")] == [12.5]
+
+
+def test_a_conclusion_counts_only_on_the_facts_it_rests_on():
+    """A verdict guessed without its facts earns nothing (a second adversary's guess-only reports scored 0.24 on
+    intent requests: structure plus verdicts and trends guessed from train priors)."""
+    from drgym.tasks.schema import Task
+
+    fact = Rubric(id="f0", criterion="states the revenue", weight=3,
+                  check=FactCheck(entity=ENTITY, value="412.5", label_terms=["revenue"]))
+    verdict = Rubric(id="verdict", criterion="rates it a low risk", weight=5, requires=["f0"],
+                     check=MentionCheck(entity=ENTITY, terms=["low risk"]))
+    judge = DeterministicJudge()
+    guessed = judge.grade([fact, verdict], "Caquu Dynamics is a low risk.").by_id()["verdict"]
+    assert guessed.verdict == "not_satisfied" and "rests on f0" in guessed.reasoning
+    grounded = judge.grade([fact, verdict], "The revenue of Caquu was 412.5. Caquu Dynamics is a low risk.")
+    assert grounded.score == 1.0
+    with pytest.raises(ValueError, match="'requires' names \\['f9'\\]"):
+        Task(id="t", kind="deep_research", question="q",
+             rubrics=[fact, verdict.model_copy(update={"requires": ["f9"]})])

@@ -191,3 +191,15 @@ def test_shotgun_reports_written_without_research_score_low(built):
                         satisfied.append((task.meta["template"], rubric.id, rubric.check.numeric))
     assert not [s for s in satisfied if s[2] or s[0] == "change"], satisfied
     assert len(satisfied) <= 0.1 * facts, (satisfied, facts)
+
+
+def test_conclusions_guessed_without_research_earn_nothing(built):
+    """Structure plus the verdict, trends, recommendation and explanation guessed from the question (no facts)."""
+    for task in (t for t in built.tasks if t.meta.get("family") == "intent"):
+        name = built.graph.entities[task.meta.get("company") or task.meta["recommended"]].name
+        guess = (f"# Memo\n\n## Summary\n\n{name} is a moderate risk. The revenue of {name} grew and its workforce "
+                 f"declined. We recommend {name}. The turning point explains the change.\n\n## Table\n\n"
+                 "| a | b |\n| --- | --- |\n| 1 | 2 |\n\n## Notes\n\n" + "More detail follows. " * 20 + "\n")
+        grade = _grade(built, task, guess)
+        assert all(v.verdict != "satisfied" for v in grade.verdicts if v.axis == "analysis"), task.id
+        assert grade.score <= 0.15, (task.id, grade.score)
