@@ -568,10 +568,8 @@ def _fact_figures(analysis: ReportAnalysis, check: FactCheck) -> list[float]:
         sentence = _sentence_of(unit, start)
         if label_terms and not _names_attribute(unit, sentence, start, label_terms):
             continue
-        if check.context:
-            nearby = unit.lower[max(0, start - window):end + window] + " " + _column_header(unit, start)
-            if not all(_has_word(nearby, word.lower()) for word in check.context):
-                continue
+        if check.context and not _in_context(unit, start, end, window, check.context):
+            continue
         value = in_unit(number, check.unit_scale).value
         if not low <= abs(value) <= high or analysis.refutes_without(index, sentence, unit.text[start:end]):
             continue
@@ -661,6 +659,17 @@ def _is_origin(before: str, after: str, *, earlier: bool) -> bool:
     return earlier and bool(_EARLIER_BEFORE.search(before) or _EARLIER_AFTER.search(after))
 
 
+def _in_context(unit: _Unit, start: int, end: int, window: int, context: Sequence[str]) -> bool:
+    """Whether every context word is written within `window` of `start`..`end` (whole words: "2019" is not in
+    "201820192020"), or in the table column's header."""
+    nearby = unit.lower[max(0, start - window):end + window]
+    for word in context:
+        word = word.lower()
+        if not _has_word(nearby, word) and not (unit.header and _has_word(_column_header(unit, start), word)):
+            return False
+    return True
+
+
 def _column_header(unit: _Unit, position: int) -> str:
     """The header cell (lowercase) of the table column at `position` of a table row ("" outside tables): the year
     of a figure in a table with the years as columns."""
@@ -722,10 +731,8 @@ def _occurrences(analysis: ReportAnalysis, entity: Sequence[str], value: str, *,
             if any(sentence[0] <= m_start < sentence[1] for m_start, _ in mentions):
                 refuted.append((unit, sentence))
             continue
-        if context:  # whole words: "2019" is not in "201820192020"; a table's column header counts
-            nearby = unit.lower[max(0, start - window):end + window] + " " + _column_header(unit, start)
-            if not all(_has_word(nearby, word.lower()) for word in context):
-                continue
+        if context and not _in_context(unit, start, end, window, context):
+            continue
         stated.append((unit, sentence))
     return stated, refuted
 
