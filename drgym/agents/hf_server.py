@@ -36,7 +36,6 @@ import inspect
 import itertools
 import json
 import logging
-import re
 import threading
 import time
 import uuid
@@ -48,14 +47,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drgym.agents.hf_policy import HFGenerator
+from drgym.core.protocol import TOOL_CALL_START, parse_hermes_tool_calls
 from drgym.errors import ConfigError
 
 __all__ = ["ChatCompletionRequest", "HFChatServer", "InvalidRequest", "parse_hermes_tool_calls"]
 
 logger = logging.getLogger(__name__)
 
-TOOL_CALL_START = "<tool_call>"
-_TOOL_CALL_BLOCK = re.compile(r"<tool_call>(.*?)</tool_call>|<tool_call>(.*)", re.DOTALL)
 
 
 class InvalidRequest(ConfigError):
@@ -166,38 +164,6 @@ class _Choice:
     finish_reason: str | None = None
     sent_chars: int = 0
     sent_logprobs: int = 0
-
-
-def parse_hermes_tool_calls(text: str) -> tuple[str | None, list[dict[str, Any]]]:
-    """Splits a reply into its content and Hermes ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` calls.
-
-    The rules of vLLM's hermes tool parser: the content is the text before the first ``<tool_call>`` (None when
-    empty); a trailing block without ``</tool_call>`` counts; if any block is not such a JSON object, there are no
-    calls and the whole text is the content.
-
-    Returns:
-        (content, calls) with calls in the OpenAI form ``{"id", "type": "function", "function": {"name",
-        "arguments": JSON text}}``.
-
-    Example:
-        >>> parse_hermes_tool_calls('ok <tool_call>{"name": "f", "arguments": {"x": 1}}</tool_call>')[1][0]["function"]
-        {'name': 'f', 'arguments': '{"x": 1}'}
-    """
-    start = text.find(TOOL_CALL_START)
-    if start < 0:
-        return text, []
-    calls = []
-    for match in _TOOL_CALL_BLOCK.finditer(text):
-        try:
-            call = json.loads(match.group(1) if match.group(1) is not None else match.group(2))
-        except json.JSONDecodeError:
-            return text, []
-        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
-            return text, []
-        calls.append({"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-                      "function": {"name": call["name"],
-                                   "arguments": json.dumps(call.get("arguments", {}), ensure_ascii=False)}})
-    return text[:start] or None, calls
 
 
 def _template_messages(messages: list[_Message]) -> list[dict[str, Any]]:

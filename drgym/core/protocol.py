@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from drgym.core.clipping import preview
 
 __all__ = ["ACTION_FORMAT", "format_answer", "format_native_tool_calls", "format_tool_call", "MAX_ACTION_CHARS", "MAX_CALL_ID_CHARS", "MAX_JSON_DEPTH", "MAX_TOOL_CALLS_PER_TURN",
-           "MAX_TOOL_NAME_CHARS", "ParsedAction", "ToolCall", "action_size_problem", "parse_action"]
+           "MAX_TOOL_NAME_CHARS", "ParsedAction", "TOOL_CALL_START", "ToolCall", "action_size_problem", "parse_action",
+           "parse_hermes_tool_calls"]
 
 MAX_ACTION_CHARS = 1_000_000
 """Longest action (text, or a message dict's JSON): the action space's `max_length`. Checked before parsing."""
@@ -365,3 +367,41 @@ def _finish(think: str, calls: list[ToolCall], answer: str | None, answer_file: 
     if errors:
         return ParsedAction(think=think, errors=tuple(errors), n_calls=n_calls)
     return ParsedAction(think=think, tool_calls=tuple(calls), answer=answer, answer_file=answer_file, n_calls=n_calls)
+
+
+# -- what an OpenAI-compatible server makes of a model's reply (vLLM's hermes tool parser) -------------------------
+
+TOOL_CALL_START = "<tool_call>"
+_TOOL_CALL_BLOCK = re.compile(r"<tool_call>(.*?)</tool_call>|<tool_call>(.*)", re.DOTALL)
+
+
+def parse_hermes_tool_calls(text: str) -> tuple[str | None, list[dict[str, Any]]]:
+    """Splits a reply into its content and Hermes ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` calls.
+
+    The rules of vLLM's hermes tool parser: the content is the text before the first ``<tool_call>`` (None when
+    empty); a trailing block without ``</tool_call>`` counts; if any block is not such a JSON object, there are no
+    calls and the whole text is the content.
+
+    Returns:
+        (content, calls) with calls in the OpenAI form ``{"id", "type": "function", "function": {"name",
+        "arguments": JSON text}}``.
+
+    Example:
+        >>> parse_hermes_tool_calls('ok <tool_call>{"name": "f", "arguments": {"x": 1}}</tool_call>')[1][0]["function"]
+        {'name': 'f', 'arguments': '{"x": 1}'}
+    """
+    start = text.find(TOOL_CALL_START)
+    if start < 0:
+        return text, []
+    calls = []
+    for match in _TOOL_CALL_BLOCK.finditer(text):
+        try:
+            call = json.loads(match.group(1) if match.group(1) is not None else match.group(2))
+        except json.JSONDecodeError:
+            return text, []
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+            return text, []
+        calls.append({"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+                      "function": {"name": call["name"],
+                                   "arguments": json.dumps(call.get("arguments", {}), ensure_ascii=False)}})
+    return text[:start] or None, calls
