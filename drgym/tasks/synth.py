@@ -42,7 +42,7 @@ from drgym.tasks.world import (
 __all__ = ["CHART_COMPUTE_SHARE", "FAMILY_NAMES", "INTENT_TEMPLATES", "RISK_LEVELS", "FactIndex", "TASKS_VERSION",
            "intent_tasks", "synthesise_tasks"]
 
-TASKS_VERSION = 10
+TASKS_VERSION = 11
 """Bump when task synthesis (questions, rubrics, gold reports) changes, so cached worlds get new tasks.
 6: superseded values, attribute names (label terms), unit scales, rivals, contrary and topic terms in the checks;
 gold reports in their own words. 7: task families (puzzle, compute, aggregate, temporal, intent), more sentence
@@ -51,7 +51,8 @@ or explain a change; computation questions that need a chart. 9: intent requests
 fact names the other candidates' makers as rivals, a change its earlier holders), and no two intent requests share
 a subject (the same company's change or risk, the same products: a train twin gave a held-out task its gold
 report). 10: an intent request's conclusions (recommendation, ruled-out products, trends, verdict, explanation)
-count only on the facts they rest on (`Rubric.requires`)."""
+count only on the facts they rest on (`Rubric.requires`). 11: a product is compared in one supplier request at
+most."""
 
 CHART_COMPUTE_SHARE = 0.25
 """Share of a world's computation questions that need a chart's figure, when its charts hold figures no text states
@@ -494,7 +495,10 @@ def _supplier_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
     ruled out by the policy, so a report that only compares prices recommends the wrong one."""
     price = next(a for a in ATTRIBUTES["product"] if a.key == "unit_price_usd")
     employees = ATTRIBUTES["organisation"][0]
-    products = [p for p in world.by_kind("product") if not p.twin_of]
+    # a product compared in one request is in no other: its price and maker, learned from a train request, would
+    # answer a held-out one
+    used = {product for subject in taken for product in subject[3]}
+    products = [p for p in world.by_kind("product") if not p.twin_of and p.id not in used]
     buyers = [o for o in world.by_kind("organisation") if not o.twin_of]
     if len(products) < 4 or not buyers:
         return None

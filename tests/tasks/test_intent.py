@@ -144,6 +144,8 @@ def test_no_two_requests_share_a_subject(built):
     subjects = [(t.meta["template"], t.meta.get("company"), tuple(t.meta.get("years", ())),
                  tuple(sorted(t.meta.get("products", ())))) for t in built.tasks if t.meta.get("family") == "intent"]
     assert len(subjects) == len(set(subjects)) == 12
+    products = [p for t in built.tasks if t.meta.get("template") == "supplier" for p in t.meta["products"]]
+    assert products and len(products) == len(set(products))  # a product's facts answer one request only
 
 
 def _shotgun(built, task) -> str:
