@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -320,7 +320,7 @@ class ReportAnalysis:
         self._mentions: dict[tuple[str, ...], tuple[list[tuple[int, int]], ...]] = {}
         self._numbers: dict[int, tuple[tuple[Number, bool], ...]] = {}
         self._figures: dict[tuple[str, ...], list[tuple[int, Number, bool]]] = {}
-        self._figure_counts: dict[tuple[tuple[str, ...], float, float], int] = {}
+        self._figure_sizes: dict[tuple[tuple[str, ...], float], list[float]] = {}
         self._refuted: dict[tuple[int, int, int, str], bool] = {}
         self._sentence_refuted: dict[tuple[int, int, int], bool] = {}
         self._unit_refuted: dict[int, bool] = {}
@@ -362,16 +362,18 @@ class ReportAnalysis:
                                           for number, is_bare_year in self.numbers(index)]
         return found
 
-    def figure_count(self, entity: Sequence[str], unit_scale: float, tolerance: float) -> int:
-        """How many figures (not bare years, beyond twice `tolerance` of each other) the units that mention the
-        entity hold: an upper bound of the figures any fact of the entity states."""
-        key = (tuple(entity), unit_scale, tolerance)
-        found = self._figure_counts.get(key)
-        if found is None:
-            found = self._figure_counts[key] = _clusters(
-                [in_unit(number, unit_scale).value for _, number, is_bare_year in self.figures(entity)
-                 if not is_bare_year], tolerance)
-        return found
+    def figure_count(self, entity: Sequence[str], unit_scale: float, tolerance: float, low: float,
+                     high: float) -> int:
+        """How many figures of a size from `low` to `high` (not bare years, beyond twice `tolerance` of each other)
+        the units that mention the entity hold: an upper bound of the figures of that size any fact of the entity
+        states."""
+        key = (tuple(entity), unit_scale)
+        values = self._figure_sizes.get(key)
+        if values is None:
+            values = self._figure_sizes[key] = sorted(abs(in_unit(number, unit_scale).value)
+                                                      for _, number, is_bare_year in self.figures(entity)
+                                                      if not is_bare_year)
+        return _clusters(values[bisect_left(values, low):bisect_right(values, high)], tolerance)
 
     def refutes_without(self, index: int, sentence: tuple[int, int], value: str) -> bool:
         """Whether sentence `sentence` of unit `index` refutes or hedges once every `value` in it is blanked.
@@ -552,10 +554,10 @@ FIGURE_BAND = 2.0
 def _fact_figures(analysis: ReportAnalysis, check: FactCheck) -> list[float]:
     """Every figure within `FIGURE_BAND` of the value stated as fact where the value would count (near the entity,
     the attribute named, the context there, not refuted or hedged, not a bare year), in the fact's unit."""
-    target = _target(check.value)
-    if target is None or target == 0:
+    band = _figure_band(check.value)
+    if band is None:
         return []
-    low, high = sorted((abs(target) / FIGURE_BAND, abs(target) * FIGURE_BAND))
+    low, high = band
     found = []
     entity_mentions = analysis.mentions(check.entity)
     window, label_terms = check.window, [t.lower() for t in check.label_terms]
@@ -575,6 +577,14 @@ def _fact_figures(analysis: ReportAnalysis, check: FactCheck) -> list[float]:
             continue
         found.append(value)
     return found
+
+
+def _figure_band(value: str) -> tuple[float, float] | None:
+    """The sizes of figures that compete with `value` for a fact: within a factor `FIGURE_BAND` (None: no figure)."""
+    target = _target(value)
+    if target is None or target == 0:
+        return None
+    return abs(target) / FIGURE_BAND, abs(target) * FIGURE_BAND
 
 
 def _clusters(values: list[float], tolerance: float) -> int:
@@ -888,9 +898,10 @@ def evaluate_check(check, report: str | ReportAnalysis) -> CheckResult:
                     unit, (start, end) = said[0]
                     return CheckResult("not_satisfied", f"names another candidate, {names[0]}, for "
                                                         f"{check.entity[0]}: {unit.text[start:end]!r}")
-        # a few figures beside the entity in all (a report's usual case) cannot make a list: only more are sorted
-        if stated and check.numeric and analysis.figure_count(check.entity, check.unit_scale, check.tolerance) > \
-                MAX_FIGURES_PER_FACT:
+        # a few figures of the value's size beside the entity in all (a report's usual case) cannot make a list
+        band = _figure_band(check.value) if check.numeric else None
+        if stated and band is not None and analysis.figure_count(check.entity, check.unit_scale, check.tolerance,
+                                                                 *band) > MAX_FIGURES_PER_FACT:
             figures = _clusters(_fact_figures(analysis, check), check.tolerance)
             if figures > MAX_FIGURES_PER_FACT:
                 return CheckResult("not_satisfied", f"states {figures} different figures where one is asked for "
