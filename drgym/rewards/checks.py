@@ -622,12 +622,15 @@ _YEAR_IN_TEXT = re.compile(r"(?<!\d)(1[89]|20)\d\d(?!\d)")
 
 
 def _said_of_entity(analysis: ReportAnalysis, check: FactCheck, names: Sequence[str],
-                    places: list[tuple[_Unit, tuple[int, int]]]) -> list[tuple[_Unit, tuple[int, int]]]:
-    """Of the sentences where one of `names` is stated near the entity, those where a mention of it is said of the
-    entity: not introduced as an origin ("from A", "formerly A", "A until 2019"), and the entity is its subject
-    (`_subject_of`) rather than a peer."""
+                    places: list[tuple[_Unit, tuple[int, int]]], *,
+                    is_value: bool) -> list[tuple[_Unit, tuple[int, int]]]:
+    """Of the sentences where one of `names` (the value's, or with `is_value` False a rival's) is stated near the
+    entity, those where a mention of it is said of the entity: not introduced as an origin ("from A", "formerly A",
+    "A until 2019"; for a rival also an earlier state: "A-based"), and the entity is its subject (`_subject_of`)
+    rather than a peer."""
+    if not places:
+        return []
     found = []
-    is_value = names[0] == check.value
     years = {word for word in check.context if word.isdecimal()}
     index_of = {id(unit): index for index, unit in enumerate(analysis.units)}
     peer_mentions = [analysis.mentions(peer) for peer in check.peers]
@@ -636,9 +639,9 @@ def _said_of_entity(analysis: ReportAnalysis, check: FactCheck, names: Sequence[
     for unit, sentence in places:
         index, text = index_of[id(unit)], unit.text
         # a subject named as the comparison ("W over X", "less than W") is not what the sentence speaks of
-        subjects = [(m, e, flag) for m, e, flag in [*((m, e, True) for m, e in entity_mentions[index]),
-                                                    *((m, e, False) for ms in peer_mentions for m, e in ms[index])]
-                    if not _COMPARED_BEFORE.search(text[max(0, m - 30):m])]
+        spans = [(m, e, True) for m, e in entity_mentions[index]]
+        spans += [(m, e, False) for mentions in peer_mentions for m, e in mentions[index]]
+        subjects = [span for span in spans if not _COMPARED_BEFORE.search(text[max(0, span[0] - 30):span[0]])]
         respectively = "respectively" in unit.lower[sentence[0]:sentence[1]]
         for a, b in _mentions(text[sentence[0]:sentence[1]], names):
             a, b = a + sentence[0], b + sentence[0]
@@ -889,11 +892,11 @@ def evaluate_check(check, report: str | ReportAnalysis) -> CheckResult:
             return CheckResult("not_satisfied", f"both asserts and contradicts {check.value}: "
                                                 f"{unit.text[start:end]!r}", fault="contradiction")
         if check.rivals or check.peers:
-            stated = _said_of_entity(analysis, check, (check.value, *check.value_aliases), stated)
+            stated = _said_of_entity(analysis, check, (check.value, *check.value_aliases), stated, is_value=True)
             for names in check.rivals:
                 said = _said_of_entity(analysis, check, names, _stated(
                     analysis, check.entity, names[0], numeric=False, tolerance=check.tolerance, window=check.window,
-                    context=check.context, aliases=names[1:])) if names else []
+                    context=check.context, aliases=names[1:]), is_value=False) if names else []
                 if said:
                     unit, (start, end) = said[0]
                     return CheckResult("not_satisfied", f"names another candidate, {names[0]}, for "
