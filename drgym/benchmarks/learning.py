@@ -292,6 +292,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="PPO's sampling temperature (its log-probabilities are taken at the same one)")
     parser.add_argument("--rl-share", type=float, default=0.0,
                         help="share of the train tasks kept from SFT for PPO alone (0: both train on all of them)")
+    parser.add_argument("--world-pages", type=int, default=WORLD.pages,
+                        help="pages of the evaluation world (more pages: more distinct one-hop tasks)")
     parser.add_argument("--eval-tasks", type=int, default=40, help="held-out tasks evaluated")
     parser.add_argument("--samples", type=int, default=4, help="sampled episodes per held-out task (T > 0)")
     parser.add_argument("--select-tasks", type=int, default=32, help="train tasks that choose each temperature")
@@ -331,7 +333,7 @@ def _benchmark(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out)
     started = time.perf_counter()
     world_path = out / "world"
-    spec = dataclasses.replace(WORLD, pages=150) if args.quick else WORLD
+    spec = dataclasses.replace(WORLD, pages=150 if args.quick else args.world_pages)
     world = ProceduralWorld(world_path) if (world_path / "world.json").is_file() else \
         ProceduralWorld.build(world_path, spec)
     suite = lookup_tasks(world.tasks)
