@@ -8,9 +8,11 @@ and fsynced, from a thread, while the next episodes play). Re-running with the s
 already there; a failed episode (the policy raised, a server was down, the worker process died) is recorded with
 its error and the run goes on.
 
-Worker processes fork from multiprocessing's forkserver with drgym's environment modules already imported, so a
-worker starts in a fraction of a second and shares those modules' memory with the others (where the platform
-has no forkserver, workers are spawned).
+Worker processes fork from a zygote: one process per pool, itself forked from multiprocessing's forkserver with
+drgym's environment modules already imported, that loads what every worker's environment reads and never changes
+(the tasks, the tools' schemas) and then forks the workers. A worker starts in a fraction of a second and shares
+those modules and objects with the others, holding a copy only of the pages it writes (where the platform has no
+forkserver, workers are spawned).
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ import os
 import queue
 import signal
 import socket
+import sys
 import threading
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from tqdm.auto import tqdm
 
@@ -54,6 +58,8 @@ MAX_EPISODES_UNWRITTEN = 64
 """Finished episodes waiting for the disk before the run waits for it."""
 STOP_TIMEOUT_S = 30.0
 """How long `close` waits for a worker to close its environment before it is terminated."""
+REAP_TIMEOUT_S = 5.0
+"""How long the zygote waits for a worker that closed its end of the pipes to exit, for its exit status."""
 FORKSERVER_PRELOAD = ["gymnasium", "drgym", "drgym.agents", "drgym.agents.rollout", "drgym.envs.research_env"]
 """Imported once by the forkserver; every worker forked from it starts with them loaded."""
 
@@ -536,12 +542,15 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 class _ProcessWorkers(_Workers):
-    """Worker processes, each connected to the parent by a pipe."""
+    """Worker processes, each connected to the parent by a pipe: forked by a `_Zygote` where the platform has a
+    forkserver, else spawned."""
 
     def __init__(self, worker_args: tuple) -> None:
         super().__init__()
         self._worker_args = worker_args
         self._context = _worker_context()
+        self._uses_zygote = self._context.get_start_method() == "forkserver"
+        self._zygote: _Zygote | None = None
 
     def ensure(self, n_workers: int) -> None:
         started = [self._start() for _ in range(n_workers - len(self.slots))]
@@ -555,12 +564,44 @@ class _ProcessWorkers(_Workers):
         self.slots.extend(started)
 
     def _start(self) -> _Slot:
+        if self._uses_zygote:
+            try:
+                process, connection = self._fork()
+                return _Slot(worker_id=str(process.pid), tasks=[], handle=(process, connection))
+            except _ThreadsInZygote as e:  # forking would leave those threads out: start workers as before
+                logger.info("rollout workers are started from the forkserver without sharing the tasks: %s", e)
+                self._uses_zygote = False
+                self._close_zygote()
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(target=_serve, args=(child_end, self._worker_args, dict(os.environ)),
                                         name="drgym-rollout-worker", daemon=True)
         process.start()
         child_end.close()
         return _Slot(worker_id=str(process.pid), tasks=[], handle=(process, parent_end))
+
+    def _fork(self) -> tuple[_ForkedProcess, mp.connection.Connection]:
+        """A worker forked by the zygote, started now if there is none (or it died since the last worker)."""
+        if self._zygote is not None:
+            try:
+                return self._zygote.fork()
+            except (EOFError, OSError):  # killed since (out of memory, a signal): a new one takes over
+                self._close_zygote()
+        self._zygote = _Zygote(self._worker_args)
+        try:
+            return self._zygote.fork()
+        except (EOFError, OSError):
+            exitcode = self._close_zygote()
+            raise ConfigError(f"the process that forks the rollout workers ended as it started "
+                              f"({_exit_text(exitcode)}); {_SCRIPT_HINT}") from None
+
+    def _close_zygote(self) -> int | None:
+        exitcode = self._zygote.close() if self._zygote is not None else None
+        self._zygote = None
+        return exitcode
+
+    def close(self) -> None:
+        super().close()
+        self._close_zygote()
 
     def _wait_ready(self, slot: _Slot) -> None:
         process, connection = slot.handle
@@ -570,8 +611,7 @@ class _ProcessWorkers(_Workers):
         except (EOFError, OSError):
             process.join(5)
             raise ConfigError(f"a rollout worker process ended as it started ({_exit_text(process.exitcode)}); "
-                              "its error is in the log above. In a script, run rollouts under "
-                              "`if __name__ == \"__main__\":` (workers re-import the script's module)") from None
+                              f"{_SCRIPT_HINT}") from None
         if message[0] == "failed":
             _, error, text, trace = message
             if isinstance(error, DrgymError):
@@ -631,6 +671,232 @@ class _ProcessWorkers(_Workers):
             process.terminate()
             process.join(5)
         connection.close()
+        if isinstance(process, _ForkedProcess):
+            process.close()
+
+
+_SCRIPT_HINT = ("its error is in the log above. In a script, run rollouts under `if __name__ == \"__main__\":` (workers "
+                "re-import the script's module)")
+
+
+class _ThreadsInZygote(DrgymError):
+    """The zygote runs Python threads (started by the script's module when imported): it cannot fork workers."""
+
+
+class _Zygote:
+    """The process a pool's workers fork from, itself started from the forkserver.
+
+    It imports what a worker would (the script's module included), loads what every worker's environment reads
+    and never changes (`_share_with_workers`), freezes its objects (``gc.freeze``: no collection rewrites them),
+    and then forks a worker whenever asked: the worker's connection and exit sentinel come back over the pipe
+    (``SCM_RIGHTS``), its exit status on request. A worker starts with all of it in memory it shares with the
+    zygote and the other workers, and copies only the pages it writes (`benchmarks/perf_workers.py` measures
+    the total).
+
+    Forking copies only the forking thread. The zygote never opens the search index, whose reader runs a thread
+    of tantivy's, and refuses to fork (`_ThreadsInZygote`) when the script's module started Python threads of
+    its own. The native threads it may run are fork-aware: jemalloc's background thread (the forkserver's too),
+    and Arrow's CPU pool, which locks its state before a fork and starts afresh in the child.
+    """
+
+    def __init__(self, worker_args: tuple) -> None:
+        context = mp.get_context("forkserver")  # with the preload `_worker_context` set
+        parent_end, child_end = context.Pipe()
+        self.process = context.Process(target=_run_zygote, args=(child_end, worker_args, dict(os.environ)),
+                                       name="drgym-rollout-zygote", daemon=True)
+        self.process.start()
+        child_end.close()
+        self._connection = parent_end
+        self._socket = socket.fromfd(parent_end.fileno(), socket.AF_UNIX, socket.SOCK_STREAM)
+
+    def fork(self) -> tuple[_ForkedProcess, mp.connection.Connection]:
+        """A new worker and the parent's end of its pipe; EOFError or OSError when the zygote is gone."""
+        self._connection.send(("fork", dict(os.environ)))
+        answer = self._connection.recv()
+        if answer[0] == "threads":
+            raise _ThreadsInZygote(f"the zygote runs threads {answer[1]} (started by the script's imports)")
+        _, fds, _, _ = socket.recv_fds(self._socket, 1, 2, getattr(socket, "MSG_CMSG_CLOEXEC", 0))
+        if len(fds) != 2:
+            raise EOFError
+        return _ForkedProcess(answer[1], fds[1], self), mp.connection.Connection(fds[0])
+
+    def reap(self, pid: int) -> int | None:
+        """The exit code of worker `pid`, which has ended; None when the zygote cannot tell (or is gone)."""
+        try:
+            self._connection.send(("reap", pid))
+            return self._connection.recv()
+        except (EOFError, OSError):
+            return None
+
+    def close(self) -> int | None:
+        """Stops the zygote (the workers run on), and returns its exit code."""
+        try:
+            self._connection.send(None)
+        except OSError:
+            pass
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(5)
+        self._socket.close()
+        self._connection.close()
+        return self.process.exitcode
+
+
+class _ForkedProcess:
+    """A worker forked by the zygote, with what `_ProcessWorkers` uses of a `multiprocessing.Process`."""
+
+    def __init__(self, pid: int, sentinel: int, zygote: _Zygote) -> None:
+        self.pid = pid
+        self.sentinel = sentinel
+        """Readable once the worker has ended: only the worker holds the pipe's other end."""
+        self.exitcode: int | None = None
+        self._zygote = zygote
+        self._has_ended = False
+
+    def is_alive(self) -> bool:
+        return not self._has_ended and not mp.connection.wait([self.sentinel], timeout=0)
+
+    def join(self, timeout: float | None = None) -> None:
+        if not self._has_ended and mp.connection.wait([self.sentinel], timeout):
+            self._has_ended = True
+            self.exitcode = self._zygote.reap(self.pid)
+
+    def terminate(self) -> None:
+        if not self._has_ended:  # not reaped yet: the pid is still this worker's, even if it has just exited
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def close(self) -> None:
+        os.close(self.sentinel)
+
+
+def _run_zygote(connection: mp.connection.Connection, worker_args: tuple, environ: dict[str, str]) -> None:
+    """The zygote's process: loads what the workers share, then forks a worker per request until told to stop."""
+    gc.freeze()  # what the forkserver imported
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    workers: set[int] = set()
+
+    def stop_workers(signum: int, frame: object) -> None:  # terminated with the parent: so are its workers
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop_workers)
+    os.environ.clear()
+    os.environ.update(environ)
+    _small_arrow_allocations()
+    _share_with_workers(*worker_args[:2])
+    gc.freeze()  # what was just loaded: the workers' collections never traverse (so never write) it
+    with socket.fromfd(connection.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as fd_sender:
+        while (message := _next_request(connection)) is not None:
+            if message[0] == "reap":
+                exitcode = _reap(message[1]) if message[1] in workers else None
+                if exitcode is not None:
+                    workers.discard(message[1])
+                connection.send(exitcode)
+                continue
+            threads = [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()]
+            if threads:
+                connection.send(("threads", threads))
+                continue
+            workers.add(_fork_worker(connection, fd_sender, worker_args, environ=message[1]))
+
+
+def _next_request(connection: mp.connection.Connection) -> Any:
+    """The parent's next request to the zygote; None to stop, or when the parent is gone."""
+    try:
+        return connection.recv()
+    except EOFError:
+        return None
+
+
+def _fork_worker(connection: mp.connection.Connection, fd_sender: socket.socket, worker_args: tuple, *,
+                 environ: dict[str, str]) -> int:
+    """In the zygote: forks a worker, and sends the parent its pid, its connection and its exit sentinel."""
+    parent_end, child_end = mp.connection.Pipe()
+    sentinel_read, sentinel_write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns of any native thread: jemalloc's is fork-aware
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        try:  # the worker never returns into the zygote's loop
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until the worker's own handler
+            for end in (fd_sender, connection, parent_end):
+                end.close()
+            os.close(sentinel_read)  # sentinel_write stays open until the worker exits
+            _run_forked_worker(child_end, worker_args, environ)
+        finally:
+            os._exit(1)
+    child_end.close()
+    os.close(sentinel_write)
+    connection.send(("forked", pid))
+    socket.send_fds(fd_sender, [b"w"], [parent_end.fileno(), sentinel_read])
+    parent_end.close()
+    os.close(sentinel_read)
+    return pid
+
+
+def _run_forked_worker(connection: mp.connection.Connection, worker_args: tuple, environ: dict[str, str]) -> NoReturn:
+    """A worker forked by the zygote: serves, then exits with the code a `multiprocessing.Process` would."""
+    exitcode = 1
+    try:
+        mp.current_process().name = "drgym-rollout-worker"
+        _serve(connection, worker_args, environ)
+        exitcode = 0
+    except SystemExit as e:
+        exitcode = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (AttributeError, OSError, ValueError):
+                pass
+        os._exit(exitcode)
+
+
+def _reap(pid: int) -> int | None:
+    """Waits (a little) for worker `pid` to exit: its exit code (-N for signal N), or None if it does not."""
+    deadline = time.monotonic() + REAP_TIMEOUT_S
+    while True:
+        try:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if reaped:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.005)
+
+
+def _share_with_workers(env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """Loads in the zygote what every worker's environment would load for itself and never changes: the tasks
+    and their world (`share_tasks_and_web`), and the built-in tools' schemas (pydantic models). A failure is
+    left to the workers, which build their environments in full and report it."""
+    from drgym.core.kinds import ENTRY_POINTS
+
+    if env_id not in ENTRY_POINTS:
+        return
+    from drgym.envs.research_env import share_tasks_and_web
+    from drgym.envs.tools.registry import prepare_built_in_tools
+
+    try:
+        config = env_kwargs.get("config")
+        tasks, web = (config.tasks, config.web) if config is not None else (env_kwargs.get("tasks"),
+                                                                             env_kwargs.get("web"))
+        prepare_built_in_tools()
+        if web != "live" and all(value is None or isinstance(value, (str, Path)) for value in (tasks, web)):
+            share_tasks_and_web(tasks, web)
+    except Exception:
+        logger.debug("the zygote could not load the tasks of %s %s", env_id, env_kwargs, exc_info=True)
 
 
 def _exit_text(exitcode: int | None) -> str:

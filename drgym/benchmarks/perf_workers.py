@@ -6,8 +6,8 @@ Prints, from fresh interpreters: the time (wall and CPU) to import gymnasium + d
 environment (medians of `--repeats` runs), the modules loaded and whether any heavy optional one (pandas, torch, httpx, PIL,
 lxml, trafilatura, ...) is among them. Then the memory of processes that each hold an environment, as PSS (a
 shared page counted once across processes) and USS (a process's own pages), read from /proc/PID/smaps_rollup
-(Linux): 1 and N spawned processes (each imports everything itself), and a `RolloutPool` of 1 and N workers
-forked from the forkserver, which is counted too.
+(Linux): 1 and N spawned processes (each imports everything itself), and a `RolloutPool` of 1 and N worker
+processes, counted with the processes they fork from (the zygote and the forkserver).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from drgym.agents import ScriptedResearcher
-from drgym.agents.rollout import RolloutPool
+from drgym.agents.rollout import RolloutPool, _ProcessWorkers
 from drgym.tasks.suites import load_suite
 
 HEAVY_MODULES = ("pandas", "torch", "transformers", "datasets", "httpx", "PIL", "imagehash", "lxml", "trafilatura",
@@ -60,6 +60,14 @@ def memory_kib(pid: int) -> tuple[int, int] | None:
 
 def _parent_pid(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _ancestors(pid: int) -> list[int]:
+    """The processes between `pid` and this one: what a pool worker forks from (its zygote, the forkserver)."""
+    ancestors = []
+    while (pid := _parent_pid(pid)) not in (os.getpid(), 0, 1):
+        ancestors.append(pid)
+    return ancestors
 
 
 def _hold_env(suite: str, steps: int, ready: mp.connection.Connection) -> None:
@@ -105,14 +113,16 @@ def spawned_memory(suite: str, n_processes: int, steps: int) -> tuple[int, int]:
 
 
 def pool_memory(suite: str, n_workers: int, episodes_per_worker: int, out: Path) -> tuple[int, int, int]:
-    """Total (PSS, USS) in KiB of a RolloutPool's workers plus the forkserver they fork from, after a run; and
-    the forkserver's own PSS."""
+    """Total (PSS, USS) in KiB of a RolloutPool's worker processes plus the processes they fork from (the zygote,
+    the forkserver), after a run; and those processes' own PSS."""
     with RolloutPool("drgym/DeepResearch-v1", ScriptedResearcher, n_workers=n_workers,
                      env_kwargs={"tasks": suite}) as pool:
+        if n_workers == 1:  # a pool of one plays in this process: measure it with a worker process, as larger pools
+            pool._workers = _ProcessWorkers((pool.env_id, pool.env_kwargs, ScriptedResearcher, pool.policy_name))
         pool.start()
         pool.run(n_episodes=n_workers * episodes_per_worker, out=out, show_progress=False)
         pids = [int(worker_id) for worker_id in pool.worker_ids]
-        servers = {_parent_pid(pid) for pid in pids} - {os.getpid()}
+        servers = {ancestor for pid in pids for ancestor in _ancestors(pid)}
         totals = [memory_kib(pid) for pid in [*pids, *servers]]
         server_pss = sum(memory_kib(pid)[0] for pid in servers)
     return sum(t[0] for t in totals), sum(t[1] for t in totals), server_pss
@@ -174,18 +184,18 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     memory.add_row("spawned × 1", mib(one_spawned[0]), mib(one_spawned[1]), "", "1.00")
     memory.add_row(f"spawned × {n}", mib(n_spawned[0]), mib(n_spawned[1]), f"{n_spawned[0] / one_spawned[0]:.2f}",
                    f"{n_spawned[0] / one_spawned[0]:.2f}")
-    memory.add_row("pool × 1 (+ forkserver)", mib(one_pool[0]), mib(one_pool[1]), "",
+    memory.add_row("pool × 1 (+ zygote, forkserver)", mib(one_pool[0]), mib(one_pool[1]), "",
                    f"{one_pool[0] / one_spawned[0]:.2f}")
-    memory.add_row(f"pool × {n} (+ forkserver)", mib(n_pool[0]), mib(n_pool[1]), f"{n_pool[0] / one_pool[0]:.2f}",
+    memory.add_row(f"pool × {n} (+ zygote, forkserver)", mib(n_pool[0]), mib(n_pool[1]), f"{n_pool[0] / one_pool[0]:.2f}",
                    f"{n_pool[0] / one_spawned[0]:.2f}")
     console.print(memory)
-    console.print(f"the forkserver itself: PSS {mib(n_pool[2])} MiB; a pool worker's own memory (USS): "
+    console.print(f"the zygote and the forkserver: PSS {mib(n_pool[2])} MiB; a pool worker's own memory (USS): "
                   f"{(n_pool[1] - one_pool[1]) / 1024 / max(1, n - 1):.1f} MiB each; a spawned process's: "
                   f"{n_spawned[1] / 1024 / n:.1f} MiB")
     rows.append((f"{n} env processes, spawned", f"PSS ×{n_spawned[0] / one_spawned[0]:.2f} of one",
                  f"{mib(n_spawned[0])} MiB vs {mib(one_spawned[0])} MiB; load {load:.2f}"))
     rows.append((f"{n} pool workers (forkserver)", f"PSS ×{n_pool[0] / one_spawned[0]:.2f} of one spawned process",
-                 f"{mib(n_pool[0])} MiB, forkserver included; load {load:.2f}"))
+                 f"{mib(n_pool[0])} MiB, zygote and forkserver included; load {load:.2f}"))
     return rows
 
 

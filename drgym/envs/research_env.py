@@ -42,7 +42,8 @@ from drgym.web.corpus import Corpus
 from drgym.web.index import SearchIndex
 from drgym.web.protocol import Web
 
-__all__ = ["DEFAULT_TOOLS", "SYSTEM_PROMPTS", "DeepResearchEnv", "DeepSearchEnv", "ResearchEnv", "UnicodeText"]
+__all__ = ["DEFAULT_TOOLS", "SYSTEM_PROMPTS", "DeepResearchEnv", "DeepSearchEnv", "ResearchEnv", "UnicodeText",
+           "share_tasks_and_web"]
 
 logger = logging.getLogger(__name__)
 
@@ -589,8 +590,39 @@ def _live_tasks_and_web(tasks, live) -> tuple[TaskSet, Any]:
     return task_set, LiveWeb(live)
 
 
+_SHARED_TASKS_AND_WEBS: dict[tuple[Any, Any], tuple[TaskSet, Any]] = {}
+"""What `share_tasks_and_web` loaded, by the (tasks, web) arguments that name it."""
+
+
+def share_tasks_and_web(tasks: str | Path | None = None, web: str | Path | None = None) -> None:
+    """Loads the tasks that environments built with these `tasks` and `web` arguments play, and their world or
+    corpus folder, and keeps them: the environments this process builds afterwards with the same arguments use
+    them, and so do those of the processes forked from it, which then share these objects' memory instead of each
+    holding a copy of its own (rollout workers are forked from a process that called this). The search index is
+    still opened by each process, when its first environment is built: its reader runs threads, and a forked
+    process would have none of them.
+
+    Raises:
+        ConfigError, TaskFileError, UnknownSuiteError: as `gymnasium.make` would for these arguments.
+    """
+    if (tasks, web) not in _SHARED_TASKS_AND_WEBS:
+        _SHARED_TASKS_AND_WEBS[tasks, web] = _load_tasks_and_web(tasks, web)
+
+
 def _resolve_tasks_and_web(tasks, web) -> tuple[TaskSet, SearchIndex]:
     """The tasks and their web: `web` when given, else the one the tasks name (`resolve_tasks`)."""
+    is_shareable = all(value is None or isinstance(value, (str, Path)) for value in (tasks, web))
+    shared = _SHARED_TASKS_AND_WEBS.get((tasks, web)) if is_shareable else None
+    task_set, web = shared or _load_tasks_and_web(tasks, web)
+    if isinstance(web, (SearchIndex, Web)):
+        return task_set, web
+    if isinstance(web, ProceduralWorld):
+        return task_set, web.index
+    return task_set, SearchIndex.load(web / "index", Corpus.load(web))
+
+
+def _load_tasks_and_web(tasks, web) -> tuple[TaskSet, Any]:
+    """The tasks, and their web as an index (or any `Web`), a world, or a corpus folder (not opened yet)."""
     if tasks is None:
         tasks = DEFAULT_SUITE
     if isinstance(tasks, TaskSet):
@@ -603,17 +635,16 @@ def _resolve_tasks_and_web(tasks, web) -> tuple[TaskSet, SearchIndex]:
     web = named if web is None else web
     if isinstance(web, str) and web in SUITES:  # --web procedural:medium: that suite's world
         web = load_suite(web)
-    if isinstance(web, (SearchIndex, Web)):  # an index, or any web with the protocol's search, pages and episodes
+    # an index, any web with the protocol's search, pages and episodes, or a world (its index opened on first use)
+    if isinstance(web, (SearchIndex, Web, ProceduralWorld)):
         return task_set, web
-    if isinstance(web, ProceduralWorld):
-        return task_set, web.index
     if web is None:
         raise ConfigError("these tasks need a web: pass web= (a corpus or world folder, or a SearchIndex), or name "
                           "the corpus folder in the tasks' 'corpus' field")
     folder = Path(web)
     if (folder / "world.json").is_file():
-        return task_set, ProceduralWorld(folder).index
-    return task_set, SearchIndex.load(folder / "index", Corpus.load(folder))
+        return task_set, ProceduralWorld(folder)
+    return task_set, folder
 
 
 def _web_kind(index: Any) -> str:

@@ -173,6 +173,79 @@ def test_a_worker_killed_mid_episode_loses_no_other_episode_and_is_replaced(tiny
     assert failed[0]["task_id"] and set(failed[0]) == set(ok)  # one schema: the file still loads as one table
 
 
+def _played(path: Path) -> list[dict]:
+    """The episodes of a trajectory file without their timings."""
+    records = sorted(read_trajectories(path), key=lambda record: record["index"])
+    for record in records:
+        del record["wall_s"]
+        for step in record["steps"]:
+            del step["policy_s"], step["env_s"]
+            for call in step["tool_calls"]:
+                del call["seconds"]
+    return records
+
+
+def test_workers_forked_from_the_zygote_play_the_episodes_of_an_environment_built_on_its_own(tiny_world, tmp_path):
+    kwargs = {"n_episodes": 8, "env_kwargs": {"tasks": str(tiny_world.path)}, "show_progress": False}
+    for env_id in ("drgym/DeepSearch-v1", "drgym/DeepResearch-v1"):
+        rollout(env_id, ScriptedResearcher, out=tmp_path / "here.jsonl", **kwargs)  # one worker: this process
+        with RolloutPool(env_id, ScriptedResearcher, n_workers=2, env_kwargs=kwargs["env_kwargs"]) as pool:
+            pool.run(n_episodes=8, out=tmp_path / "forked.jsonl", show_progress=False)
+            workers = [int(worker_id) for worker_id in pool.worker_ids]
+            zygotes = {int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) for pid in workers} \
+                if Path("/proc/self/stat").exists() else set()
+        played = _played(tmp_path / "here.jsonl")
+        assert played == _played(tmp_path / "forked.jsonl") and len(played) == 8
+        assert all(record["status"] == "ok" for record in played) and {r["kind"] for r in played} == {
+            "deep_search" if env_id.endswith("DeepSearch-v1") else "deep_research"}
+        assert len(zygotes) <= 1 and os.getpid() not in zygotes  # both workers fork from one zygote
+        (tmp_path / "here.jsonl").unlink()
+        (tmp_path / "forked.jsonl").unlink()
+
+
+UNGUARDED_RUN = textwrap.dedent("""
+    import sys
+    from drgym.agents import ScriptedResearcher
+    from drgym.agents.rollout import rollout
+
+    rollout("drgym/DeepSearch-v1", ScriptedResearcher, n_episodes=2, out=sys.argv[1], n_workers=2,
+            env_kwargs={"tasks": sys.argv[2]}, show_progress=False)
+""")
+
+THREADED_RUN = textwrap.dedent("""
+    import sys, threading, time
+    from drgym.agents import ScriptedResearcher
+    from drgym.agents.rollout import rollout
+
+    threading.Thread(target=time.sleep, args=(600,), name="started-on-import", daemon=True).start()
+
+    if __name__ == "__main__":
+        summary = rollout("drgym/DeepSearch-v1", ScriptedResearcher, n_episodes=4, out=sys.argv[1], n_workers=2,
+                          env_kwargs={"tasks": sys.argv[2]}, show_progress=False)
+        print(summary.n_ok)
+""")
+
+
+def test_a_script_that_runs_rollouts_as_it_is_imported_is_told_to_guard_them(tiny_world, tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED_RUN)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "x.jsonl"), str(tiny_world.path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "ConfigError" in done.stderr and 'run rollouts under `if __name__ == "__main__":`' in done.stderr
+
+
+def test_a_script_whose_module_starts_threads_still_runs_its_workers(tiny_world, tmp_path):
+    """Forking copies only the forking thread: workers are then started from the forkserver, not forked from a
+    zygote that imported the script's module (and so runs its threads)."""
+    script = tmp_path / "threaded.py"
+    script.write_text(THREADED_RUN)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "x.jsonl"), str(tiny_world.path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "4"
+
+
 def test_a_worker_that_cannot_build_its_environment_raises_the_error(tmp_path):
     with pytest.raises(ConfigError, match=re.escape("Did you mean 'procedural:tiny'?")):
         rollout("drgym/DeepSearch-v1", ScriptedResearcher, n_episodes=4, n_workers=2, out=tmp_path / "x.jsonl",

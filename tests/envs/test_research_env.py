@@ -50,6 +50,31 @@ def test_reset_shows_tools_question_and_budget(make, tiny_world):
     assert info["task_id"] == task.id
 
 
+def test_tools_of_one_class_share_their_arguments_model_and_each_env_has_its_own_schemas(make):
+    first, second = make().unwrapped, make().unwrapped
+    assert first.tools["todo"].arguments_model is second.tools["todo"].arguments_model  # built once per process
+    assert first.tools["todo"].schema == second.tools["todo"].schema
+    first.tools["todo"].schema["function"]["description"] = "changed by a caller"
+    assert second.tools["todo"].schema["function"]["description"] != "changed by a caller"
+
+
+def test_envs_built_after_share_tasks_and_web_play_the_tasks_loaded_once(tiny_world, monkeypatch):
+    from drgym.envs import research_env
+
+    monkeypatch.setattr(research_env, "_SHARED_TASKS_AND_WEBS", {})
+    research_env.share_tasks_and_web(str(tiny_world.path))
+    (shared_tasks, world), = research_env._SHARED_TASKS_AND_WEBS.values()
+    assert "index" not in vars(world)  # each process opens the index itself: its reader runs threads
+    envs = [gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path)) for _ in range(2)]
+    first = envs[0].unwrapped.tasks[0]
+    assert envs[1].unwrapped.tasks[0] is first and any(task is first for task in shared_tasks)
+    other = gym.make("drgym/DeepSearch-v1", tasks=tiny_world.path)  # other arguments: loaded for itself
+    assert other.unwrapped.tasks[0] is not envs[0].unwrapped.tasks[0]
+    assert other.reset(seed=1)[0] == envs[0].reset(seed=1)[0]
+    for env in [*envs, other]:
+        env.close()
+
+
 def test_same_seed_same_task_and_unknown_task_id_suggests(make):
     env = make()
     assert env.reset(seed=3)[1]["task_id"] == env.reset(seed=3)[1]["task_id"]

@@ -3,12 +3,15 @@ agent sees, and the JSON schema its arguments are validated against."""
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import os
 import re
 import time
 import typing
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +23,7 @@ from pydantic import ConfigDict, Field, ValidationError, create_model
 from drgym.core.clipping import preview
 
 __all__ = ["DEFAULT_WORKSPACE_QUOTA_MB", "EpisodeState", "MAX_WORKSPACE_ENTRIES", "Tool", "ToolError",
-           "workspace_usage"]
+           "prepare_descriptions", "workspace_usage"]
 
 DEFAULT_WORKSPACE_QUOTA_MB = 256
 """Disk an episode's workspace may use (files and folders, as allocated on disk)."""
@@ -101,44 +104,15 @@ class Tool:
 
     # -- description and schema, from `run` -----------------------------------------------------------
 
-    @cached_property
-    def _docstring(self) -> tuple[str, dict[str, str]]:
-        doc = inspect.getdoc(type(self).run) or ""
-        summary = doc.split("\n\nArgs:")[0].strip()
-        described: dict[str, str] = {}
-        args_block = re.search(r"Args:\n(.*?)(?:\n\S|\Z)", doc, re.DOTALL)
-        if args_block:
-            current = None
-            for line in args_block.group(1).splitlines():
-                match = re.match(r"\s{4}(\w+):\s*(.*)", line)
-                if match:
-                    current = match.group(1)
-                    described[current] = match.group(2).strip()
-                elif current and line.strip():
-                    described[current] += " " + line.strip()
-        return summary, described
-
-    @cached_property
+    @property
     def arguments_model(self):
-        hints = typing.get_type_hints(type(self).run)
-        _, described = self._docstring
-        fields = {}
-        for parameter in list(inspect.signature(type(self).run).parameters.values())[2:]:
-            default = ... if parameter.default is inspect.Parameter.empty else parameter.default
-            fields[parameter.name] = (hints[parameter.name],
-                                      Field(default, description=described.get(parameter.name)))
-        return create_model(f"{self.name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+        """The pydantic model of the arguments, shared by every tool of this class and name."""
+        return _description(type(self), self.name)[0]
 
     @cached_property
     def schema(self) -> dict[str, Any]:
-        """The tool as an OpenAI function schema."""
-        summary, _ = self._docstring
-        parameters = self.arguments_model.model_json_schema()
-        parameters.pop("title", None)
-        for prop in parameters.get("properties", {}).values():
-            prop.pop("title", None)
-        return {"type": "function", "function": {"name": self.name, "description": summary,
-                                                 "parameters": parameters}}
+        """The tool as an OpenAI function schema (this tool's own copy: changing it changes no other tool)."""
+        return copy.deepcopy(_description(type(self), self.name)[1])
 
     def hermes_line(self) -> str:
         return json.dumps(self.schema, ensure_ascii=False)
@@ -159,3 +133,49 @@ class Tool:
             raise ToolError(f"invalid arguments for {self.name}: {'; '.join(problems)}. Expected arguments: "
                             f"{expected}") from None
         return {name: getattr(model, name) for name in type(model).model_fields}
+
+
+_DESCRIPTIONS: weakref.WeakKeyDictionary[type, dict[str, tuple]] = weakref.WeakKeyDictionary()
+"""Per tool class and name: the arguments model and the schema, built once per process.
+Building the models runs through much of pydantic (8 ms for the built-in tools): in a forked rollout worker that
+copied ~3.5 MiB of the pages it shared with its zygote, so the zygote builds them for all its workers
+(`prepare_descriptions`)."""
+
+
+def _description(tool_class: type[Tool], name: str) -> tuple[Any, dict[str, Any]]:
+    """(arguments model, schema) of the tools of `tool_class` named `name`, from its ``run`` method."""
+    by_name = _DESCRIPTIONS.setdefault(tool_class, {})
+    if name not in by_name:
+        doc = inspect.getdoc(tool_class.run) or ""
+        summary = doc.split("\n\nArgs:")[0].strip()
+        described: dict[str, str] = {}
+        args_block = re.search(r"Args:\n(.*?)(?:\n\S|\Z)", doc, re.DOTALL)
+        if args_block:
+            current = None
+            for line in args_block.group(1).splitlines():
+                match = re.match(r"\s{4}(\w+):\s*(.*)", line)
+                if match:
+                    current = match.group(1)
+                    described[current] = match.group(2).strip()
+                elif current and line.strip():
+                    described[current] += " " + line.strip()
+        hints = typing.get_type_hints(tool_class.run)
+        fields: dict[str, Any] = {}
+        for parameter in list(inspect.signature(tool_class.run).parameters.values())[2:]:
+            default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+            fields[parameter.name] = (hints[parameter.name], Field(default, description=described.get(parameter.name)))
+        model = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+        parameters = model.model_json_schema()
+        parameters.pop("title", None)
+        for prop in parameters.get("properties", {}).values():
+            prop.pop("title", None)
+        schema = {"type": "function", "function": {"name": name, "description": summary, "parameters": parameters}}
+        by_name[name] = (model, schema)
+    return by_name[name]
+
+
+def prepare_descriptions(tool_classes: Iterable[type[Tool]]) -> None:
+    """Builds the arguments models and schemas of `tool_classes` now (by their class `name`): a process that
+    forks workers builds them once for all of them."""
+    for tool_class in tool_classes:
+        _description(tool_class, tool_class.name)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from drgym.envs.tools.base import Tool
+from drgym.envs.tools.base import Tool, prepare_descriptions
 from drgym.envs.tools.file import FileTool
 from drgym.envs.tools.image import AnalyzeImage, VisionBackend
 from drgym.envs.tools.shell import ShellTool
@@ -22,7 +22,7 @@ from drgym.envs.tools.todo import Todo
 from drgym.envs.tools.web_surfer import BatchWebSurfer
 from drgym.errors import ConfigError
 
-__all__ = ["DEFAULT_TOOLS", "ToolContext", "build_tools", "register_tool", "registered_tools"]
+__all__ = ["DEFAULT_TOOLS", "ToolContext", "build_tools", "prepare_built_in_tools", "register_tool", "registered_tools"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,12 @@ _FACTORIES: dict[str, ToolFactory] = {
     "shell": lambda context: ShellTool(),
     "analyze_image": lambda context: AnalyzeImage(context.web.corpus, context.vision),
 }
+
+
+def prepare_built_in_tools() -> None:
+    """Builds the built-in tools' argument models and schemas now, once for every environment of this process and
+    of the processes forked from it (`prepare_descriptions`)."""
+    prepare_descriptions([BatchWebSurfer, Todo, FileTool, ShellTool, AnalyzeImage])
 
 
 def register_tool(name: str, factory: ToolFactory, *, replace: bool = False) -> None:
