@@ -399,7 +399,7 @@ class SearchIndex:
             url, title, domain, published, text = read(row, number)
             hits.append(_search_hit({"url": url, "title": title, "domain": domain, "tier": tier_of_row[row],
                                      "published": published, "paragraph_index": number, "text": text,
-                                     "score": round(score, 6), "relevance": round(rel, 6)}))
+                                     "score": score, "relevance": rel}))
         return hits
 
 

@@ -46,8 +46,8 @@ def reference_search(index: SearchIndex, query: str, k: int, **filters) -> list[
         result.append(SearchHit(url=column("url")[row].as_py(), title=column("title")[row].as_py(),
                                 domain=column("domain")[row].as_py(), tier=int(tiers[i]),
                                 published=column("published")[row].as_py(), paragraph_index=number,
-                                text=corpus.paragraph(row, number), score=round(float(final[i]), 6),
-                                relevance=round(float(relevance[i]), 6)))
+                                text=corpus.paragraph(row, number), score=float(final[i]),
+                                relevance=float(relevance[i])))
     return result
 
 
