@@ -19,11 +19,10 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TextIO
 
 from tqdm.auto import tqdm
 
@@ -31,7 +30,7 @@ from drgym.errors import ConfigError, CorpusError, SearchIndexError
 from drgym.tasks.charts import draw_charts
 from drgym.tasks.render import Chart, RenderKnobs, Statement, authority_tsv, render_world
 from drgym.tasks.schema import TaskSet
-from drgym.tasks.synth import TASKS_VERSION, FactIndex, synthesise_tasks
+from drgym.tasks.synth import TASKS_VERSION, FactIndex, StatementWriter, synthesise_tasks
 from drgym.tasks.world import WORLD_VERSION, World, world_from_dict, world_to_dict
 from drgym.web.corpus import Corpus, Page
 from drgym.web.index import SearchIndex
@@ -86,17 +85,31 @@ class WorldSpec:
                 raise ConfigError(f"families: {family!r} has a negative count ({count})")
 
 
-def _pages_and_statements(rendered: Iterable[tuple[Page, list[Statement]]], out: TextIO,
-                           statements: list[Statement]) -> Iterator[Page]:
-    """The rendered pages, each page's statements written to `out` (statements.jsonl) and kept in `statements`
-    for task synthesis, with one copy of each key ("attr:revenue": a few dozen keys, a new string per statement)."""
-    keys: dict[str, str] = {}
+def _pages_and_statements(rendered: Iterable[tuple[Page, list[Statement]]],
+                           statements: StatementWriter) -> Iterator[Page]:
+    """The rendered pages, each page's statements written to statements.jsonl (and indexed for task synthesis)."""
     for page, page_statements in rendered:
         for statement in page_statements:
-            out.write(json.dumps(dataclasses.astuple(statement), ensure_ascii=False) + "\n")
-            key = keys.setdefault(statement.key, statement.key)
-            statements.append(statement if key is statement.key else dataclasses.replace(statement, key=key))
+            statements.write(statement)
         yield page
+
+
+def _json_chunks(value: object, encode: Callable[[object], str]) -> Iterator[str]:
+    """The JSON text `json.dump(value, sort_keys=True)` writes, in pieces: dicts are opened, and an iterator is
+    written as a list an item at a time (`world_to_dict(..., entities_as_iterator=True)`)."""
+    if isinstance(value, dict):
+        yield "{"
+        for number, key in enumerate(sorted(value)):
+            yield f"{', ' if number else ''}{encode(key)}: "
+            yield from _json_chunks(value[key], encode)
+        yield "}"
+    elif isinstance(value, Iterator):
+        yield "["
+        for number, item in enumerate(value):
+            yield f"{', ' if number else ''}{encode(item)}"
+        yield "]"
+    else:
+        yield encode(value)
 
 
 class ProceduralWorld:
@@ -122,30 +135,34 @@ class ProceduralWorld:
             knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
                                 low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate,
                                 directories=spec.directories, chart_only_history=spec.chart_only_history)
-            statements: list[Statement] = []
             charts: list[Chart] = []
             progress = tqdm(render_world(world, knobs, charts), desc="render pages", unit="page",
                             disable=not show_progress, total=round(len(world.entities) * PAGES_PER_ENTITY))
-            with (staging / "statements.jsonl").open("w", encoding="utf-8") as out:
-                # pages go to disk as they are rendered: memory holds one batch of them, not the corpus
-                corpus = Corpus.write(staging, _pages_and_statements(progress, out, statements),
+            with (staging / "statements.jsonl").open("wb") as out:
+                # pages go to disk as they are rendered: memory holds one batch of them, not the corpus; statements
+                # too, with 20 bytes each kept for task synthesis (`StatementWriter`)
+                statements = StatementWriter(out)
+                corpus = Corpus.write(staging, _pages_and_statements(progress, statements),
                                       name=f"world-{spec.seed}")
             progress.total = progress.n  # the total was an estimate
             progress.close()
             draw_charts(charts, staging / "images", show_progress=show_progress)
-            tasks = synthesise_tasks(world, FactIndex(statements), n_deep_search=spec.n_deep_search,
+            n_statements = len(statements)
+            facts = FactIndex.of_file(statements, staging / "statements.jsonl")
+            del statements
+            tasks = synthesise_tasks(world, facts, n_deep_search=spec.n_deep_search,
                                      n_deep_research=spec.n_deep_research, hops=(spec.min_hops, spec.max_hops),
                                      seed=spec.seed, families=dict(spec.families))
             tasks = [t.model_copy(update={"corpus": corpus.name}) for t in tasks]
             TaskSet(tasks, name=path.name).save(staging / "tasks.jsonl")
-            n_statements = len(statements)
-            del statements, tasks  # the largest things the build holds: gone before the graph is written and indexed
+            del facts, tasks  # gone before the graph is written and the pages indexed
             (staging / "authority.tsv").write_text(authority_tsv(), encoding="utf-8")
             meta = {"format_version": 1, "world_version": WORLD_VERSION, "tasks_version": TASKS_VERSION, "spec": dataclasses.asdict(spec),
                     "n_pages": len(corpus), "n_paragraphs": corpus.n_paragraphs, "n_statements": n_statements,
-                    "graph": world_to_dict(world)}
-            with (staging / "world.json").open("w", encoding="utf-8") as out:  # in pieces, not as one string
-                json.dump(meta, out, ensure_ascii=False, sort_keys=True)
+                    "graph": world_to_dict(world, entities_as_iterator=True)}
+            with (staging / "world.json").open("w", encoding="utf-8") as out:  # an entity at a time, not as one dict
+                encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+                out.writelines(_json_chunks(meta, encode))
                 out.write("\n")
             del meta, world
             if index:
@@ -181,7 +198,7 @@ class ProceduralWorld:
     @cached_property
     def statements(self) -> list[Statement]:
         with (self.path / "statements.jsonl").open(encoding="utf-8") as lines:
-            return [Statement(*json.loads(line)) for line in lines]
+            return [Statement.from_json_line(line) for line in lines]
 
     @cached_property
     def index(self) -> SearchIndex:

@@ -9,6 +9,7 @@ conflicting (fabricated) or outdated value. Tier-1 statistics tables list many e
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections import defaultdict
@@ -195,6 +196,15 @@ class Statement:
     status: str
     """``current``, ``history``, ``fixed``, ``relation``, ``conflict`` (fabricated), ``outdated`` or ``chart`` (a
     figure only a chart's caption gives, `RenderKnobs.chart_only_history`)."""
+
+    def json_line(self) -> str:
+        """The statement as a line of statements.jsonl: its fields in order, a JSON array."""
+        return json.dumps((self.url, self.tier, self.entity_id, self.key, self.value, self.year, self.status),
+                          ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json_line(cls, line: str | bytes) -> Statement:
+        return cls(*json.loads(line))
 
 
 def authority_tsv() -> str:

@@ -9,10 +9,16 @@
 
 from __future__ import annotations
 
+import array
+import io
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
 
 from drgym.errors import ConfigError
 from drgym.rewards.rubric import (
@@ -39,8 +45,8 @@ from drgym.tasks.world import (
     format_value,
 )
 
-__all__ = ["CHART_COMPUTE_SHARE", "FAMILY_NAMES", "INTENT_TEMPLATES", "RISK_LEVELS", "FactIndex", "TASKS_VERSION",
-           "intent_tasks", "synthesise_tasks"]
+__all__ = ["CHART_COMPUTE_SHARE", "FAMILY_NAMES", "INTENT_TEMPLATES", "RISK_LEVELS", "FactIndex", "StatementWriter",
+           "TASKS_VERSION", "intent_tasks", "synthesise_tasks"]
 
 TASKS_VERSION = 11
 """Bump when task synthesis (questions, rubrics, gold reports) changes, so cached worlds get new tasks.
@@ -66,32 +72,136 @@ _KIND_NOUN = {"organisation": "the company", "person": "the person", "place": "t
               "compound": "the compound", "regulation": "the regulation", "event": "the event"}
 
 
+class StatementWriter:
+    """Writes statements as the lines of statements.jsonl and keeps what a `FactIndex` of them holds in memory.
+
+    A world's pages make ~3.4 statements each (680k at 200k pages); as objects grouped in lists by fact they took
+    ~175 bytes each. This keeps 20 bytes per statement (its fact, tier, status and year, and where its line starts)
+    and leaves the url and the value in the line.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._position = 0
+        self.entity_numbers: dict[str, int] = {}
+        self.key_numbers: dict[str, int] = {}
+        self.status_numbers: dict[str, int] = {}
+        self.facts = array.array("q")
+        """(entity number << 32) | key number, per statement."""
+        self.starts = array.array("q")
+        self.tiers = array.array("b")
+        self.statuses = array.array("B")
+        self.years = array.array("h")
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def write(self, statement: Statement) -> None:
+        line = statement.json_line().encode("utf-8")
+        entity = self.entity_numbers.setdefault(statement.entity_id, len(self.entity_numbers))
+        key = self.key_numbers.setdefault(statement.key, len(self.key_numbers))
+        self.facts.append(entity << 32 | key)
+        self.starts.append(self._position)
+        self.tiers.append(statement.tier)
+        self.statuses.append(self.status_numbers.setdefault(statement.status, len(self.status_numbers)))
+        self.years.append(statement.year)
+        self._out.write(line)
+        self._position += len(line)
+
+
 class FactIndex:
-    """Statements grouped by (entity id, key): which pages state what."""
+    """Statements grouped by (entity id, key): which pages state what.
+
+    Each statement's fact, tier, status and year are numpy columns sorted by fact (in statement order within one);
+    its url and value are read back from its line (`StatementWriter`) when a question needs them.
+    """
 
     def __init__(self, statements: Iterable[Statement]) -> None:
-        self.by_fact: dict[tuple[str, str], list[Statement]] = defaultdict(list)
+        buffer = io.BytesIO()
+        writer = StatementWriter(buffer)
         for statement in statements:
-            self.by_fact[(statement.entity_id, statement.key)].append(statement)
+            writer.write(statement)
+        self._take(writer, buffer.getvalue())
+
+    @classmethod
+    def of_file(cls, writer: StatementWriter, path: Path) -> FactIndex:
+        """The index of the statements `writer` wrote to the file at `path` (closed since); the writer's columns
+        move to the index."""
+        index = cls.__new__(cls)
+        index._take(writer, path)
+        return index
+
+    def _take(self, writer: StatementWriter, lines: bytes | Path) -> None:
+        self._lines = lines
+        self._entity_numbers, self._key_numbers = writer.entity_numbers, writer.key_numbers
+        self._status_numbers = writer.status_numbers
+        order = np.argsort(np.frombuffer(writer.facts, dtype=np.int64), kind="stable")
+        # each column sorted, then the writer's copy let go: memory holds the unsorted columns and one sorted more
+        self._facts = np.frombuffer(writer.facts, dtype=np.int64)[order]
+        writer.facts = array.array("q")
+        self._starts = np.frombuffer(writer.starts, dtype=np.int64)[order]
+        writer.starts = array.array("q")
+        self._tiers = np.frombuffer(writer.tiers, dtype=np.int8)[order]
+        self._statuses = np.frombuffer(writer.statuses, dtype=np.uint8)[order]
+        self._years = np.frombuffer(writer.years, dtype=np.int16)[order]
+        writer.tiers, writer.statuses, writer.years = array.array("b"), array.array("B"), array.array("h")
 
     def urls(self, entity_id: str, key: str, *, value: str | None = None, tier: int = 1,
              statuses: tuple[str, ...] = ("current", "fixed", "relation", "history")) -> list[str]:
-        return sorted({s.url for s in self.by_fact.get((entity_id, key), ()) if s.tier == tier
-                       and s.status in statuses and (value is None or s.value == value)})
+        wanted = {self._status_numbers[status] for status in statuses if status in self._status_numbers}
+        rows = self._rows(entity_id, key)
+        chosen = [row for row, row_tier, status in zip(rows, self._tiers[rows.start:rows.stop].tolist(),
+                                                        self._statuses[rows.start:rows.stop].tolist())
+                  if row_tier == tier and status in wanted]
+        return sorted({s.url for s in self._statements(chosen) if value is None or s.value == value})
 
     def chart_only(self) -> dict[tuple[str, str], set[int]]:
         """(entity id, attribute key) → the years whose figure only a chart states: no tier-1 or tier-2 text does."""
+        chart = self._status_numbers.get("chart")
+        if chart is None:
+            return {}
+        in_text = np.isin(self._statuses, [self._status_numbers[s] for s in ("current", "history", "fixed")
+                                           if s in self._status_numbers]) & (self._tiers <= 2)
+        charted_facts = np.unique(self._facts[self._statuses == chart])
+        firsts = np.searchsorted(self._facts, charted_facts)
+        entity_ids, keys = list(self._entity_numbers), list(self._key_numbers)
         found: dict[tuple[str, str], set[int]] = {}
-        for (entity_id, key), statements in self.by_fact.items():
-            charted = {s.year for s in statements if s.status == "chart"}
-            if charted:
-                in_text = {s.year for s in statements if s.tier <= 2 and s.status in ("current", "history", "fixed")}
-                found[(entity_id, key.removeprefix("attr:"))] = charted - in_text
+        for first in sorted(firsts, key=lambda row: self._starts[row]):  # facts in the order they were first stated
+            fact = int(self._facts[first])
+            rows = slice(first, np.searchsorted(self._facts, fact, side="right"))
+            years, statuses = self._years[rows].tolist(), self._statuses[rows].tolist()
+            charted = {year for year, status in zip(years, statuses) if status == chart}
+            stated = {year for year, is_text in zip(years, in_text[rows].tolist()) if is_text}
+            found[(entity_ids[fact >> 32], keys[fact & 0xFFFFFFFF].removeprefix("attr:"))] = charted - stated
         return found
 
     def conflict(self, entity_id: str, key: str) -> Statement | None:
         """The first low-trust statement of a fabricated value for this fact, if the web has one."""
-        return next((s for s in self.by_fact.get((entity_id, key), ()) if s.status == "conflict"), None)
+        conflict = self._status_numbers.get("conflict")
+        rows = self._rows(entity_id, key)
+        first = next((row for row, status in zip(rows, self._statuses[rows.start:rows.stop].tolist())
+                      if status == conflict), None)
+        return None if first is None else self._statements([first])[0]
+
+    def _rows(self, entity_id: str, key: str) -> range:
+        """Where the statements of a fact lie in the sorted columns."""
+        entity, number = self._entity_numbers.get(entity_id), self._key_numbers.get(key)
+        if entity is None or number is None:
+            return range(0)
+        fact = entity << 32 | number
+        return range(int(np.searchsorted(self._facts, fact)), int(np.searchsorted(self._facts, fact, side="right")))
+
+    def _statements(self, rows: list[int]) -> list[Statement]:
+        if isinstance(self._lines, bytes):
+            lines = self._lines
+            return [Statement.from_json_line(lines[start:lines.index(b"\n", start)])
+                    for start in self._starts[rows].tolist()]
+        with self._lines.open("rb") as file:
+            statements = []
+            for start in self._starts[rows].tolist():
+                file.seek(start)
+                statements.append(Statement.from_json_line(file.readline()))
+            return statements
 
 
 def synthesise_tasks(world: World, facts: FactIndex, *, n_deep_search: int, n_deep_research: int,

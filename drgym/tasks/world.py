@@ -351,14 +351,24 @@ def format_value(value: float, attribute: Attribute, *, with_unit: bool = True) 
     return f"{text} {attribute.unit}" if with_unit and attribute.unit else text
 
 
-def world_to_dict(world: World) -> dict:
-    """A JSON-ready dict of the graph; `world_from_dict` inverts it."""
+def world_to_dict(world: World, *, entities_as_iterator: bool = False) -> dict:
+    """A JSON-ready dict of the graph; `world_from_dict` inverts it.
+
+    Args:
+        world: the graph.
+        entities_as_iterator: give the entities as an iterator of dicts, each made when it is read (a large world
+            is written a piece at a time), instead of a list.
+    """
+    entities = (_entity_to_dict(e) for e in world.entities.values())
     return {"world_version": WORLD_VERSION, "seed": world.seed, "knobs": world.knobs,
-            "entities": [{"id": e.id, "kind": e.kind, "name": e.name, "aliases": e.aliases,
-                          "attributes": {k: [list(p) for p in v] for k, v in e.attributes.items()},
-                          "relations": e.relations, "category": e.category, "twin_of": e.twin_of,
-                          "relation_history": {k: [list(p) for p in v] for k, v in e.relation_history.items()}}
-                         for e in world.entities.values()]}
+            "entities": entities if entities_as_iterator else list(entities)}
+
+
+def _entity_to_dict(e: Entity) -> dict:
+    return {"id": e.id, "kind": e.kind, "name": e.name, "aliases": e.aliases,
+            "attributes": {k: [list(p) for p in v] for k, v in e.attributes.items()},
+            "relations": e.relations, "category": e.category, "twin_of": e.twin_of,
+            "relation_history": {k: [list(p) for p in v] for k, v in e.relation_history.items()}}
 
 
 def world_from_dict(data: dict) -> World:

@@ -37,6 +37,7 @@ import json
 import logging
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -173,12 +174,15 @@ class SearchIndex:
                 ``"torch"``; their vectors agree to a cosine of 0.9999, so an index built with one is searched with
                 the other.
             dense_threads: the encoder's CPU threads; default every core of this process.
-            num_threads: tantivy writer threads. One (the default) writes the paragraphs in corpus order (one
-                segment while the writer's heap holds them), so paragraphs of equal score are cut at the candidate
-                limit the same way on every build; with more, the threads race for documents, the segments differ
-                between builds, and so do some searches (measured: 29 of 1,000 scripted episodes in a 3,000-page
-                world saw other results after a rebuild with 2 threads). One thread indexed that world's 15,681
+            num_threads: tantivy writer threads. One (the default) writes the paragraphs in corpus order, in
+                segments of at most 150,000 that tantivy merges into one in paragraph order (memory holds one
+                segment's postings, not the index's), so paragraphs of equal score are cut at the candidate limit
+                the same way on every build; with more, the threads race for documents, the segments differ between
+                builds, and so do some searches (measured: 29 of 1,000 scripted episodes in a 3,000-page world saw
+                other results after a rebuild with 2 threads). One thread indexed that world's 15,681
                 paragraphs as fast as two (0.15 s); 580k paragraphs in 3.4 s against 2.8 s with two.
+            heap_size_mb: the most memory the writer may take before it writes a segment of its own accord (one of
+                150,000 paragraphs takes ~40 MiB).
             show_progress: a progress bar over pages.
         """
         if path is None and corpus.path is not None:
@@ -189,17 +193,22 @@ class SearchIndex:
                 shutil.rmtree(path)
             (path / "tantivy").mkdir(parents=True)
         schema = _schema()
-        index = tantivy.Index(schema, path=str(path / "tantivy") if path is not None else None)
+        # sorted by paragraph id: a merge of segments keeps paragraph order (it stacks them by their first id)
+        index = tantivy.Index(schema, path=str(path / "tantivy") if path is not None else None, sort_by_field="pid")
         writer = index.writer(heap_size=heap_size_mb * 1024 * 1024, num_threads=num_threads)
         n_paragraphs = corpus.n_paragraphs
-        para_row = np.empty(n_paragraphs, dtype=np.int32)
-        para_idx = np.empty(n_paragraphs, dtype=np.int32)
+        n_segments = _segment_count(n_paragraphs)
+        # the first n_segments - 1 segments are committed when their last paragraph is added, the last one after
+        segment_ends = iter([n_paragraphs * i // n_segments for i in range(1, n_segments)] + [-1])
+        segment_end = next(segment_ends)
+        page_lengths = []
         pid = 0
         progress = tqdm(total=len(corpus), desc="index pages", unit="page", disable=not show_progress)
-        row = 0
-        for batch in corpus.table.select(["title", "domain", "tier", "published", "paragraphs"]).to_batches():
+        for batch in _read_batches(corpus, ["title", "domain", "tier", "published", "paragraphs"]):
             titles, domains, tiers, dates, paragraph_lists = (batch.column(i).to_pylist() for i in range(5))
-            expand = _pids_to_expand(batch.column(0), batch.column(4), pid)
+            lengths = pc.fill_null(pc.list_value_length(batch.column(4)), 0).to_numpy(zero_copy_only=False)
+            page_lengths.append(lengths)
+            expand = _pids_to_expand(batch.column(0), batch.column(4), lengths, pid)
             for title, domain, tier, published, paragraphs in zip(titles, domains, tiers, dates, paragraph_lists):
                 date = _date_number(published)
                 for number, text in enumerate(paragraphs):
@@ -209,16 +218,17 @@ class SearchIndex:
                     if pid in expand:
                         indexed = _with_identifier_terms(indexed)
                     writer.add_document(tantivy.Document(pid=pid, text=indexed, domain=domain, tier=tier, date=date))
-                    para_row[pid] = row
-                    para_idx[pid] = number
                     pid += 1
-                row += 1
+                    if pid == segment_end:
+                        writer.commit()
+                        segment_end = next(segment_ends)
             progress.update(batch.num_rows)
         progress.close()
         writer.commit()
         writer.wait_merging_threads()
         index.reload()
         doc_is_pid = _doc_ids_are_pids(index.searcher(), n_paragraphs)
+        para_row, para_idx = _paragraph_places(np.concatenate(page_lengths) if page_lengths else np.zeros(0, np.int64))
         encoder = DenseEncoder(backend=dense_backend, num_threads=dense_threads) if dense else None
         vectors = _embed_paragraphs(corpus, n_paragraphs, path, encoder, show_progress) if encoder else None
         if path is not None:
@@ -504,6 +514,50 @@ def _embed_paragraphs(corpus: Corpus, n_paragraphs: int, path: Path | None, enco
     return vectors
 
 
+_SEGMENT_PARAGRAPHS = 150_000
+"""Most paragraphs the writer holds before it commits them as a segment (~40 MiB of postings). At least 80,000: a
+segment then has more than the 10,000 documents under which the merge policy ranks all segments as one size."""
+_MERGE_FACTOR = 8
+"""How many segments of one size tantivy's default merge policy (`LogMergePolicy`) merges into one."""
+_READ_ROWS = 1024
+"""Pages read into Python at a time."""
+
+
+def _segment_count(n_paragraphs: int) -> int:
+    """How many segments of equal size the writer commits: the least power of `_MERGE_FACTOR` that keeps each within
+    `_SEGMENT_PARAGRAPHS`, so that merges of `_MERGE_FACTOR` segments end in one (8 merges of 8, then one of the 8
+    results). One segment up to 76.8 million paragraphs: the policy leaves segments of over 10 million alone."""
+    n_segments = 1
+    while n_paragraphs > _SEGMENT_PARAGRAPHS * n_segments:
+        n_segments *= _MERGE_FACTOR
+    return n_segments
+
+
+def _read_batches(corpus: Corpus, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """These columns of every page, `_READ_ROWS` pages at a time. A saved corpus is read from its file rather than
+    its memory map: each page of a map that is read stays in the process's resident memory until it is unmapped (the
+    whole corpus, 131 MiB at 200k pages), a page read from the file only in the page cache."""
+    if corpus.path is None:
+        yield from corpus.table.select(columns).to_batches(max_chunksize=_READ_ROWS)
+        return
+    names = corpus.table.schema.names
+    options = pa.ipc.IpcReadOptions(included_fields=[names.index(column) for column in columns])
+    with pa.OSFile(str(corpus.path / "pages.arrow")) as source:
+        reader = pa.ipc.open_file(source, options=options)
+        for number in range(reader.num_record_batches):
+            batch = reader.get_batch(number).select(columns)
+            for start in range(0, batch.num_rows, _READ_ROWS):
+                yield batch.slice(start, _READ_ROWS)
+
+
+def _paragraph_places(page_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The page row and the paragraph number of each paragraph id, from the paragraph count of each page."""
+    rows = np.repeat(np.arange(len(page_lengths), dtype=np.int32), page_lengths)
+    numbers = np.arange(len(rows), dtype=np.int32)
+    numbers -= np.repeat((np.cumsum(page_lengths) - page_lengths).astype(np.int32), page_lengths)
+    return rows, numbers
+
+
 def _doc_ids_are_pids(searcher: tantivy.Searcher, n_paragraphs: int) -> bool:
     """Whether the index is one segment whose document ids are the paragraph ids (one writer thread, in order)."""
     if searcher.num_segments != 1 or searcher.num_docs != n_paragraphs:
@@ -560,10 +614,10 @@ def _with_identifier_terms(text: str) -> str:
     return f"{text}\n{' '.join(terms)}" if terms else text
 
 
-def _pids_to_expand(titles: pa.Array, paragraphs: pa.Array, first_pid: int) -> set[int]:
+def _pids_to_expand(titles: pa.Array, paragraphs: pa.Array, counts: np.ndarray, first_pid: int) -> set[int]:
     """The paragraph ids, numbered from `first_pid`, whose indexed text (the title too for a page's first) may
-    hold an identifier. Identifiers are rare in prose: Arrow's regex engine picks them in one pass."""
-    counts = pc.fill_null(pc.list_value_length(paragraphs), 0).to_numpy(zero_copy_only=False)
+    hold an identifier; `counts` are the pages' paragraph counts. Identifiers are rare in prose: Arrow's regex engine
+    picks them in one pass."""
     first_pids = first_pid + np.cumsum(counts) - counts
     flagged = first_pid + np.flatnonzero(_may_hold_identifier(pc.list_flatten(paragraphs)))
     titled = first_pids[_may_hold_identifier(titles) & (counts > 0)]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tantivy
 
+from drgym.web import index as index_module
 from drgym.web.corpus import Corpus, Page
 from drgym.web.index import RankingConfig, SearchHit, SearchIndex, _query_words
 
@@ -142,3 +143,25 @@ def test_hits_are_search_hits_like_any_other(tie_index):
     assert dataclasses.replace(hit, text="x").text == "x"
     with pytest.raises(dataclasses.FrozenInstanceError):
         hit.text = "changed"  # type: ignore[misc]
+
+
+def test_an_index_written_in_segments_is_merged_into_one_in_paragraph_order(tie_index, tmp_path, monkeypatch):
+    """The writer commits a segment per `_SEGMENT_PARAGRAPHS` paragraphs, so that memory holds one segment's
+    postings; tantivy merges the segments into one, sorted by paragraph id, that searches as one written whole."""
+    monkeypatch.setattr(index_module, "_SEGMENT_PARAGRAPHS", 100)
+    assert index_module._segment_count(tie_index.corpus.n_paragraphs) == 8
+    written_whole = SearchIndex.load(tie_index.path)
+    segmented = SearchIndex.build(tie_index.corpus, tmp_path / "index", show_progress=False)
+    assert segmented._searcher.num_segments == 1 and segmented._doc_is_pid
+    assert SearchIndex.load(tmp_path / "index", tie_index.corpus)._doc_is_pid
+    rng = random.Random(5)
+    words = ("register", "molar", "mass", "compound", "annual", "lists", "revenue", "differ")
+    for n in range(100):
+        query, k = " ".join(rng.sample(words, rng.randint(1, 3))), (1, 2, 5, 10, 30)[n % 5]
+        filters = FILTERS[n % len(FILTERS)] if n % 2 else {}
+        assert segmented.search(query, k, **filters) == written_whole.search(query, k, **filters), (query, k)
+
+
+def test_segments_are_a_power_of_eight_each_within_the_segment_size():
+    limit = index_module._SEGMENT_PARAGRAPHS
+    assert [index_module._segment_count(n) for n in (0, limit, limit + 1, 8 * limit, 8 * limit + 1)] == [1, 1, 8, 8, 64]

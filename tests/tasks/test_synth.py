@@ -1,0 +1,69 @@
+"""`FactIndex` keeps each statement as a few numbers and reads its url and value back from its line: it answers as
+the statements grouped by fact in a dict (the index before it) answer."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from drgym.tasks.procedural import PAGES_PER_ENTITY
+from drgym.tasks.render import RenderKnobs, render_world
+from drgym.tasks.synth import FactIndex, StatementWriter
+from drgym.tasks.world import World
+
+SEED, PAGES = 14, 600
+KNOBS = RenderKnobs(conflict_rate=0.3, outdated_rate=0.25, paraphrase_rate=0.5, directories=True,
+                    chart_only_history=True)
+TEXT = ("current", "fixed", "relation", "history")
+
+
+@pytest.fixture(scope="module")
+def statements():
+    world = World.generate(SEED, n_entities=round(PAGES / PAGES_PER_ENTITY), relation_change_rate=0.4)
+    return [statement for _, page in render_world(world, KNOBS, []) for statement in page]
+
+
+def _by_fact(statements):
+    by_fact = defaultdict(list)
+    for statement in statements:
+        by_fact[(statement.entity_id, statement.key)].append(statement)
+    return by_fact
+
+
+def _chart_only(by_fact):
+    found = {}
+    for (entity_id, key), group in by_fact.items():
+        charted = {s.year for s in group if s.status == "chart"}
+        if charted:
+            in_text = {s.year for s in group if s.tier <= 2 and s.status in ("current", "history", "fixed")}
+            found[(entity_id, key.removeprefix("attr:"))] = charted - in_text
+    return found
+
+
+def test_fact_index_answers_as_the_statements_grouped_by_fact(statements, tmp_path):
+    with (tmp_path / "statements.jsonl").open("wb") as out:
+        writer = StatementWriter(out)
+        for statement in statements:
+            writer.write(statement)
+    assert len(writer) == len(statements)
+    from_file = FactIndex.of_file(writer, tmp_path / "statements.jsonl")
+    by_fact = _by_fact(statements)
+    assert {s.status for s in statements} >= {"conflict", "outdated", "chart", "history"}
+    for index in (FactIndex(statements), from_file):
+        for (entity_id, key), group in by_fact.items():
+            for value in {s.value for s in group} | {None}:
+                assert index.urls(entity_id, key, value=value) == sorted(
+                    {s.url for s in group if s.tier == 1 and s.status in TEXT and value in (None, s.value)})
+            for tier in (2, 3):
+                assert index.urls(entity_id, key, tier=tier, statuses=("conflict", "outdated", "current")) == sorted(
+                    {s.url for s in group if s.tier == tier and s.status in ("conflict", "outdated", "current")})
+            assert index.conflict(entity_id, key) == next((s for s in group if s.status == "conflict"), None)
+        assert list(index.chart_only().items()) == list(_chart_only(by_fact).items())
+        assert index.urls("pla-99999", "attr:population") == [] and index.conflict("org-00000", "rel:x") is None
+
+
+def test_an_empty_fact_index_knows_nothing():
+    facts = FactIndex([])
+    assert facts.urls("org-00000", "attr:revenue_musd") == [] and facts.chart_only() == {}
+    assert facts.conflict("org-00000", "attr:revenue_musd") is None
