@@ -37,6 +37,7 @@ import tantivy
 
 from drgym.benchmarks.figures import load_average, print_figures
 from drgym.tasks.procedural import ProceduralWorld, WorldSpec
+from drgym.web.corpus import Corpus
 from drgym.web.index import RankingConfig, SearchIndex
 
 _WORKER = """
@@ -169,8 +170,11 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
                  f"{indexed - generated:.1f} s"))
     rows.append(("world + BM25 index", f"{n_pages / (indexed - started):,.0f} pages/s", "target ≥ 2,000 pages/s"))
 
-    # raw tantivy: the same index files, opened without drgym, the same query text through the same parser
+    # raw tantivy: the same index files, opened without drgym, the same query text through the same parser; drgym's
+    # index opened from those files too, as an environment opens it (not the object the build returned, whose
+    # process holds what the build left)
     raw_index = tantivy.Index.open(str(world.path / "index" / "tantivy"))
+    opened = SearchIndex.load(world.path / "index", Corpus.load(world.path))
     raw_searcher = raw_index.searcher()
 
     def raw(query: str):
@@ -181,7 +185,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
         return raw_searcher.fast_field_values("pid", [address for _, address in raw(query)])
 
     queries = _queries(world, args.queries)
-    engines = {"raw": raw, "raw_ids": raw_ids, "drgym": lambda q: index.search(q, K)}
+    engines = {"raw": raw, "raw_ids": raw_ids, "drgym": lambda q: opened.search(q, K)}
     _times_ms(engines, queries[:50])  # warm the page cache and the readers
     times = _times_ms(engines, queries)
     raw_p50, raw_p95 = _p50_p95(times["raw"])

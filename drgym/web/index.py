@@ -348,6 +348,8 @@ class SearchIndex:
         tantivy scores a filter clause 1.0, or 0.0 for a date range that covers every date of the segment: added to
         BM25 it compressed relevance (``(s + 1) / (top + 1)``), so that a filtered search ranked by authority more
         than an unfiltered one, and by an amount that depended on the data."""
+        if not (domains or tiers or after or before):
+            return text_query
         filters = []
         schema = self._index.schema
         if domains:
