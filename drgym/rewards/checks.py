@@ -317,7 +317,7 @@ class ReportAnalysis:
         # every unit's lowercased text in one string, so that a name is looked for once, not once per unit
         self._joined = "\n".join(unit.lower for unit in self.units)
         self._offsets = list(itertools.accumulate((len(unit.lower) + 1 for unit in self.units[:-1]), initial=0))
-        self._mentions: dict[tuple[str, ...], tuple[list[tuple[int, int]], ...]] = {}
+        self._mentions: dict[tuple[str, ...], tuple[Sequence[tuple[int, int]], ...]] = {}
         self._numbers: dict[int, tuple[tuple[Number, bool], ...]] = {}
         self._figures: dict[tuple[str, ...], list[tuple[int, Number, bool]]] = {}
         self._figure_sizes: dict[tuple[tuple[str, ...], float], list[float]] = {}
@@ -327,19 +327,22 @@ class ReportAnalysis:
         self._cues: tuple[bool, tuple[str, ...]] | None = None
         self._structure: tuple[int, bool, int] | None = None
 
-    def mentions(self, names: Sequence[str]) -> tuple[list[tuple[int, int]], ...]:
+    def mentions(self, names: Sequence[str]) -> tuple[Sequence[tuple[int, int]], ...]:
         """Whole-word mentions of any of `names` in each unit (shared: do not modify)."""
         key = tuple(names)
         found = self._mentions.get(key)
         if found is None:
             if "\n" in "".join(key):  # a name could run across units in the joined text
                 found = tuple(_mentions(unit.text, key, unit.lower) for unit in self.units)
-            else:
-                found = tuple([] for _ in self.units)
+            else:  # units without a mention share one empty tuple
+                spans: list[Sequence[tuple[int, int]]] = [()] * len(self.units)
                 offsets = self._offsets
                 for start, end in _mentions(self._joined, key, self._joined):
                     index = bisect_right(offsets, start) - 1
-                    found[index].append((start - offsets[index], end - offsets[index]))
+                    if not spans[index]:
+                        spans[index] = []
+                    spans[index].append((start - offsets[index], end - offsets[index]))  # type: ignore[union-attr]
+                found = tuple(spans)
             self._mentions[key] = found
         return found
 

@@ -25,7 +25,7 @@ ScoringMode = Literal["binary", "ternary", "mandatory"]
 Verdict = Literal["satisfied", "partially", "not_satisfied", "incomplete"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RubricVerdict:
     rubric_id: str
     verdict: Verdict
@@ -34,6 +34,13 @@ class RubricVerdict:
     reasoning: str = ""
     weight: int = 0
     axis: str = ""
+
+    def __init__(self, rubric_id: str, verdict: Verdict, evidence: list[str] | None = None, reasoning: str = "",
+                 weight: int = 0, axis: str = "") -> None:
+        # the fields in one update of the instance's dict, where a frozen dataclass's own __init__ makes a call per
+        # field: a judge makes a verdict per rubric of every report it grades
+        self.__dict__.update(rubric_id=rubric_id, verdict=verdict, evidence=[] if evidence is None else evidence,
+                             reasoning=reasoning, weight=weight, axis=axis)
 
 
 @dataclass(frozen=True)
@@ -78,23 +85,34 @@ def score_verdicts(rubrics: Sequence[Rubric], verdicts: Sequence[RubricVerdict],
     if missing:
         raise ValueError(f"no verdict for rubrics {missing}")
     for rubric in rubrics:  # a conclusion counts only on the facts it rests on (judged before this rule applies)
+        if not rubric.requires or rubric.weight <= 0:
+            continue
         unmet = [i for i in rubric.requires if i in by_id and by_id[i].verdict != "satisfied"]
-        if rubric.weight > 0 and unmet and by_id[rubric.id].verdict in ("satisfied", "partially"):
+        if unmet and by_id[rubric.id].verdict in ("satisfied", "partially"):
             by_id[rubric.id] = RubricVerdict(rubric.id, "not_satisfied", by_id[rubric.id].evidence,
                                              f"rests on {', '.join(unmet)}, which the report does not state",
                                              rubric.weight, rubric.axis)
-    mandatory = [r for r in rubrics if r.is_mandatory and r.weight > 0]
-    passed = sum(by_id[r.id].verdict == "satisfied" for r in mandatory)
-    mandatory_rate = passed / len(mandatory) if mandatory else 1.0
-    incomplete = [r.id for r in rubrics if by_id[r.id].verdict == "incomplete"]
-    faults = [r for r in rubrics if r.is_mandatory and r.weight < 0 and by_id[r.id].verdict == "satisfied"]
-    committed = [v for v in integrity if v.verdict == "satisfied"]
+    credit = {} if mode == "mandatory" else _CREDIT[mode]
+    positive, earned, mandatory, passed, fault = 0, 0, 0, 0, False
+    incomplete, ordered = [], []
+    for rubric in rubrics:  # one pass: a judge scores every report it grades
+        verdict, weight = by_id[rubric.id], rubric.weight
+        if weight > 0:
+            positive += weight
+            if weight >= 4:  # a mandatory requirement (`Rubric.is_mandatory`)
+                mandatory += 1
+                passed += verdict.verdict == "satisfied"
+        elif weight <= -4 and verdict.verdict == "satisfied":  # a mandatory fault committed
+            fault = True
+        if verdict.verdict == "incomplete":
+            incomplete.append(rubric.id)
+        earned += weight * credit.get(verdict.verdict, 0.0)
+        ordered.append(_weighted(verdict, rubric))
+    mandatory_rate = passed / mandatory if mandatory else 1.0
+    committed = sum(v.verdict == "satisfied" for v in integrity)
     if mode == "mandatory":
-        score = 1.0 if passed == len(mandatory) and not faults and not committed else 0.0
+        score = 1.0 if passed == mandatory and not fault and not committed else 0.0
     else:
-        credit = _CREDIT[mode]
-        positive = sum(r.weight for r in rubrics if r.weight > 0)
-        earned = sum(r.weight * credit.get(by_id[r.id].verdict, 0.0) for r in rubrics)
-        score = (earned / positive if positive else 0.0) - penalty_share * len(committed)
-    ordered = [_weighted(by_id[r.id], r) for r in rubrics] + list(integrity)
+        score = (earned / positive if positive else 0.0) - penalty_share * committed
+    ordered += integrity
     return Grade(score=score, verdicts=ordered, mandatory_pass_rate=mandatory_rate, incomplete=incomplete, mode=mode)
