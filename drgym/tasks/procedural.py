@@ -140,13 +140,12 @@ class ProceduralWorld:
                             disable=not show_progress, total=round(len(world.entities) * PAGES_PER_ENTITY))
             with (staging / "statements.jsonl").open("wb") as out:
                 # pages go to disk as they are rendered: memory holds one batch of them, not the corpus; statements
-                # too, with 20 bytes each kept for task synthesis (`StatementWriter`)
+                # too, and a 20-byte record of each for task synthesis, in a temporary file (`StatementWriter`)
                 statements = StatementWriter(out)
                 corpus = Corpus.write(staging, _pages_and_statements(progress, statements),
                                       name=f"world-{spec.seed}")
             progress.total = progress.n  # the total was an estimate
             progress.close()
-            draw_charts(charts, staging / "images", show_progress=show_progress)
             n_statements = len(statements)
             facts = FactIndex.of_file(statements, staging / "statements.jsonl")
             del statements
@@ -165,6 +164,9 @@ class ProceduralWorld:
                 out.writelines(_json_chunks(meta, encode))
                 out.write("\n")
             del meta, world
+            # drawn once the graph is gone: matplotlib's import (~23 MiB) then does not add to the graph's memory
+            draw_charts(charts, staging / "images", show_progress=show_progress)
+            del charts
             if index:
                 SearchIndex.build(Corpus.load(staging), staging / "index", dense=dense, show_progress=show_progress)
             if path.exists():

@@ -9,9 +9,10 @@
 
 from __future__ import annotations
 
-import array
 import io
+import mmap
 import random
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -72,12 +73,18 @@ _KIND_NOUN = {"organisation": "the company", "person": "the person", "place": "t
               "compound": "the compound", "regulation": "the regulation", "event": "the event"}
 
 
+_RECORD = np.dtype([("fact", "<i8"), ("start", "<i8"), ("tier", "i1"), ("status", "u1"), ("year", "<i2")])
+"""A statement as `StatementWriter` keeps it (20 bytes): its fact, ``(entity number << 32) | key number``, where its
+line starts, its tier, its status number and its year."""
+_RECORDS_PER_WRITE = 8192
+
+
 class StatementWriter:
-    """Writes statements as the lines of statements.jsonl and keeps what a `FactIndex` of them holds in memory.
+    """Writes statements as the lines of statements.jsonl, and what a `FactIndex` of them holds to a temporary file.
 
     A world's pages make ~3.4 statements each (680k at 200k pages); as objects grouped in lists by fact they took
-    ~175 bytes each. This keeps 20 bytes per statement (its fact, tier, status and year, and where its line starts)
-    and leaves the url and the value in the line.
+    ~175 bytes each. This keeps a 20-byte record of each (`_RECORD`), written to an unnamed temporary file 8,192 at
+    a time, and leaves the url and the value in the line: memory holds the entity, key and status numbers.
     """
 
     def __init__(self, out: BinaryIO) -> None:
@@ -86,34 +93,54 @@ class StatementWriter:
         self.entity_numbers: dict[str, int] = {}
         self.key_numbers: dict[str, int] = {}
         self.status_numbers: dict[str, int] = {}
-        self.facts = array.array("q")
-        """(entity number << 32) | key number, per statement."""
-        self.starts = array.array("q")
-        self.tiers = array.array("b")
-        self.statuses = array.array("B")
-        self.years = array.array("h")
+        self._records = tempfile.TemporaryFile()
+        self._pending: list[tuple[int, int, int, int, int]] = []
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return self._count
 
     def write(self, statement: Statement) -> None:
         line = statement.json_line().encode("utf-8")
         entity = self.entity_numbers.setdefault(statement.entity_id, len(self.entity_numbers))
         key = self.key_numbers.setdefault(statement.key, len(self.key_numbers))
-        self.facts.append(entity << 32 | key)
-        self.starts.append(self._position)
-        self.tiers.append(statement.tier)
-        self.statuses.append(self.status_numbers.setdefault(statement.status, len(self.status_numbers)))
-        self.years.append(statement.year)
+        status = self.status_numbers.setdefault(statement.status, len(self.status_numbers))
+        self._pending.append((entity << 32 | key, self._position, statement.tier, status, statement.year))
+        if len(self._pending) == _RECORDS_PER_WRITE:
+            self._flush()
+        self._count += 1
         self._out.write(line)
         self._position += len(line)
+
+    def records(self) -> np.ndarray:
+        """Every record written, in statement order, memory-mapped read-only (the file's pages, not the heap)."""
+        self._flush()
+        if not self._count:
+            return np.zeros(0, dtype=_RECORD)
+        return np.frombuffer(_mapped(self._records), dtype=_RECORD, count=self._count)
+
+    def close(self) -> None:
+        """Deletes the records' file; a `FactIndex` of them has its own."""
+        self._records.close()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._records.write(np.array(self._pending, dtype=_RECORD))
+            self._records.flush()
+            self._pending = []
+
+
+def _mapped(file: BinaryIO) -> mmap.mmap:
+    """The whole of a non-empty file, memory-mapped read-only; the map outlives the file's closing."""
+    return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 class FactIndex:
     """Statements grouped by (entity id, key): which pages state what.
 
-    Each statement's fact, tier, status and year are numpy columns sorted by fact (in statement order within one);
-    its url and value are read back from its line (`StatementWriter`) when a question needs them.
+    Each statement's fact, tier, status and year are columns sorted by fact (in statement order within one), in a
+    memory-mapped temporary file; its url and value are read back from its line (`StatementWriter`) when a question
+    needs them.
     """
 
     def __init__(self, statements: Iterable[Statement]) -> None:
@@ -125,8 +152,7 @@ class FactIndex:
 
     @classmethod
     def of_file(cls, writer: StatementWriter, path: Path) -> FactIndex:
-        """The index of the statements `writer` wrote to the file at `path` (closed since); the writer's columns
-        move to the index."""
+        """The index of the statements `writer` wrote to the file at `path` (closed since); closes the writer."""
         index = cls.__new__(cls)
         index._take(writer, path)
         return index
@@ -135,16 +161,21 @@ class FactIndex:
         self._lines = lines
         self._entity_numbers, self._key_numbers = writer.entity_numbers, writer.key_numbers
         self._status_numbers = writer.status_numbers
-        order = np.argsort(np.frombuffer(writer.facts, dtype=np.int64), kind="stable")
-        # each column sorted, then the writer's copy let go: memory holds the unsorted columns and one sorted more
-        self._facts = np.frombuffer(writer.facts, dtype=np.int64)[order]
-        writer.facts = array.array("q")
-        self._starts = np.frombuffer(writer.starts, dtype=np.int64)[order]
-        writer.starts = array.array("q")
-        self._tiers = np.frombuffer(writer.tiers, dtype=np.int8)[order]
-        self._statuses = np.frombuffer(writer.statuses, dtype=np.uint8)[order]
-        self._years = np.frombuffer(writer.years, dtype=np.int16)[order]
-        writer.tiers, writer.statuses, writer.years = array.array("b"), array.array("B"), array.array("h")
+        records = writer.records()
+        order = np.argsort(records["fact"], kind="stable")
+        # sorted a column at a time into a file of columns: memory holds the order and one column, never the records
+        with tempfile.TemporaryFile() as columns_file:
+            for name in _RECORD.names:
+                columns_file.write(records[name][order])
+            columns_file.flush()
+            columns = _mapped(columns_file) if len(records) else b""
+        del records, order
+        writer.close()
+        n_statements, offset, sorted_columns = len(writer), 0, []
+        for name in _RECORD.names:
+            sorted_columns.append(np.frombuffer(columns, dtype=_RECORD[name], count=n_statements, offset=offset))
+            offset += n_statements * _RECORD[name].itemsize
+        self._facts, self._starts, self._tiers, self._statuses, self._years = sorted_columns
 
     def urls(self, entity_id: str, key: str, *, value: str | None = None, tier: int = 1,
              statuses: tuple[str, ...] = ("current", "fixed", "relation", "history")) -> list[str]:

@@ -3,13 +3,14 @@ the statements grouped by fact in a dict (the index before it) answer."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 import pytest
 
 from drgym.tasks.procedural import PAGES_PER_ENTITY
-from drgym.tasks.render import RenderKnobs, render_world
-from drgym.tasks.synth import FactIndex, StatementWriter
+from drgym.tasks.render import RenderKnobs, Statement, render_world
+from drgym.tasks.synth import _RECORDS_PER_WRITE, FactIndex, StatementWriter
 from drgym.tasks.world import World
 
 SEED, PAGES = 14, 600
@@ -67,3 +68,22 @@ def test_an_empty_fact_index_knows_nothing():
     facts = FactIndex([])
     assert facts.urls("org-00000", "attr:revenue_musd") == [] and facts.chart_only() == {}
     assert facts.conflict("org-00000", "attr:revenue_musd") is None
+
+
+def test_statement_records_span_several_writes_and_point_at_their_lines(statements, tmp_path):
+    copies = _RECORDS_PER_WRITE // len(statements) + 2
+    many = [dataclasses.replace(s, url=f"{s.url}#{copy}") for copy in range(copies) for s in statements]
+    with (tmp_path / "statements.jsonl").open("wb") as out:
+        writer = StatementWriter(out)
+        for statement in many:
+            writer.write(statement)
+    lines, statuses = (tmp_path / "statements.jsonl").read_bytes(), list(writer.status_numbers)
+    records = writer.records()
+    assert len(records) == len(writer) == len(many) > _RECORDS_PER_WRITE
+    for (fact, start, tier, status, year), statement in zip(records.tolist(), many):
+        assert Statement.from_json_line(lines[start:lines.index(b"\n", start)]) == statement
+        assert fact == writer.entity_numbers[statement.entity_id] << 32 | writer.key_numbers[statement.key]
+        assert (tier, statuses[status], year) == (statement.tier, statement.status, statement.year)
+    index = FactIndex.of_file(writer, tmp_path / "statements.jsonl")
+    for (entity_id, key), group in _by_fact(many).items():
+        assert index.urls(entity_id, key) == sorted({s.url for s in group if s.tier == 1 and s.status in TEXT})
