@@ -239,22 +239,22 @@ def audit_report(visible: str, rubrics: Sequence[Rubric], *, source: ParagraphSo
     copied_units: list[str] = []
     prose_words = 0
     for unit, is_row in units:
+        if is_row and source is None:  # a table row or heading counts only for copy detection
+            continue
         # only a backslash, a bracket or "://" starts a citation
         has_citation = "\\" in unit or "[" in unit or "://" in unit
         claim = CITATION_MARKS.sub(" ", unit) if has_citation else unit
         lowered = claim.lower()
         words = _WORD.findall(lowered) if source is not None else None  # only copy detection reads the words
-        n_words = len(words) if words is not None else count_words(lowered)
-        if not is_row:  # lowercasing ASCII text keeps its words: the count is the claim's when nothing was cut
-            prose_words += n_words if not has_citation and unit.isascii() else count_words(unit)
-        if not is_row and n_words:
+        if not is_row:
+            prose_words += count_words(unit)
             names_task = any_name is not None and any_name.search(lowered) is not None
             # the report's figures are not cached: a policy writes them (a cache of them could be made to grow)
             if not names_task and not any(_NON_DIGIT.sub("", f) in figures for f in _FIGURE.findall(claim)):
-                result.off_task_words += n_words
-        if (words is not None and n_words >= MIN_COPY_WORDS and not _states_one_fact(words, vocabulary.words)
+                result.off_task_words += len(words) if words is not None else count_words(lowered)
+        if (words is not None and len(words) >= MIN_COPY_WORDS and not _states_one_fact(words, vocabulary.words)
                 and _is_copied(words, source)):
-            result.copied_words += n_words
+            result.copied_words += len(words)
             copied_units.append(unit)
     result.copy_budget = max(COPY_BUDGET_WORDS, int(COPY_BUDGET_SHARE * result.words))
     if result.copied_words > result.copy_budget:
