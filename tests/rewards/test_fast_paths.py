@@ -78,6 +78,21 @@ def test_refutation_shortcut_agrees_with_the_pattern(text):
     assert refutes(text) == (_REFUTATION.search(text) is not None)
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_phrases.map(lambda phrase: phrase.replace("\n", " ")), min_size=1, max_size=4),
+       st.booleans())
+def test_a_reports_cues_are_found_sentence_by_sentence_as_the_pattern_finds_them(paragraphs, ascii_only):
+    """A report is looked at once for cue words and gate substrings (each gate after a quick part of it); every
+    sentence then refutes exactly when the pattern finds a cue in it."""
+    report = "\n\n".join(f"Zewo {paragraph}. Bokar reported 12.3 {paragraph}." for paragraph in paragraphs)
+    if ascii_only:
+        report = report.encode("ascii", "ignore").decode()
+    analysis = ReportAnalysis(report)
+    for index, unit in enumerate(analysis.units):
+        for start, end in unit.sentences:
+            assert analysis.refutes_in(index, (start, end)) == refutes(unit.text[start:end]), unit.text[start:end]
+
+
 @settings(max_examples=800, deadline=None)
 @given(st.text(alphabet="0123456789,. -−±%kKMBmnbilothusadx_é٣\u00a0\u202f\u2009", max_size=40))
 def test_figures_are_found_where_the_number_pattern_finds_them(text):
