@@ -28,7 +28,9 @@
    claim compares PPO at its own train-chosen temperature with the best of the baselines, and holds only when the
    gain exceeds both the spread over seeds and 1.96 standard errors clustered by task.
 5. Behaviour per stage: searches per episode, the share of episodes that answer, and the share of answers found in
-   a tool result the policy read (grounded). Writes ``results.json``, ``learning.png`` and a Markdown table.
+   a tool result the policy read (grounded). And what reading alone earns: SFT and PPO greedy on tasks of another
+   world (`PROBE_WORLD_SEED`, `--probe-tasks`) whose facts no stage saw, where recalling the evaluation world's
+   pages cannot help. Writes ``results.json``, ``learning.png`` and a Markdown table.
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ PRETRAIN_WORLDS = [WorldSpec(seed=seed, pages=3000, distractor_rate=0.0, conflic
                              n_deep_research=0, min_hops=1, max_hops=1) for seed in (101, 102)]
 """Other worlds: the scripted researcher's episodes there are the pretraining text (their facts are not the
 evaluation world's)."""
+PROBE_WORLD_SEED = 31
+"""A world that no stage trains on: greedy reward on its tasks is what a policy earns by reading search results,
+without recalling facts it saw in training (held-out tasks ask about entities the training episodes have shown)."""
 SYSTEM_PROMPT = ('Answer from the offline web; trust tier-1 sources. Search with <tool_call>{{"name": '
                  '"batch_web_surfer", "arguments": {{"queries": ["..."], "top_k": 3}}}}</tool_call>. {finish}')
 """A short system prompt: a small model's context is spent on the question and the results, not on instructions."""
@@ -79,7 +84,9 @@ TEMPERATURES = (0.0, 0.3, 0.6, 1.0)
 """The sampling temperatures a model is evaluated at on train tasks to choose its best one (0: greedy)."""
 BASELINES = ("answer_prior", "sft_greedy", "sft_best_t")
 """The stages PPO is compared with; the claim is PPO against the best of them."""
-STAGES = ("answer_prior", "sft_greedy", "sft_t1", "sft_best_t", "ppo_greedy", "ppo_t1", "ppo_best_t")
+STAGES = ("answer_prior", "sft_greedy", "sft_t1", "sft_best_t", "ppo_greedy", "ppo_t1", "ppo_best_t",
+          "sft_unseen_world", "ppo_unseen_world")
+"""The rows of the table: held-out tasks of the evaluation world, then (greedy) the probe world's tasks."""
 
 
 def rl_split(tasks: Iterable[Task], share: float) -> tuple[list[Task], list[Task]]:
@@ -189,10 +196,11 @@ def behaviour(outcomes: list[Outcome]) -> dict[str, float]:
 
 
 def evaluate_stages(name: str, model_path: Path, *, select: list[EpisodeLabel], heldout: list[EpisodeLabel],
-                    samples: int, select_samples: int, seed: int, lengths: dict[str, int]
+                    probe: list[EpisodeLabel], samples: int, select_samples: int, seed: int, lengths: dict[str, int]
                     ) -> tuple[dict[str, list[Outcome]], dict[str, Any]]:
     """Held-out outcomes of one model greedy, at T = 1 and at the temperature that scores best on the train
-    selection tasks (ties: the lower temperature); returns them and the selection's figures."""
+    selection tasks (ties: the lower temperature), and greedy on the probe world's tasks; returns them and the
+    selection's figures."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -207,7 +215,8 @@ def evaluate_stages(name: str, model_path: Path, *, select: list[EpisodeLabel], 
     held = {0.0: run(heldout, 0.0, samples), 1.0: run(heldout, 1.0, samples)}
     if best not in held:
         held[best] = run(heldout, best, samples)
-    stages = {f"{name}_greedy": held[0.0], f"{name}_t1": held[1.0], f"{name}_best_t": held[best]}
+    stages = {f"{name}_greedy": held[0.0], f"{name}_t1": held[1.0], f"{name}_best_t": held[best],
+              f"{name}_unseen_world": run(probe, 0.0, 1)}
     return stages, {"train_reward_by_temperature": {str(t): r for t, r in on_train.items()}, "best_temperature": best}
 
 
@@ -277,6 +286,16 @@ def _pretraining_texts(out: Path, quick: bool) -> list[str]:
     return texts
 
 
+def _probe_labels(out: Path, spec: WorldSpec, n: int) -> list[EpisodeLabel]:
+    """Labels of the first `n` name-or-year tasks of the probe world (built once into `out`)."""
+    path = out / f"probe-world-{spec.seed}"
+    world = ProceduralWorld(path) if (path / "world.json").is_file() else ProceduralWorld.build(path, spec)
+    tasks = TaskSet(list(lookup_tasks(world.tasks))[:n], name=f"probe-{spec.seed}")
+    suite_file = tasks.save(out / f"probe-suite-{spec.seed}.jsonl")
+    return [EpisodeLabel(task_id=t.id, tasks=str(suite_file), web=str(path), env_id="drgym/DeepSearch-v1", seed=i,
+                         env_kwargs=ENV_KWARGS) for i, t in enumerate(tasks)]
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="runs/learning")
@@ -295,6 +314,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--world-pages", type=int, default=WORLD.pages,
                         help="pages of the evaluation world (more pages: more distinct one-hop tasks)")
     parser.add_argument("--eval-tasks", type=int, default=40, help="held-out tasks evaluated")
+    parser.add_argument("--probe-tasks", type=int, default=40,
+                        help=f"tasks of the unseen world (seed {PROBE_WORLD_SEED}) evaluated greedy")
     parser.add_argument("--samples", type=int, default=4, help="sampled episodes per held-out task (T > 0)")
     parser.add_argument("--select-tasks", type=int, default=32, help="train tasks that choose each temperature")
     parser.add_argument("--select-samples", type=int, default=2, help="sampled episodes per selection task")
@@ -315,6 +336,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         args.seeds, args.sft_epochs, args.ppo_iterations, args.episodes_per_iteration = 1, 1, 1, 4
         args.samples_per_task = 2
         args.pretrain_steps, args.eval_tasks, args.samples, args.select_tasks, args.select_samples = 2, 4, 1, 2, 1
+        args.probe_tasks = 2
         args.hidden, args.layers, args.vocab = 32, 2, 384
     return args
 
@@ -380,6 +402,7 @@ def _benchmark(args: argparse.Namespace) -> dict[str, Any]:
     heldout_labels = [label(t.id, seed=i) for i, t in enumerate(heldout)]
     select_labels = [label(t.id, seed=i) for i, t in enumerate(rl_part[:args.select_tasks])]
     train_labels = [label(t.id).__dict__ for t in rl_part]
+    probe_labels = _probe_labels(out, dataclasses.replace(spec, seed=PROBE_WORLD_SEED), args.probe_tasks)
     lengths = {"max_new_tokens": 24 if args.quick else 96, "max_length": 1536}
     settings = {key: value for key, value in vars(args).items() if key not in ("out", "only_seed")}
     results: dict[str, Any] = {"world": spec.__dict__, "env_kwargs": ENV_KWARGS, "settings": settings,
@@ -410,7 +433,7 @@ def _benchmark(args: argparse.Namespace) -> dict[str, Any]:
         else:
             record = _run_seed(seed, seed_dir, args, texts=texts, protocol=protocol, sft_file=sft_file,
                                train_labels=train_labels, select=select_labels, heldout=heldout_labels,
-                               lengths=lengths, settings=settings)
+                               probe=probe_labels, lengths=lengths, settings=settings)
             saved.write_text(json.dumps(record))
         record["stages"]["answer_prior"] = [dataclasses.asdict(o) for o in prior_outcomes]
         for stage in STAGES:
@@ -437,7 +460,7 @@ def _benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
 def _run_seed(seed: int, seed_dir: Path, args: argparse.Namespace, *, texts: list[str], protocol: list[str],
               sft_file: Path, train_labels: list[dict], select: list[EpisodeLabel], heldout: list[EpisodeLabel],
-              lengths: dict[str, int], settings: dict[str, Any]) -> dict[str, Any]:
+              probe: list[EpisodeLabel], lengths: dict[str, int], settings: dict[str, Any]) -> dict[str, Any]:
     """The pipeline of one seed: init, pretraining, SFT, PPO, and the held-out evaluation of SFT and PPO."""
     started = time.perf_counter()
     init = build_tiny_model(seed_dir / "init", seed=seed, vocab_size=args.vocab, corpus=texts + protocol,
@@ -460,7 +483,8 @@ def _run_seed(seed: int, seed_dir: Path, args: argparse.Namespace, *, texts: lis
     stages: dict[str, list[Outcome]] = {}
     selection = {}
     for name, path in (("sft", sft), ("ppo", ppo)):
-        found, selection[name] = evaluate_stages(name, path, select=select, heldout=heldout, samples=args.samples,
+        found, selection[name] = evaluate_stages(name, path, select=select, heldout=heldout, probe=probe,
+                                                 samples=args.samples,
                                                  select_samples=args.select_samples, seed=seed, lengths=lengths)
         stages.update(found)
     curve = [float(row.split(",")[1]) for row in (ppo / "ppo_metrics.csv").read_text().splitlines()[1:]]
@@ -515,13 +539,15 @@ def _summary(outcomes: dict[str, list[list[Outcome]]]) -> dict[str, Any]:
 
 _LABELS = {"answer_prior": "answer prior (no search)", "sft_greedy": "SFT, greedy", "sft_t1": "SFT, T = 1",
            "sft_best_t": "SFT, best T on train", "ppo_greedy": "PPO, greedy", "ppo_t1": "PPO, T = 1",
-           "ppo_best_t": "PPO, best T on train"}
+           "ppo_best_t": "PPO, best T on train", "sft_unseen_world": "SFT, greedy, unseen world's tasks",
+           "ppo_unseen_world": "PPO, greedy, unseen world's tasks"}
 
 
 def markdown_table(results: dict[str, Any]) -> str:
-    """The README table: held-out reward (mean ± spread over seeds, task-clustered SE) and behaviour per stage."""
+    """The README table: reward (mean ± spread over seeds, task-clustered SE) and behaviour per stage, on the
+    evaluation world's held-out tasks and (the last rows) on the unseen world's."""
     stages, claim = results["summary"]["stages"], results["summary"]["claim"]
-    lines = ["| stage | held-out reward (± seeds) | task-clustered SE | searches / episode | answered | "
+    lines = ["| stage | reward (± seeds) | task-clustered SE | searches / episode | answered | "
              "answers found in what it read |", "| --- | --- | --- | --- | --- | --- |"]
     for stage in STAGES:
         s = stages[stage]
@@ -533,7 +559,9 @@ def markdown_table(results: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"PPO (best T on train) {verdict} the best baseline ({_LABELS[claim['best_baseline']]}): gain "
                  f"{claim['gain']:+.3f}, spread over seeds {spread}, task-clustered SE {claim['task_clustered_se']:.3f} "
-                 f"(the claim needs gain > spread and > 1.96 SE).")
+                 f"(the claim needs gain > spread and > 1.96 SE). Rows without \"unseen world\" are the evaluation "
+                 f"world's held-out tasks; the unseen world's tasks ask facts that no stage trained on: what reading "
+                 f"search results alone earns.")
     return "\n".join(lines)
 
 
@@ -553,9 +581,10 @@ def _plot(curves: list[list[float]], results: dict[str, Any], path: Path) -> Non
     stages = results["summary"]["stages"]
     means = [stages[s]["mean"] for s in STAGES]
     errors = [stages[s]["seed_spread"] or 0.0 for s in STAGES]
-    right.barh([_LABELS[s] for s in STAGES], means, xerr=errors, color=["0.6"] * 4 + ["tab:blue"] * 3)
+    right.barh([_LABELS[s] for s in STAGES], means, xerr=errors,
+               color=["tab:blue" if s.startswith("ppo") else "0.6" for s in STAGES])
     right.invert_yaxis()
-    right.set_xlabel("held-out reward (± spread over seeds)")
+    right.set_xlabel("reward (± spread over seeds)")
     fig.suptitle("drgym learning benchmark")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
