@@ -84,16 +84,19 @@ class StatementWriter:
 
     A world's pages make ~3.4 statements each (680k at 200k pages); as objects grouped in lists by fact they took
     ~175 bytes each. This keeps a 20-byte record of each (`_RECORD`), written to an unnamed temporary file 8,192 at
-    a time, and leaves the url and the value in the line: memory holds the entity, key and status numbers.
+    a time (in `temporary_dir`: a world's build puts it in its staging folder), and leaves the url and the value in
+    the line: memory holds the entity, key and status numbers.
     """
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, temporary_dir: str | Path | None = None) -> None:
         self._out = out
         self._position = 0
         self.entity_numbers: dict[str, int] = {}
         self.key_numbers: dict[str, int] = {}
         self.status_numbers: dict[str, int] = {}
-        self._records = tempfile.TemporaryFile()
+        # beside the world being built (`temporary_dir`) rather than in /tmp, which is often a RAM disk
+        self.temporary_dir = temporary_dir
+        self._records = tempfile.TemporaryFile(dir=temporary_dir)
         self._pending: list[tuple[int, int, int, int, int]] = []
         self._count = 0
 
@@ -164,7 +167,7 @@ class FactIndex:
         records = writer.records()
         order = np.argsort(records["fact"], kind="stable")
         # sorted a column at a time into a file of columns: memory holds the order and one column, never the records
-        with tempfile.TemporaryFile() as columns_file:
+        with tempfile.TemporaryFile(dir=writer.temporary_dir) as columns_file:
             for name in _RECORD.names:
                 columns_file.write(records[name][order])
             columns_file.flush()
