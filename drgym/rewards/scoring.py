@@ -99,10 +99,10 @@ def score_verdicts(rubrics: Sequence[Rubric], verdicts: Sequence[RubricVerdict],
         verdict, weight = by_id[rubric.id], rubric.weight
         if weight > 0:
             positive += weight
-            if weight >= 4:  # a mandatory requirement (`Rubric.is_mandatory`)
+            if rubric.is_mandatory:
                 mandatory += 1
                 passed += verdict.verdict == "satisfied"
-        elif weight <= -4 and verdict.verdict == "satisfied":  # a mandatory fault committed
+        elif rubric.is_mandatory and verdict.verdict == "satisfied":  # a mandatory fault committed
             fault = True
         if verdict.verdict == "incomplete":
             incomplete.append(rubric.id)
