@@ -271,10 +271,16 @@ def _world_and_tasks(suite: str, split: str, web: str | Path | None) -> tuple[Pr
     world = source.world if source.world is not None and web is None else ProceduralWorld(folder)
     tasks = select_split(source.tasks, split)
     entities = {e["id"] for e in world.meta["graph"]["entities"]}
-    foreign = [t.id for t in tasks if any(hop.get("subject") not in entities for hop in t.meta.get("gold_path", ()))]
+    # every world numbers its entities alike ("org-00000"): a task made in another world is told by the corpus it
+    # names, or by an entity of its gold path that this world lacks
+    corpus = world.corpus.name
+    foreign = [t.id for t in tasks if (t.corpus and t.corpus != corpus)
+               or any(hop.get("subject") not in entities for hop in t.meta.get("gold_path", ()))]
     if foreign:
-        raise ConfigError(f"tasks {foreign[:5]} of {suite!r} are not tasks of the world {world.path} (their gold paths "
-                          "name entities it does not have): pass the world they were made in as --web")
+        made_in = sorted({t.corpus for t in tasks if t.id in foreign[:5] and t.corpus})
+        raise ConfigError(f"tasks {foreign[:5]} of {suite!r} are not tasks of the world {world.path} ({corpus}): "
+                          f"they were made in {', '.join(made_in) or 'another world'}; pass the world they were made "
+                          "in as --web, or leave --web out when the task file names it")
     return world, tasks, str(world.path), str(source.file)
 
 

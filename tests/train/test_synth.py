@@ -148,3 +148,17 @@ def test_mix_refuses_a_file_that_is_not_synthesised_rows(tmp_path):
     tasks.write_text('{"id": "t1", "kind": "deep_research", "question": "q"}\n')
     with pytest.raises(TaskFileError, match=r"tasks.jsonl:1: not a synthesised row \(no 'messages' list\)"):
         mix_rows([tasks], {"seeking": 1.0}, tmp_path / "out.jsonl")
+
+
+def test_tasks_of_another_world_are_refused_by_name(tmp_path):
+    """Every world numbers its entities alike: tasks played against another world's graph would crash the
+    teachers (a company of the question missing from the graph), so they are refused with both worlds named."""
+    from drgym.errors import ConfigError
+    from drgym.tasks.procedural import ProceduralWorld, WorldSpec
+
+    for seed in (7, 8):
+        ProceduralWorld.build(tmp_path / f"w{seed}", WorldSpec(seed=seed, pages=150, n_deep_search=4,
+                                                               n_deep_research=2), show_progress=False)
+    with pytest.raises(ConfigError, match=r"not tasks of the world .*w7 \(world-7\): they were made in world-8"):
+        synthesize(["planning"], str(tmp_path / "w8" / "tasks.jsonl"), tmp_path / "out", n=2,
+                   web=tmp_path / "w7", show_progress=False)
