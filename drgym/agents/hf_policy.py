@@ -12,7 +12,7 @@ from typing import Any
 from drgym.core.protocol import format_native_tool_calls
 from drgym.errors import ConfigError
 
-__all__ = ["HFGenerator", "HFPolicy", "as_text_messages"]
+__all__ = ["HFGenerator", "HFPolicy", "as_text_messages", "from_local"]
 
 STOP_STRINGS = ("</tool_call>", "</answer>")
 
@@ -29,6 +29,18 @@ def as_text_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
     return converted
 
 
+def from_local(loader: Any, name_or_path: str | Any, **kwargs: Any) -> Any:
+    """``loader.from_pretrained(name_or_path)`` from a folder or the local Hugging Face cache only: drgym downloads
+    nothing at run time, and a folder that does not exist would otherwise be taken for a Hub id and retried over
+    the network for minutes. A ConfigError names what is missing."""
+    try:
+        return loader.from_pretrained(name_or_path, local_files_only=True, **kwargs)
+    except OSError as e:
+        raise ConfigError(f"cannot load {name_or_path!r}: not a model folder, and not in the local Hugging Face "
+                          f"cache ({str(e).splitlines()[0]}). drgym downloads nothing at run time: fetch the model "
+                          f"first (`huggingface-cli download {name_or_path} --local-dir DIR`) and pass DIR") from e
+
+
 class HFGenerator:
     """Loads a model and tokenizer once; `generate(messages)` returns (text, prompt tokens, completion tokens)."""
 
@@ -38,10 +50,10 @@ class HFGenerator:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as e:  # pragma: no cover - transformers comes with drgym
             raise ConfigError("HFPolicy needs transformers: pip install transformers") from e
-        self.tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
+        self.tokenizer = from_local(AutoTokenizer, model_name_or_path)
         if self.tokenizer.chat_template is None:
             raise ConfigError(f"{model_name_or_path} has no chat template; HFPolicy needs one to format the episode")
-        self.model = AutoModelForCausalLM.from_pretrained(model_name_or_path).to(device).eval()
+        self.model = from_local(AutoModelForCausalLM, model_name_or_path).to(device).eval()
         self.device = device
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature

@@ -30,7 +30,9 @@ class ChatFormat:
         if isinstance(tokenizer, str):
             from transformers import AutoTokenizer
 
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+            from drgym.agents.hf_policy import from_local
+
+            tokenizer = from_local(AutoTokenizer, tokenizer)
         if getattr(tokenizer, "chat_template", None) is None:
             raise ConfigError("the tokenizer has no chat template: multi-turn training needs one to format turns")
         self.tokenizer = tokenizer

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from drgym.agents.hf_policy import from_local
 from drgym.errors import ConfigError, TrainingError
 from drgym.train.chat import ChatFormat
 from drgym.train.episodes import EnvPool, EpisodeLabel, EpisodeSession
@@ -400,10 +401,10 @@ def train_ppo(config: PPOConfig) -> Path:
     torch.manual_seed(config.seed)  # every device's generator
     rng = random.Random(config.seed)
     generator = torch.Generator(device=device).manual_seed(config.seed)  # sampling draws on the model's device
-    tokenizer = AutoTokenizer.from_pretrained(config.model)
+    tokenizer = from_local(AutoTokenizer, config.model)
     chat = ChatFormat(tokenizer)
-    actor = AutoModelForCausalLM.from_pretrained(config.model).to(device)
-    reference = AutoModelForCausalLM.from_pretrained(config.model).to(device).eval()
+    actor = from_local(AutoModelForCausalLM, config.model).to(device)
+    reference = from_local(AutoModelForCausalLM, config.model).to(device).eval()
     for parameter in reference.parameters():
         parameter.requires_grad_(False)
     critic = ValueModel(actor)  # copied before the actor is frozen in part or given adapters: it trains in full

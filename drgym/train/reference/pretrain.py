@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from drgym.agents.hf_policy import from_local
 from drgym.train.reference.device import resolve_device
 
 __all__ = ["PretrainConfig", "pretrain_copy"]
@@ -57,8 +58,8 @@ def pretrain_copy(config: PretrainConfig) -> Path:
     device = resolve_device(config.device, field="PretrainConfig.device")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    tokenizer = AutoTokenizer.from_pretrained(config.model)
-    model = AutoModelForCausalLM.from_pretrained(config.model).to(device)
+    tokenizer = from_local(AutoTokenizer, config.model)
+    model = from_local(AutoModelForCausalLM, config.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 30) * max(0.05, 1 - s / config.steps))
     out = Path(config.out)

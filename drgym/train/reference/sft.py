@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from drgym.agents.hf_policy import from_local
 from drgym.errors import ConfigError, TrainingError
 from drgym.train.reference.device import resolve_device
 from drgym.train.reference.generation import padding_id
@@ -149,8 +150,8 @@ def train_sft(config: SFTConfig) -> Path:
     device = resolve_device(config.device, field="SFTConfig.device")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    tokenizer = AutoTokenizer.from_pretrained(config.model)
-    model = AutoModelForCausalLM.from_pretrained(config.model).to(device)
+    tokenizer = from_local(AutoTokenizer, config.model)
+    model = from_local(AutoModelForCausalLM, config.model).to(device)
     rows = _load_rows(Path(config.data), tokenizer, config.max_len)
     pad = padding_id(tokenizer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
