@@ -3,7 +3,10 @@ server. By default the server is a small local one whose replies are drgym's scr
 point --base-url at vLLM or `drgym serve-hf` to evaluate a real model:
 
     drgym serve-hf --model-path ~/models/Qwen3-0.6B --model-name qwen3 --port 8000 &
+    until curl -sf http://127.0.0.1:8000/health > /dev/null; do sleep 1; done   # wait until the model is served
     python examples/verifiers_drgym.py --base-url http://127.0.0.1:8000/v1 --model qwen3
+
+Rollouts that end in an error (a server that does not answer) are printed with it, and the script exits with 1.
 
 prime-rl / verifiers load it as any environment: `load_environment` in `drgym.train.verifiers_env`.
 
@@ -68,12 +71,18 @@ def main() -> None:
     base_url = args.base_url or f"http://127.0.0.1:{server.server_port}/v1"
     client = vf.OpenAIChatCompletionsClient(AsyncOpenAI(base_url=base_url, api_key="local"))
     results = env.evaluate_sync(client, args.model, num_examples=-1, rollouts_per_example=1)
+    failed = 0
     for output in results["outputs"]:
         metrics = output["metrics"]
         print(f"{output['info']['task_id']:>8}  reward {output['reward']:.2f}  turns {metrics['num_turns']:.0f}  "
               f"tool calls {metrics['tool_calls']:.0f}  verdicts passed {metrics['verdict_pass_rate']:.2f}")
+        if output.get("error"):
+            failed += 1
+            print(f"{'':>8}  ended in an error: {output['error'].get('error_chain_repr') or output['error']}")
     if server is not None:
         server.shutdown()
+    if failed:
+        raise SystemExit(f"{failed} of {len(results['outputs'])} rollouts ended in an error (is {base_url} up?)")
 
 
 if __name__ == "__main__":

@@ -447,3 +447,20 @@ def test_verl_row_without_a_label_is_refused_with_the_fix(verl, tiny_tokenizer):
     loop = _verl_loop(verl, tiny_tokenizer, ScriptedServerManager(tiny_tokenizer, lambda m: ""))
     with pytest.raises(ConfigError, match=re.escape("export the dataset with `drgym export verl`")):
         asyncio.run(loop.run({}, raw_prompt=[{"role": "user", "content": "q"}], extra_info={"index": 0}))
+
+
+def test_the_verifiers_example_exits_with_an_error_when_its_server_does_not_answer(tmp_path):
+    """examples/verifiers_drgym.py against a port nobody serves: every rollout ends in a connection error, which
+    it prints, and it exits with 1 instead of reporting rewards of 0 as a finished run."""
+    _require("verifiers", "verifiers")
+    import socket
+    import subprocess
+
+    with socket.socket() as probe:  # a port that was free a moment ago, and nobody listens on now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    example = Path(__file__).resolve().parents[2] / "examples" / "verifiers_drgym.py"
+    done = subprocess.run([sys.executable, str(example), "--base-url", f"http://127.0.0.1:{port}/v1", "--max-turns",
+                           "2"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "rollouts ended in an error" in done.stderr and "ended in an error: " in done.stdout
