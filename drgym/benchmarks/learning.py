@@ -52,6 +52,7 @@ from typing import Any
 
 import torch
 
+from drgym.agents.hf_policy import from_local
 from drgym.agents.rollout import episode_id, rollout
 from drgym.agents.scripted import ScriptedResearcher
 from drgym.agents.tiny_model import build_tiny_model
@@ -203,8 +204,8 @@ def evaluate_stages(name: str, model_path: Path, *, select: list[EpisodeLabel], 
     selection's figures."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path).eval()
+    tokenizer = from_local(AutoTokenizer, model_path)
+    model = from_local(AutoModelForCausalLM, model_path).eval()
 
     def run(labels: list[EpisodeLabel], temperature: float, copies: int) -> list[Outcome]:
         return evaluate_model(model, tokenizer, labels * (1 if temperature == 0 else copies), temperature=temperature,

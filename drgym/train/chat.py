@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drgym.agents.hf_policy import from_local
 from drgym.errors import ConfigError
 
 __all__ = ["ChatFormat"]
@@ -29,8 +30,6 @@ class ChatFormat:
     def __init__(self, tokenizer: Any, *, observation_role: str = "user") -> None:
         if isinstance(tokenizer, str):
             from transformers import AutoTokenizer
-
-            from drgym.agents.hf_policy import from_local
 
             tokenizer = from_local(AutoTokenizer, tokenizer)
         if getattr(tokenizer, "chat_template", None) is None:
