@@ -8,22 +8,25 @@ and fsynced, from a thread, while the next episodes play). Re-running with the s
 already there; a failed episode (the policy raised, a server was down, the worker process died) is recorded with
 its error and the run goes on.
 
-Worker processes fork from a zygote: one process per pool, itself forked from multiprocessing's forkserver with
-drgym's environment modules already imported, that loads what every worker's environment reads and never changes
-(the tasks, the tools' schemas) and then forks the workers. A worker starts in a fraction of a second and shares
-those modules and objects with the others, holding a copy only of the pages it writes (where the platform has no
-forkserver, workers are spawned).
+Worker processes fork from a zygote: one process per Python process that runs pools, spawned when the first pool
+starts and kept for later ones, that imports drgym's environment modules, loads for each pool what every worker's
+environment reads and never changes (the tasks and their world, the search index's files, the tools' schemas) and
+then forks the pool's workers. A worker starts in a fraction of a second and shares those modules and objects with
+the zygote and the other workers, holding a copy only of the pages it writes (where the platform cannot fork,
+workers are spawned).
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
+import importlib
 import json
 import logging
 import multiprocessing as mp
 import multiprocessing.connection
 import os
+import pickle
 import queue
 import signal
 import socket
@@ -35,6 +38,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
@@ -61,7 +65,7 @@ STOP_TIMEOUT_S = 30.0
 REAP_TIMEOUT_S = 5.0
 """How long the zygote waits for a worker that closed its end of the pipes to exit, for its exit status."""
 FORKSERVER_PRELOAD = ["gymnasium", "drgym", "drgym.agents", "drgym.agents.rollout", "drgym.envs.research_env"]
-"""Imported once by the forkserver; every worker forked from it starts with them loaded."""
+"""Imported once by the forkserver, which starts workers when the zygote cannot fork them (see `_ThreadsInZygote`)."""
 
 
 @dataclass
@@ -337,8 +341,12 @@ class _Worker:
         import gymnasium as gym
 
         import drgym  # noqa: F401 - registers the environments
+        from drgym.core.kinds import ENTRY_POINTS
 
-        self.env = gym.make(env_id, **env_kwargs)
+        # drgym's own environments pass gymnasium's checks in its tests; the passive checker would run them again
+        # in every worker (its first reset and step), writing pages the worker otherwise shares with the zygote
+        options = {"disable_env_checker": True} if env_id in ENTRY_POINTS else {}
+        self.env = gym.make(env_id, **{**options, **env_kwargs})
         self.env_id, self.env_kwargs = env_id, env_kwargs
         self.policy_factory = policy_factory
         self.policy_name = policy_name
@@ -501,11 +509,11 @@ def _worker_context() -> mp.context.BaseContext:
 
 def _serve(connection: mp.connection.Connection, worker_args: tuple, environ: dict[str, str]) -> None:
     """A worker process: builds the environment, then plays (index, seed) episodes until told to stop."""
-    # the modules the forkserver imported stay shared with it: no collection pass rewrites their objects
+    # what the process it was forked from holds stays shared with it: no collection pass rewrites those objects
     gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # stopped mid-episode: still close the env (its shell, files)
-    # a forked worker inherits the forkserver's environment, from when it started: use the parent's of now
+    # a forked worker inherits the environment of the process it was forked from: use the parent's of now
     os.environ.clear()
     os.environ.update(environ)
     _small_arrow_allocations()
@@ -551,6 +559,8 @@ class _ProcessWorkers(_Workers):
         self._context = _worker_context()
         self._uses_zygote = self._context.get_start_method() == "forkserver"
         self._zygote: _Zygote | None = None
+        """The zygote that loaded this pool's arguments, under `_zygote_key`."""
+        self._zygote_key = 0
 
     def ensure(self, n_workers: int) -> None:
         started = [self._start() for _ in range(n_workers - len(self.slots))]
@@ -571,7 +581,7 @@ class _ProcessWorkers(_Workers):
             except _ThreadsInZygote as e:  # forking would leave those threads out: start workers as before
                 logger.info("rollout workers are started from the forkserver without sharing the tasks: %s", e)
                 self._uses_zygote = False
-                self._close_zygote()
+                self._release_zygote()
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(target=_serve, args=(child_end, self._worker_args, dict(os.environ)),
                                         name="drgym-rollout-worker", daemon=True)
@@ -580,28 +590,40 @@ class _ProcessWorkers(_Workers):
         return _Slot(worker_id=str(process.pid), tasks=[], handle=(process, parent_end))
 
     def _fork(self) -> tuple[_ForkedProcess, mp.connection.Connection]:
-        """A worker forked by the zygote, started now if there is none (or it died since the last worker)."""
-        if self._zygote is not None:
+        """A worker forked by this process's zygote, which loads the pool's arguments first if it has not yet (a
+        zygote started now, or one that took over from a zygote that died since the last worker)."""
+        with _ZYGOTE_LOCK:
+            zygote = _running_zygote()
             try:
-                return self._zygote.fork()
+                if self._zygote is not zygote:
+                    self._zygote, self._zygote_key = zygote, zygote.load(self._worker_args)
+                return zygote.fork(self._zygote_key)
             except (EOFError, OSError):  # killed since (out of memory, a signal): a new one takes over
-                self._close_zygote()
-        self._zygote = _Zygote(self._worker_args)
-        try:
-            return self._zygote.fork()
-        except (EOFError, OSError):
-            exitcode = self._close_zygote()
-            raise ConfigError(f"the process that forks the rollout workers ended as it started "
-                              f"({_exit_text(exitcode)}); {_SCRIPT_HINT}") from None
+                if zygote.is_new:
+                    raise ConfigError(f"the process that forks the rollout workers ended as it started "
+                                      f"({_exit_text(_stop_zygote())}); {_SCRIPT_HINT}") from None
+                _stop_zygote()
+            zygote = _running_zygote()
+            try:
+                self._zygote, self._zygote_key = zygote, zygote.load(self._worker_args)
+                return zygote.fork(self._zygote_key)
+            except (EOFError, OSError):
+                raise ConfigError(f"the process that forks the rollout workers ended as it started "
+                                  f"({_exit_text(_stop_zygote())}); {_SCRIPT_HINT}") from None
 
-    def _close_zygote(self) -> int | None:
-        exitcode = self._zygote.close() if self._zygote is not None else None
-        self._zygote = None
-        return exitcode
+    def _release_zygote(self) -> None:
+        """Tells the zygote this pool forks no more workers: it keeps the loaded tasks only for other pools."""
+        with _ZYGOTE_LOCK:
+            if self._zygote is not None and self._zygote is _ZYGOTE:
+                try:
+                    self._zygote.release(self._zygote_key)
+                except (EOFError, OSError):
+                    pass
+            self._zygote = None
 
     def close(self) -> None:
         super().close()
-        self._close_zygote()
+        self._release_zygote()
 
     def _wait_ready(self, slot: _Slot) -> None:
         process, connection = slot.handle
@@ -684,49 +706,78 @@ class _ThreadsInZygote(DrgymError):
 
 
 class _Zygote:
-    """The process a pool's workers fork from, itself started from the forkserver.
+    """The process rollout workers fork from: one per Python process that starts pools, spawned by the first
+    (`_running_zygote`) and kept for later ones, until this process exits.
 
-    It imports what a worker would (the script's module included), loads what every worker's environment reads
-    and never changes (`_share_with_workers`), freezes its objects (``gc.freeze``: no collection rewrites them),
-    and then forks a worker whenever asked: the worker's connection and exit sentinel come back over the pipe
-    (``SCM_RIGHTS``), its exit status on request. A worker starts with all of it in memory it shares with the
-    zygote and the other workers, and copies only the pages it writes (`benchmarks/perf_workers.py` measures
-    the total).
+    It imports what a worker would (the script's module included). For each pool it loads what every worker's
+    environment reads and never changes (`_share_with_workers`: the tasks, their world and its search index files,
+    the tools' schemas) and freezes its objects (``gc.freeze``: no collection rewrites them); then it forks a
+    worker whenever asked: the worker's connection and exit sentinel come back over the pipe (``SCM_RIGHTS``), its
+    exit status on request. A worker starts with all of it in memory it shares with the zygote and the other
+    workers, and copies only the pages it writes (`benchmarks/perf_workers.py` measures the total). The zygote is
+    spawned rather than forked from the forkserver: pages it wrote after such a fork would be held twice, once by
+    each process. What a pool loaded is dropped when no pool that loaded the same tasks is left.
 
-    Forking copies only the forking thread. The zygote never opens the search index, whose reader runs a thread
+    Forking copies only the forking thread. The zygote never opens the search index's reader, which runs a thread
     of tantivy's, and refuses to fork (`_ThreadsInZygote`) when the script's module started Python threads of
-    its own. The native threads it may run are fork-aware: jemalloc's background thread (the forkserver's too),
-    and Arrow's CPU pool, which locks its state before a fork and starts afresh in the child.
+    its own. The native threads it may run are fork-aware: jemalloc's background thread, and Arrow's CPU pool,
+    which locks its state before a fork and starts afresh in the child.
     """
 
-    def __init__(self, worker_args: tuple) -> None:
-        context = mp.get_context("forkserver")  # with the preload `_worker_context` set
+    def __init__(self) -> None:
+        context = mp.get_context("spawn")
         parent_end, child_end = context.Pipe()
-        self.process = context.Process(target=_run_zygote, args=(child_end, worker_args, dict(os.environ)),
+        self.process = context.Process(target=_run_zygote, args=(child_end, dict(os.environ)),
                                        name="drgym-rollout-zygote", daemon=True)
         self.process.start()
         child_end.close()
+        self.owner = os.getpid()
+        self.is_new = True
+        """Until it has forked a worker: a zygote that ends before says why in the log (the script's module)."""
         self._connection = parent_end
         self._socket = socket.fromfd(parent_end.fileno(), socket.AF_UNIX, socket.SOCK_STREAM)
 
-    def fork(self) -> tuple[_ForkedProcess, mp.connection.Connection]:
-        """A new worker and the parent's end of its pipe; EOFError or OSError when the zygote is gone."""
-        self._connection.send(("fork", dict(os.environ)))
+    def load(self, worker_args: tuple) -> int:
+        """Loads a pool's arguments; the key its workers are forked by. EOFError or OSError when the zygote is gone.
+
+        Raises:
+            ConfigError: the arguments cannot be read in the zygote (a policy factory it cannot import).
+        """
+        self._connection.send(("load", _where()))
+        self._connection.send_bytes(ForkingPickler.dumps(worker_args))
+        answer = self._connection.recv()
+        if answer[0] == "failed":
+            raise ConfigError(f"the process that forks the rollout workers cannot unpickle the pool's policy factory "
+                              f"and environment arguments ({answer[1]}): they must be importable by name, from a "
+                              f"module or the top level of the script")
+        return answer[1]
+
+    def fork(self, key: int) -> tuple[_ForkedProcess, mp.connection.Connection]:
+        """A new worker of the pool loaded under `key` and the parent's end of its pipe; EOFError or OSError when
+        the zygote is gone."""
+        self._connection.send(("fork", key, _where()))
         answer = self._connection.recv()
         if answer[0] == "threads":
             raise _ThreadsInZygote(f"the zygote runs threads {answer[1]} (started by the script's imports)")
         _, fds, _, _ = socket.recv_fds(self._socket, 1, 2, getattr(socket, "MSG_CMSG_CLOEXEC", 0))
         if len(fds) != 2:
             raise EOFError
+        self.is_new = False
         return _ForkedProcess(answer[1], fds[1], self), mp.connection.Connection(fds[0])
+
+    def release(self, key: int) -> None:
+        """The pool loaded under `key` forks no more workers."""
+        self._connection.send(("release", key))
+        self._connection.recv()
 
     def reap(self, pid: int) -> int | None:
         """The exit code of worker `pid`, which has ended; None when the zygote cannot tell (or is gone)."""
-        try:
-            self._connection.send(("reap", pid))
-            return self._connection.recv()
-        except (EOFError, OSError):
-            return None
+        with _ZYGOTE_LOCK:
+            try:
+                self._connection.send(("reap", pid))
+                return self._connection.recv()
+            except (EOFError, OSError):
+                return None
 
     def close(self) -> int | None:
         """Stops the zygote (the workers run on), and returns its exit code."""
@@ -741,6 +792,48 @@ class _Zygote:
         self._socket.close()
         self._connection.close()
         return self.process.exitcode
+
+
+def _where() -> tuple[str, list[str], dict[str, str]]:
+    """This process's working folder, import path and environment: where the zygote loads a pool and forks its
+    workers (it outlives the pool it was started for, and this process may have changed them since)."""
+    return os.getcwd(), list(sys.path), dict(os.environ)
+
+
+def _go_to(where: tuple[str, list[str], dict[str, str]]) -> None:
+    """In the zygote: takes on the parent's `_where`."""
+    folder, path, environ = where
+    os.chdir(folder)
+    sys.path[:] = path
+    importlib.invalidate_caches()  # modules written since the zygote last looked
+    os.environ.clear()
+    os.environ.update(environ)
+
+
+_ZYGOTE: _Zygote | None = None
+"""This process's zygote, once a pool has started one."""
+_ZYGOTE_LOCK = threading.RLock()
+"""Held for each exchange with the zygote: pools in several threads share it."""
+
+
+def _running_zygote() -> _Zygote:
+    """This process's zygote, started now if there is none, or it has ended, or it is the zygote of the process
+    this one was forked from (called with `_ZYGOTE_LOCK` held)."""
+    global _ZYGOTE
+    if _ZYGOTE is not None and _ZYGOTE.owner == os.getpid() and not _ZYGOTE.process.is_alive():
+        _stop_zygote()
+    if _ZYGOTE is None or _ZYGOTE.owner != os.getpid():
+        _ZYGOTE = _Zygote()
+    return _ZYGOTE
+
+
+def _stop_zygote() -> int | None:
+    """Stops this process's zygote, if it has one, and returns its exit code (called with `_ZYGOTE_LOCK` held)."""
+    global _ZYGOTE
+    zygote, _ZYGOTE = _ZYGOTE, None
+    if zygote is None or zygote.owner != os.getpid():
+        return None
+    return zygote.close()
 
 
 class _ForkedProcess:
@@ -773,9 +866,9 @@ class _ForkedProcess:
         os.close(self.sentinel)
 
 
-def _run_zygote(connection: mp.connection.Connection, worker_args: tuple, environ: dict[str, str]) -> None:
-    """The zygote's process: loads what the workers share, then forks a worker per request until told to stop."""
-    gc.freeze()  # what the forkserver imported
+def _run_zygote(connection: mp.connection.Connection, environ: dict[str, str]) -> None:
+    """The zygote's process: loads what each pool's workers share, forks a worker per request, until told to stop."""
+    gc.freeze()  # what was imported to get here (the script's module among it)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     workers: set[int] = set()
 
@@ -791,21 +884,43 @@ def _run_zygote(connection: mp.connection.Connection, worker_args: tuple, enviro
     os.environ.clear()
     os.environ.update(environ)
     _small_arrow_allocations()
-    _share_with_workers(*worker_args[:2])
-    gc.freeze()  # what was just loaded: the workers' collections never traverse (so never write) it
+    pools: dict[int, tuple[tuple, Any]] = {}
+    """Key -> (worker arguments, what `_share_with_workers` loaded for them)."""
     with socket.fromfd(connection.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as fd_sender:
         while (message := _next_request(connection)) is not None:
-            if message[0] == "reap":
+            if message[0] == "load":
+                pickled = connection.recv_bytes()  # apart: unpickling a pool's arguments may fail
+                _go_to(message[1])
+                try:
+                    worker_args = pickle.loads(pickled)
+                except Exception as e:  # a policy factory defined where the zygote cannot import it
+                    connection.send(("failed", f"{type(e).__name__}: {e}"))
+                    continue
+                key = max(pools, default=0) + 1
+                pools[key] = (worker_args, _share_with_workers(*worker_args[:2]))
+                gc.freeze()  # what was just loaded: the workers' collections never traverse (so never write) it
+                connection.send(("loaded", key))
+            elif message[0] == "release":
+                _, shared = pools.pop(message[1], (None, None))
+                if shared is not None and all(other != shared for _, other in pools.values()):
+                    _unshare(shared)
+                if not pools:  # every pool closed (its workers stopped): frozen cycles of what it loaded can go
+                    gc.unfreeze()
+                    gc.collect()
+                    gc.freeze()
+                connection.send(None)
+            elif message[0] == "reap":
                 exitcode = _reap(message[1]) if message[1] in workers else None
                 if exitcode is not None:
                     workers.discard(message[1])
                 connection.send(exitcode)
-                continue
-            threads = [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()]
-            if threads:
-                connection.send(("threads", threads))
-                continue
-            workers.add(_fork_worker(connection, fd_sender, worker_args, environ=message[1]))
+            else:  # fork
+                threads = [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()]
+                if threads:
+                    connection.send(("threads", threads))
+                    continue
+                _go_to(message[2])
+                workers.add(_fork_worker(connection, fd_sender, pools[message[1]][0], environ=message[2][2]))
 
 
 def _next_request(connection: mp.connection.Connection) -> Any:
@@ -877,14 +992,15 @@ def _reap(pid: int) -> int | None:
         time.sleep(0.005)
 
 
-def _share_with_workers(env_id: str, env_kwargs: dict[str, Any]) -> None:
+def _share_with_workers(env_id: str, env_kwargs: dict[str, Any]) -> tuple[Any, Any] | None:
     """Loads in the zygote what every worker's environment would load for itself and never changes: the tasks
-    and their world (`share_tasks_and_web`), and the built-in tools' schemas (pydantic models). A failure is
-    left to the workers, which build their environments in full and report it."""
+    and their world (`share_tasks_and_web`), and the built-in tools' schemas (pydantic models). Returns the
+    (tasks, web) arguments it shared, or None. A failure is left to the workers, which build their environments
+    in full and report it."""
     from drgym.core.kinds import ENTRY_POINTS
 
     if env_id not in ENTRY_POINTS:
-        return
+        return None
     from drgym.envs.research_env import share_tasks_and_web
     from drgym.envs.tools.registry import prepare_built_in_tools
 
@@ -895,8 +1011,17 @@ def _share_with_workers(env_id: str, env_kwargs: dict[str, Any]) -> None:
         prepare_built_in_tools()
         if web != "live" and all(value is None or isinstance(value, (str, Path)) for value in (tasks, web)):
             share_tasks_and_web(tasks, web)
+            return tasks, web
     except Exception:
         logger.debug("the zygote could not load the tasks of %s %s", env_id, env_kwargs, exc_info=True)
+    return None
+
+
+def _unshare(shared: tuple[Any, Any]) -> None:
+    """Drops what `_share_with_workers` loaded (the workers forked since keep their copy)."""
+    from drgym.envs.research_env import unshare_tasks_and_web
+
+    unshare_tasks_and_web(*shared)
 
 
 def _exit_text(exitcode: int | None) -> str:

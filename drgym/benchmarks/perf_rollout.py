@@ -4,8 +4,8 @@ start-up, worker processes against Ray actors.
     python -m drgym.benchmarks.perf_rollout --suite procedural:easy --episodes 200
 
 Each row starts a `RolloutPool` (timed: the start-up), plays the episodes on it (timed: the run) and closes it.
-1 worker runs in this process (no start-up but its environment's); more are processes forked from the
-forkserver, whose own first start (it imports the environment's modules once per parent process) is timed apart.
+1 worker runs in this process (no start-up but its environment's); more are processes forked from the zygote,
+whose own first start (it imports the environment's modules once per parent process) is timed apart.
 The speed-up is against 1 worker of the same backend, in the same run; the machine load is printed beside each row.
 With `--repeats N` every configuration runs N times, in interleaved rounds, and the fastest run of each is shown.
 On a shared machine the wall-clock figures move with the load, so each row also gives the CPU time the run took per
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
         with RolloutPool(args.env, ScriptedResearcher, n_workers=2, env_kwargs={"tasks": args.suite}) as pool:
             pool.start()
         console.print(f"first start of 2 worker processes in this process: {time.perf_counter() - started:.2f} s "
-                      "(the forkserver imports the environment's modules once; the rows below fork from it)")
+                      "(the zygote imports the environment's modules once; the rows below fork from it)")
     folder = Path(tempfile.mkdtemp(prefix="drgym-rollout-"))
     configs = [(backend, workers) for backend in args.backends for workers in args.workers]
     best: dict[tuple[str, int], dict[str, float | str]] = {}

@@ -7,7 +7,7 @@ environment (medians of `--repeats` runs), the modules loaded and whether any he
 lxml, trafilatura, ...) is among them. Then the memory of processes that each hold an environment, as PSS (a
 shared page counted once across processes) and USS (a process's own pages), read from /proc/PID/smaps_rollup
 (Linux): 1 and N spawned processes (each imports everything itself), and a `RolloutPool` of 1 and N worker
-processes, counted with the processes they fork from (the zygote and the forkserver).
+processes, counted with the process they fork from (the zygote).
 """
 
 from __future__ import annotations
@@ -20,9 +20,6 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
-
-from rich.console import Console
-from rich.table import Table
 
 from drgym.agents import ScriptedResearcher
 from drgym.agents.rollout import RolloutPool, _ProcessWorkers
@@ -63,7 +60,7 @@ def _parent_pid(pid: int) -> int:
 
 
 def _ancestors(pid: int) -> list[int]:
-    """The processes between `pid` and this one: what a pool worker forks from (its zygote, the forkserver)."""
+    """The processes between `pid` and this one: what a pool worker forks from (the zygote)."""
     ancestors = []
     while (pid := _parent_pid(pid)) not in (os.getpid(), 0, 1):
         ancestors.append(pid)
@@ -113,8 +110,8 @@ def spawned_memory(suite: str, n_processes: int, steps: int) -> tuple[int, int]:
 
 
 def pool_memory(suite: str, n_workers: int, episodes_per_worker: int, out: Path) -> tuple[int, int, int]:
-    """Total (PSS, USS) in KiB of a RolloutPool's worker processes plus the processes they fork from (the zygote,
-    the forkserver), after a run; and those processes' own PSS."""
+    """Total (PSS, USS) in KiB of a RolloutPool's worker processes plus the process they fork from (the zygote),
+    after a run; and the zygote's own PSS."""
     with RolloutPool("drgym/DeepResearch-v1", ScriptedResearcher, n_workers=n_workers,
                      env_kwargs={"tasks": suite}) as pool:
         if n_workers == 1:  # a pool of one plays in this process: measure it with a worker process, as larger pools
@@ -137,6 +134,9 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     parser.add_argument("--episodes-per-worker", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="folder for the pool's trajectory files")
     args = parser.parse_args(argv)
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     rows: list[tuple[str, str, str]] = []
     load_suite(args.suite)  # the world is built once, outside the timings
@@ -184,18 +184,18 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
     memory.add_row("spawned × 1", mib(one_spawned[0]), mib(one_spawned[1]), "", "1.00")
     memory.add_row(f"spawned × {n}", mib(n_spawned[0]), mib(n_spawned[1]), f"{n_spawned[0] / one_spawned[0]:.2f}",
                    f"{n_spawned[0] / one_spawned[0]:.2f}")
-    memory.add_row("pool × 1 (+ zygote, forkserver)", mib(one_pool[0]), mib(one_pool[1]), "",
+    memory.add_row("pool × 1 (+ zygote)", mib(one_pool[0]), mib(one_pool[1]), "",
                    f"{one_pool[0] / one_spawned[0]:.2f}")
-    memory.add_row(f"pool × {n} (+ zygote, forkserver)", mib(n_pool[0]), mib(n_pool[1]), f"{n_pool[0] / one_pool[0]:.2f}",
+    memory.add_row(f"pool × {n} (+ zygote)", mib(n_pool[0]), mib(n_pool[1]), f"{n_pool[0] / one_pool[0]:.2f}",
                    f"{n_pool[0] / one_spawned[0]:.2f}")
     console.print(memory)
-    console.print(f"the zygote and the forkserver: PSS {mib(n_pool[2])} MiB; a pool worker's own memory (USS): "
+    console.print(f"the zygote: PSS {mib(n_pool[2])} MiB; a pool worker's own memory (USS): "
                   f"{(n_pool[1] - one_pool[1]) / 1024 / max(1, n - 1):.1f} MiB each; a spawned process's: "
                   f"{n_spawned[1] / 1024 / n:.1f} MiB")
     rows.append((f"{n} env processes, spawned", f"PSS ×{n_spawned[0] / one_spawned[0]:.2f} of one",
                  f"{mib(n_spawned[0])} MiB vs {mib(one_spawned[0])} MiB; load {load:.2f}"))
-    rows.append((f"{n} pool workers (forkserver)", f"PSS ×{n_pool[0] / one_spawned[0]:.2f} of one spawned process",
-                 f"{mib(n_pool[0])} MiB, zygote and forkserver included; load {load:.2f}"))
+    rows.append((f"{n} pool workers (zygote)", f"PSS ×{n_pool[0] / one_spawned[0]:.2f} of one spawned process",
+                 f"{mib(n_pool[0])} MiB, zygote included; load {load:.2f}"))
     return rows
 
 

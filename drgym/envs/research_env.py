@@ -20,6 +20,7 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from drgym.core.clipping import clip
+from drgym.core.kinds import TASK_KINDS
 from drgym.core.protocol import MAX_ACTION_CHARS, ParsedAction, action_size_problem, parse_action
 from drgym.core.results import ToolResult
 from drgym.envs.budget import BudgetTracker
@@ -29,7 +30,7 @@ from drgym.envs.noise import failure_text, inject
 from drgym.envs.tools.base import EpisodeState, Tool, ToolError
 from drgym.envs.tools.file import MAX_FILE_BYTES, open_workspace_file
 from drgym.envs.tools.registry import DEFAULT_TOOLS, ToolContext, build_tools
-from drgym.errors import ConfigError, NoTasksError
+from drgym.errors import ConfigError, NoTasksError, SearchIndexError
 from drgym.rewards.answer import match_answer
 from drgym.rewards.citations import check_citations
 from drgym.rewards.judges import DeterministicJudge
@@ -43,7 +44,7 @@ from drgym.web.index import SearchIndex
 from drgym.web.protocol import Web
 
 __all__ = ["DEFAULT_TOOLS", "SYSTEM_PROMPTS", "DeepResearchEnv", "DeepSearchEnv", "ResearchEnv", "UnicodeText",
-           "share_tasks_and_web"]
+           "share_tasks_and_web", "unshare_tasks_and_web"]
 
 logger = logging.getLogger(__name__)
 
@@ -193,13 +194,17 @@ class ResearchEnv(gym.Env[str, str]):
             task_set, self.index = _resolve_tasks_and_web(config.tasks, config.web)
         # the judge looks for copied sentences in the offline corpus (the live web cannot be searched for them)
         self._copy_sources = self.index if isinstance(self.index, SearchIndex) else None
-        self.tasks = [t for t in task_set if t.kind == self.kind]
+        if isinstance(self.index, SearchIndex):  # loaded without its reader when shared: errors show here
+            self.index.open_engine()
+        self._task_set = task_set
+        self.tasks = task_set.of_kind(self.kind)
+        """The tasks this env plays, in order: a tuple shared by the envs built on the same task set."""
         if not self.tasks:
             raise NoTasksError(f"no {self.kind} tasks in {task_set.name!r} ({len(task_set)} tasks of other kinds)")
         self._judge = _build_judge(config.judge, config.judge_config)
         self._answer_grader = LLMAnswerGrader(self._judge.config) if isinstance(self._judge, LLMJudge) else None
         if self.kind == "deep_research" and isinstance(self._judge, DeterministicJudge):
-            unchecked = [t.id for t in self.tasks if any(r.check is None for r in t.rubrics)]
+            unchecked = list(task_set.without_checks(self.kind))
             if unchecked:
                 raise ConfigError(f"the deterministic judge needs a machine 'check' on every rubric; tasks "
                                   f"{unchecked[:5]} have rubrics without one: use judge='llm' with judge_config")
@@ -250,8 +255,8 @@ class ResearchEnv(gym.Env[str, str]):
         super().reset(seed=seed)
         options = options or {}
         if "task_id" in options:
-            task = next((t for t in self.tasks if t.id == options["task_id"]), None)
-            if task is None:
+            task = self._task_set.get(options["task_id"]) if isinstance(options["task_id"], str) else None
+            if task is None or task.kind != self.kind:
                 close = difflib.get_close_matches(str(options["task_id"]), [t.id for t in self.tasks], n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(f"no {self.kind} task {options['task_id']!r}.{hint}")
@@ -598,15 +603,41 @@ def share_tasks_and_web(tasks: str | Path | None = None, web: str | Path | None 
     """Loads the tasks that environments built with these `tasks` and `web` arguments play, and their world or
     corpus folder, and keeps them: the environments this process builds afterwards with the same arguments use
     them, and so do those of the processes forked from it, which then share these objects' memory instead of each
-    holding a copy of its own (rollout workers are forked from a process that called this). The search index is
-    still opened by each process, when its first environment is built: its reader runs threads, and a forked
-    process would have none of them.
+    holding a copy of its own (rollout workers are forked from a process that called this). A saved search index
+    is loaded too (its corpus, paragraph maps and page columns), but not its tantivy reader, which runs a thread
+    that a forked process would not have: each process opens the reader when it builds its first environment.
+    An index that is missing or outdated is left to that environment to build, as without this call.
 
     Raises:
         ConfigError, TaskFileError, UnknownSuiteError: as `gymnasium.make` would for these arguments.
     """
     if (tasks, web) not in _SHARED_TASKS_AND_WEBS:
-        _SHARED_TASKS_AND_WEBS[tasks, web] = _load_tasks_and_web(tasks, web)
+        task_set, loaded = _load_tasks_and_web(tasks, web)
+        for kind in TASK_KINDS:  # what building an env reads of every task, read once here
+            task_set.without_checks(kind)
+        _SHARED_TASKS_AND_WEBS[tasks, web] = task_set, _without_engine(loaded)
+
+
+def unshare_tasks_and_web(tasks: str | Path | None = None, web: str | Path | None = None) -> None:
+    """Forgets what `share_tasks_and_web` loaded for these arguments: environments built afterwards load their own."""
+    _SHARED_TASKS_AND_WEBS.pop((tasks, web), None)
+
+
+def _without_engine(web: Any) -> Any:
+    """A world or corpus folder with its saved index loaded but its tantivy reader not opened; as it is when the
+    index cannot be loaded that way (missing, outdated: an environment builds it) or `web` is anything else."""
+    try:
+        if isinstance(web, ProceduralWorld):
+            if "index" not in vars(web):
+                web.__dict__["index"] = SearchIndex.load(web.path / "index", web.corpus, open_engine=False)
+            web.corpus.open_columns()
+        elif isinstance(web, Path) and (web / "index").is_dir():
+            index = SearchIndex.load(web / "index", Corpus.load(web), open_engine=False)
+            index.corpus.open_columns()
+            return index
+    except SearchIndexError:
+        pass
+    return web
 
 
 def _resolve_tasks_and_web(tasks, web) -> tuple[TaskSet, SearchIndex]:

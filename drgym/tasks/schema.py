@@ -54,6 +54,8 @@ class TaskSet:
         self.tasks = list(tasks)
         self.name = name
         self._by_id: dict[str, Task] = {}
+        self._of_kind: dict[str, tuple[Task, ...]] = {}
+        self._unchecked: dict[str, tuple[str, ...]] = {}
         for task in self.tasks:
             if task.id in self._by_id:
                 raise TaskFileError(f"task set {name!r}: duplicate task id {task.id!r}")
@@ -74,6 +76,29 @@ class TaskSet:
             close = difflib.get_close_matches(task_id, self._by_id, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise TaskFileError(f"no task {task_id!r} in {self.name!r}.{hint}") from None
+
+    def get(self, task_id: str) -> Task | None:
+        """The task with this id, or None."""
+        return self._by_id.get(task_id)
+
+    def of_kind(self, kind: str) -> tuple[Task, ...]:
+        """The tasks of one kind, in order: one tuple per kind, computed once and shared by every caller.
+
+        Environments take it as it is, so that building one reads no task: a process forked from the one that
+        loaded the tasks keeps sharing their memory (reading a Python object writes its reference count).
+        """
+        tasks = self._of_kind.get(kind)
+        if tasks is None:
+            tasks = self._of_kind[kind] = tuple(t for t in self.tasks if t.kind == kind)
+        return tasks
+
+    def without_checks(self, kind: str) -> tuple[str, ...]:
+        """Ids of the tasks of one kind with a rubric that has no machine check (computed once)."""
+        ids = self._unchecked.get(kind)
+        if ids is None:
+            ids = self._unchecked[kind] = tuple(t.id for t in self.of_kind(kind)
+                                                if any(r.check is None for r in t.rubrics))
+        return ids
 
     def filter(self, *, kind: str | None = None) -> TaskSet:
         return TaskSet((t for t in self.tasks if kind is None or t.kind == kind), name=self.name)

@@ -227,6 +227,11 @@ class Corpus:
     def n_paragraphs(self) -> int:
         return int(pc.sum(pc.list_value_length(self.column("paragraphs"))).as_py() or 0)
 
+    def open_columns(self) -> None:
+        """Takes every column's handle now rather than at its first use: a process that forks workers shares them."""
+        for name in self.table.column_names:
+            self.column(name)
+
     def column(self, name: str) -> pa.ChunkedArray:
         if name not in self._columns:
             self._columns[name] = self.table.column(name)

@@ -42,7 +42,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -66,6 +66,8 @@ _JOINERS = re.compile(r"[._]+")
 _MAY_HOLD_IDENTIFIER = r"_|[a-z][A-Z]|[A-Z][A-Z][a-z]|[\pL\pN_]\.[\pL\p{Nl}\p{No}_]"
 """RE2 (Arrow) pattern matching every text in which `_identifier_terms` finds something, and little else."""
 _PAGE_COLUMNS = ("url", "title", "domain", "published")
+_ENGINE_ATTRIBUTES = frozenset({"_index", "_searcher", "_doc_is_pid"})
+"""What `SearchIndex.open_engine` sets."""
 _EMBED_CHUNK_PAGES = 1024
 """Pages whose paragraphs are embedded together (sorted by length among themselves)."""
 
@@ -127,16 +129,17 @@ class SearchIndex:
         [1, 3]
     """
 
-    def __init__(self, corpus: Corpus, tantivy_index: tantivy.Index, para_row: np.ndarray, para_idx: np.ndarray,
-                 *, dense_vectors: np.ndarray | None = None, path: Path | None = None,
+    def __init__(self, corpus: Corpus, tantivy_index: tantivy.Index | None, para_row: np.ndarray,
+                 para_idx: np.ndarray, *, dense_vectors: np.ndarray | None = None, path: Path | None = None,
                  ranking: RankingConfig | None = None, doc_is_pid: bool = False) -> None:
+        if tantivy_index is None and path is None:
+            raise ValueError("SearchIndex needs a tantivy index, or the path of a saved one to open when first used")
         self.corpus = corpus
         self.path = path
         self.ranking = ranking or RankingConfig()
-        self._index = tantivy_index
-        self._searcher = tantivy_index.searcher()
-        # one segment whose document ids were checked to be the paragraph ids at build: no fast-field read per search
-        self._doc_is_pid = doc_is_pid and self._searcher.num_segments == 1
+        self._built_with_doc_is_pid = doc_is_pid
+        if tantivy_index is not None:
+            self._use_engine(tantivy_index)
         self._para_row = np.asarray(para_row)
         self._para_idx = np.asarray(para_idx)
         self._dense_vectors = dense_vectors
@@ -150,6 +153,34 @@ class SearchIndex:
         self._date_by_row: np.ndarray | None = None
         self._pages = _PageColumns(corpus.table)
         self._boost_of: tuple[RankingConfig, list[float]] | None = None
+
+    def _use_engine(self, tantivy_index: tantivy.Index) -> None:
+        self._index = tantivy_index
+        self._searcher = tantivy_index.searcher()
+        # one segment whose document ids were checked to be the paragraph ids at build: no fast-field read per search
+        self._doc_is_pid = self._built_with_doc_is_pid and self._searcher.num_segments == 1
+
+    def open_engine(self) -> None:
+        """Opens the tantivy reader of an index loaded with ``open_engine=False``; nothing if it is open.
+
+        Raises:
+            SearchIndexError: the index files cannot be opened.
+        """
+        if "_searcher" in self.__dict__:
+            return
+        try:
+            engine = tantivy.Index.open(str(self.path / "tantivy"))
+        except (ValueError, OSError) as e:
+            raise SearchIndexError(f"{self.path}: the tantivy index cannot be opened ({e}); rebuild it with "
+                                   "`drgym web index`") from None
+        self._use_engine(engine)
+
+    def __getattr__(self, name: str) -> Any:
+        # called only for attributes not set yet: the engine's, on the first search of an index loaded without it
+        if name in _ENGINE_ATTRIBUTES and "path" in self.__dict__:
+            self.open_engine()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def has_dense(self) -> bool:
@@ -247,8 +278,13 @@ class SearchIndex:
 
     @classmethod
     def load(cls, path: str | Path, corpus: Corpus | None = None, *,
-             ranking: RankingConfig | None = None) -> SearchIndex:
-        """Opens a saved index memory-mapped; `corpus` defaults to the corpus folder around ``path``."""
+             ranking: RankingConfig | None = None, open_engine: bool = True) -> SearchIndex:
+        """Opens a saved index memory-mapped; `corpus` defaults to the corpus folder around ``path``.
+
+        With ``open_engine=False`` the tantivy reader, which runs a thread, is opened on the first search (or by
+        `open_engine`): a process that forks workers loads the rest, which they then share (see
+        `drgym.envs.research_env.share_tasks_and_web`).
+        """
         path = Path(path)
         meta_path = path / "index.json"
         if not meta_path.is_file():
@@ -263,11 +299,16 @@ class SearchIndex:
             raise SearchIndexError(
                 f"{path} is stale: it indexes {meta['n_pages']} pages / {meta['n_paragraphs']} paragraphs but the "
                 f"corpus has {len(corpus)} / {corpus.n_paragraphs}; rebuild it with `drgym web index`")
-        index = tantivy.Index.open(str(path / "tantivy"))
+        if not (path / "tantivy" / "meta.json").is_file():
+            raise SearchIndexError(f"{path}: the tantivy index is missing (no tantivy/meta.json); rebuild it with "
+                                   "`drgym web index`")
         vectors = np.load(path / "dense.npy", mmap_mode="r") if meta.get("dense") else None
-        return cls(corpus, index, np.load(path / "para_row.npy", mmap_mode="r"),
-                   np.load(path / "para_idx.npy", mmap_mode="r"), dense_vectors=vectors, path=path,
-                   ranking=ranking, doc_is_pid=bool(meta.get("doc_is_pid")))
+        index = cls(corpus, None, np.load(path / "para_row.npy", mmap_mode="r"),
+                    np.load(path / "para_idx.npy", mmap_mode="r"), dense_vectors=vectors, path=path,
+                    ranking=ranking, doc_is_pid=bool(meta.get("doc_is_pid")))
+        if open_engine:
+            index.open_engine()
+        return index
 
     # -- episodes (the drgym.web.protocol.Web interface) ----------------------------------------------------
 

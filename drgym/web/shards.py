@@ -505,6 +505,12 @@ class ShardedIndex(SearchIndex):
         self._encoder = None
         self._boost_of = None
 
+    def open_engine(self) -> None:
+        """Nothing: each shard opens its own index."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @property
     def has_dense(self) -> bool:
         return bool(self._manifest["dense"])

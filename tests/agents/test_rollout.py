@@ -203,6 +203,56 @@ def test_workers_forked_from_the_zygote_play_the_episodes_of_an_environment_buil
         (tmp_path / "forked.jsonl").unlink()
 
 
+def _parents(pids: list[int]) -> set[int]:
+    return {int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) for pid in pids}
+
+
+POLICY_MODULE = textwrap.dedent("""
+    from drgym.agents import ScriptedResearcher
+
+    class WrittenLater(ScriptedResearcher):
+        pass
+""")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads parent pids from /proc")
+def test_later_pools_fork_from_the_same_zygote_where_this_process_is_now(tiny_world, tmp_path, monkeypatch):
+    """The zygote outlives the pool that started it: a later pool loads its own tasks there, from this process's
+    working folder, import path and environment as they are when it starts."""
+    env_kwargs = {"tasks": str(tiny_world.path)}
+    with RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2, env_kwargs=env_kwargs) as pool:
+        pool.run(n_episodes=2, out=tmp_path / "a.jsonl", show_progress=False)
+        (zygote,) = _parents([int(worker_id) for worker_id in pool.worker_ids])
+    # a relative task path from another folder, a policy in a module written (and put on the path) after the
+    # zygote started
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "world").symlink_to(tiny_world.path)
+    (tmp_path / "here" / "written_later.py").write_text(POLICY_MODULE)
+    monkeypatch.chdir(tmp_path / "here")
+    monkeypatch.syspath_prepend(str(tmp_path / "here"))
+    from written_later import WrittenLater
+
+    with RolloutPool("drgym/DeepResearch-v1", WrittenLater, n_workers=2, env_kwargs={"tasks": "world"}) as pool:
+        summary = pool.run(n_episodes=4, out=tmp_path / "b.jsonl", show_progress=False)
+        assert _parents([int(worker_id) for worker_id in pool.worker_ids]) == {zygote}
+    assert summary.n_ok == 4
+    played = _played(tmp_path / "b.jsonl")
+    assert {record["kind"] for record in played} == {"deep_research"} and {record["policy"] for record in played} \
+        == {"WrittenLater"}
+
+
+def test_a_zygote_killed_between_pools_is_replaced(tiny_world, tmp_path):
+    env_kwargs = {"tasks": str(tiny_world.path)}
+    with RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2, env_kwargs=env_kwargs) as pool:
+        pool.run(n_episodes=2, out=tmp_path / "a.jsonl", show_progress=False)
+    from drgym.agents import rollout as rollout_module
+
+    rollout_module._ZYGOTE.process.kill()
+    rollout_module._ZYGOTE.process.join(10)
+    with RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2, env_kwargs=env_kwargs) as pool:
+        assert pool.run(n_episodes=4, out=tmp_path / "b.jsonl", show_progress=False).n_ok == 4
+
+
 UNGUARDED_RUN = textwrap.dedent("""
     import sys
     from drgym.agents import ScriptedResearcher

@@ -30,7 +30,7 @@ def test_workers_benchmark_finds_no_heavy_module_and_measures_both_kinds_of_proc
     measures = [measure for measure, _, _ in rows]
     assert measures[0] == "import + env creation" and "heavy modules: none" in rows[0][2]
     if os.path.exists(f"/proc/{os.getpid()}/smaps_rollup"):
-        assert measures[1:] == ["2 env processes, spawned", "2 pool workers (forkserver)"]
+        assert measures[1:] == ["2 env processes, spawned", "2 pool workers (zygote)"]
 
 
 def test_long_episode_benchmark_reports_the_change_from_first_to_last_steps(tiny_world, capsys):

@@ -56,6 +56,14 @@ def test_tools_of_one_class_share_their_arguments_model_and_each_env_has_its_own
     assert first.tools["todo"].schema == second.tools["todo"].schema
     first.tools["todo"].schema["function"]["description"] = "changed by a caller"
     assert second.tools["todo"].schema["function"]["description"] != "changed by a caller"
+    # the system prompt's line for a tool is its schema as it is (the shared text until a copy is made)
+    assert first.tools["todo"].hermes_line() == json.dumps(first.tools["todo"].schema, ensure_ascii=False)
+    assert "changed by a caller" in first.tools["todo"].hermes_line()
+    from drgym.envs.tools.todo import Todo
+
+    untouched = Todo()
+    assert "schema" not in vars(untouched)
+    assert json.loads(untouched.hermes_line()) == second.tools["todo"].schema and "schema" not in vars(untouched)
 
 
 def test_envs_built_after_share_tasks_and_web_play_the_tasks_loaded_once(tiny_world, monkeypatch):
@@ -64,10 +72,13 @@ def test_envs_built_after_share_tasks_and_web_play_the_tasks_loaded_once(tiny_wo
     monkeypatch.setattr(research_env, "_SHARED_TASKS_AND_WEBS", {})
     research_env.share_tasks_and_web(str(tiny_world.path))
     (shared_tasks, world), = research_env._SHARED_TASKS_AND_WEBS.values()
-    assert "index" not in vars(world)  # each process opens the index itself: its reader runs threads
+    # the index's files are loaded, its tantivy reader (which runs a thread) is not: each process opens it
+    assert "_searcher" not in vars(world.index)
     envs = [gym.make("drgym/DeepSearch-v1", tasks=str(tiny_world.path)) for _ in range(2)]
+    assert envs[0].unwrapped.index is envs[1].unwrapped.index is world.index and "_searcher" in vars(world.index)
     first = envs[0].unwrapped.tasks[0]
-    assert envs[1].unwrapped.tasks[0] is first and any(task is first for task in shared_tasks)
+    assert envs[1].unwrapped.tasks is envs[0].unwrapped.tasks is shared_tasks.of_kind("deep_search")
+    assert any(task is first for task in shared_tasks)
     other = gym.make("drgym/DeepSearch-v1", tasks=tiny_world.path)  # other arguments: loaded for itself
     assert other.unwrapped.tasks[0] is not envs[0].unwrapped.tasks[0]
     assert other.reset(seed=1)[0] == envs[0].reset(seed=1)[0]

@@ -186,3 +186,30 @@ def test_a_filter_that_keeps_everything_changes_no_score(saved):
     for filters in ({"tiers": [1, 2, 3]}, {"published_before": "2030-01-01"}, {"published_after": "2000-01-01"},
                     {"domains": [page.domain for page in PAGES]}):
         assert index.search("Kelvaport inhabitants census five", k=4, **filters) == plain, filters
+
+
+def test_an_index_loaded_without_its_engine_opens_it_on_the_first_search(saved):
+    """The files are loaded and the tantivy reader (it runs a thread) is not, until first needed: a process that
+    forks workers loads the rest, which they share."""
+    eager = SearchIndex.load(saved / "index")
+    lazy = SearchIndex.load(saved / "index", open_engine=False)
+    assert "_searcher" not in vars(lazy) and len(lazy) == len(eager)
+    assert lazy.search("Kelvaport inhabitants census", k=3) == eager.search("Kelvaport inhabitants census", k=3)
+    reader = vars(lazy)["_searcher"]
+    lazy.open_engine()  # open already: nothing changes
+    assert vars(lazy)["_searcher"] is reader
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        lazy.nothing_here  # noqa: B018
+
+
+def test_a_broken_tantivy_folder_is_a_search_index_error_naming_it(tmp_path):
+    Corpus.from_pages(PAGES).save(tmp_path)
+    SearchIndex.build(Corpus.load(tmp_path), tmp_path / "index", show_progress=False)
+    lazy = SearchIndex.load(tmp_path / "index", open_engine=False)
+    (tmp_path / "index" / "tantivy" / "meta.json").write_text("garbage")
+    for opening in (lazy.open_engine, lambda: SearchIndex.load(tmp_path / "index")):
+        with pytest.raises(SearchIndexError, match=re.escape(f"{tmp_path / 'index'}: the tantivy index cannot be opened")):
+            opening()
+    (tmp_path / "index" / "tantivy" / "meta.json").unlink()
+    with pytest.raises(SearchIndexError, match="tantivy index is missing"):
+        SearchIndex.load(tmp_path / "index", open_engine=False)

@@ -3,7 +3,6 @@ agent sees, and the JSON schema its arguments are validated against."""
 
 from __future__ import annotations
 
-import copy
 import inspect
 import json
 import os
@@ -112,9 +111,13 @@ class Tool:
     @cached_property
     def schema(self) -> dict[str, Any]:
         """The tool as an OpenAI function schema (this tool's own copy: changing it changes no other tool)."""
-        return copy.deepcopy(_description(type(self), self.name)[1])
+        # parsed from the shared JSON text: a deep copy of the shared dict would write the reference count of each
+        # of its objects, and so copy their pages in every process forked after it was built
+        return json.loads(_description(type(self), self.name)[2])
 
     def hermes_line(self) -> str:
+        if "schema" not in self.__dict__:  # nobody has this tool's copy (or changed it): the shared text is the same
+            return _description(type(self), self.name)[2]
         return json.dumps(self.schema, ensure_ascii=False)
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -142,8 +145,9 @@ copied ~3.5 MiB of the pages it shared with its zygote, so the zygote builds the
 (`prepare_descriptions`)."""
 
 
-def _description(tool_class: type[Tool], name: str) -> tuple[Any, dict[str, Any]]:
-    """(arguments model, schema) of the tools of `tool_class` named `name`, from its ``run`` method."""
+def _description(tool_class: type[Tool], name: str) -> tuple[Any, dict[str, Any], str]:
+    """(arguments model, schema, schema as JSON text) of the tools of `tool_class` named `name`, from its ``run``
+    method."""
     by_name = _DESCRIPTIONS.setdefault(tool_class, {})
     if name not in by_name:
         doc = inspect.getdoc(tool_class.run) or ""
@@ -170,7 +174,7 @@ def _description(tool_class: type[Tool], name: str) -> tuple[Any, dict[str, Any]
         for prop in parameters.get("properties", {}).values():
             prop.pop("title", None)
         schema = {"type": "function", "function": {"name": name, "description": summary, "parameters": parameters}}
-        by_name[name] = (model, schema)
+        by_name[name] = (model, schema, json.dumps(schema, ensure_ascii=False))
     return by_name[name]
 
 
