@@ -246,3 +246,12 @@ def test_wheel_installed_outside_the_checkout_imports_every_module_and_plays_bot
     for command in ([str(venv / "bin" / "drgym"), "train", "--help"], [str(python), "-m", "drgym", "train", "--help"]):
         console = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
         assert console.returncode == 0 and "reference-sft" in console.stdout, console.stderr[-2000:]
+
+    # worker processes forked from the zygote, which the installed console script's process spawns
+    out = tmp_path / "rolled.jsonl"
+    rolled = subprocess.run([str(venv / "bin" / "drgym"), "rollout", "--env", "drgym/DeepSearch-v1", "--policy",
+                             "scripted", "--suite", "procedural:tiny", "--workers", "2", "--episodes", "4", "--out",
+                             str(out)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert rolled.returncode == 0, rolled.stdout[-1500:] + rolled.stderr[-3000:]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 4 and {record["status"] for record in records} == {"ok"}
