@@ -253,6 +253,29 @@ def test_a_zygote_killed_between_pools_is_replaced(tiny_world, tmp_path):
         assert pool.run(n_episodes=4, out=tmp_path / "b.jsonl", show_progress=False).n_ok == 4
 
 
+def test_pools_started_at_once_from_two_threads_share_the_zygote(tiny_world, tmp_path):
+    import threading
+
+    summaries, errors = {}, []
+
+    def run(env_id: str) -> None:
+        try:
+            summaries[env_id] = rollout(env_id, ScriptedResearcher, n_episodes=6, n_workers=2,
+                                        out=tmp_path / f"{env_id.split('/')[1]}.jsonl",
+                                        env_kwargs={"tasks": str(tiny_world.path)}, show_progress=False)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(env_id,)) for env_id in ("drgym/DeepSearch-v1",
+                                                                          "drgym/DeepResearch-v1")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and {env_id: summary.n_ok for env_id, summary in summaries.items()} == {
+        "drgym/DeepSearch-v1": 6, "drgym/DeepResearch-v1": 6}
+
+
 UNGUARDED_RUN = textwrap.dedent("""
     import sys
     from drgym.agents import ScriptedResearcher
