@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from drgym.errors import ConfigError, CorpusError, SearchIndexError
@@ -34,6 +35,7 @@ from drgym.tasks.synth import TASKS_VERSION, FactIndex, StatementWriter, synthes
 from drgym.tasks.world import WORLD_VERSION, World, world_from_dict, world_to_dict
 from drgym.web.corpus import Corpus, Page
 from drgym.web.index import SearchIndex
+from drgym.web.memory import return_freed_memory
 
 __all__ = ["PAGES_PER_ENTITY", "ProceduralWorld", "WorldSpec"]
 
@@ -130,6 +132,10 @@ class ProceduralWorld:
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
         try:
+            # pyarrow imports pandas on its first conversion of Python values (330 modules, ~20 MiB): done before the
+            # graph exists rather than amid it, those modules' objects do not keep the graph's memory pools once it is
+            # freed (Python gives a pool back only when nothing in it lives)
+            pa.array([""])
             world = World.generate(spec.seed, n_entities=max(7, round(spec.pages / PAGES_PER_ENTITY)),
                                    distractor_rate=spec.distractor_rate, relation_change_rate=spec.relation_change_rate)
             knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
@@ -146,6 +152,7 @@ class ProceduralWorld:
                                       name=f"world-{spec.seed}")
             progress.total = progress.n  # the total was an estimate
             progress.close()
+            return_freed_memory()  # what the render freed goes back before the statements are sorted
             n_statements = len(statements)
             facts = FactIndex.of_file(statements, staging / "statements.jsonl")
             del statements
@@ -164,11 +171,11 @@ class ProceduralWorld:
                 out.writelines(_json_chunks(meta, encode))
                 out.write("\n")
             del meta, world
-            # drawn once the graph is gone: matplotlib's import (~23 MiB) then does not add to the graph's memory
-            draw_charts(charts, staging / "images", show_progress=show_progress)
-            del charts
+            return_freed_memory()
             if index:
                 SearchIndex.build(Corpus.load(staging), staging / "index", dense=dense, show_progress=show_progress)
+            # drawn last: matplotlib's import (~25 MiB) then adds neither to the graph's memory nor to the index's
+            draw_charts(charts, staging / "images", show_progress=show_progress)
             if path.exists():
                 shutil.rmtree(path)
             os.replace(staging, path)

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from drgym.errors import CorpusError
+from drgym.web.memory import return_freed_memory
 
 __all__ = ["Corpus", "Page", "PageImage", "image_file_name", "url_hash"]
 
@@ -170,7 +171,8 @@ class Corpus:
         """Writes pages into a corpus folder as they come, then opens it memory-mapped.
 
         Only one record batch of pages (8,192) and 8 bytes per page (the url hash) are held, whatever the page
-        count: a generator of millions of pages fits in memory. The folder has the same bytes as
+        count: a generator of millions of pages fits in memory (Arrow's pool gives each batch's memory back once it
+        is written, rather than keeping it beside the next). The folder has the same bytes as
         ``Corpus.from_pages(pages, name=name).save(path)``; a url seen twice is an error (and nothing is left).
 
         Example:
@@ -197,6 +199,9 @@ class Corpus:
             with pa.OSFile(str(written[0]), "wb") as sink, pa.ipc.new_file(sink, _SCHEMA) as writer:
                 for batch in _streamed_batches(counted(pages)):
                     writer.write_batch(batch)
+                    del batch
+                    # Arrow's pool would keep each written batch's memory, and take more for the next beside it
+                    return_freed_memory()
             url_hashes = np.frombuffer(hashes, dtype=np.int64) if hashes else np.empty(0, dtype=np.int64)
             order = np.argsort(url_hashes, kind="stable")
             url_hashes, url_rows = url_hashes[order], order.astype(np.int64)

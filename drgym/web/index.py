@@ -32,13 +32,11 @@ document ids were checked to be the paragraph ids, so a search needs no fast-fie
 from __future__ import annotations
 
 import bisect
-import ctypes
 import itertools
 import json
 import logging
 import re
 import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +51,7 @@ from tqdm.auto import tqdm
 from drgym.errors import ConfigError, SearchIndexError
 from drgym.web.corpus import Corpus
 from drgym.web.dense import DIMENSIONS, DenseEncoder
+from drgym.web.memory import return_freed_memory
 
 __all__ = ["RankingConfig", "SearchHit", "SearchIndex"]
 
@@ -254,14 +253,14 @@ class SearchIndex:
                     pid += 1
                     if pid == segment_end:
                         writer.commit()
-                        _return_freed_memory()
+                        return_freed_memory()
                         segment_end = next(segment_ends)
             progress.update(batch.num_rows)
         progress.close()
         writer.commit()
-        _return_freed_memory()
+        return_freed_memory()
         writer.wait_merging_threads()
-        _return_freed_memory()
+        return_freed_memory()
         index.reload()
         doc_is_pid = _doc_ids_are_pids(index.searcher(), n_paragraphs)
         para_row, para_idx = _paragraph_places(np.concatenate(page_lengths) if page_lengths else np.zeros(0, np.int64))
@@ -596,19 +595,8 @@ def _read_batches(corpus: Corpus, columns: list[str]) -> Iterator[pa.RecordBatch
             batch = reader.get_batch(number).select(columns)
             for start in range(0, batch.num_rows, _READ_ROWS):
                 yield batch.slice(start, _READ_ROWS)
-
-
-def _return_freed_memory() -> None:
-    """Gives the C heap's free pages back to the system (glibc's `malloc_trim`; nothing elsewhere).
-
-    A commit frees the writer's postings of a segment, and the merge its buffers, but glibc keeps that memory for
-    later allocations, and tantivy's threads take theirs from other heaps: indexing 200k pages peaked ~25 MiB higher
-    without a trim after each commit (the index the same bytes either way).
-    """
-    if sys.platform.startswith("linux"):
-        malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # musl has none
-        if malloc_trim is not None:
-            malloc_trim(0)
+            del batch
+            return_freed_memory()  # Arrow's pool would keep the batch's memory beside the next one's
 
 
 def _paragraph_places(page_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
