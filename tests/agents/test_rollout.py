@@ -241,6 +241,22 @@ def test_later_pools_fork_from_the_same_zygote_where_this_process_is_now(tiny_wo
         == {"WrittenLater"}
 
 
+def test_a_task_file_rewritten_between_pools_is_read_again(tiny_world, tmp_path):
+    """The zygote keeps a pool's tasks only while a pool of them is open: the next pool reads the file again."""
+    lines = [line for line in (tiny_world.path / "tasks.jsonl").read_text().splitlines()
+             if json.loads(line)["kind"] == "deep_search"]
+    tasks = tmp_path / "tasks.jsonl"
+    played = []
+    for part in (lines[:1], lines[1:2]):
+        tasks.write_text("\n".join(part) + "\n")
+        out = tmp_path / f"{len(played)}.jsonl"
+        with RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2,
+                         env_kwargs={"tasks": str(tasks), "web": str(tiny_world.path)}) as pool:
+            assert pool.run(n_episodes=2, out=out, show_progress=False).n_ok == 2
+        played.append({record["task_id"] for record in read_trajectories(out)})
+    assert played == [{json.loads(lines[0])["id"]}, {json.loads(lines[1])["id"]}]
+
+
 def test_a_zygote_killed_between_pools_is_replaced(tiny_world, tmp_path):
     env_kwargs = {"tasks": str(tiny_world.path)}
     with RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2, env_kwargs=env_kwargs) as pool:
