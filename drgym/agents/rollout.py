@@ -35,6 +35,7 @@ import threading
 import time
 import traceback
 import warnings
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -530,7 +531,7 @@ def _serve(connection: mp.connection.Connection, worker_args: tuple, environ: di
         while (message := connection.recv()) is not None:
             index, seed = message
             connection.send(worker.run(index, seed))
-    except EOFError:  # the parent is gone
+    except (EOFError, BrokenPipeError, ConnectionResetError):  # the parent is gone
         pass
     finally:
         worker.close()
@@ -593,32 +594,41 @@ class _ProcessWorkers(_Workers):
         """A worker forked by this process's zygote, which loads the pool's arguments first if it has not yet (a
         zygote started now, or one that took over from a zygote that died since the last worker)."""
         with _ZYGOTE_LOCK:
-            zygote = _running_zygote()
-            try:
-                if self._zygote is not zygote:
-                    self._zygote, self._zygote_key = zygote, zygote.load(self._worker_args)
-                return zygote.fork(self._zygote_key)
-            except (EOFError, OSError):  # killed since (out of memory, a signal): a new one takes over
-                if zygote.is_new:
-                    raise ConfigError(f"the process that forks the rollout workers ended as it started "
-                                      f"({_exit_text(_stop_zygote())}); {_SCRIPT_HINT}") from None
-                _stop_zygote()
-            zygote = _running_zygote()
-            try:
-                self._zygote, self._zygote_key = zygote, zygote.load(self._worker_args)
-                return zygote.fork(self._zygote_key)
-            except (EOFError, OSError):
-                raise ConfigError(f"the process that forks the rollout workers ended as it started "
-                                  f"({_exit_text(_stop_zygote())}); {_SCRIPT_HINT}") from None
+            check_code = True
+            for attempt in range(3):
+                zygote = _running_zygote()
+                try:
+                    if self._zygote is not zygote:
+                        key = zygote.load(self._worker_args, check_code=check_code)
+                        if key is None:  # modules it imported changed on disk since: a new zygote imports them again
+                            _stop_zygote()
+                            check_code = False  # once: files that keep changing do not stop the pool
+                            continue
+                        self._use_zygote(zygote, key)
+                    return zygote.fork(self._zygote_key)
+                except (EOFError, OSError):  # killed since (out of memory, a signal): a new one takes over
+                    if zygote.is_new or attempt == 2:
+                        raise ConfigError(f"the process that forks the rollout workers ended as it started "
+                                          f"({_exit_text(_stop_zygote())}); {_SCRIPT_HINT}") from None
+                    _stop_zygote()
+            raise ConfigError("the process that forks the rollout workers could not be started")  # pragma: no cover
+
+    def _use_zygote(self, zygote: _Zygote, key: int) -> None:
+        self._zygote, self._zygote_key = zygote, key
+        # a pool dropped without `close` still gives its tasks back, at the next exchange with the zygote (never
+        # from the finalizer itself: it may run in the middle of one)
+        self._finalizer = weakref.finalize(self, _PENDING_RELEASES.append, (zygote, key))
 
     def _release_zygote(self) -> None:
-        """Tells the zygote this pool forks no more workers: it keeps the loaded tasks only for other pools."""
+        """Tells the zygote this pool forks no more workers: it drops the tasks it loaded for it."""
         with _ZYGOTE_LOCK:
-            if self._zygote is not None and self._zygote is _ZYGOTE:
-                try:
-                    self._zygote.release(self._zygote_key)
-                except (EOFError, OSError):
-                    pass
+            if self._zygote is not None:
+                self._finalizer.detach()
+                if self._zygote is _ZYGOTE and not self._zygote.is_broken:
+                    try:
+                        self._zygote.release(self._zygote_key)
+                    except (EOFError, OSError):
+                        pass
             self._zygote = None
 
     def close(self) -> None:
@@ -734,48 +744,75 @@ class _Zygote:
         self.owner = os.getpid()
         self.is_new = True
         """Until it has forked a worker: a zygote that ends before says why in the log (the script's module)."""
+        self.is_broken = False
+        """An exchange with it was cut off (an error, Ctrl-C): its pipe may hold an answer nobody read, so it is
+        replaced (`_running_zygote`)."""
         self._connection = parent_end
         self._socket = socket.fromfd(parent_end.fileno(), socket.AF_UNIX, socket.SOCK_STREAM)
 
-    def load(self, worker_args: tuple) -> int:
-        """Loads a pool's arguments; the key its workers are forked by. EOFError or OSError when the zygote is gone.
+    def _exchange(self, request: tuple, payload: bytes | None = None, *, fds: bool = False) -> Any:
+        """Sends a request (and `payload`), returns the answer (with the file descriptors sent after it)."""
+        try:
+            self._connection.send(request)
+            if payload is not None:
+                self._connection.send_bytes(payload)
+            answer = self._connection.recv()
+            if fds and answer[0] == "forked":
+                _, received, _, _ = socket.recv_fds(self._socket, 1, 2, getattr(socket, "MSG_CMSG_CLOEXEC", 0))
+                return answer, received
+            return answer
+        except BaseException:
+            self.is_broken = True
+            raise
+
+    def load(self, worker_args: tuple, *, check_code: bool = True) -> int | None:
+        """Loads a pool's arguments; the key its workers are forked by, or None when `check_code` found that a
+        module the zygote imported changed on disk since. EOFError or OSError when the zygote is gone.
 
         Raises:
-            ConfigError: the arguments cannot be read in the zygote (a policy factory it cannot import).
+            ConfigError: the arguments cannot be pickled here or unpickled in the zygote.
         """
-        self._connection.send(("load", _where()))
-        self._connection.send_bytes(ForkingPickler.dumps(worker_args))
-        answer = self._connection.recv()
+        try:
+            payload = ForkingPickler.dumps(worker_args)
+        except Exception as e:
+            raise ConfigError(f"the policy factory and environment arguments of a rollout pool must pickle by name "
+                              f"(a lambda, or a class or function defined inside another, does not): {e}") from None
+        answer = self._exchange(("load", _where(), check_code), payload)
         if answer[0] == "failed":
             raise ConfigError(f"the process that forks the rollout workers cannot unpickle the pool's policy factory "
-                              f"and environment arguments ({answer[1]}): they must be importable by name, from a "
-                              f"module or the top level of the script")
+                              f"and environment arguments ({answer[1]}): they must be importable by name in a new "
+                              f"process, from a module or the top level of a script file (not `python -c` code or "
+                              f"a notebook cell)")
+        if answer[0] == "changed":
+            logger.info("modules changed on disk since the rollout zygote imported them (%s): starting a new one",
+                        ", ".join(answer[1]))
+            return None
         return answer[1]
 
     def fork(self, key: int) -> tuple[_ForkedProcess, mp.connection.Connection]:
         """A new worker of the pool loaded under `key` and the parent's end of its pipe; EOFError or OSError when
         the zygote is gone."""
-        self._connection.send(("fork", key, _where()))
-        answer = self._connection.recv()
+        answer = self._exchange(("fork", key, _where()), fds=True)
         if answer[0] == "threads":
             raise _ThreadsInZygote(f"the zygote runs threads {answer[1]} (started by the script's imports)")
-        _, fds, _, _ = socket.recv_fds(self._socket, 1, 2, getattr(socket, "MSG_CMSG_CLOEXEC", 0))
+        (_, pid), fds = answer
         if len(fds) != 2:
+            self.is_broken = True
             raise EOFError
         self.is_new = False
-        return _ForkedProcess(answer[1], fds[1], self), mp.connection.Connection(fds[0])
+        return _ForkedProcess(pid, fds[1], self), mp.connection.Connection(fds[0])
 
     def release(self, key: int) -> None:
         """The pool loaded under `key` forks no more workers."""
-        self._connection.send(("release", key))
-        self._connection.recv()
+        self._exchange(("release", key))
 
     def reap(self, pid: int) -> int | None:
         """The exit code of worker `pid`, which has ended; None when the zygote cannot tell (or is gone)."""
         with _ZYGOTE_LOCK:
+            if self.is_broken:
+                return None
             try:
-                self._connection.send(("reap", pid))
-                return self._connection.recv()
+                return self._exchange(("reap", pid))
             except (EOFError, OSError):
                 return None
 
@@ -814,16 +851,36 @@ _ZYGOTE: _Zygote | None = None
 """This process's zygote, once a pool has started one."""
 _ZYGOTE_LOCK = threading.RLock()
 """Held for each exchange with the zygote: pools in several threads share it."""
+_PENDING_RELEASES: list[tuple[_Zygote, int]] = []
+"""(zygote, key) of pools dropped without `close`, released at the next exchange."""
+
+
+def _renew_lock_in_child() -> None:
+    """After a fork: another thread of the parent may have held the lock, and it would stay held here."""
+    global _ZYGOTE_LOCK
+    _ZYGOTE_LOCK = threading.RLock()
+    _PENDING_RELEASES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_lock_in_child)
 
 
 def _running_zygote() -> _Zygote:
-    """This process's zygote, started now if there is none, or it has ended, or it is the zygote of the process
-    this one was forked from (called with `_ZYGOTE_LOCK` held)."""
+    """This process's zygote, started now if there is none, or it has ended, or an exchange with it was cut off, or
+    it is the zygote of the process this one was forked from (called with `_ZYGOTE_LOCK` held)."""
     global _ZYGOTE
-    if _ZYGOTE is not None and _ZYGOTE.owner == os.getpid() and not _ZYGOTE.process.is_alive():
+    if _ZYGOTE is not None and _ZYGOTE.owner == os.getpid() and (_ZYGOTE.is_broken or not _ZYGOTE.process.is_alive()):
         _stop_zygote()
     if _ZYGOTE is None or _ZYGOTE.owner != os.getpid():
         _ZYGOTE = _Zygote()
+    while _PENDING_RELEASES:
+        zygote, key = _PENDING_RELEASES.pop()
+        if zygote is _ZYGOTE:
+            try:
+                zygote.release(key)
+            except (EOFError, OSError):
+                return _running_zygote()
     return _ZYGOTE
 
 
@@ -871,6 +928,8 @@ def _run_zygote(connection: mp.connection.Connection, environ: dict[str, str]) -
     gc.freeze()  # what was imported to get here (the script's module among it)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     workers: set[int] = set()
+    exited: dict[int, int] = {}
+    """Exit codes of workers that ended, until the parent asks (a dropped pool's never: the oldest are forgotten)."""
 
     def stop_workers(signum: int, frame: object) -> None:  # terminated with the parent: so are its workers
         for pid in workers:
@@ -884,35 +943,43 @@ def _run_zygote(connection: mp.connection.Connection, environ: dict[str, str]) -
     os.environ.clear()
     os.environ.update(environ)
     _small_arrow_allocations()
+    module_times = _module_times({})
     pools: dict[int, tuple[tuple, Any]] = {}
     """Key -> (worker arguments, what `_share_with_workers` loaded for them)."""
     with socket.fromfd(connection.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as fd_sender:
         while (message := _next_request(connection)) is not None:
+            _collect_exited(workers, exited)
             if message[0] == "load":
                 pickled = connection.recv_bytes()  # apart: unpickling a pool's arguments may fail
                 _go_to(message[1])
+                if message[2] and (changed := _changed_modules(module_times)):
+                    connection.send(("changed", changed[:5]))
+                    continue
                 try:
                     worker_args = pickle.loads(pickled)
                 except Exception as e:  # a policy factory defined where the zygote cannot import it
                     connection.send(("failed", f"{type(e).__name__}: {e}"))
                     continue
+                _changed_modules(module_times)  # notes the modules unpickling imported
                 key = max(pools, default=0) + 1
                 pools[key] = (worker_args, _share_with_workers(*worker_args[:2]))
                 gc.freeze()  # what was just loaded: the workers' collections never traverse (so never write) it
                 connection.send(("loaded", key))
             elif message[0] == "release":
-                _, shared = pools.pop(message[1], (None, None))
-                if shared is not None and all(other != shared for _, other in pools.values()):
-                    _unshare(shared)
-                if not pools:  # every pool closed (its workers stopped): frozen cycles of what it loaded can go
+                pools.pop(message[1], None)
+                if not pools:  # every pool closed (its workers stopped): what they loaded, cycles included, can go
+                    _keep_shared(None)
                     gc.unfreeze()
                     gc.collect()
                     gc.freeze()
                 connection.send(None)
             elif message[0] == "reap":
-                exitcode = _reap(message[1]) if message[1] in workers else None
-                if exitcode is not None:
-                    workers.discard(message[1])
+                pid = message[1]
+                exitcode = exited.pop(pid, None)
+                if exitcode is None and pid in workers:
+                    exitcode = _reap(pid)
+                    if exitcode is not None:
+                        workers.discard(pid)
                 connection.send(exitcode)
             else:  # fork
                 threads = [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()]
@@ -920,7 +987,46 @@ def _run_zygote(connection: mp.connection.Connection, environ: dict[str, str]) -
                     connection.send(("threads", threads))
                     continue
                 _go_to(message[2])
-                workers.add(_fork_worker(connection, fd_sender, pools[message[1]][0], environ=message[2][2]))
+                worker_args, shared = pools[message[1]]
+                _keep_shared(shared)  # this pool's tasks, even if another pool loaded the same arguments since
+                workers.add(_fork_worker(connection, fd_sender, worker_args, environ=message[2][2]))
+
+
+def _module_times(times: dict[str, int]) -> dict[str, int]:
+    """Notes the modification time of each imported module's file not noted yet; returns `times`."""
+    _changed_modules(times)
+    return times
+
+
+def _changed_modules(times: dict[str, int]) -> list[str]:
+    """Modules whose file changed since `times` noted it (and notes the modules imported since)."""
+    changed = []
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not path:
+            continue
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            continue
+        if times.setdefault(name, mtime) != mtime:
+            changed.append(name)
+    return changed
+
+
+def _collect_exited(workers: set[int], exited: dict[int, int]) -> None:
+    """Reaps the workers that have ended (a pool dropped without `close` never asks): no zombie is left."""
+    for pid in list(workers):
+        try:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            workers.discard(pid)
+            continue
+        if reaped:
+            workers.discard(pid)
+            exited[pid] = os.waitstatus_to_exitcode(status)
+    while len(exited) > 10_000:
+        del exited[next(iter(exited))]
 
 
 def _next_request(connection: mp.connection.Connection) -> Any:
@@ -992,11 +1098,11 @@ def _reap(pid: int) -> int | None:
         time.sleep(0.005)
 
 
-def _share_with_workers(env_id: str, env_kwargs: dict[str, Any]) -> tuple[Any, Any] | None:
+def _share_with_workers(env_id: str, env_kwargs: dict[str, Any]) -> tuple[tuple[Any, Any], Any] | None:
     """Loads in the zygote what every worker's environment would load for itself and never changes: the tasks
-    and their world (`share_tasks_and_web`), and the built-in tools' schemas (pydantic models). Returns the
-    (tasks, web) arguments it shared, or None. A failure is left to the workers, which build their environments
-    in full and report it."""
+    and their world (`share_tasks_and_web`, afresh for each pool), and the built-in tools' schemas (pydantic
+    models). Returns ((tasks, web) arguments, what was loaded for them), for `_keep_shared`; None when nothing was
+    (a failure is left to the workers, which build their environments in full and report it)."""
     from drgym.core.kinds import ENTRY_POINTS
 
     if env_id not in ENTRY_POINTS:
@@ -1010,18 +1116,18 @@ def _share_with_workers(env_id: str, env_kwargs: dict[str, Any]) -> tuple[Any, A
                                                                              env_kwargs.get("web"))
         prepare_built_in_tools()
         if web != "live" and all(value is None or isinstance(value, (str, Path)) for value in (tasks, web)):
-            share_tasks_and_web(tasks, web)
-            return tasks, web
+            return (tasks, web), share_tasks_and_web(tasks, web, reload=True)
     except Exception:
         logger.debug("the zygote could not load the tasks of %s %s", env_id, env_kwargs, exc_info=True)
     return None
 
 
-def _unshare(shared: tuple[Any, Any]) -> None:
-    """Drops what `_share_with_workers` loaded (the workers forked since keep their copy)."""
-    from drgym.envs.research_env import unshare_tasks_and_web
+def _keep_shared(shared: tuple[tuple[Any, Any], Any] | None) -> None:
+    """In the zygote: makes `shared` (from `_share_with_workers`) what environments built with its arguments use,
+    and forgets any other pool's; None forgets all."""
+    from drgym.envs.research_env import keep_shared_tasks_and_web
 
-    unshare_tasks_and_web(*shared)
+    keep_shared_tasks_and_web({} if shared is None else {shared[0]: shared[1]})
 
 
 def _exit_text(exitcode: int | None) -> str:

@@ -44,7 +44,7 @@ from drgym.web.index import SearchIndex
 from drgym.web.protocol import Web
 
 __all__ = ["DEFAULT_TOOLS", "SYSTEM_PROMPTS", "DeepResearchEnv", "DeepSearchEnv", "ResearchEnv", "UnicodeText",
-           "share_tasks_and_web", "unshare_tasks_and_web"]
+           "keep_shared_tasks_and_web", "share_tasks_and_web"]
 
 logger = logging.getLogger(__name__)
 
@@ -599,28 +599,33 @@ _SHARED_TASKS_AND_WEBS: dict[tuple[Any, Any], tuple[TaskSet, Any]] = {}
 """What `share_tasks_and_web` loaded, by the (tasks, web) arguments that name it."""
 
 
-def share_tasks_and_web(tasks: str | Path | None = None, web: str | Path | None = None) -> None:
+def share_tasks_and_web(tasks: str | Path | None = None, web: str | Path | None = None, *,
+                        reload: bool = False) -> tuple[TaskSet, Any]:
     """Loads the tasks that environments built with these `tasks` and `web` arguments play, and their world or
     corpus folder, and keeps them: the environments this process builds afterwards with the same arguments use
     them, and so do those of the processes forked from it, which then share these objects' memory instead of each
     holding a copy of its own (rollout workers are forked from a process that called this). A saved search index
     is loaded too (its corpus, paragraph maps and page columns), but not its tantivy reader, which runs a thread
     that a forked process would not have: each process opens the reader when it builds its first environment.
-    An index that is missing or outdated is left to that environment to build, as without this call.
+    An index that is missing or outdated is left to that environment to build, as without this call. Loads again
+    with ``reload=True`` (a relative path or a suite resolves where this process is now). Returns what it keeps.
 
     Raises:
         ConfigError, TaskFileError, UnknownSuiteError: as `gymnasium.make` would for these arguments.
     """
-    if (tasks, web) not in _SHARED_TASKS_AND_WEBS:
+    if reload or (tasks, web) not in _SHARED_TASKS_AND_WEBS:
         task_set, loaded = _load_tasks_and_web(tasks, web)
         for kind in TASK_KINDS:  # what building an env reads of every task, read once here
             task_set.without_checks(kind)
         _SHARED_TASKS_AND_WEBS[tasks, web] = task_set, _without_engine(loaded)
+    return _SHARED_TASKS_AND_WEBS[tasks, web]
 
 
-def unshare_tasks_and_web(tasks: str | Path | None = None, web: str | Path | None = None) -> None:
-    """Forgets what `share_tasks_and_web` loaded for these arguments: environments built afterwards load their own."""
-    _SHARED_TASKS_AND_WEBS.pop((tasks, web), None)
+def keep_shared_tasks_and_web(kept: dict[tuple[Any, Any], tuple[TaskSet, Any]]) -> None:
+    """Makes `kept` ((tasks, web) arguments -> what `share_tasks_and_web` returned for them) all that environments
+    built afterwards find shared; anything else is forgotten (they load their own)."""
+    _SHARED_TASKS_AND_WEBS.clear()
+    _SHARED_TASKS_AND_WEBS.update(kept)
 
 
 def _without_engine(web: Any) -> Any:

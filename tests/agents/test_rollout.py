@@ -257,6 +257,124 @@ def test_a_task_file_rewritten_between_pools_is_read_again(tiny_world, tmp_path)
     assert played == [{json.loads(lines[0])["id"]}, {json.loads(lines[1])["id"]}]
 
 
+def test_two_pools_open_at_once_each_play_their_own_tasks(tiny_world, tmp_path, monkeypatch):
+    """The same relative task path from two folders: the zygote loads each pool's tasks afresh, where it starts."""
+    lines = [line for line in (tiny_world.path / "tasks.jsonl").read_text().splitlines()
+             if json.loads(line)["kind"] == "deep_search"]
+    for number in (0, 1):
+        (tmp_path / f"f{number}").mkdir()
+        (tmp_path / f"f{number}" / "t.jsonl").write_text(lines[number] + "\n")
+    pools = []
+    for number in (0, 1):
+        monkeypatch.chdir(tmp_path / f"f{number}")
+        pool = RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2,
+                           env_kwargs={"tasks": "t.jsonl", "web": str(tiny_world.path)})
+        pool.start()
+        pools.append(pool)
+    try:
+        for number, pool in enumerate(pools):
+            pool.run(n_episodes=2, out=tmp_path / f"{number}.jsonl", show_progress=False)
+            assert {r["task_id"] for r in read_trajectories(tmp_path / f"{number}.jsonl")} == {
+                json.loads(lines[number])["id"]}
+    finally:
+        for pool in pools:
+            pool.close()
+
+
+VERSIONED_POLICY = textwrap.dedent("""
+    import os
+    from drgym.agents import ScriptedResearcher
+
+    VERSION = {version}
+
+    class Versioned(ScriptedResearcher):
+        def act(self, messages):
+            with open(os.environ["VERSIONS_SEEN"], "a") as seen:
+                seen.write(f"{{VERSION}}\\n")
+            return super().act(messages)
+""")
+
+
+def test_a_policy_module_edited_between_pools_runs_as_edited(tiny_world, tmp_path, monkeypatch):
+    import importlib
+
+    module = tmp_path / "versioned_policy.py"
+    module.write_text(VERSIONED_POLICY.format(version=1))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("VERSIONS_SEEN", str(tmp_path / "seen.txt"))
+    import versioned_policy
+
+    for version in (1, 2):
+        if version == 2:
+            module.write_text(VERSIONED_POLICY.format(version=2))
+            os.utime(module, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later mtime, whatever the clock's grain
+            importlib.reload(versioned_policy)
+        (tmp_path / "seen.txt").unlink(missing_ok=True)
+        with RolloutPool("drgym/DeepSearch-v1", versioned_policy.Versioned, n_workers=2,
+                         env_kwargs={"tasks": str(tiny_world.path)}) as pool:
+            assert pool.run(n_episodes=2, out=tmp_path / f"v{version}.jsonl", show_progress=False).n_ok == 2
+        assert set((tmp_path / "seen.txt").read_text().split()) == {str(version)}
+
+
+def test_a_policy_that_does_not_pickle_is_a_clear_error_and_the_next_pool_runs(tiny_world, tmp_path):
+    env_kwargs = {"tasks": str(tiny_world.path)}
+    with pytest.raises(ConfigError, match="must pickle by name"):
+        rollout("drgym/DeepSearch-v1", lambda: ScriptedResearcher(), n_episodes=2, n_workers=2,
+                out=tmp_path / "a.jsonl", env_kwargs=env_kwargs, show_progress=False)
+    assert rollout("drgym/DeepSearch-v1", ScriptedResearcher, n_episodes=2, n_workers=2, out=tmp_path / "b.jsonl",
+                   env_kwargs=env_kwargs, show_progress=False).n_ok == 2
+
+
+def test_an_exchange_cut_off_by_ctrl_c_leaves_the_next_pool_a_working_zygote(tiny_world, tmp_path):
+    from drgym.agents import rollout as rollout_module
+
+    env_kwargs = {"tasks": str(tiny_world.path)}
+    with RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2, env_kwargs=env_kwargs) as pool:
+        pool.run(n_episodes=2, out=tmp_path / "a.jsonl", show_progress=False)
+    zygote = rollout_module._ZYGOTE
+    real_recv = zygote._connection.recv
+
+    def interrupted():  # Ctrl-C after the request went out, before its answer was read
+        zygote._connection.recv = real_recv
+        raise KeyboardInterrupt
+
+    zygote._connection.recv = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        with RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2, env_kwargs=env_kwargs) as pool:
+            pool.start()
+    assert zygote.is_broken
+    with RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2, env_kwargs=env_kwargs) as pool:
+        assert pool.run(n_episodes=4, out=tmp_path / "b.jsonl", show_progress=False).n_ok == 4
+    assert rollout_module._ZYGOTE is not zygote
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_process_forked_while_another_thread_holds_the_zygote_lock_can_take_it():
+    import threading
+
+    from drgym.agents import rollout as rollout_module
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with rollout_module._ZYGOTE_LOCK:
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if rollout_module._ZYGOTE_LOCK.acquire(timeout=30) else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        holder.join()
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 def test_a_zygote_killed_between_pools_is_replaced(tiny_world, tmp_path):
     env_kwargs = {"tasks": str(tiny_world.path)}
     with RolloutPool("drgym/DeepSearch-v1", ScriptedResearcher, n_workers=2, env_kwargs=env_kwargs) as pool:
