@@ -987,9 +987,10 @@ def _run_zygote(connection: mp.connection.Connection, environ: dict[str, str]) -
                     connection.send(("threads", threads))
                     continue
                 _go_to(message[2])
-                worker_args, shared = pools[message[1]]
-                _keep_shared(shared)  # this pool's tasks, even if another pool loaded the same arguments since
-                workers.add(_fork_worker(connection, fd_sender, worker_args, environ=message[2][2]))
+                # this pool's tasks, even if another pool loaded the same arguments since (no local names: a pool's
+                # tasks must not outlive its release in this frame)
+                _keep_shared(pools[message[1]][1])
+                workers.add(_fork_worker(connection, fd_sender, pools[message[1]][0], environ=message[2][2]))
 
 
 def _module_times(times: dict[str, int]) -> dict[str, int]:
