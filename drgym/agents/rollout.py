@@ -990,7 +990,7 @@ def _run_zygote(connection: mp.connection.Connection, environ: dict[str, str]) -
                 # this pool's tasks, even if another pool loaded the same arguments since (no local names: a pool's
                 # tasks must not outlive its release in this frame)
                 _keep_shared(pools[message[1]][1])
-                workers.add(_fork_worker(connection, fd_sender, pools[message[1]][0], environ=message[2][2]))
+                _fork_worker(connection, fd_sender, pools[message[1]][0], workers, environ=message[2][2])
 
 
 def _module_times(times: dict[str, int]) -> dict[str, int]:
@@ -1038,30 +1038,35 @@ def _next_request(connection: mp.connection.Connection) -> Any:
         return None
 
 
-def _fork_worker(connection: mp.connection.Connection, fd_sender: socket.socket, worker_args: tuple, *,
-                 environ: dict[str, str]) -> int:
-    """In the zygote: forks a worker, and sends the parent its pid, its connection and its exit sentinel."""
+def _fork_worker(connection: mp.connection.Connection, fd_sender: socket.socket, worker_args: tuple,
+                 workers: set[int], *, environ: dict[str, str]) -> None:
+    """In the zygote: forks a worker, adds it to `workers`, and sends the parent its pid, its connection and its exit
+    sentinel."""
     parent_end, child_end = mp.connection.Pipe()
     sentinel_read, sentinel_write = os.pipe()
+    # SIGTERM waits until the worker has its own handler and the zygote's handler knows the worker (to stop it too)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     with warnings.catch_warnings():  # Python 3.12+ warns of any native thread: jemalloc's is fork-aware
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
     if pid == 0:
         try:  # the worker never returns into the zygote's loop
             signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until the worker's own handler
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             for end in (fd_sender, connection, parent_end):
                 end.close()
             os.close(sentinel_read)  # sentinel_write stays open until the worker exits
             _run_forked_worker(child_end, worker_args, environ)
         finally:
             os._exit(1)
+    workers.add(pid)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     child_end.close()
     os.close(sentinel_write)
     connection.send(("forked", pid))
     socket.send_fds(fd_sender, [b"w"], [parent_end.fileno(), sentinel_read])
     parent_end.close()
     os.close(sentinel_read)
-    return pid
 
 
 def _run_forked_worker(connection: mp.connection.Connection, worker_args: tuple, environ: dict[str, str]) -> NoReturn:
