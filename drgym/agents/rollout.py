@@ -726,7 +726,8 @@ class _Zygote:
     exit status on request. A worker starts with all of it in memory it shares with the zygote and the other
     workers, and copies only the pages it writes (`benchmarks/perf_workers.py` measures the total). The zygote is
     spawned rather than forked from the forkserver: pages it wrote after such a fork would be held twice, once by
-    each process. What a pool loaded is dropped when no pool that loaded the same tasks is left.
+    each process. Each pool's tasks are loaded afresh and dropped when the pool closes; a module that changed on
+    disk since the zygote imported it makes the parent start a new zygote.
 
     Forking copies only the forking thread. The zygote never opens the search index's reader, which runs a thread
     of tantivy's, and refuses to fork (`_ThreadsInZygote`) when the script's module started Python threads of
@@ -943,7 +944,8 @@ def _run_zygote(connection: mp.connection.Connection, environ: dict[str, str]) -
     os.environ.clear()
     os.environ.update(environ)
     _small_arrow_allocations()
-    module_times = _module_times({})
+    module_times: dict[str, int] = {}
+    _changed_modules(module_times)  # notes what was imported to get here
     pools: dict[int, tuple[tuple, Any]] = {}
     """Key -> (worker arguments, what `_share_with_workers` loaded for them)."""
     with socket.fromfd(connection.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as fd_sender:
@@ -991,12 +993,6 @@ def _run_zygote(connection: mp.connection.Connection, environ: dict[str, str]) -
                 # tasks must not outlive its release in this frame)
                 _keep_shared(pools[message[1]][1])
                 _fork_worker(connection, fd_sender, pools[message[1]][0], workers, environ=message[2][2])
-
-
-def _module_times(times: dict[str, int]) -> dict[str, int]:
-    """Notes the modification time of each imported module's file not noted yet; returns `times`."""
-    _changed_modules(times)
-    return times
 
 
 def _changed_modules(times: dict[str, int]) -> list[str]:

@@ -633,9 +633,7 @@ def _without_engine(web: Any) -> Any:
     index cannot be loaded that way (missing, outdated: an environment builds it) or `web` is anything else."""
     try:
         if isinstance(web, ProceduralWorld):
-            if "index" not in vars(web):
-                web.__dict__["index"] = SearchIndex.load(web.path / "index", web.corpus, open_engine=False)
-            web.corpus.open_columns()
+            web.load_index_files()
         elif isinstance(web, Path) and (web / "index").is_dir():
             index = SearchIndex.load(web / "index", Corpus.load(web), open_engine=False)
             index.corpus.open_columns()

@@ -217,3 +217,14 @@ class ProceduralWorld:
         except SearchIndexError as e:
             logger.info("building the search index of %s (%s)", self.path, e)
             return SearchIndex.build(self.corpus, self.path / "index", show_progress=False)
+
+    def load_index_files(self) -> None:
+        """Loads the saved index as `index` without its tantivy reader, which runs a thread (it opens on the first
+        search; a process that forks workers calls this), and takes the corpus's column handles.
+
+        Raises:
+            SearchIndexError: the world has no index, or an outdated one (`index` builds it).
+        """
+        if "index" not in vars(self):
+            self.__dict__["index"] = SearchIndex.load(self.path / "index", self.corpus, open_engine=False)
+        self.corpus.open_columns()

@@ -176,7 +176,7 @@ class SearchIndex:
 
     def __getattr__(self, name: str) -> Any:
         # called only for attributes not set yet: the engine's, on the first search of an index loaded without it
-        if name in _ENGINE_ATTRIBUTES and "path" in self.__dict__:
+        if name in _ENGINE_ATTRIBUTES and "_built_with_doc_is_pid" in self.__dict__:
             self.open_engine()
             return self.__dict__[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

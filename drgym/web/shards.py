@@ -508,9 +508,6 @@ class ShardedIndex(SearchIndex):
     def open_engine(self) -> None:
         """Nothing: each shard opens its own index."""
 
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     @property
     def has_dense(self) -> bool:
         return bool(self._manifest["dense"])
