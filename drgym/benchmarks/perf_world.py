@@ -8,12 +8,16 @@ in a fresh subprocess, which reports its own peak resident memory (``ru_maxrss``
 reference row is the same kind of subprocess building an 80-page world: the interpreter with drgym, numpy,
 pyarrow and tantivy loaded, which every build pays. Memory per page is what a size costs above that floor;
 flat memory means it falls towards zero as the world grows. The load average is printed beside the figures.
+A second table gives each phase's peak (generate the graph, render, sort the statements, synthesise tasks, index,
+charts): the child follows the phases from the build's DEBUG log (`drgym.tasks.procedural.BUILD_PHASE`) and reads
+its resident and anonymous memory every 5 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import shutil
@@ -28,28 +32,60 @@ from rich.console import Console
 from rich.table import Table
 
 import drgym
+from drgym.tasks.procedural import BUILD_PHASE
 
 REFERENCE_PAGES = 80
 
 
-def _anonymous_kib() -> int:
-    """Resident memory that is no file's (RssAnon): what the build itself holds, without the pages of the
-    memory-mapped corpus that the index build has read (those count in RSS but are the page cache's)."""
+def _memory_kib() -> tuple[int, int]:
+    """This process's resident memory and the part of it that is no file's (VmRSS, RssAnon): the anonymous part is
+    what the build itself holds, without the pages of memory-mapped files it has read (those count in RSS but are
+    the page cache's)."""
+    rss = anonymous = 0
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1])
-    return 0
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+        elif line.startswith("RssAnon:"):
+            anonymous = int(line.split()[1])
+    return rss, anonymous
+
+
+class _PhaseLog(logging.Handler):
+    """Follows `ProceduralWorld.build`'s phases from its DEBUG messages (`drgym.tasks.procedural.BUILD_PHASE`) and
+    keeps each phase's peak resident and anonymous memory (KiB), sampled as it starts and whenever `sample` runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.phase = "start"
+        self.peaks: dict[str, list[int]] = {}
+        self.peaks_lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == BUILD_PHASE and record.args:
+            with self.peaks_lock:
+                self.phase = str(record.args[0])
+            self.sample()
+
+    def sample(self) -> None:
+        rss, anonymous = _memory_kib()
+        with self.peaks_lock:
+            peak = self.peaks.setdefault(self.phase, [0, 0])
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], anonymous)
 
 
 def _child(pages: int, folder: Path) -> dict:
     from drgym.tasks.procedural import ProceduralWorld, WorldSpec
 
-    peak_anonymous = [_anonymous_kib()]
+    phases = _PhaseLog()
+    build_logger = logging.getLogger("drgym.tasks.procedural")
+    build_logger.addHandler(phases)
+    build_logger.setLevel(logging.DEBUG)
+    build_logger.propagate = False
     done = threading.Event()
 
-    def sample() -> None:  # every 20 ms: the build's phases last seconds
-        while not done.wait(0.02):
-            peak_anonymous[0] = max(peak_anonymous[0], _anonymous_kib())
+    def sample() -> None:  # every 5 ms: the shortest phases last tenths of a second
+        while not done.wait(0.005):
+            phases.sample()
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -63,9 +99,12 @@ def _child(pages: int, folder: Path) -> dict:
     # the peaks before anything is read back: world.meta parses the whole graph (+88 MiB at 200k pages), no part of
     # the build
     peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    peak_anonymous_kib = max(peak_anonymous[0], _anonymous_kib())
+    phases.sample()
+    peaks = phases.peaks
+    peak_anonymous_kib = max(anonymous for _, anonymous in peaks.values())
     return {"pages": len(world.corpus), "paragraphs": world.corpus.n_paragraphs, "wall_s": wall_s, "cpu_s": cpu_s,
-            "peak_rss_kib": peak_rss_kib, "peak_anonymous_kib": peak_anonymous_kib, "load": os.getloadavg()[0]}
+            "peak_rss_kib": peak_rss_kib, "peak_anonymous_kib": peak_anonymous_kib, "load": os.getloadavg()[0],
+            "phases": {phase: peak for phase, peak in peaks.items() if phase != "start"}}
 
 
 def measure(pages: int) -> dict:
@@ -83,6 +122,22 @@ def measure(pages: int) -> dict:
         return json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _phase_table(rows: list[dict]) -> Table:
+    """Each phase's peak resident / anonymous memory at each size; a size's highest RSS is marked."""
+    table = Table("phase", *(f"{row['pages']:,} pages: RSS / anon MiB" for row in rows),
+                  title="peak memory by phase of the build (sampled every 5 ms)", title_justify="left")
+    names = list(dict.fromkeys(name for row in rows for name in row["phases"]))
+    tops = [max(row["phases"].values(), default=[0, 0])[0] for row in rows]
+    for name in names:
+        cells = []
+        for row, top in zip(rows, tops):
+            rss, anonymous = row["phases"].get(name, (0, 0))
+            cell = f"{rss / 1024:.0f} / {anonymous / 1024:.0f}" if rss else ""
+            cells.append(f"[bold]{cell}[/bold] (peak)" if rss and rss == top else cell)
+        table.add_row(name, *cells)
+    return table
 
 
 def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
@@ -115,6 +170,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str]]:
                       f"{row['peak_anonymous_kib'] / 1024:.0f}", f"{row['load']:.1f}")
     console = Console(width=160)
     console.print(table)
+    console.print(_phase_table(rows))
     figures = [(f"world build, {row['pages']:,} pages", f"{row['pages'] / row['cpu_s']:,.0f} pages/s (CPU), peak RSS "
                 f"{row['peak_rss_kib'] / 1024:,.0f} MiB", f"anonymous {row['peak_anonymous_kib'] / 1024:,.0f} MiB, "
                 f"load {row['load']:.1f}") for row in rows]

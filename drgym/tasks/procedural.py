@@ -41,6 +41,11 @@ __all__ = ["PAGES_PER_ENTITY", "ProceduralWorld", "WorldSpec"]
 
 logger = logging.getLogger(__name__)
 
+BUILD_PHASE = "world build phase: %s"
+"""The DEBUG message `ProceduralWorld.build` logs as each phase starts (its argument is the phase's name), in the
+order: generate the graph, render and write the pages, sort the statements, synthesise tasks and write world.json,
+index, draw the charts; `drgym.benchmarks.perf_world --phases` reads it to attribute memory to phases."""
+
 PAGES_PER_ENTITY = 4.6
 """Pages rendered per entity on average (measured); turns a page target into an entity count."""
 
@@ -136,12 +141,14 @@ class ProceduralWorld:
             # graph exists rather than amid it, those modules' objects do not keep the graph's memory pools once it is
             # freed (Python gives a pool back only when nothing in it lives)
             pa.array([""])
+            logger.debug(BUILD_PHASE, "generate the graph")
             world = World.generate(spec.seed, n_entities=max(7, round(spec.pages / PAGES_PER_ENTITY)),
                                    distractor_rate=spec.distractor_rate, relation_change_rate=spec.relation_change_rate)
             knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
                                 low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate,
                                 directories=spec.directories, chart_only_history=spec.chart_only_history)
             charts: list[Chart] = []
+            logger.debug(BUILD_PHASE, "render and write the pages")
             progress = tqdm(render_world(world, knobs, charts), desc="render pages", unit="page",
                             disable=not show_progress, total=round(len(world.entities) * PAGES_PER_ENTITY))
             with (staging / "statements.jsonl").open("wb") as out:
@@ -154,8 +161,10 @@ class ProceduralWorld:
             progress.close()
             return_freed_memory()  # what the render freed goes back before the statements are sorted
             n_statements = len(statements)
+            logger.debug(BUILD_PHASE, "sort the statements")
             facts = FactIndex.of_file(statements, staging / "statements.jsonl")
             del statements
+            logger.debug(BUILD_PHASE, "synthesise tasks, write world.json")
             tasks = synthesise_tasks(world, facts, n_deep_search=spec.n_deep_search,
                                      n_deep_research=spec.n_deep_research, hops=(spec.min_hops, spec.max_hops),
                                      seed=spec.seed, families=dict(spec.families))
@@ -173,8 +182,10 @@ class ProceduralWorld:
             del meta, world
             return_freed_memory()
             if index:
+                logger.debug(BUILD_PHASE, "index")
                 SearchIndex.build(Corpus.load(staging), staging / "index", dense=dense, show_progress=show_progress)
             # drawn last: matplotlib's import (~25 MiB) then adds neither to the graph's memory nor to the index's
+            logger.debug(BUILD_PHASE, "draw the charts")
             draw_charts(charts, staging / "images", show_progress=show_progress)
             if path.exists():
                 shutil.rmtree(path)

@@ -22,3 +22,13 @@ def test_each_size_is_built_in_a_subprocess_that_reports_its_memory_and_rate(cap
 def test_a_world_too_small_to_measure_is_refused():
     with pytest.raises(SystemExit):
         perf_world.main(["--pages", "10"])
+
+
+def test_the_build_logs_each_phase_and_the_child_attributes_memory_to_them(tmp_path):
+    result = perf_world._child(120, tmp_path)
+    phases = list(result["phases"])
+    assert phases == ["generate the graph", "render and write the pages", "sort the statements",
+                      "synthesise tasks, write world.json", "index", "draw the charts"]
+    for rss, anonymous in result["phases"].values():
+        assert 0 < anonymous < rss
+    assert max(anonymous for _, anonymous in result["phases"].values()) <= result["peak_anonymous_kib"]
