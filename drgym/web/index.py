@@ -207,14 +207,14 @@ class SearchIndex:
                 the other.
             dense_threads: the encoder's CPU threads; default every core of this process.
             num_threads: tantivy writer threads. One (the default) writes the paragraphs in corpus order, in
-                segments of at most 150,000 that tantivy merges into one in paragraph order (memory holds one
+                segments of at most 80,000 that tantivy merges into one in paragraph order (memory holds one
                 segment's postings, not the index's), so paragraphs of equal score are cut at the candidate limit
                 the same way on every build; with more, the threads race for documents, the segments differ between
                 builds, and so do some searches (measured: 29 of 1,000 scripted episodes in a 3,000-page world saw
                 other results after a rebuild with 2 threads). One thread indexed that world's 15,681
                 paragraphs as fast as two (0.15 s); 580k paragraphs in 3.4 s against 2.8 s with two.
             heap_size_mb: the most memory the writer may take before it writes a segment of its own accord (one of
-                150,000 paragraphs takes ~40 MiB).
+                80,000 paragraphs takes ~10 MiB).
             show_progress: a progress bar over pages.
         """
         if path is None and corpus.path is not None:
@@ -561,9 +561,12 @@ def _embed_paragraphs(corpus: Corpus, n_paragraphs: int, path: Path | None, enco
     return vectors
 
 
-_SEGMENT_PARAGRAPHS = 150_000
-"""Most paragraphs the writer holds before it commits them as a segment (~40 MiB of postings). At least 80,000: a
-segment then has more than the 10,000 documents under which the merge policy ranks all segments as one size."""
+_SEGMENT_PARAGRAPHS = 80_000
+"""Most paragraphs the writer holds before it commits them as a segment. Its memory (the indexing thread's heap) grows
+with the segment: ~9 MiB at 80k paragraphs, ~33 MiB at 144k, which a 150,000 limit gave a 200k-page world (8
+segments, against 64 of 18k now: the index phase's peak 11 MiB lower, its time ~20 % more, 5-7 % of the build's).
+At least 80,000: with up to 64 segments a segment then has more than the 10,000 documents under which the merge policy
+ranks all segments as one size."""
 _MERGE_FACTOR = 8
 """How many segments of one size tantivy's default merge policy (`LogMergePolicy`) merges into one."""
 _READ_ROWS = 1024
