@@ -78,9 +78,10 @@ def _child(pages: int, folder: Path) -> dict:
 
     phases = _PhaseLog()
     build_logger = logging.getLogger("drgym.tasks.procedural")
+    level, propagate = build_logger.level, build_logger.propagate
     build_logger.addHandler(phases)
     build_logger.setLevel(logging.DEBUG)
-    build_logger.propagate = False
+    build_logger.propagate = False  # the phase messages are for `phases` only
     done = threading.Event()
 
     def sample() -> None:  # every 5 ms: the shortest phases last tenths of a second
@@ -91,11 +92,16 @@ def _child(pages: int, folder: Path) -> dict:
     sampler.start()
     started = time.perf_counter()
     cpu_started = time.process_time()
-    world = ProceduralWorld.build(folder / "w", WorldSpec(seed=5, pages=pages, n_deep_search=40, n_deep_research=20),
-                                  show_progress=False)
-    wall_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
-    done.set()
-    sampler.join()
+    try:
+        world = ProceduralWorld.build(folder / "w", WorldSpec(seed=5, pages=pages, n_deep_search=40,
+                                                              n_deep_research=20), show_progress=False)
+    finally:
+        wall_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
+        done.set()
+        sampler.join()
+        build_logger.removeHandler(phases)
+        build_logger.setLevel(level)
+        build_logger.propagate = propagate
     # the peaks before anything is read back: world.meta parses the whole graph (+88 MiB at 200k pages), no part of
     # the build
     peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from drgym.benchmarks import perf_world
@@ -25,7 +27,10 @@ def test_a_world_too_small_to_measure_is_refused():
 
 
 def test_the_build_logs_each_phase_and_the_child_attributes_memory_to_them(tmp_path):
+    build_logger = logging.getLogger("drgym.tasks.procedural")
+    before = (build_logger.level, build_logger.propagate, list(build_logger.handlers))
     result = perf_world._child(120, tmp_path)
+    assert (build_logger.level, build_logger.propagate, list(build_logger.handlers)) == before  # left as it was
     phases = list(result["phases"])
     assert phases == ["generate the graph", "render and write the pages", "sort the statements",
                       "synthesise tasks, write world.json", "index", "draw the charts"]
