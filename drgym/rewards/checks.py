@@ -332,6 +332,14 @@ class ReportAnalysis:
         self._unit_refuted: dict[int, bool] = {}
         self._cues: tuple[bool, tuple[str, ...]] | None = None
         self._structure: tuple[int, bool, int] | None = None
+        self._words: frozenset[str] | None = None
+
+    def words(self) -> frozenset[str]:
+        """The report's words, lowercase (read once): a name none of whose mentions can start here is not named."""
+        if self._words is None:
+            joined = self._joined
+            self._words = frozenset(ascii_words(joined) if joined.isascii() else _WORD.findall(joined))
+        return self._words
 
     def mentions(self, names: Sequence[str]) -> tuple[Sequence[tuple[int, int]], ...]:
         """Whole-word mentions of any of `names` in each unit (shared: do not modify)."""
@@ -809,6 +817,58 @@ _NOT_CLAIMED = re.compile(r"\b(ahead of|than|followed by|compared (with|to)|unli
 _CLAUSE_BREAK = re.compile(r";|,\s*(?:while|whereas|but|although|though|yet)\b|\s(?:while|whereas)\s", re.IGNORECASE)
 
 
+_WORD = re.compile(r"\w+")
+_DECOY_INDEXES: dict[int, tuple[object, tuple[tuple[str, str, str], ...]]] = {}
+
+
+def _decoy_index(decoys: Sequence[Sequence[str]]) -> tuple[tuple[str, str, str], ...]:
+    """(first word, name, first name of its decoy) of each name of `decoys`, lowercase but the last: worked out once
+    per check (a task's checks grade many reports), kept with the list they were made from."""
+    kept = _DECOY_INDEXES.get(id(decoys))
+    if kept is not None and kept[0] is decoys:
+        return kept[1]
+    index = []
+    for names in decoys:
+        for name in names:
+            word = _WORD.search(name.lower())
+            if word:
+                index.append((word.group(), name.lower(), names[0]))
+    if len(_DECOY_INDEXES) >= 4096:
+        _DECOY_INDEXES.clear()
+    _DECOY_INDEXES[id(decoys)] = (decoys, tuple(index))
+    return tuple(index)
+
+
+def _decoys_named(analysis: ReportAnalysis, decoys: Sequence[Sequence[str]], entity: Sequence[str] | None = None,
+                  window: int = 0) -> list[str]:
+    """The decoys (each by its first name) the report names, in the order found: with `entity`, only those within
+    `window` characters of one of its mentions in the same unit. Most reports name none: a decoy whose names'
+    first words are not words of the report is passed over without a scan."""
+    words = analysis.words()
+    first_name = {lower: first for word, lower, first in _decoy_index(decoys) if word in words}
+    if not first_name:
+        return []
+    entity_mentions = analysis.mentions(entity) if entity is not None else None
+    reach = window + max((len(name) for name in entity or ()), default=0)
+    found: list[str] = []
+    for index, spans in enumerate(analysis.mentions(tuple(first_name))):
+        if not spans or (entity_mentions is not None and not entity_mentions[index]):
+            continue
+        lower = analysis.units[index].lower
+        near = sorted(entity_mentions[index]) if entity_mentions is not None else []
+        starts = [e_start for e_start, _ in near]
+        for start, end in spans:
+            if entity_mentions is not None:  # an entity mention within `window` of the decoy: one starting nearby
+                first = bisect_left(starts, start - reach)
+                if not any(min(abs(start - e_end), abs(e_start - end)) <= window
+                           for e_start, e_end in near[first:bisect_right(starts, end + window)]):
+                    continue
+            name = first_name.get(lower[start:end])
+            if name is not None and name not in found:
+                found.append(name)
+    return found
+
+
 def _clause_of(unit: _Unit, position: int) -> tuple[int, int]:
     """The clause of the sentence around `position` ("X has the most staff, while Y has the highest revenue")."""
     start, end = _sentence_of(unit, position)
@@ -819,6 +879,33 @@ def _clause_of(unit: _Unit, position: int) -> tuple[int, int]:
             end = match.start()
             break
     return start, end
+
+
+class _Clauses:
+    """`_clause_of` for many positions of one unit: each sentence's clause breaks are found once, then looked up."""
+
+    def __init__(self, unit: _Unit) -> None:
+        self.unit = unit
+        self.sentence_starts = [start for start, _ in unit.sentences]
+        self.breaks: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
+
+    def of(self, position: int) -> tuple[int, int]:
+        sentences = self.unit.sentences
+        # `_sentence_of`: the first sentence holding the position (of two that touch there, the earlier), else the
+        # last one
+        number = bisect_right(self.sentence_starts, position) - 1
+        if number >= 1 and sentences[number - 1][1] >= position:
+            number -= 1
+        start, end = sentences[number] if number >= 0 and sentences[number][1] >= position else sentences[-1]
+        found = self.breaks.get((start, end))
+        if found is None:
+            matches = [(match.start(), match.end()) for match in _CLAUSE_BREAK.finditer(self.unit.text, start, end)]
+            found = self.breaks[(start, end)] = ([s for s, _ in matches], [e for _, e in matches])
+        break_starts, break_ends = found
+        # the clause: from the end of the last break that ends by the position to the next break starting at or after it
+        before = bisect_right(break_ends, position)
+        after = bisect_left(break_starts, position)
+        return (break_ends[before - 1] if before else start), (break_starts[after] if after < len(break_starts) else end)
 
 
 def _evaluate_mention(check: MentionCheck, analysis: ReportAnalysis) -> CheckResult:
@@ -834,24 +921,43 @@ def _evaluate_mention(check: MentionCheck, analysis: ReportAnalysis) -> CheckRes
     claimed: dict[tuple[int, bool], str] = {}  # (candidate index, said with a contrary term) -> sentence
     topics = [t.lower() for t in check.topic_terms]
     term_mentions = analysis.mentions([*check.terms, *check.contrary_terms])
+    # the mentions a term can reach: those starting within the window plus the longest name before it
+    reach = check.window + max(len(name) for names in candidates for name in names)
     for unit_index, unit in enumerate(analysis.units):
+        if not term_mentions[unit_index]:
+            continue
+        spans = [sorted(analysis.mentions(names)[unit_index]) for names in candidates]
+        starts = [[start for start, _ in candidate_spans] for candidate_spans in spans]
+        clauses = _Clauses(unit)
+        skipped: dict[tuple[int, int], bool] = {}  # clause -> refuted, or not about the topic
         for t_start, t_end in term_mentions[unit_index]:
-            bounds = _clause_of(unit, t_start)
-            sentence = unit.text[bounds[0]:bounds[1]]
-            if analysis.refutes_in(unit_index, bounds) or (topics and not any(t in unit.lower[bounds[0]:bounds[1]] for t in topics)):
+            bounds = clauses.of(t_start)
+            if bounds not in skipped:
+                skipped[bounds] = analysis.refutes_in(unit_index, bounds) or \
+                    bool(topics and not any(t in unit.lower[bounds[0]:bounds[1]] for t in topics))
+            if skipped[bounds]:
                 continue
             is_contrary = unit.lower[t_start:t_end] in contrary
-            for index, names in enumerate(candidates):
-                for m_start, m_end in analysis.mentions(names)[unit_index]:
-                    if not (bounds[0] <= m_start <= bounds[1]) or min(abs(m_start - t_end), abs(t_start - m_end)) > check.window:
+            for index in range(len(candidates)):
+                low = bisect_left(starts[index], max(bounds[0], t_start - reach))
+                high = bisect_right(starts[index], min(bounds[1], t_end + check.window))
+                mentions = [(m_start, m_end) for m_start, m_end in spans[index][low:high]
+                            if min(abs(m_start - t_end), abs(t_start - m_end)) <= check.window]
+                # a name introduced as an origin or an earlier state claims nothing ("moved from A to B, which
+                # explains": A is where it came from), the entity's as much as a rival's: "the largest has been A for
+                # years, B for years and C for years" commits to none; nor does a shorter name inside such a mention
+                # ("Voupark" in "Voupark Systems for years")
+                earlier = [(m_start, m_end) for m_start, m_end in mentions
+                           if _is_origin(unit.text[max(0, m_start - 60):m_start], unit.text[m_end:m_end + 30],
+                                         earlier=True)]
+                for m_start, m_end in mentions:
+                    if any(e_start <= m_start and m_end <= e_end for e_start, e_end in earlier):
                         continue
                     if _NOT_CLAIMED.search(unit.text[max(bounds[0], m_start - 60):m_start]) or \
                             _OVER_BEFORE.search(unit.text[max(bounds[0], m_start - 90):m_start]):
                         continue
-                    if index > 0 and _is_origin(unit.text[max(0, m_start - 60):m_start], unit.text[m_end:m_end + 30],
-                                                earlier=True):
-                        continue  # "moved from A to B, which explains": A is where it came from
-                    claimed.setdefault((index, is_contrary), sentence)
+                    if (index, is_contrary) not in claimed:
+                        claimed[(index, is_contrary)] = unit.text[bounds[0]:bounds[1]]
     target = claimed.get((0, False))
     rival = next((sentence for (index, _), sentence in claimed.items() if index > 0), None)
     opposite = claimed.get((0, True))
@@ -870,6 +976,13 @@ def evaluate_check(check, report: str | ReportAnalysis) -> CheckResult:
     identical input gives an identical result."""
     analysis = report if isinstance(report, ReportAnalysis) else analyse_report(report)
     if isinstance(check, FactCheck):
+        if check.decoys:
+            named = _decoys_named(analysis, check.decoys, check.entity, check.window)
+            if named:
+                return CheckResult("not_satisfied", f"names {', '.join(named[:3])} near {check.entity[0]}, where one "
+                                                    f"{'value' if check.numeric else 'name'} is asked for: a list of "
+                                                    "candidates commits to none",
+                                   fault="contradiction" if len(named) > 1 else None)
         stated, refuted = _occurrences(analysis, check.entity, check.value, numeric=check.numeric,
                                        tolerance=check.tolerance, window=check.window, context=check.context,
                                        aliases=check.value_aliases, label_terms=check.label_terms,
@@ -944,6 +1057,11 @@ def evaluate_check(check, report: str | ReportAnalysis) -> CheckResult:
             return CheckResult("partially", f"states {check.value} without citing a supporting page")
         return CheckResult("not_satisfied", f"no sentence states {check.value} for {check.entity[0]}")
     if isinstance(check, CoverageCheck):
+        if check.decoys:
+            named = _decoys_named(analysis, check.decoys)
+            if named:
+                return CheckResult("not_satisfied", f"also names {', '.join(named[:3])}, which do not belong: a list "
+                                                    "of candidates", fault="contradiction" if len(named) > 1 else None)
         covered = [names[0] for names in check.entities if any(analysis.mentions(names))]
         fraction = len(covered) / len(check.entities)
         verdict: Verdict = "satisfied" if fraction >= check.min_fraction else "partially" if covered else "not_satisfied"

@@ -57,6 +57,12 @@ class FactCheck(_Spec):
     peers: list[list[str]] = []
     """The other subjects of the same question (the other products compared), each as its names: a value or a
     rival is said of the subject mentioned nearest to it ("A is made by M1, B by M2": M2 is said of B)."""
+    decoys: list[list[str]] = []
+    """Names of the value's kind that nothing true about the question puts near the entity (other cities of the
+    world for a headquarters), each as its names. A report that names one near the entity lists candidates instead
+    of committing to one, whatever it says of them ("A for years, B, C, ..."): the fact is not satisfied, and
+    naming two or more is a contradiction fault. Without them a list of every city of the world beside each
+    company stated every headquarters."""
 
 
 class CitationCheck(_Spec):
@@ -79,6 +85,9 @@ class CoverageCheck(_Spec):
     type: Literal["coverage"] = "coverage"
     entities: list[list[str]] = Field(min_length=1)
     min_fraction: float = 1.0
+    decoys: list[list[str]] = []
+    """Names of the entities' kind that do not belong (other makers' products): a report naming one is listing
+    candidates, not covering the entities (not satisfied; two or more, a contradiction fault)."""
 
 
 class MentionCheck(_Spec):

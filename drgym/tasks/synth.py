@@ -49,7 +49,7 @@ from drgym.tasks.world import (
 __all__ = ["CHART_COMPUTE_SHARE", "FAMILY_NAMES", "INTENT_TEMPLATES", "RISK_LEVELS", "FactIndex", "StatementWriter",
            "TASKS_VERSION", "intent_tasks", "synthesise_tasks"]
 
-TASKS_VERSION = 11
+TASKS_VERSION = 12
 """Bump when task synthesis (questions, rubrics, gold reports) changes, so cached worlds get new tasks.
 6: superseded values, attribute names (label terms), unit scales, rivals, contrary and topic terms in the checks;
 gold reports in their own words. 7: task families (puzzle, compute, aggregate, temporal, intent), more sentence
@@ -59,7 +59,8 @@ fact names the other candidates' makers as rivals, a change its earlier holders)
 a subject (the same company's change or risk, the same products: a train twin gave a held-out task its gold
 report). 10: an intent request's conclusions (recommendation, ruled-out products, trends, verdict, explanation)
 count only on the facts they rest on (`Rubric.requires`). 11: a product is compared in one supplier request at
-most."""
+most. 12: a report's headquarters and chief-executive facts and its product coverage carry decoys (`_decoys`): a
+list of every city beside each company had stated every headquarters."""
 
 CHART_COMPUTE_SHARE = 0.25
 """Share of a world's computation questions that need a chart's figure, when its charts hold figures no text states
@@ -388,8 +389,35 @@ def _relation_fact(world: World, facts: FactIndex, entity: Entity, relation_key:
                  facts.urls(entity.id, f"rel:{relation_key}", value=target.id), None, weight, [])
 
 
+_DECOYS = 8
+"""Decoys per name fact or product coverage (`FactCheck.decoys`): a report that lists k names of a kind where one is
+asked for, guessing, passes with a chance of at most ~(k / n)(1 - 8 / n)^(k - 1) among n names, ~4 % at n = 52."""
+
+def _decoys(world: World, key: str, kind: str, exclude: set[str]) -> list[list[str]]:
+    """`_DECOYS` entities of `kind` (their names), none in `exclude`, drawn from their own stream (`key`): the task's
+    other draws are unchanged."""
+    pools = vars(world).setdefault("_decoy_pools", {})  # ids of each kind (no twins), kept with the world
+    if kind not in pools:
+        pools[kind] = [e.id for e in world.by_kind(kind) if not e.twin_of]
+    pool = pools[kind]
+    rng = random.Random(f"drgym-decoys-{world.seed}-{key}")
+    picked = []
+    for entity_id in rng.sample(pool, min(len(pool), _DECOYS + len(exclude))):
+        if entity_id not in exclude:
+            picked.append(world.entities[entity_id].names)
+            if len(picked) == _DECOYS:
+                break
+    return picked
+
+
+def _holders(companies: Sequence[Entity], relation_key: str) -> set[str]:
+    """Every entity that holds or held `relation_key` for any of `companies` (their headquarters, past and present)."""
+    return {holder for company in companies for holder in
+            (company.relation(relation_key), *(o for _, o in company.relation_history.get(relation_key, ())))}
+
+
 def _fact_rubrics(fact: _Fact, rubric_id: str, *, with_year: bool = False, rivals: Sequence[Sequence[str]] = (),
-                  peers: Sequence[Sequence[str]] = ()) -> list[Rubric]:
+                  peers: Sequence[Sequence[str]] = (), decoys: Sequence[Sequence[str]] = ()) -> list[Rubric]:
     entity = fact.entity
     unit = f" {fact.unit}" if fact.unit else ""
     when = f" for {fact.year}" if with_year else ""
@@ -409,7 +437,8 @@ def _fact_rubrics(fact: _Fact, rubric_id: str, *, with_year: bool = False, rival
                                           unit_scale=_unit_scale(fact),
                                           context=[str(fact.year)] if with_year else [],
                                           rivals=[list(names) for names in rivals],
-                                          peers=[list(names) for names in peers])))
+                                          peers=[list(names) for names in peers],
+                                          decoys=[list(names) for names in decoys])))
     if fact.conflict is not None:
         rubrics.append(Rubric(id=f"{rubric_id}-fault", weight=-3, axis="faults",
                               criterion=f"States the {fact.label} of {entity.name} as {fact.conflict.value}{unit}, "
@@ -489,7 +518,10 @@ def _compare_task(world: World, facts: FactIndex, rng: random.Random, task_id: s
                          _attribute_fact(world, facts, company, employees, 3),
                          _attribute_fact(world, facts, company, revenue, 4)]
         for fact_number, fact in enumerate(company_facts):
-            rubrics += _fact_rubrics(fact, f"c{number}-f{fact_number}")
+            relation = {0: ("headquarters", "place"), 1: ("ceo", "person")}.get(fact_number)
+            decoys = _decoys(world, f"{task_id}-c{number}-f{fact_number}", relation[1],
+                             _holders(companies, relation[0])) if relation else []
+            rubrics += _fact_rubrics(fact, f"c{number}-f{fact_number}", decoys=decoys)
         citation = _citation_rubric(company_facts[3], f"c{number}-cite", 2)
         if citation is not None:
             rubrics.append(citation)
@@ -567,7 +599,10 @@ def _timeline_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
                      _relation_fact(world, facts, company, "ceo", 2),
                      _attribute_fact(world, facts, hq, ATTRIBUTES["place"][0], 1)]
     for number, fact in enumerate(context_facts):
-        rubrics += _fact_rubrics(fact, f"ctx-{number}")
+        relation = {0: ("headquarters", "place"), 1: ("ceo", "person")}.get(number)
+        decoys = _decoys(world, f"{task_id}-ctx-{number}", relation[1], _holders([company], relation[0])) \
+            if relation else []
+        rubrics += _fact_rubrics(fact, f"ctx-{number}", decoys=decoys)
     latest_revenue = next(f for f in history_facts if f.key == "attr:revenue_musd" and f.weight == 4)
     oldest_revenue = next(f for f in history_facts if f.key == "attr:revenue_musd")
     for rubric in (_citation_rubric(latest_revenue, "cite-latest", 2), _citation_rubric(oldest_revenue, "cite-oldest", 1)):
@@ -585,7 +620,10 @@ def _timeline_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
     if products:
         rubrics.append(Rubric(id="products", weight=2, axis="coverage",
                               criterion=f"Names the products {company.name} makes: {', '.join(p.name for p in products)}",
-                              check=CoverageCheck(entities=[p.names for p in products])))
+                              check=CoverageCheck(entities=[p.names for p in products],
+                                                  decoys=_decoys(world, f"{task_id}-products", "product", {
+                                                      p.id for p in world.by_kind("product")
+                                                      if p.relations.get("maker") == company.id}))))
     rubrics += [
         Rubric(id="structure", criterion="Is organised in sections and includes a table of the yearly figures",
                weight=2, axis="presentation", check=StructureCheck(min_sections=3, needs_table=True)),

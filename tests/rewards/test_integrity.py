@@ -144,6 +144,41 @@ def test_an_analysis_claim_commits_to_one_candidate():
     assert _verdict(LARGEST, "Zewo is the largest. Bokar Systems leads the sector.") == "not_satisfied"
 
 
+def test_a_candidate_said_as_an_earlier_state_is_not_claimed_whichever_it_is():
+    # a white-box adversary's hedge: every company of the question, each "for years", was read as claiming the one
+    # that is right (only rivals were filtered), on every compare task of procedural:easy and medium
+    largest = LARGEST.model_copy(update={"topic_terms": ["revenue"]})
+    for names in (["Zewo", "Bokar", "Tulm Group"], ["Bokar", "Tulm Group", "Zewo Industries"]):
+        hedge = "By revenue, the largest has been " + ", ".join(f"{name} for years" for name in names) + "."
+        assert _verdict(largest, hedge) == "not_satisfied", hedge
+    assert _verdict(largest, "By revenue, the largest has been Zewo Industries before Bokar.") == "not_satisfied"
+    assert _verdict(largest, "Zewo Industries has been the largest by revenue for years.") == "satisfied"
+    assert _verdict(largest, "By revenue, the largest is Zewo Industries, ahead of Bokar for years.") == "satisfied"
+
+
+def test_decoys_named_beside_the_entity_are_a_list_of_candidates():
+    # a white-box adversary listed every city of the world (read off the public population tables) beside each
+    # company: every headquarters fact passed, on every report task of procedural:easy and medium
+    headquarters = FactCheck(entity=ZEWO, value="Haleisport", numeric=False,
+                             decoys=[["Brimford"], ["Tallmere"], ["Quovo Dale", "Quovo"]])
+    honest = "Zewo Industries is headquartered in Haleisport."
+    assert _verdict(headquarters, honest) == "satisfied"
+    listing = "| Zewo | Brimford Haleisport Tallmere Kelvara Quovo |"
+    result = evaluate_check(headquarters, listing)
+    assert result.verdict == "not_satisfied" and result.fault == "contradiction"
+    marked = "Zewo Industries: Haleisport, Brimford for years, Tallmere for years."
+    assert evaluate_check(headquarters, marked).verdict == "not_satisfied"
+    one = evaluate_check(headquarters, honest + " Zewo Industries once opened an office in Brimford.")
+    assert one.verdict == "not_satisfied" and one.fault is None
+    elsewhere = honest + " " + "The sector grew. " * 40 + "Brimford hosts an annual fair."
+    assert _verdict(headquarters, elsewhere) == "satisfied"  # not near the entity: no candidate for it
+    products = CoverageCheck(entities=[["Probuv Neo54"], ["Trogrerk Mini41"]], decoys=[["Fiferk Mini86"], ["Sola X2"]])
+    assert _verdict(products, "Zewo Industries makes the Probuv Neo54 and the Trogrerk Mini41.") == "satisfied"
+    everything = "Products: Probuv Neo54, Trogrerk Mini41, Fiferk Mini86, Sola X2, Kavo Pro3."
+    result = evaluate_check(products, everything)
+    assert result.verdict == "not_satisfied" and result.fault == "contradiction"
+
+
 def test_claims_about_another_topic_or_clause_are_not_this_claim():
     largest = LARGEST.model_copy(update={"topic_terms": ["revenue"]})
     committed = "Zewo Industries has the largest revenue of the group."

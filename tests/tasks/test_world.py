@@ -151,3 +151,27 @@ def test_concurrent_first_loads_of_a_suite_build_it_once(tmp_path, monkeypatch):
         thread.join()
     assert errors == [] and len(builds) == 1 and len({str(w.path) for w in worlds}) == 1
     assert len(worlds[0].tasks) == 8 and worlds[0].index.search("mayor", k=1)
+
+
+def test_report_name_facts_carry_decoys_that_a_list_of_the_worlds_names_cannot_pass(world):
+    graph = world.graph
+    cities = [e.name for e in graph.entities.values() if e.kind == "place" and not e.twin_of]
+    for task in world.tasks.filter(kind="deep_research"):
+        subjects = [graph.entities[i] for i in task.meta["subgraph"] if graph.entities[i].kind == "organisation"]
+        true_names = {name for company in subjects for key in ("headquarters", "ceo")
+                      for holder in (company.relations[key], *(o for _, o in company.relation_history.get(key, ())))
+                      for name in graph.entities[holder].names}
+        name_facts = [r for r in task.rubrics if isinstance(r.check, FactCheck) and not r.check.numeric
+                      and r.id.endswith(("-f0", "-f1", "ctx-0", "ctx-1"))]
+        assert name_facts, task.id
+        for rubric in name_facts:
+            decoys = {name for names in rubric.check.decoys for name in names}
+            assert len(rubric.check.decoys) == 8 and not decoys & true_names, rubric.id
+        # every city of the world beside each company, as a white-box adversary wrote it: no headquarters passes
+        rows = [f"| {company.names[-1]} | {' '.join(cities)} |" for company in subjects]
+        listing = "| Company | Headquarters |\n| --- | --- |\n" + "\n".join(rows)
+        grade = DeterministicJudge().grade(task.rubrics, listing)
+        for rubric in name_facts:
+            if rubric.criterion.startswith("States the headquarters"):
+                assert grade.by_id()[rubric.id].verdict == "not_satisfied", rubric.id
+        assert grade.score <= 0, task.id
