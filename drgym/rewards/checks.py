@@ -661,11 +661,20 @@ def _said_of_entity(analysis: ReportAnalysis, check: FactCheck, names: Sequence[
         spans += [(m, e, False) for mentions in peer_mentions for m, e in mentions[index]]
         subjects = [span for span in spans if not _COMPARED_BEFORE.search(text[max(0, span[0] - 30):span[0]])]
         respectively = "respectively" in unit.lower[sentence[0]:sentence[1]]
+        # the value said as an earlier state ("M-based", "M for years") beside a rival is no statement either: a list
+        # of every candidate, each with the mark, would otherwise keep only the value ("A-based B-based C-based")
+        with_rival = None
         for a, b in _mentions(text[sentence[0]:sentence[1]], names):
             a, b = a + sentence[0], b + sentence[0]
             before, after = text[max(0, a - 60):a], text[b:b + 30]
             if _is_origin(before, after, earlier=not is_value):
                 continue
+            if is_value and _is_origin(before, after, earlier=True):
+                if with_rival is None:
+                    with_rival = bool(_mentions(text[sentence[0]:sentence[1]],
+                                                [name for rival in check.rivals for name in rival]))
+                if with_rival:
+                    continue
             if years and not _nearest_year_is(text, sentence, a, years):
                 continue  # said with another year: another event ("from A to C in 2013 and to B in 2021")
             if respectively:
@@ -938,18 +947,22 @@ def _evaluate_mention(check: MentionCheck, analysis: ReportAnalysis) -> CheckRes
             if skipped[bounds]:
                 continue
             is_contrary = unit.lower[t_start:t_end] in contrary
+            near = []
             for index in range(len(candidates)):
                 low = bisect_left(starts[index], max(bounds[0], t_start - reach))
                 high = bisect_right(starts[index], min(bounds[1], t_end + check.window))
-                mentions = [(m_start, m_end) for m_start, m_end in spans[index][low:high]
-                            if min(abs(m_start - t_end), abs(t_start - m_end)) <= check.window]
+                near.append([(m_start, m_end) for m_start, m_end in spans[index][low:high]
+                             if min(abs(m_start - t_end), abs(t_start - m_end)) <= check.window])
+            rival_near = any(near[1:])
+            for index, mentions in enumerate(near):
                 # a name introduced as an origin or an earlier state claims nothing ("moved from A to B, which
-                # explains": A is where it came from), the entity's as much as a rival's: "the largest has been A for
-                # years, B for years and C for years" commits to none; nor does a shorter name inside such a mention
-                # ("Voupark" in "Voupark Systems for years")
+                # explains": A is where it came from); the entity's neither when a rival is named with it: "the
+                # largest has been A for years, B for years and C for years" commits to none, where "A, for years the
+                # largest, still leads" is a claim. Nor does a shorter name inside such a mention ("Voupark" in
+                # "Voupark Systems for years")
                 earlier = [(m_start, m_end) for m_start, m_end in mentions
                            if _is_origin(unit.text[max(0, m_start - 60):m_start], unit.text[m_end:m_end + 30],
-                                         earlier=True)]
+                                         earlier=True)] if index > 0 or rival_near else []
                 for m_start, m_end in mentions:
                     if any(e_start <= m_start and m_end <= e_end for e_start, e_end in earlier):
                         continue

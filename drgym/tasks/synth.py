@@ -59,8 +59,9 @@ fact names the other candidates' makers as rivals, a change its earlier holders)
 a subject (the same company's change or risk, the same products: a train twin gave a held-out task its gold
 report). 10: an intent request's conclusions (recommendation, ruled-out products, trends, verdict, explanation)
 count only on the facts they rest on (`Rubric.requires`). 11: a product is compared in one supplier request at
-most. 12: a report's headquarters and chief-executive facts and its product coverage carry decoys (`_decoys`): a
-list of every city beside each company had stated every headquarters."""
+most. 12: a report's headquarters and chief-executive facts, its product coverage, a supplier request's maker facts
+and a change's fact carry decoys (`_decoys`): a list of every city beside each company had stated every
+headquarters."""
 
 CHART_COMPUTE_SHARE = 0.25
 """Share of a world's computation questions that need a chart's figure, when its charts hold figures no text states
@@ -716,7 +717,9 @@ def _supplier_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
         other_makers = [m.names for m in makers if m is not maker]
         other_products = [p.names for p in options if p is not product]
         for fact_number, fact in enumerate(product_facts):
-            rubrics += _fact_rubrics(fact, f"p{number}-f{fact_number}",
+            decoys = _decoys(world, f"{task_id}-p{number}-f1", "organisation",
+                             {m.id for m in makers} | {buyer.id}) if fact_number == 1 else []
+            rubrics += _fact_rubrics(fact, f"p{number}-f{fact_number}", decoys=decoys,
                                      rivals=other_makers if fact_number == 1 else (),
                                      peers=other_products if fact_number == 1 else ())
         citation = _citation_rubric(product_facts[0], f"p{number}-cite", 1)
@@ -965,7 +968,10 @@ def _change_task(world: World, facts: FactIndex, rng: random.Random, task_id: st
                           criterion=f"Names the change in between with its year: in {change_year}, {what}",
                           check=FactCheck(entity=company.names, value=holder.name, numeric=False,
                                           value_aliases=holder.aliases, context=[str(change_year)],
-                                          rivals=earlier)))
+                                          rivals=earlier,
+                                          decoys=_decoys(world, f"{task_id}-change",
+                                                         "person" if key == "ceo" else "place",
+                                                         _holders([company], key)))))
     rubrics.append(Rubric(id="explanation", weight=3, axis="analysis",
                           criterion=f"Explains the change by {holder.name}'s arrival, not by another "
                                     f"{'chief executive' if key == 'ceo' else 'city'}",

@@ -154,6 +154,20 @@ def test_a_candidate_said_as_an_earlier_state_is_not_claimed_whichever_it_is():
     assert _verdict(largest, "By revenue, the largest has been Zewo Industries before Bokar.") == "not_satisfied"
     assert _verdict(largest, "Zewo Industries has been the largest by revenue for years.") == "satisfied"
     assert _verdict(largest, "By revenue, the largest is Zewo Industries, ahead of Bokar for years.") == "satisfied"
+    # alone, the entity said with such a mark is still claimed (a second adversary's honest phrasings)
+    assert _verdict(largest, "Zewo Industries, for years the largest by revenue, still leads.") == "satisfied"
+    assert _verdict(largest, "By revenue the largest is Zewo Industries (until 2019 it was second).") == "satisfied"
+
+
+def test_a_value_said_as_an_earlier_state_beside_rivals_is_not_stated():
+    # a second adversary's list for a supplier request: every company of the world, each "-based", beside each
+    # product; the rivals were dropped as earlier states and the right maker was kept
+    maker = FactCheck(entity=["Sola X2"], value="Zewo Industries", value_aliases=["Zewo"], numeric=False,
+                      rivals=[["Bokar Systems", "Bokar"], ["Tulm Group", "Tulm"]])
+    assert _verdict(maker, "The Sola X2 is made by Zewo Industries.") == "satisfied"
+    assert _verdict(maker, "The Sola X2 is made by the Zewo-based firm.") == "satisfied"  # no rival named
+    assert _verdict(maker, "Sola X2: Kelvo-based Bokar-based Zewo-based Tulm-based Quorra-based.") == "not_satisfied"
+    assert _verdict(maker, "Sola X2: Bokar for years, Zewo for years, Tulm for years.") == "not_satisfied"
 
 
 def test_decoys_named_beside_the_entity_are_a_list_of_candidates():

@@ -205,3 +205,26 @@ def test_conclusions_guessed_without_research_earn_nothing(built):
         grade = _grade(built, task, guess)
         assert all(v.verdict != "satisfied" for v in grade.verdicts if v.axis == "analysis"), task.id
         assert grade.score <= 0.15, (task.id, grade.score)
+
+
+def test_supplier_makers_and_changes_carry_decoys_none_of_them_true(built):
+    from drgym.rewards.rubric import FactCheck
+
+    graph = built.graph
+    seen = 0
+    for task in built.tasks:
+        template = task.meta.get("template")
+        for rubric in task.rubrics:
+            check = rubric.check
+            is_maker = template == "supplier" and rubric.id.endswith("-f1")
+            if not isinstance(check, FactCheck) or not (is_maker or (template == "change" and rubric.id == "change")):
+                continue
+            seen += 1
+            decoys = {name for names in check.decoys for name in names}
+            assert len(check.decoys) == 8, rubric.id
+            assert not decoys & {check.value, *check.value_aliases}, rubric.id
+            assert not decoys & {name for rival in check.rivals for name in rival}, rubric.id
+            gold = DeterministicJudge().grade(task.rubrics, task.meta["gold_report"])
+            assert gold.by_id()[rubric.id].verdict == "satisfied", (task.id, rubric.id)
+    assert seen >= 4
+    assert graph is not None
