@@ -431,7 +431,8 @@ class ReportAnalysis:
         if self._cues is None:
             if all(unit.text.isascii() for unit in self.units):
                 joined = self._joined
-                self._cues = (not _CUE_WORDS.isdisjoint(ascii_words(joined)),
+                self._words = frozenset(ascii_words(joined)) if self._words is None else self._words
+                self._cues = (not _CUE_WORDS.isdisjoint(self._words),
                               tuple(gate for gate, probe in _GATE_PROBES if probe in joined and gate in joined))
             else:
                 self._cues = (True, _CUE_GATES)
