@@ -134,6 +134,23 @@ def test_thousands_of_family_questions_are_unique_and_correct_against_the_graph(
     assert sum(counts.values()) >= 2400
 
 
+def test_count_answers_are_spread_so_that_no_constant_answer_pays(world):
+    # a white-box adversary answered "2" to every count question: 0.26 on 961 fresh questions, where small sets were
+    # the draws' most frequent; the answer is now drawn first
+    import random
+
+    from drgym.tasks.families.aggregate import aggregate_task
+
+    answers = collections.Counter()
+    for seed in range(300):
+        task = aggregate_task(world, random.Random(seed), f"c{seed}", aggregation="count")
+        if task is not None:
+            answers[len(task.meta["members"])] += 1
+    total = sum(answers.values())
+    assert total >= 200 and set(answers) == set(range(2, 13))
+    assert max(answers.values()) / total < 0.16, answers  # uniform over 11 answers: 0.09
+
+
 def test_each_family_verifies_against_the_graph(world):
     for family in FAMILIES:
         for task in family_tasks(world, family, 30, seed=5):

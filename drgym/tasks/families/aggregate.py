@@ -31,6 +31,26 @@ def aggregate_task(world: World, rng: random.Random, task_id: str, *, aggregatio
     aggregation = aggregation or rng.choice(AGGREGATIONS)
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
+    if aggregation == "count":
+        # the answer is drawn first and the conditions until they fit it: left to the draws, small sets came up
+        # most, and answering "2" to every count question scored 0.26 (a white-box adversary, 961 fresh questions)
+        target = rng.randint(*_COUNT_RANGE)
+        for _ in range(_COUNT_TRIES):
+            task = _aggregate_draw(world, rng, task_id, aggregation, max_depth, max_pages)
+            if task is not None and len(task.meta["members"]) == target:
+                return task
+        return None
+    return _aggregate_draw(world, rng, task_id, aggregation, max_depth, max_pages)
+
+
+_COUNT_RANGE = (2, 12)
+"""The answers of count questions, drawn uniformly."""
+_COUNT_TRIES = 150
+"""Draws of conditions for one count question's answer (the family's caller then draws another answer)."""
+
+
+def _aggregate_draw(world: World, rng: random.Random, task_id: str, aggregation: str, max_depth: int,
+                    max_pages: int) -> Task | None:
     kind = rng.choice(sorted({e.kind for e in world.entities.values()}))
     pool = world.by_kind(kind)
     seed = rng.choice(pool)
@@ -50,7 +70,7 @@ def aggregate_task(world: World, rng: random.Random, task_id: str, *, aggregatio
     if len(members) > 0.5 * len(pool):
         return None
     if aggregation == "count":
-        if not 2 <= len(members) <= 12:
+        if not _COUNT_RANGE[0] <= len(members) <= _COUNT_RANGE[1]:
             return None
         question = (f"How many {plural} meet every one of these conditions (figures are the latest from "
                     f"authoritative sources)?\n{lines}\nAnswer with a number.")
