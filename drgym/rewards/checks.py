@@ -431,8 +431,7 @@ class ReportAnalysis:
         if self._cues is None:
             if all(unit.text.isascii() for unit in self.units):
                 joined = self._joined
-                self._words = frozenset(ascii_words(joined)) if self._words is None else self._words
-                self._cues = (not _CUE_WORDS.isdisjoint(self._words),
+                self._cues = (not _CUE_WORDS.isdisjoint(self.words()),
                               tuple(gate for gate, probe in _GATE_PROBES if probe in joined and gate in joined))
             else:
                 self._cues = (True, _CUE_GATES)
@@ -881,18 +880,12 @@ def _decoys_named(analysis: ReportAnalysis, decoys: Sequence[Sequence[str]], ent
 
 def _clause_of(unit: _Unit, position: int) -> tuple[int, int]:
     """The clause of the sentence around `position` ("X has the most staff, while Y has the highest revenue")."""
-    start, end = _sentence_of(unit, position)
-    for match in _CLAUSE_BREAK.finditer(unit.text, start, end):
-        if match.end() <= position:
-            start = match.end()
-        elif match.start() >= position:
-            end = match.start()
-            break
-    return start, end
+    return _Clauses(unit).of(position)
 
 
 class _Clauses:
-    """`_clause_of` for many positions of one unit: each sentence's clause breaks are found once, then looked up."""
+    """The clauses of one unit's sentences (`_clause_of`), for many positions: each sentence's clause breaks are found
+    once, then looked up."""
 
     def __init__(self, unit: _Unit) -> None:
         self.unit = unit

@@ -397,10 +397,7 @@ asked for, guessing, passes with a chance of at most ~(k / n)(1 - 8 / n)^(k - 1)
 def _decoys(world: World, key: str, kind: str, exclude: set[str]) -> list[list[str]]:
     """`_DECOYS` entities of `kind` (their names), none in `exclude`, drawn from their own stream (`key`): the task's
     other draws are unchanged."""
-    pools = vars(world).setdefault("_decoy_pools", {})  # ids of each kind (no twins), kept with the world
-    if kind not in pools:
-        pools[kind] = [e.id for e in world.by_kind(kind) if not e.twin_of]
-    pool = pools[kind]
+    pool = world.ids_of_kind(kind)
     rng = random.Random(f"drgym-decoys-{world.seed}-{key}")
     picked = []
     for entity_id in rng.sample(pool, min(len(pool), _DECOYS + len(exclude))):

@@ -11,7 +11,7 @@ import random
 import struct
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from drgym.errors import ConfigError
 
@@ -282,9 +282,17 @@ class World:
     seed: int
     entities: dict[str, Entity]
     knobs: dict[str, float]
+    _ids_of_kind: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def by_kind(self, kind: str) -> list[Entity]:
         return [e for e in self.entities.values() if e.kind == kind]
+
+    def ids_of_kind(self, kind: str) -> list[str]:
+        """The ids of the entities of `kind` that are no twins, in order; worked out once per kind (the world is
+        complete: `generate` and `world_from_dict` make it whole)."""
+        if kind not in self._ids_of_kind:
+            self._ids_of_kind[kind] = [e.id for e in self.entities.values() if e.kind == kind and not e.twin_of]
+        return self._ids_of_kind[kind]
 
     def target(self, entity: Entity, relation_key: str) -> Entity:
         return self.entities[entity.relation(relation_key)]
