@@ -582,8 +582,9 @@ def _timeline_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
     company = rng.choice(candidates)
     employees, revenue = ATTRIBUTES["organisation"][0], ATTRIBUTES["organisation"][1]
     hq = world.target(company, "headquarters")
-    products = sorted((e for e in world.by_kind("product") if e.relations.get("maker") == company.id and not e.twin_of),
-                      key=lambda e: e.id)[:4]
+    made = sorted((e for e in world.by_kind("product") if e.relations.get("maker") == company.id and not e.twin_of),
+                  key=lambda e: e.id)
+    products = made[:4]
     rubrics: list[Rubric] = []
     history_facts = []
     for attribute in (revenue, employees):
@@ -619,9 +620,8 @@ def _timeline_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
         rubrics.append(Rubric(id="products", weight=2, axis="coverage",
                               criterion=f"Names the products {company.name} makes: {', '.join(p.name for p in products)}",
                               check=CoverageCheck(entities=[p.names for p in products],
-                                                  decoys=_decoys(world, f"{task_id}-products", "product", {
-                                                      p.id for p in world.by_kind("product")
-                                                      if p.relations.get("maker") == company.id}))))
+                                                  decoys=_decoys(world, f"{task_id}-products", "product",
+                                                                 {p.id for p in made}))))
     rubrics += [
         Rubric(id="structure", criterion="Is organised in sections and includes a table of the yearly figures",
                weight=2, axis="presentation", check=StructureCheck(min_sections=3, needs_table=True)),
