@@ -9,8 +9,9 @@ reference row is the same kind of subprocess building an 80-page world: the inte
 pyarrow and tantivy loaded, which every build pays. Memory per page is what a size costs above that floor;
 flat memory means it falls towards zero as the world grows. The load average is printed beside the figures.
 A second table gives each phase's peak (generate the graph, render, sort the statements, synthesise tasks, index,
-charts): the child follows the phases from the build's DEBUG log (`drgym.tasks.procedural.BUILD_PHASE`) and reads
-its resident and anonymous memory every 5 ms.
+charts): the child notes when each phase starts from the build's DEBUG log (`drgym.tasks.procedural.BUILD_PHASE`),
+and this process reads the child's resident and anonymous memory every 5 ms (from /proc, so that the measuring takes
+no memory in the build).
 """
 
 from __future__ import annotations
@@ -37,12 +38,16 @@ from drgym.tasks.procedural import BUILD_PHASE
 REFERENCE_PAGES = 80
 
 
-def _memory_kib() -> tuple[int, int]:
-    """This process's resident memory and the part of it that is no file's (VmRSS, RssAnon): the anonymous part is
-    what the build itself holds, without the pages of memory-mapped files it has read (those count in RSS but are
-    the page cache's)."""
+def _memory_kib(pid: int | str = "self") -> tuple[int, int]:
+    """A process's resident memory and the part of it that is no file's (VmRSS, RssAnon): the anonymous part is what
+    the build itself holds, without the pages of memory-mapped files it has read (those count in RSS but are the
+    page cache's). (0, 0) once the process is gone."""
     rss = anonymous = 0
-    for line in Path("/proc/self/status").read_text().splitlines():
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0, 0
+    for line in lines:
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1])
         elif line.startswith("RssAnon:"):
@@ -51,26 +56,18 @@ def _memory_kib() -> tuple[int, int]:
 
 
 class _PhaseLog(logging.Handler):
-    """Follows `ProceduralWorld.build`'s phases from its DEBUG messages (`drgym.tasks.procedural.BUILD_PHASE`) and
-    keeps each phase's peak resident and anonymous memory (KiB), sampled as it starts and whenever `sample` runs."""
+    """Notes when each of `ProceduralWorld.build`'s phases starts (`time.monotonic`), from its DEBUG messages
+    (`drgym.tasks.procedural.BUILD_PHASE`). It only appends to a list that was made beforehand: the build's memory is
+    read from outside (`measure`), as a thread sampling it inside kept objects that held Python's memory pools (~15
+    MiB at 200k pages once the graph was freed)."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.phase = "start"
-        self.peaks: dict[str, list[int]] = {}
-        self.peaks_lock = threading.Lock()
+        self.starts: list[tuple[str, float]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg == BUILD_PHASE and record.args:
-            with self.peaks_lock:
-                self.phase = str(record.args[0])
-            self.sample()
-
-    def sample(self) -> None:
-        rss, anonymous = _memory_kib()
-        with self.peaks_lock:
-            peak = self.peaks.setdefault(self.phase, [0, 0])
-            peak[0], peak[1] = max(peak[0], rss), max(peak[1], anonymous)
+            self.starts.append((str(record.args[0]), time.monotonic()))
 
 
 def _child(pages: int, folder: Path) -> dict:
@@ -82,52 +79,72 @@ def _child(pages: int, folder: Path) -> dict:
     build_logger.addHandler(phases)
     build_logger.setLevel(logging.DEBUG)
     build_logger.propagate = False  # the phase messages are for `phases` only
-    done = threading.Event()
-
-    def sample() -> None:  # every 5 ms: the shortest phases last tenths of a second
-        while not done.wait(0.005):
-            phases.sample()
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     started = time.perf_counter()
     cpu_started = time.process_time()
     try:
         world = ProceduralWorld.build(folder / "w", WorldSpec(seed=5, pages=pages, n_deep_search=40,
                                                               n_deep_research=20), show_progress=False)
     finally:
+        ended = time.monotonic()
         wall_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
-        done.set()
-        sampler.join()
         build_logger.removeHandler(phases)
         build_logger.setLevel(level)
         build_logger.propagate = propagate
-    # the peaks before anything is read back: world.meta parses the whole graph (+88 MiB at 200k pages), no part of
+    # the peak before anything is read back: world.meta parses the whole graph (+88 MiB at 200k pages), no part of
     # the build
     peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    phases.sample()
-    peaks = phases.peaks
-    peak_anonymous_kib = max(anonymous for _, anonymous in peaks.values())
     return {"pages": len(world.corpus), "paragraphs": world.corpus.n_paragraphs, "wall_s": wall_s, "cpu_s": cpu_s,
-            "peak_rss_kib": peak_rss_kib, "peak_anonymous_kib": peak_anonymous_kib, "load": os.getloadavg()[0],
-            "phases": {phase: peak for phase, peak in peaks.items() if phase != "start"}}
+            "peak_rss_kib": peak_rss_kib, "load": os.getloadavg()[0], "phase_starts": phases.starts, "ended": ended}
+
+
+def _phase_peaks(samples: list[tuple[float, int, int]], starts: list[tuple[str, float]],
+                 ended: float) -> dict[str, list[int]]:
+    """Each phase's highest (RSS, anonymous) among the samples (time, RSS, anonymous) taken while it ran; a phase
+    that ran between two samples gets the later one (memory freed as it ended may read lower)."""
+    peaks: dict[str, list[int]] = {}
+    bounds = [*(start for _, start in starts[1:]), ended]
+    for (name, start), end in zip(starts, bounds):
+        during = [(rss, anonymous) for at, rss, anonymous in samples if start <= at <= end and rss]
+        if not during:
+            during = [(rss, anonymous) for at, rss, anonymous in samples if at >= start and rss][:1]
+        if during:
+            peaks[name] = [max(rss for rss, _ in during), max(anonymous for _, anonymous in during)]
+    return peaks
 
 
 def measure(pages: int) -> dict:
-    """Builds a world of about `pages` pages in a fresh subprocess; its figures (see `_child`)."""
+    """Builds a world of about `pages` pages in a fresh subprocess; its figures (see `_child`), with the peaks of its
+    resident and anonymous memory read from here (/proc/PID/status every 5 ms) for the build and each phase."""
     folder = Path(tempfile.mkdtemp(prefix="drgym-perf-world-"))
     # the child imports the drgym this process runs (a checkout or an installed one alike)
     import_path = os.pathsep.join(filter(None, [str(Path(drgym.__file__).resolve().parents[1]),
                                                 os.environ.get("PYTHONPATH")]))
+    samples: list[tuple[float, int, int]] = []
     try:
-        done = subprocess.run([sys.executable, "-m", "drgym.benchmarks.perf_world", "--child", str(pages),
-                               "--folder", str(folder)], capture_output=True, text=True, check=False,
-                              env={**os.environ, "PYTHONPATH": import_path})
-        if done.returncode != 0:
-            raise RuntimeError(f"building {pages:,} pages failed:\n{done.stderr[-3000:]}")
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        with tempfile.TemporaryFile("w+") as stderr:
+            child = subprocess.Popen([sys.executable, "-m", "drgym.benchmarks.perf_world", "--child", str(pages),
+                                      "--folder", str(folder)], stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                     env={**os.environ, "PYTHONPATH": import_path})
+
+            def sample() -> None:  # every 5 ms: the shortest phases last tenths of a second
+                while child.poll() is None:
+                    samples.append((time.monotonic(), *_memory_kib(child.pid)))
+                    time.sleep(0.005)
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            out, _ = child.communicate()
+            sampler.join()
+            if child.returncode != 0:
+                stderr.seek(0)
+                raise RuntimeError(f"building {pages:,} pages failed:\n{stderr.read()[-3000:]}")
+        result = json.loads(out.strip().splitlines()[-1])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    starts = [(name, start) for name, start in result.pop("phase_starts")]
+    result["phases"] = _phase_peaks(samples, starts, result.pop("ended"))
+    result["peak_anonymous_kib"] = max((anonymous for _, anonymous in result["phases"].values()), default=0)
+    return result
 
 
 def _phase_table(rows: list[dict]) -> Table:

@@ -14,6 +14,7 @@ Folder layout (the corpus files sit at the top, so `Corpus.load(world_dir)` work
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -144,6 +145,12 @@ class ProceduralWorld:
             logger.debug(BUILD_PHASE, "generate the graph")
             world = World.generate(spec.seed, n_entities=max(7, round(spec.pages / PAGES_PER_ENTITY)),
                                    distractor_rate=spec.distractor_rate, relation_change_rate=spec.relation_change_rate)
+            # the graph goes to a file, read from it an entity at a time: memory keeps ~20 bytes an entity (1 MiB at
+            # 200k pages) while the pages are rendered and the tasks synthesised, not ~0.44 KiB (20 MiB); freed at
+            # once, before anything else is made, the entities leave Python's memory pools empty and they go back
+            world = world.packed(staging / "graph.bin")
+            gc.collect()
+            return_freed_memory()
             knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
                                 low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate,
                                 directories=spec.directories, chart_only_history=spec.chart_only_history)
@@ -179,11 +186,15 @@ class ProceduralWorld:
                 encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
                 out.writelines(_json_chunks(meta, encode))
                 out.write("\n")
+            world.entities.close()
             del meta, world
+            (staging / "graph.bin").unlink()  # world.json has it
             return_freed_memory()
             if index:
                 logger.debug(BUILD_PHASE, "index")
                 SearchIndex.build(Corpus.load(staging), staging / "index", dense=dense, show_progress=show_progress)
+                gc.collect()  # the index's reader and its arrays: ~30 MiB at 200k pages that matplotlib would sit beside
+                return_freed_memory()
             # drawn last: matplotlib's import (~25 MiB) then adds neither to the graph's memory nor to the index's
             logger.debug(BUILD_PHASE, "draw the charts")
             draw_charts(charts, staging / "images", show_progress=show_progress)

@@ -532,7 +532,7 @@ def _compare_task(world: World, facts: FactIndex, rng: random.Random, task_id: s
         Rubric(id="largest", criterion=f"Identifies {largest.name} as the largest of them by annual revenue",
                weight=3, axis="analysis",
                check=MentionCheck(entity=largest.names, terms=["largest", "biggest", "highest revenue", "leads"],
-                                  rivals=[c.names for c in companies if c is not largest],
+                                  rivals=[c.names for c in companies if c.id != largest.id],
                                   topic_terms=_SYNONYMS["revenue"] + ["revenue"])),
         Rubric(id="structure", criterion="Is organised in sections and includes a comparison table", weight=2,
                axis="presentation", check=StructureCheck(min_sections=3, needs_table=True)),
@@ -711,8 +711,8 @@ def _supplier_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
                          _attribute_fact(world, facts, maker, employees, 2)]
         # the maker is one of the candidates' makers: naming the others for this product (a list of every company
         # near every product) commits to none; each is said of the product mentioned nearest to it
-        other_makers = [m.names for m in makers if m is not maker]
-        other_products = [p.names for p in options if p is not product]
+        other_makers = [m.names for m in makers if m.id != maker.id]
+        other_products = [p.names for p in options if p.id != product.id]
         for fact_number, fact in enumerate(product_facts):
             decoys = _decoys(world, f"{task_id}-p{number}-f1", "organisation",
                              {m.id for m in makers} | {buyer.id}) if fact_number == 1 else []
@@ -724,7 +724,7 @@ def _supplier_task(world: World, facts: FactIndex, rng: random.Random, task_id: 
             rubrics.append(citation)
         sections.append((product, product_facts))
     names = ", ".join(p.name for p in options[:-1]) + f" and {options[-1].name}"
-    rivals = [p.names for p in options if p is not winner]
+    rivals = [p.names for p in options if p.id != winner.id]
     # the choice follows from every price and every manufacturer's workforce: guessed without them, it earns nothing
     inputs = [f"p{number}-f{fact}" for number in range(len(options)) for fact in (0, 2)]
     rubrics.append(Rubric(id="recommendation", weight=5, axis="analysis",

@@ -6,17 +6,22 @@ attributes. Fictional names make every task contamination-free: no model can ans
 
 from __future__ import annotations
 
+import marshal
 import math
+import os
 import random
 import struct
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+import zlib
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from drgym.errors import ConfigError
 
-__all__ = ["ATTRIBUTES", "Attribute", "Entity", "KINDS", "RELATIONS", "Relation", "World", "WORLD_VERSION",
-           "format_value", "world_from_dict", "world_to_dict"]
+__all__ = ["ATTRIBUTES", "Attribute", "Entity", "KINDS", "PackedEntities", "RELATIONS", "Relation", "World",
+           "WORLD_VERSION", "format_value", "world_from_dict", "world_to_dict"]
 
 WORLD_VERSION = 2
 """Bump when generation changes, so cached worlds are rebuilt."""
@@ -264,7 +269,7 @@ class Entity:
                 self.twin_of, self.relation_history)
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
+        if not isinstance(other, Entity):
             return NotImplemented
         return self._fields() == other._fields()  # type: ignore[attr-defined]
 
@@ -275,16 +280,186 @@ class Entity:
         return f"Entity({', '.join(f'{name}={value!r}' for name, value in zip(names, self._fields()))})"
 
 
+_RECENT_IDS = 1 << 14
+"""How many ids a `PackedEntities` remembers the numbers of (then it forgets them all): ~1.5 MiB at most."""
+
+_RECENT_RECORDS = 1 << 10
+"""How many read records a `PackedEntities` keeps (then it forgets them all): ~1 MiB at most."""
+
+
+class _PackedEntity(Entity):
+    """An entity of a `PackedEntities`, made for each access and read-only. It is made with its kind and its store
+    only (and ``twin_of`` when it is no twin), which is what scans over a world's entities mostly test; the rest is
+    read from its record the first time any of it is asked for (`__getattr__`), into `Entity`'s slots."""
+
+    __slots__ = ("_store", "_number")
+
+    def __getattr__(self, name: str) -> object:
+        if name in ("_store", "_number"):  # not made through PackedEntities (e.g. copy.copy): no store to read
+            raise AttributeError(name)
+        (self.id, self.name, self.category, self.twin_of, self._aliases, attribute_keys, self._points, relation_keys,
+         self._objects, self._history) = self._store._record(self._number)
+        self._attribute_keys, self._relation_keys = self._store._keys[attribute_keys], self._store._keys[relation_keys]
+        return object.__getattribute__(self, name)
+
+    def set_relation(self, key: str, object_id: str) -> None:
+        raise TypeError(f"entity {self.id!r} belongs to a packed world, which is read-only: change the entities "
+                        "before they are packed (`PackedEntities`), or copy them into a dict of `Entity`")
+
+    def set_relation_history(self, key: str, holders: Iterable[tuple[int, str]]) -> None:
+        self.set_relation(key, "")
+
+    def __reduce__(self) -> tuple:  # pickled as a plain entity, without the whole store
+        return (Entity, (self.id, self.kind, self.name, self.aliases, self.attributes, self.relations, self.category,
+                         self.twin_of, self.relation_history))
+
+
+class PackedEntities(Mapping[str, Entity]):
+    """A world's entities by id, in a file: what `ProceduralWorld.build` holds the graph as while it renders and
+    synthesises (`World.packed`), read-only.
+
+    Each entity is one `marshal` record in the file, read with `os.pread` when the entity is looked up or iterated
+    (`_PackedEntity`); memory holds where each record ends, each entity's kind and whether it is a twin (one byte
+    each), and the ids' CRC-32s, sorted, with the records' numbers beside them: ~20 bytes an entity, 1 MiB at 200k
+    pages where a dict of `Entity` takes 20 (and, freed, left Python's memory pools holding objects made beside it).
+    The order is the entities' order when packed. `close` closes the file; the store is unusable after it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], entities: Iterable[Entity]) -> None:
+        ends, kinds, twins, crcs = array("Q"), bytearray(), bytearray(), array("L")
+        key_codes: dict[tuple[str, ...], int] = {}
+        with open(path, "wb") as out:
+            size = 0
+            for entity in entities:
+                attribute_keys, relation_keys = entity._attribute_keys, entity._relation_keys
+                record = marshal.dumps((entity.id, entity.name, entity.category, entity.twin_of, entity._aliases,
+                                        key_codes.setdefault(attribute_keys, len(key_codes)), entity._points,
+                                        key_codes.setdefault(relation_keys, len(key_codes)), entity._objects,
+                                        entity._history))
+                out.write(record)
+                size += len(record)
+                ends.append(size)
+                kinds.append(KINDS.index(entity.kind))
+                twins.append(1 if entity.twin_of else 0)
+                crcs.append(zlib.crc32(entity.id.encode()))
+        order = sorted(range(len(crcs)), key=crcs.__getitem__)
+        self._hashes = array("L", [crcs[number] for number in order])
+        self._numbers = array("L", order)
+        del order, crcs
+        self._ends = ends
+        self._kinds = bytes(kinds)
+        self._twins = bytes(twins)
+        self._keys = tuple(key_codes)
+        self._file = open(path, "rb")  # noqa: SIM115  # held until `close`
+        self._records: dict[int, tuple] = {}
+        self._recent: dict[str, int] = {}
+        for number in range(1, len(self._hashes)):
+            if self._hashes[number] == self._hashes[number - 1]:
+                self._check_unique(self._hashes[number])
+
+    def _check_unique(self, crc: int) -> None:
+        place = bisect_left(self._hashes, crc)
+        ids: set[str] = set()
+        while place < len(self._hashes) and self._hashes[place] == crc:
+            entity_id = self._record(self._numbers[place])[0]
+            if entity_id in ids:
+                self.close()
+                raise ConfigError(f"entity id {entity_id!r} is given twice: a world's entity ids are unique")
+            ids.add(entity_id)
+            place += 1
+
+    def close(self) -> None:
+        self._file.close()
+        self._records.clear()
+        self._recent.clear()
+
+    def _record(self, number: int) -> tuple:
+        record = self._records.get(number)
+        if record is None:
+            start = self._ends[number - 1] if number else 0
+            record = marshal.loads(os.pread(self._file.fileno(), self._ends[number] - start, start))
+            if len(self._records) >= _RECENT_RECORDS:
+                self._records.clear()
+            self._records[number] = record
+        return record
+
+    def _find(self, entity_id: object) -> int:
+        """The number of the entity `entity_id`, or -1."""
+        if not isinstance(entity_id, str):
+            return -1
+        number = self._recent.get(entity_id, -1)
+        if number >= 0:
+            return number
+        crc = zlib.crc32(entity_id.encode())
+        hashes, place = self._hashes, bisect_left(self._hashes, crc)
+        while place < len(hashes) and hashes[place] == crc:
+            number = self._numbers[place]
+            if self._record(number)[0] == entity_id:
+                if len(self._recent) >= _RECENT_IDS:
+                    self._recent.clear()
+                self._recent[entity_id] = number
+                return number
+            place += 1
+        return -1
+
+    def _entity(self, number: int) -> _PackedEntity:
+        entity = _PackedEntity.__new__(_PackedEntity)
+        entity._store, entity._number, entity.kind = self, number, KINDS[self._kinds[number]]
+        if not self._twins[number]:
+            entity.twin_of = ""
+        return entity
+
+    def __getitem__(self, entity_id: str) -> Entity:
+        number = self._find(entity_id)
+        if number < 0:
+            raise KeyError(entity_id)
+        return self._entity(number)
+
+    def __contains__(self, entity_id: object) -> bool:
+        return self._find(entity_id) >= 0
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+    def __iter__(self) -> Iterator[str]:
+        return (self._record(number)[0] for number in range(len(self._kinds)))
+
+    def values(self) -> Iterator[Entity]:  # type: ignore[override]
+        return (self._entity(number) for number in range(len(self._kinds)))
+
+    def items(self) -> Iterator[tuple[str, Entity]]:  # type: ignore[override]
+        return ((entity.id, entity) for entity in self.values())
+
+    def of_kind(self, kind: str) -> list[Entity]:
+        """The entities of `kind`, in order, read without looking at the others."""
+        code, kinds = KINDS.index(kind), self._kinds
+        return [self._entity(number) for number in range(len(kinds)) if kinds[number] == code]
+
+    def __repr__(self) -> str:
+        return f"PackedEntities({len(self)} entities)"
+
+
 @dataclass
 class World:
     """A generated knowledge graph; render it with `drgym.tasks.render.render_world`."""
 
     seed: int
-    entities: dict[str, Entity]
+    entities: Mapping[str, Entity]
+    """By id: a dict of `Entity`, or `PackedEntities` (read-only, in a file: `packed`)."""
     knobs: dict[str, float]
     _ids_of_kind: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _named: dict[str, str | None] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def named(self, name: str) -> Entity | None:
+        """The first entity (in the graph's order) called `name`, or None; each name is looked for once."""
+        if name not in self._named:
+            self._named[name] = next((e.id for e in self.entities.values() if e.name == name), None)
+        entity_id = self._named[name]
+        return None if entity_id is None else self.entities[entity_id]
 
     def by_kind(self, kind: str) -> list[Entity]:
+        if isinstance(self.entities, PackedEntities):
+            return self.entities.of_kind(kind)
         return [e for e in self.entities.values() if e.kind == kind]
 
     def ids_of_kind(self, kind: str) -> list[str]:
@@ -296,6 +471,11 @@ class World:
 
     def target(self, entity: Entity, relation_key: str) -> Entity:
         return self.entities[entity.relation(relation_key)]
+
+    def packed(self, path: str | os.PathLike[str]) -> World:
+        """This world with its entities written to the file `path` and read from it (`PackedEntities`): what a large
+        world's build holds while it renders and synthesises. Close it with ``world.entities.close()``."""
+        return World(seed=self.seed, entities=PackedEntities(path, self.entities.values()), knobs=dict(self.knobs))
 
     @classmethod
     def generate(cls, seed: int, *, n_entities: int = 400, distractor_rate: float = 0.1,
@@ -495,9 +675,12 @@ def _entity_to_dict(e: Entity) -> dict:
 def world_from_dict(data: dict) -> World:
     entities = {}
     for row in data["entities"]:
-        entities[row["id"]] = Entity(id=row["id"], kind=row["kind"], name=row["name"], aliases=row["aliases"],
-                                     attributes={k: [(int(y), float(v)) for y, v in h] for k, h in row["attributes"].items()},
-                                     relations=row["relations"], category=row["category"], twin_of=row["twin_of"],
-                                     relation_history={k: [(int(y), o) for y, o in h]
-                                                       for k, h in row.get("relation_history", {}).items()})
+        entities[row["id"]] = _entity_from_dict(row)
     return World(seed=data["seed"], entities=entities, knobs=data["knobs"])
+
+
+def _entity_from_dict(row: dict) -> Entity:
+    return Entity(id=row["id"], kind=row["kind"], name=row["name"], aliases=row["aliases"],
+                  attributes={k: [(int(y), float(v)) for y, v in h] for k, h in row["attributes"].items()},
+                  relations=row["relations"], category=row["category"], twin_of=row["twin_of"],
+                  relation_history={k: [(int(y), o) for y, o in h] for k, h in row.get("relation_history", {}).items()})

@@ -19,6 +19,7 @@ from drgym.tasks.world import (
     KINDS,
     RELATION_BY_KEY,
     Entity,
+    PackedEntities,
     World,
     world_from_dict,
     world_to_dict,
@@ -139,3 +140,44 @@ def test_the_renderer_finds_every_relation_naming_an_entity_sorted(seed, n_entit
         naming = sorted((key, subject.id) for subject in world.entities.values()
                         for key, object_id in subject.relations.items() if object_id == entity.id)
         assert renderer.inverse(entity.id) == naming
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=7, max_value=150),
+       st.sampled_from([0.0, 0.3]))
+def test_a_packed_graph_reads_back_the_entities_it_was_written_from(tmp_path_factory, seed, n_entities,
+                                                                    relation_change_rate):
+    world = World.generate(seed, n_entities=n_entities, distractor_rate=0.3, relation_change_rate=relation_change_rate)
+    packed = world.packed(tmp_path_factory.mktemp("graph") / "graph.bin")
+    try:
+        assert isinstance(packed.entities, PackedEntities) and len(packed.entities) == len(world.entities)
+        assert list(packed.entities) == list(world.entities)  # the same order
+        for (entity_id, entity), read in zip(world.entities.items(), packed.entities.values()):
+            assert read == entity and packed.entities[entity_id] == entity and entity_id in packed.entities
+            assert (read.kind, read.twin_of, read.relations, read.relation_history) == \
+                (entity.kind, entity.twin_of, entity.relations, entity.relation_history)
+        for kind in KINDS:
+            assert packed.by_kind(kind) == world.by_kind(kind)
+            assert packed.ids_of_kind(kind) == world.ids_of_kind(kind)
+        assert "nobody" not in packed.entities and 7 not in packed.entities
+        with pytest.raises(KeyError):
+            packed.entities["nobody"]
+        assert world_to_dict(packed) == world_to_dict(world)
+    finally:
+        packed.entities.close()
+
+
+def test_a_packed_graph_is_read_only_pickles_as_plain_entities_and_refuses_a_repeated_id(tmp_path):
+    import pickle
+
+    world = World.generate(3, n_entities=30)
+    packed = world.packed(tmp_path / "graph.bin")
+    entity = next(iter(packed.entities.values()))
+    with pytest.raises(TypeError, match="read-only"):
+        entity.set_relation("headquarters", "cit-00000")
+    again = pickle.loads(pickle.dumps(entity))
+    assert type(again) is Entity and again == world.entities[entity.id]
+    packed.entities.close()
+    twice = [*world.entities.values(), world.entities["org-00000"]]
+    with pytest.raises(ConfigError, match="org-00000.*given twice"):
+        PackedEntities(tmp_path / "twice.bin", twice)

@@ -51,9 +51,11 @@ class Constraint:
 
 def reach(world: World, entity: Entity, path: tuple[str, ...]) -> Entity | None:
     for key in path:
-        if key not in entity.relations:
+        try:
+            object_id = entity.relation(key)
+        except KeyError:
             return None
-        entity = world.entities[entity.relations[key]]
+        entity = world.entities[object_id]
     return entity
 
 
@@ -70,7 +72,7 @@ def matches(world: World, entity: Entity, constraint: Constraint) -> bool:
         return False
     value = end.current(constraint.attribute)[1]
     if constraint.test == "compare":
-        reference = next((e for e in world.entities.values() if e.name == constraint.value), None)
+        reference = world.named(constraint.value)
         if reference is None or constraint.attribute not in reference.attributes:
             return False
         bound = reference.current(constraint.attribute)[1]

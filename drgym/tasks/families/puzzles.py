@@ -82,7 +82,7 @@ def candidate_constraints(world: World, target: Entity, rng: random.Random, *, m
             value = end.current(attribute.key)[1]
             op, low, high = _bound(rng, value, attribute, rng.choice(("gt", "lt", "between")))
             found.append(Constraint("range", path, attribute.key, op, low, high))
-    peers = [e for e in world.by_kind(target.kind) if e is not target and not e.twin_of]
+    peers = [e for e in world.by_kind(target.kind) if e.id != target.id and not e.twin_of]
     for attribute in ATTRIBUTES[target.kind]:
         if not peers:
             break
