@@ -151,6 +151,7 @@ class ProceduralWorld:
             world = world.packed(staging / "graph.bin")
             gc.collect()
             return_freed_memory()
+            world.entities.canonical("")  # the ids are read now, together, before the render makes anything
             knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
                                 low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate,
                                 directories=spec.directories, chart_only_history=spec.chart_only_history)
@@ -161,11 +162,14 @@ class ProceduralWorld:
             with (staging / "statements.jsonl").open("wb") as out:
                 # pages go to disk as they are rendered: memory holds one batch of them, not the corpus; statements
                 # too, and a 20-byte record of each for task synthesis, in a temporary file (`StatementWriter`)
-                statements = StatementWriter(out, temporary_dir=staging)
+                statements = StatementWriter(out, temporary_dir=staging, entity_id=world.entities.canonical)
                 corpus = Corpus.write(staging, _pages_and_statements(progress, statements),
                                       name=f"world-{spec.seed}")
             progress.total = progress.n  # the total was an estimate
             progress.close()
+            # its figures, not the object: made after the pages, it would keep their memory pools to the end
+            corpus_name, n_pages, n_paragraphs = corpus.name, len(corpus), corpus.n_paragraphs
+            del corpus
             return_freed_memory()  # what the render freed goes back before the statements are sorted
             n_statements = len(statements)
             logger.debug(BUILD_PHASE, "sort the statements")
@@ -175,12 +179,12 @@ class ProceduralWorld:
             tasks = synthesise_tasks(world, facts, n_deep_search=spec.n_deep_search,
                                      n_deep_research=spec.n_deep_research, hops=(spec.min_hops, spec.max_hops),
                                      seed=spec.seed, families=dict(spec.families))
-            tasks = [t.model_copy(update={"corpus": corpus.name}) for t in tasks]
+            tasks = [t.model_copy(update={"corpus": corpus_name}) for t in tasks]
             TaskSet(tasks, name=path.name).save(staging / "tasks.jsonl")
             del facts, tasks  # gone before the graph is written and the pages indexed
             (staging / "authority.tsv").write_text(authority_tsv(), encoding="utf-8")
             meta = {"format_version": 1, "world_version": WORLD_VERSION, "tasks_version": TASKS_VERSION, "spec": dataclasses.asdict(spec),
-                    "n_pages": len(corpus), "n_paragraphs": corpus.n_paragraphs, "n_statements": n_statements,
+                    "n_pages": n_pages, "n_paragraphs": n_paragraphs, "n_statements": n_statements,
                     "graph": world_to_dict(world, entities_as_iterator=True)}
             with (staging / "world.json").open("w", encoding="utf-8") as out:  # an entity at a time, not as one dict
                 encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
@@ -189,6 +193,7 @@ class ProceduralWorld:
             world.entities.close()
             del meta, world
             (staging / "graph.bin").unlink()  # world.json has it
+            gc.collect()
             return_freed_memory()
             if index:
                 logger.debug(BUILD_PHASE, "index")

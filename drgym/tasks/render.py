@@ -13,7 +13,7 @@ import bisect
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from drgym.tasks.world import (
@@ -254,11 +254,11 @@ class _Renderer:
         self.frame_rng = random.Random(f"drgym-frames-{world.seed}")
         # every relation as (object id, relation, subject id), sorted, in three lists of shared strings: the ones
         # naming an entity lie together (`inverse`); a list of tuples per object took 3.5 times the memory
-        # one string per id: a packed world's entities (`PackedEntities`) give each read of an id its own string
-        shared: dict[str, str] = {}
-        edges = sorted((shared.setdefault(object_id, object_id), key, shared.setdefault(entity.id, entity.id))
+        # a packed world's entities (`PackedEntities`) give each read of an id its own string: the lists keep the
+        # store's own (`canonical`), made before the render, not copies made amid it
+        one: Callable[[str], str] = getattr(world.entities, "canonical", None) or (lambda entity_id: entity_id)
+        edges = sorted((one(object_id), key, one(entity.id))
                        for entity in world.entities.values() for key, object_id in entity.relations.items())
-        del shared
         self.edge_objects = [object_id for object_id, _, _ in edges]
         self.edge_keys = [key for _, key, _ in edges]
         self.edge_subjects = [subject_id for _, _, subject_id in edges]

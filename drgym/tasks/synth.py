@@ -14,7 +14,7 @@ import mmap
 import random
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -90,9 +90,13 @@ class StatementWriter:
     the line: memory holds the entity, key and status numbers.
     """
 
-    def __init__(self, out: BinaryIO, temporary_dir: str | Path | None = None) -> None:
+    def __init__(self, out: BinaryIO, temporary_dir: str | Path | None = None,
+                 entity_id: Callable[[str], str] | None = None) -> None:
         self._out = out
         self._position = 0
+        # the table's keys outlive the statements: with `entity_id` (e.g. `PackedEntities.canonical`) they are strings
+        # made together beforehand, not ones made amid the pages, which would keep those pages' memory pools
+        self._entity_id = entity_id
         self.entity_numbers: dict[str, int] = {}
         self.key_numbers: dict[str, int] = {}
         self.status_numbers: dict[str, int] = {}
@@ -107,7 +111,10 @@ class StatementWriter:
 
     def write(self, statement: Statement) -> None:
         line = statement.json_line().encode("utf-8")
-        entity = self.entity_numbers.setdefault(statement.entity_id, len(self.entity_numbers))
+        entity = self.entity_numbers.get(statement.entity_id)
+        if entity is None:
+            entity_id = statement.entity_id if self._entity_id is None else self._entity_id(statement.entity_id)
+            entity = self.entity_numbers[entity_id] = len(self.entity_numbers)
         key = self.key_numbers.setdefault(statement.key, len(self.key_numbers))
         status = self.status_numbers.setdefault(statement.status, len(self.status_numbers))
         self._pending.append((entity << 32 | key, self._position, statement.tier, status, statement.year))

@@ -12,9 +12,7 @@ import os
 import random
 import struct
 import sys
-import zlib
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -280,9 +278,6 @@ class Entity:
         return f"Entity({', '.join(f'{name}={value!r}' for name, value in zip(names, self._fields()))})"
 
 
-_RECENT_IDS = 1 << 14
-"""How many ids a `PackedEntities` remembers the numbers of (then it forgets them all): ~1.5 MiB at most."""
-
 _RECENT_RECORDS = 1 << 10
 """How many read records a `PackedEntities` keeps (then it forgets them all): ~1 MiB at most."""
 
@@ -320,17 +315,24 @@ class PackedEntities(Mapping[str, Entity]):
 
     Each entity is one `marshal` record in the file, read with `os.pread` when the entity is looked up or iterated
     (`_PackedEntity`); memory holds where each record ends, each entity's kind and whether it is a twin (one byte
-    each), and the ids' CRC-32s, sorted, with the records' numbers beside them: ~20 bytes an entity, 1 MiB at 200k
-    pages where a dict of `Entity` takes 20 (and, freed, left Python's memory pools holding objects made beside it).
-    The order is the entities' order when packed. `close` closes the file; the store is unusable after it.
+    each), and the ids with their numbers, read back from the file as one record on the first look-up: ~120 bytes
+    an entity, 6 MiB at 200k pages where a dict of `Entity` takes 20. The ids are made together, after the entities
+    they were written from are freed, so that what keeps them (`canonical`) does not keep Python's memory pools of
+    the objects made between them. The order is the entities' order when packed. `close` closes the file; the store
+    is unusable after it.
     """
 
     def __init__(self, path: str | os.PathLike[str], entities: Iterable[Entity]) -> None:
-        ends, kinds, twins, crcs = array("Q"), bytearray(), bytearray(), array("L")
+        ends, kinds, twins, ids = array("Q"), bytearray(), bytearray(), []
         key_codes: dict[tuple[str, ...], int] = {}
+        seen: set[str] = set()
         with open(path, "wb") as out:
             size = 0
             for entity in entities:
+                if entity.id in seen:
+                    raise ConfigError(f"entity id {entity.id!r} is given twice: a world's entity ids are unique")
+                seen.add(entity.id)
+                ids.append(entity.id)
                 attribute_keys, relation_keys = entity._attribute_keys, entity._relation_keys
                 record = marshal.dumps((entity.id, entity.name, entity.category, entity.twin_of, entity._aliases,
                                         key_codes.setdefault(attribute_keys, len(key_codes)), entity._points,
@@ -341,37 +343,25 @@ class PackedEntities(Mapping[str, Entity]):
                 ends.append(size)
                 kinds.append(KINDS.index(entity.kind))
                 twins.append(1 if entity.twin_of else 0)
-                crcs.append(zlib.crc32(entity.id.encode()))
-        order = sorted(range(len(crcs)), key=crcs.__getitem__)
-        self._hashes = array("L", [crcs[number] for number in order])
-        self._numbers = array("L", order)
-        del order, crcs
+            del seen
+            ids_record = marshal.dumps(ids)
+            del ids
+            out.write(ids_record)
+        self._ids_at = (size, len(ids_record))
+        del ids_record
         self._ends = ends
         self._kinds = bytes(kinds)
         self._twins = bytes(twins)
         self._keys = tuple(key_codes)
         self._file = open(path, "rb")  # noqa: SIM115  # held until `close`
         self._records: dict[int, tuple] = {}
-        self._recent: dict[str, int] = {}
-        for number in range(1, len(self._hashes)):
-            if self._hashes[number] == self._hashes[number - 1]:
-                self._check_unique(self._hashes[number])
-
-    def _check_unique(self, crc: int) -> None:
-        place = bisect_left(self._hashes, crc)
-        ids: set[str] = set()
-        while place < len(self._hashes) and self._hashes[place] == crc:
-            entity_id = self._record(self._numbers[place])[0]
-            if entity_id in ids:
-                self.close()
-                raise ConfigError(f"entity id {entity_id!r} is given twice: a world's entity ids are unique")
-            ids.add(entity_id)
-            place += 1
+        self._numbers: dict[str, int] | None = None
+        self._ids: list[str] = []
 
     def close(self) -> None:
         self._file.close()
         self._records.clear()
-        self._recent.clear()
+        self._numbers, self._ids = None, []
 
     def _record(self, number: int) -> tuple:
         record = self._records.get(number)
@@ -383,24 +373,24 @@ class PackedEntities(Mapping[str, Entity]):
             self._records[number] = record
         return record
 
+    def _numbers_by_id(self) -> dict[str, int]:
+        if self._numbers is None:
+            start, length = self._ids_at
+            self._ids = marshal.loads(os.pread(self._file.fileno(), length, start))
+            self._numbers = {entity_id: number for number, entity_id in enumerate(self._ids)}
+        return self._numbers
+
     def _find(self, entity_id: object) -> int:
         """The number of the entity `entity_id`, or -1."""
         if not isinstance(entity_id, str):
             return -1
-        number = self._recent.get(entity_id, -1)
-        if number >= 0:
-            return number
-        crc = zlib.crc32(entity_id.encode())
-        hashes, place = self._hashes, bisect_left(self._hashes, crc)
-        while place < len(hashes) and hashes[place] == crc:
-            number = self._numbers[place]
-            if self._record(number)[0] == entity_id:
-                if len(self._recent) >= _RECENT_IDS:
-                    self._recent.clear()
-                self._recent[entity_id] = number
-                return number
-            place += 1
-        return -1
+        return self._numbers_by_id().get(entity_id, -1)
+
+    def canonical(self, entity_id: str) -> str:
+        """This store's own string of the id `entity_id` (equal to it), or `entity_id` if no entity has it: a table
+        keyed by ids that outlives the strings it is given keeps these instead."""
+        number = self._numbers_by_id().get(entity_id)
+        return entity_id if number is None else self._ids[number]
 
     def _entity(self, number: int) -> _PackedEntity:
         entity = _PackedEntity.__new__(_PackedEntity)
@@ -422,7 +412,8 @@ class PackedEntities(Mapping[str, Entity]):
         return len(self._kinds)
 
     def __iter__(self) -> Iterator[str]:
-        return (self._record(number)[0] for number in range(len(self._kinds)))
+        self._numbers_by_id()
+        return iter(self._ids)
 
     def values(self) -> Iterator[Entity]:  # type: ignore[override]
         return (self._entity(number) for number in range(len(self._kinds)))
