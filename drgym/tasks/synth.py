@@ -318,8 +318,7 @@ def _family_mix(world: World, facts: FactIndex, families: Mapping[str, int], *, 
 def _deep_search(world: World, facts: FactIndex, rng: random.Random, hops: tuple[int, int],
                  task_id: str) -> Task | None:
     n_hops = rng.randint(*hops)
-    starts = [e for e in world.entities.values() if not e.twin_of and RELATIONS_BY_SOURCE[e.kind]]
-    start = rng.choice(starts)
+    start = world.entities[rng.choice(world.chain_start_ids())]
     path = [start]
     edges: list[str] = []
     end_with_attribute = rng.random() < 0.7

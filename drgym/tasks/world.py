@@ -269,7 +269,7 @@ class Entity:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Entity):
             return NotImplemented
-        return self._fields() == other._fields()  # type: ignore[attr-defined]
+        return self.id == other.id and self._fields() == other._fields()  # type: ignore[attr-defined]
 
     __hash__ = None  # type: ignore[assignment]  # mutable (set_relation), compared by value, as the dataclass was
 
@@ -278,14 +278,16 @@ class Entity:
         return f"Entity({', '.join(f'{name}={value!r}' for name, value in zip(names, self._fields()))})"
 
 
-_RECENT_RECORDS = 1 << 10
-"""How many read records a `PackedEntities` keeps (then it forgets them all): ~1 MiB at most."""
+_KEPT_ENTITIES = 1 << 12
+"""How many entities a `PackedEntities` keeps once read (then it forgets them all, and keeps reading): ~2 MiB at
+most, the whole graph of a world of up to ~19k pages, whose task families scan it many times."""
 
 
 class _PackedEntity(Entity):
-    """An entity of a `PackedEntities`, made for each access and read-only. It is made with its kind and its store
-    only (and ``twin_of`` when it is no twin), which is what scans over a world's entities mostly test; the rest is
-    read from its record the first time any of it is asked for (`__getattr__`), into `Entity`'s slots."""
+    """An entity of a `PackedEntities`, read-only, made when it is first looked up or iterated (and kept a while:
+    `_KEPT_ENTITIES`). It is made with its kind and its store only (and ``twin_of`` when it is no twin), which is what
+    scans over a world's entities mostly test; the rest is read from its record the first time any of it is asked
+    for (`__getattr__`), into `Entity`'s slots."""
 
     __slots__ = ("_store", "_number")
 
@@ -295,6 +297,8 @@ class _PackedEntity(Entity):
         (self.id, self.name, self.category, self.twin_of, self._aliases, attribute_keys, self._points, relation_keys,
          self._objects, self._history) = self._store._record(self._number)
         self._attribute_keys, self._relation_keys = self._store._keys[attribute_keys], self._store._keys[relation_keys]
+        if self._store._ids:  # the store's own string of the id, not the record's copy
+            self.id = self._store._ids[self._number]
         return object.__getattribute__(self, name)
 
     def set_relation(self, key: str, object_id: str) -> None:
@@ -354,24 +358,18 @@ class PackedEntities(Mapping[str, Entity]):
         self._twins = bytes(twins)
         self._keys = tuple(key_codes)
         self._file = open(path, "rb")  # noqa: SIM115  # held until `close`
-        self._records: dict[int, tuple] = {}
+        self._kept: dict[int, _PackedEntity] = {}
         self._numbers: dict[str, int] | None = None
         self._ids: list[str] = []
 
     def close(self) -> None:
         self._file.close()
-        self._records.clear()
+        self._kept.clear()
         self._numbers, self._ids = None, []
 
     def _record(self, number: int) -> tuple:
-        record = self._records.get(number)
-        if record is None:
-            start = self._ends[number - 1] if number else 0
-            record = marshal.loads(os.pread(self._file.fileno(), self._ends[number] - start, start))
-            if len(self._records) >= _RECENT_RECORDS:
-                self._records.clear()
-            self._records[number] = record
-        return record
+        start = self._ends[number - 1] if number else 0
+        return marshal.loads(os.pread(self._file.fileno(), self._ends[number] - start, start))
 
     def _numbers_by_id(self) -> dict[str, int]:
         if self._numbers is None:
@@ -393,10 +391,15 @@ class PackedEntities(Mapping[str, Entity]):
         return entity_id if number is None else self._ids[number]
 
     def _entity(self, number: int) -> _PackedEntity:
-        entity = _PackedEntity.__new__(_PackedEntity)
-        entity._store, entity._number, entity.kind = self, number, KINDS[self._kinds[number]]
-        if not self._twins[number]:
-            entity.twin_of = ""
+        entity = self._kept.get(number)
+        if entity is None:
+            entity = _PackedEntity.__new__(_PackedEntity)
+            entity._store, entity._number, entity.kind = self, number, KINDS[self._kinds[number]]
+            if not self._twins[number]:
+                entity.twin_of = ""
+            if len(self._kept) >= _KEPT_ENTITIES:
+                self._kept.clear()
+            self._kept[number] = entity
         return entity
 
     def __getitem__(self, entity_id: str) -> Entity:
@@ -440,6 +443,7 @@ class World:
     knobs: dict[str, float]
     _ids_of_kind: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _named: dict[str, str | None] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _chain_starts: list[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def named(self, name: str) -> Entity | None:
         """The first entity (in the graph's order) called `name`, or None; each name is looked for once."""
@@ -459,6 +463,13 @@ class World:
         if kind not in self._ids_of_kind:
             self._ids_of_kind[kind] = [e.id for e in self.entities.values() if e.kind == kind and not e.twin_of]
         return self._ids_of_kind[kind]
+
+    def chain_start_ids(self) -> list[str]:
+        """The ids of the entities that are no twins and whose kind has relations (where a chain of hops can
+        start), in order; worked out once."""
+        if self._chain_starts is None:
+            self._chain_starts = [e.id for e in self.entities.values() if not e.twin_of and RELATIONS_BY_SOURCE[e.kind]]
+        return self._chain_starts
 
     def target(self, entity: Entity, relation_key: str) -> Entity:
         return self.entities[entity.relation(relation_key)]
