@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -19,7 +21,15 @@ def return_freed_memory() -> None:
     next Arrow allocation reused it; the index took its memory beside it.
     """
     pa.default_memory_pool().release_unused()
-    if sys.platform.startswith("linux"):
-        malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # musl has none
-        if malloc_trim is not None:
-            malloc_trim(0)
+    malloc_trim = _malloc_trim()
+    if malloc_trim is not None:
+        malloc_trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's `malloc_trim`, looked up once (a `ctypes.CDLL` makes a class of its own each time), or None off
+    Linux and on musl, which has none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    return getattr(ctypes.CDLL(None), "malloc_trim", None)
