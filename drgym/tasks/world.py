@@ -12,6 +12,7 @@ import os
 import random
 import struct
 import sys
+import weakref
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -357,13 +358,14 @@ class PackedEntities(Mapping[str, Entity]):
         self._kinds = bytes(kinds)
         self._twins = bytes(twins)
         self._keys = tuple(key_codes)
-        self._file = open(path, "rb")  # noqa: SIM115  # held until `close`
+        self._file = open(path, "rb")  # noqa: SIM115  # held until `close`, or closed when the store is freed
+        self._close_file = weakref.finalize(self, self._file.close)
         self._kept: dict[int, _PackedEntity] = {}
         self._numbers: dict[str, int] | None = None
         self._ids: list[str] = []
 
     def close(self) -> None:
-        self._file.close()
+        self._close_file()
         self._kept.clear()
         self._numbers, self._ids = None, []
 
