@@ -380,6 +380,10 @@ class PackedEntities(Mapping[str, Entity]):
             self._numbers = {entity_id: number for number, entity_id in enumerate(self._ids)}
         return self._numbers
 
+    def read_ids(self) -> None:
+        """Reads the ids from the file now; otherwise the first look-up does."""
+        self._numbers_by_id()
+
     def _find(self, entity_id: object) -> int:
         """The number of the entity `entity_id`, or -1."""
         if not isinstance(entity_id, str):
