@@ -38,7 +38,7 @@ from drgym.tasks.procedural import BUILD_PHASE
 REFERENCE_PAGES = 80
 
 
-def _memory_kib(pid: int | str = "self") -> tuple[int, int]:
+def _memory_kib(pid: int) -> tuple[int, int]:
     """A process's resident memory and the part of it that is no file's (VmRSS, RssAnon): the anonymous part is what
     the build itself holds, without the pages of memory-mapped files it has read (those count in RSS but are the
     page cache's). (0, 0) once the process is gone."""

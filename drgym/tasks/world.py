@@ -14,7 +14,7 @@ import struct
 import sys
 import weakref
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from drgym.errors import ConfigError
@@ -449,7 +449,6 @@ class World:
     knobs: dict[str, float]
     _ids_of_kind: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _named: dict[str, str | None] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _chain_starts: list[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def named(self, name: str) -> Entity | None:
         """The first entity (in the graph's order) called `name`, or None; each name is looked for once."""
@@ -466,16 +465,19 @@ class World:
     def ids_of_kind(self, kind: str) -> list[str]:
         """The ids of the entities of `kind` that are no twins, in order; worked out once per kind (the world is
         complete: `generate` and `world_from_dict` make it whole)."""
-        if kind not in self._ids_of_kind:
-            self._ids_of_kind[kind] = [e.id for e in self.entities.values() if e.kind == kind and not e.twin_of]
-        return self._ids_of_kind[kind]
+        return self._ids_where(kind, lambda entity_kind: entity_kind == kind)
 
     def chain_start_ids(self) -> list[str]:
         """The ids of the entities that are no twins and whose kind has relations (where a chain of hops can
         start), in order; worked out once."""
-        if self._chain_starts is None:
-            self._chain_starts = [e.id for e in self.entities.values() if not e.twin_of and RELATIONS_BY_SOURCE[e.kind]]
-        return self._chain_starts
+        return self._ids_where("", lambda entity_kind: bool(RELATIONS_BY_SOURCE[entity_kind]))
+
+    def _ids_where(self, name: str, kind_test: Callable[[str], bool]) -> list[str]:
+        """The ids of the entities that are no twins and whose kind passes `kind_test`, in order, kept under `name`
+        ("" for chain starts, else a kind)."""
+        if name not in self._ids_of_kind:
+            self._ids_of_kind[name] = [e.id for e in self.entities.values() if not e.twin_of and kind_test(e.kind)]
+        return self._ids_of_kind[name]
 
     def target(self, entity: Entity, relation_key: str) -> Entity:
         return self.entities[entity.relation(relation_key)]
