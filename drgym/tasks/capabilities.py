@@ -27,8 +27,12 @@ class PlanStep:
     empty for the final writing step, covered by the answer."""
 
 
+_SLUG_BREAKS = re.compile(r"[^a-z0-9]+")
+"""Compiled at import: `re`'s cache would make it on first use, amid a world build's memory, and keep it."""
+
+
 def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return _SLUG_BREAKS.sub("-", name.lower()).strip("-")
 
 
 def research_plan(task: Task, entities: dict[str, dict[str, Any]]) -> list[PlanStep]:

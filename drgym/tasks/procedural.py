@@ -17,18 +17,23 @@ import dataclasses
 import gc
 import json
 import logging
+import marshal
 import os
 import shutil
+import struct
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import GeneratorType
 
 import pyarrow as pa
 from tqdm.auto import tqdm
 
 from drgym.errors import ConfigError, CorpusError, SearchIndexError
+from drgym.rewards.rubric import Check
 from drgym.tasks.charts import draw_charts
 from drgym.tasks.render import Chart, RenderKnobs, Statement, authority_tsv, render_world
 from drgym.tasks.schema import TaskSet
@@ -103,7 +108,7 @@ def _pages_and_statements(rendered: Iterable[tuple[Page, list[Statement]]],
 
 
 def _json_chunks(value: object, encode: Callable[[object], str]) -> Iterator[str]:
-    """The JSON text `json.dump(value, sort_keys=True)` writes, in pieces: dicts are opened, and an iterator is
+    """The JSON text `json.dump(value, sort_keys=True)` writes, in pieces: dicts are opened, and a generator is
     written as a list an item at a time (`world_to_dict(..., entities_as_iterator=True)`)."""
     if isinstance(value, dict):
         yield "{"
@@ -111,13 +116,59 @@ def _json_chunks(value: object, encode: Callable[[object], str]) -> Iterator[str
             yield f"{', ' if number else ''}{encode(key)}: "
             yield from _json_chunks(value[key], encode)
         yield "}"
-    elif isinstance(value, Iterator):
+    elif isinstance(value, GeneratorType):  # not `Iterator`: an ABC's check caches each type it sees (see _fill_caches)
         yield "["
         for number, item in enumerate(value):
             yield f"{', ' if number else ''}{encode(item)}"
         yield "]"
     else:
         yield encode(value)
+
+
+def _fill_caches(staging: Path) -> None:
+    """Makes now, before the graph, the objects that the build's later phases would otherwise make amid its memory and
+    keep to its end: each such object keeps the memory pool it lies in, and the pool its arena (~1 MiB), long after the
+    pages and entities around it are freed. Measured at 200k pages, they kept 3-4 arenas until the index.
+
+    - tqdm's lock (a multiprocessing semaphore), its monitor thread and their weak references, made with its first
+      bar, disabled or not;
+    - the negative caches of `collections.abc.Mapping` and of the ABCs derived from it (~25 of them, each a weak
+      reference per class): pydantic asks whether each rubric check is a mapping as the synthesis makes tasks;
+    - struct's compiled ``<H``, numpy's .npy header (`np.save` of the corpus' rows);
+    - the staging folder's path as text (pathlib makes it on first use and keeps it).
+    """
+    tqdm(disable=True).close()
+    check_union, *_ = typing.get_args(Check)  # Annotated[A | B | ..., Field(...)]
+    for check_type in typing.get_args(check_union):
+        issubclass(check_type, Mapping)
+    struct.calcsize("<H")
+    os.fspath(staging)
+
+
+class _ChartSpool:
+    """The charts a render finds (`render_world`'s `charts`), one `marshal` record each in a file, read back in order
+    to be drawn."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("w+b")
+        self._count = 0
+
+    def append(self, chart: Chart) -> None:
+        marshal.dump((chart.url, chart.title, chart.label, chart.years, chart.values), self._file)
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Chart]:
+        self._file.flush()
+        self._file.seek(0)
+        for _ in range(self._count):
+            yield Chart(*marshal.load(self._file))
+        self._file.seek(0, os.SEEK_END)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class ProceduralWorld:
@@ -142,6 +193,11 @@ class ProceduralWorld:
             # graph exists rather than amid it, those modules' objects do not keep the graph's memory pools once it is
             # freed (Python gives a pool back only when nothing in it lives)
             pa.array([""])
+            _fill_caches(staging)
+            corpus_name = f"world-{spec.seed}"
+            # the charts the render finds, a record each in a file until they are drawn: ~24 small objects made amid
+            # the pages would each keep a memory pool of theirs, and with it the pool's arena (~1 MiB)
+            charts = _ChartSpool(staging / "charts.bin")
             logger.debug(BUILD_PHASE, "generate the graph")
             world = World.generate(spec.seed, n_entities=max(7, round(spec.pages / PAGES_PER_ENTITY)),
                                    distractor_rate=spec.distractor_rate, relation_change_rate=spec.relation_change_rate)
@@ -155,7 +211,6 @@ class ProceduralWorld:
             knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
                                 low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate,
                                 directories=spec.directories, chart_only_history=spec.chart_only_history)
-            charts: list[Chart] = []
             logger.debug(BUILD_PHASE, "render and write the pages")
             progress = tqdm(render_world(world, knobs, charts), desc="render pages", unit="page",
                             disable=not show_progress, total=round(len(world.entities) * PAGES_PER_ENTITY))
@@ -163,12 +218,12 @@ class ProceduralWorld:
                 # pages go to disk as they are rendered: memory holds one batch of them, not the corpus; statements
                 # too, and a 20-byte record of each for task synthesis, in a temporary file (`StatementWriter`)
                 statements = StatementWriter(out, temporary_dir=staging, entity_id=world.entities.canonical)
-                corpus = Corpus.write(staging, _pages_and_statements(progress, statements),
-                                      name=f"world-{spec.seed}")
+                corpus = Corpus.write(staging, _pages_and_statements(progress, statements), name=corpus_name)
             progress.total = progress.n  # the total was an estimate
             progress.close()
+            del progress  # and the render with it
             # its figures, not the object: made after the pages, it would keep their memory pools to the end
-            corpus_name, n_pages, n_paragraphs = corpus.name, len(corpus), corpus.n_paragraphs
+            n_pages, n_paragraphs = len(corpus), corpus.n_paragraphs
             del corpus
             return_freed_memory()  # what the render freed goes back before the statements are sorted
             n_statements = len(statements)
@@ -191,7 +246,7 @@ class ProceduralWorld:
                 out.writelines(_json_chunks(meta, encode))
                 out.write("\n")
             world.entities.close()
-            del meta, world
+            del meta, world, out, encode
             (staging / "graph.bin").unlink()  # world.json has it
             gc.collect()
             return_freed_memory()
@@ -203,6 +258,8 @@ class ProceduralWorld:
             # drawn last: matplotlib's import (~25 MiB) then adds neither to the graph's memory nor to the index's
             logger.debug(BUILD_PHASE, "draw the charts")
             draw_charts(charts, staging / "images", show_progress=show_progress)
+            charts.close()
+            (staging / "charts.bin").unlink()
             if path.exists():
                 shutil.rmtree(path)
             os.replace(staging, path)

@@ -15,6 +15,7 @@ import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from drgym.tasks.world import (
     ATTRIBUTES,
@@ -27,7 +28,7 @@ from drgym.tasks.world import (
 )
 from drgym.web.corpus import Page, PageImage
 
-__all__ = ["DOMAINS", "HISTORY_FRAMES", "KIND_PLURAL", "RELATION_FRAMES", "RELATION_LABELS", "VALUE_FRAMES", "Chart",
+__all__ = ["DOMAINS", "HISTORY_FRAMES", "KIND_PLURAL", "RELATION_FRAMES", "RELATION_LABELS", "VALUE_FRAMES", "Chart", "ChartSink",
            "RenderKnobs", "Statement", "authority_tsv", "frame_counts", "render_world"]
 
 # domain -> (tier, what it publishes)
@@ -213,8 +214,12 @@ def authority_tsv() -> str:
     return "# authority tiers of a procedural drgym world\n" + "\n".join(rows) + "\n"
 
 
+_SLUG_BREAKS = re.compile(r"[^a-z0-9]+")
+"""Compiled at import: `re`'s cache would make it on first use, amid a world build's memory, and keep it."""
+
+
 def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return _SLUG_BREAKS.sub("-", text.lower()).strip("-")
 
 
 def registry_url(entity: Entity) -> str:
@@ -229,8 +234,16 @@ def encyclopedia_url(entity: Entity) -> str:
     return f"https://openpedia.org/wiki/{slug(entity.name)}-{slug(entity.id)}"
 
 
+class ChartSink(Protocol):
+    """Where `render_world` puts the charts it finds: a list, or anything else with ``append`` and ``len``."""
+
+    def append(self, chart: Chart, /) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
 def render_world(world: World, knobs: RenderKnobs | None = None,
-                 charts: list[Chart] | None = None) -> Iterator[tuple[Page, list[Statement]]]:
+                 charts: ChartSink | None = None) -> Iterator[tuple[Page, list[Statement]]]:
     """Yields each page with the statements it makes, in a fixed order (deterministic for the world).
 
     Charts shown on pages are appended to `charts`, for the caller to draw.
@@ -246,7 +259,7 @@ def render_world(world: World, knobs: RenderKnobs | None = None,
 
 
 class _Renderer:
-    def __init__(self, world: World, knobs: RenderKnobs, rng: random.Random, charts: list[Chart]) -> None:
+    def __init__(self, world: World, knobs: RenderKnobs, rng: random.Random, charts: ChartSink) -> None:
         self.world = world
         self.charts = charts
         self.knobs = knobs

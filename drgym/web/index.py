@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 from drgym.errors import ConfigError, SearchIndexError
 from drgym.web.corpus import Corpus
 from drgym.web.dense import DIMENSIONS, DenseEncoder
-from drgym.web.memory import return_freed_memory
+from drgym.web.memory import fix_malloc_thresholds, return_freed_memory
 
 __all__ = ["RankingConfig", "SearchHit", "SearchIndex"]
 
@@ -216,6 +216,9 @@ class SearchIndex:
             heap_size_mb: the most memory the writer may take before it writes a segment of its own accord (one of
                 80,000 paragraphs takes ~10 MiB).
             show_progress: a progress bar over pages.
+
+        Over 80,000 paragraphs (several segments) this fixes glibc's mmap and trim thresholds for the rest of the
+        process, unless it was started with its own (`drgym.web.memory.fix_malloc_thresholds`).
         """
         if path is None and corpus.path is not None:
             path = corpus.path / "index"
@@ -230,6 +233,10 @@ class SearchIndex:
         writer = index.writer(heap_size=heap_size_mb * 1024 * 1024, num_threads=num_threads)
         n_paragraphs = corpus.n_paragraphs
         n_segments = _segment_count(n_paragraphs)
+        if n_segments > 1:
+            # each commit frees large blocks, which would raise glibc's dynamic mmap threshold and leave the next
+            # segments' blocks in heaps kept by tantivy's threads: 200k pages peaked ~10 MiB higher
+            fix_malloc_thresholds()
         # the first n_segments - 1 segments are committed when their last paragraph is added, the last one after
         segment_ends = iter([n_paragraphs * i // n_segments for i in range(1, n_segments)] + [-1])
         segment_end = next(segment_ends)
