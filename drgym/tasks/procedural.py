@@ -20,10 +20,10 @@ import logging
 import marshal
 import os
 import shutil
-import struct
 import tempfile
 import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -128,21 +128,35 @@ def _json_chunks(value: object, encode: Callable[[object], str]) -> Iterator[str
 def _fill_caches(staging: Path) -> None:
     """Makes now, before the graph, the objects that the build's later phases would otherwise make amid its memory and
     keep to its end: each such object keeps the memory pool it lies in, and the pool its arena (~1 MiB), long after the
-    pages and entities around it are freed. Measured at 200k pages, they kept 3-4 arenas until the index.
+    pages and entities around it are freed. Measured at 200k pages, they kept 8 of Python's arenas at the index's
+    start (51 against 43 now; 36 when the graph is generated).
 
+    - pandas, which pyarrow imports on its first conversion of Python values (330 modules, ~20 MiB);
     - tqdm's lock (a multiprocessing semaphore), its monitor thread and their weak references, made with its first
       bar, disabled or not;
-    - the negative caches of `collections.abc.Mapping` and of the ABCs derived from it (~25 of them, each a weak
-      reference per class): pydantic asks whether each rubric check is a mapping as the synthesis makes tasks;
-    - struct's compiled ``<H``, numpy's .npy header (`np.save` of the corpus' rows);
-    - the staging folder's path as text (pathlib makes it on first use and keeps it).
+    - the caches of `collections.abc.Mapping` and of the ~25 ABCs derived from it (a weak reference per class): pydantic
+      asks whether each rubric check is a mapping as the synthesis makes tasks; and `Sequence`'s, which `random.sample`
+      asks of a list;
+    - the staging folder's path as text (pathlib makes it on first use and keeps it);
+    - `malloc_trim`'s look-up (`return_freed_memory`) and `weakref.finalize`'s exit hook (`PackedEntities`);
+    - what writing and reading a corpus makes once (a one-page corpus, then deleted): pyarrow's IPC writer and reader,
+      numpy's .npy header (struct's ``<H``), hashlib's blake2b; and the JSON encoder tasks.jsonl is written with.
     """
+    pa.array([""])
     tqdm(disable=True).close()
+    os.fspath(staging)
+    return_freed_memory()
+    weakref.finalize(_fill_caches, int).detach()
+    warm_up = staging / "warm-up"
+    Corpus.write(warm_up, [Page("https://warm-up.example/", "warm-up.example", "Warm-up", "", 2, ("Warm-up.",))],
+                 name="warm-up")
+    shutil.rmtree(warm_up)
+    json.dumps({}, sort_keys=True, ensure_ascii=False)
+    # last: an ABC defined by a module imported above would start with empty caches
     check_union, *_ = typing.get_args(Check)  # Annotated[A | B | ..., Field(...)]
     for check_type in typing.get_args(check_union):
         issubclass(check_type, Mapping)
-    struct.calcsize("<H")
-    os.fspath(staging)
+    issubclass(list, Sequence)
 
 
 class _ChartSpool:
@@ -189,15 +203,14 @@ class ProceduralWorld:
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
         try:
-            # pyarrow imports pandas on its first conversion of Python values (330 modules, ~20 MiB): done before the
-            # graph exists rather than amid it, those modules' objects do not keep the graph's memory pools once it is
-            # freed (Python gives a pool back only when nothing in it lives)
-            pa.array([""])
             _fill_caches(staging)
             corpus_name = f"world-{spec.seed}"
             # the charts the render finds, a record each in a file until they are drawn: ~24 small objects made amid
             # the pages would each keep a memory pool of theirs, and with it the pool's arena (~1 MiB)
             charts = _ChartSpool(staging / "charts.bin")
+            knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
+                                low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate,
+                                directories=spec.directories, chart_only_history=spec.chart_only_history)
             logger.debug(BUILD_PHASE, "generate the graph")
             world = World.generate(spec.seed, n_entities=max(7, round(spec.pages / PAGES_PER_ENTITY)),
                                    distractor_rate=spec.distractor_rate, relation_change_rate=spec.relation_change_rate)
@@ -208,9 +221,6 @@ class ProceduralWorld:
             gc.collect()
             return_freed_memory()
             world.entities.read_ids()  # now, together, before the render makes anything
-            knobs = RenderKnobs(conflict_rate=spec.conflict_rate, outdated_rate=spec.outdated_rate,
-                                low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate,
-                                directories=spec.directories, chart_only_history=spec.chart_only_history)
             logger.debug(BUILD_PHASE, "render and write the pages")
             progress = tqdm(render_world(world, knobs, charts), desc="render pages", unit="page",
                             disable=not show_progress, total=round(len(world.entities) * PAGES_PER_ENTITY))
