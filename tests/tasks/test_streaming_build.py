@@ -19,13 +19,19 @@ from drgym.web.corpus import Corpus
 SPEC = WorldSpec(seed=9, pages=400, conflict_rate=0.5, paraphrase_rate=0.3, n_deep_search=6, n_deep_research=3)
 
 
-def test_streamed_world_has_the_bytes_of_pages_rendered_and_saved_in_memory(tmp_path):
-    world = ProceduralWorld.build(tmp_path / "streamed", SPEC, index=False, show_progress=False)
+def _graph_and_knobs() -> tuple[World, RenderKnobs]:
+    """The graph and render knobs `ProceduralWorld.build` makes of SPEC, made here in memory."""
     graph = World.generate(SPEC.seed, n_entities=max(7, round(SPEC.pages / PAGES_PER_ENTITY)),
                            distractor_rate=SPEC.distractor_rate, relation_change_rate=SPEC.relation_change_rate)
     knobs = RenderKnobs(conflict_rate=SPEC.conflict_rate, outdated_rate=SPEC.outdated_rate,
                         low_trust_rate=SPEC.low_trust_rate, paraphrase_rate=SPEC.paraphrase_rate,
                         directories=SPEC.directories, chart_only_history=SPEC.chart_only_history)
+    return graph, knobs
+
+
+def test_streamed_world_has_the_bytes_of_pages_rendered_and_saved_in_memory(tmp_path):
+    world = ProceduralWorld.build(tmp_path / "streamed", SPEC, index=False, show_progress=False)
+    graph, knobs = _graph_and_knobs()
     rendered = list(render_world(graph, knobs, []))
     Corpus.from_pages([page for page, _ in rendered], name=f"world-{SPEC.seed}").save(tmp_path / "in_memory")
     for name in ("pages.arrow", "urls.npy", "rows.npy", "corpus.json"):
@@ -43,11 +49,7 @@ def test_streamed_world_has_the_bytes_of_pages_rendered_and_saved_in_memory(tmp_
 
 def test_charts_spooled_to_a_file_are_drawn_as_the_render_found_them(tmp_path):
     world = ProceduralWorld.build(tmp_path / "spooled", SPEC, index=False, show_progress=False)
-    graph = World.generate(SPEC.seed, n_entities=max(7, round(SPEC.pages / PAGES_PER_ENTITY)),
-                           distractor_rate=SPEC.distractor_rate, relation_change_rate=SPEC.relation_change_rate)
-    knobs = RenderKnobs(conflict_rate=SPEC.conflict_rate, outdated_rate=SPEC.outdated_rate,
-                        low_trust_rate=SPEC.low_trust_rate, paraphrase_rate=SPEC.paraphrase_rate,
-                        directories=SPEC.directories, chart_only_history=SPEC.chart_only_history)
+    graph, knobs = _graph_and_knobs()
     charts: list[Chart] = []
     for _ in render_world(graph, knobs, charts):
         pass
