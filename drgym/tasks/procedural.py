@@ -202,6 +202,7 @@ class ProceduralWorld:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        charts: _ChartSpool | None = None
         try:
             _fill_caches(staging)
             corpus_name = f"world-{spec.seed}"
@@ -274,6 +275,8 @@ class ProceduralWorld:
                 shutil.rmtree(path)
             os.replace(staging, path)
         except BaseException:
+            if charts is not None:
+                charts.close()
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return cls(path)

@@ -9,6 +9,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from drgym.tasks.charts import draw_charts
 from drgym.tasks.procedural import PAGES_PER_ENTITY, ProceduralWorld, WorldSpec, _ChartSpool
 from drgym.tasks.render import Chart, RenderKnobs, render_world
@@ -115,3 +117,24 @@ def test_writing_tasks_adds_no_abc_cache_entries_after_fill_caches(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(result["checks"]) >= 5, result["checks"]  # the task set has most kinds of check
     assert result["added"] == []
+
+
+def test_a_failed_build_closes_its_chart_spool_and_leaves_nothing(tmp_path, monkeypatch):
+    import drgym.tasks.procedural as procedural
+
+    spools = []
+
+    class Spool(_ChartSpool):
+        def __init__(self, path):
+            super().__init__(path)
+            spools.append(self)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("synthesis failed")
+
+    monkeypatch.setattr(procedural, "_ChartSpool", Spool)
+    monkeypatch.setattr(procedural, "synthesise_tasks", fail)
+    with pytest.raises(RuntimeError, match="synthesis failed"):
+        ProceduralWorld.build(tmp_path / "w", SPEC, index=False, show_progress=False)
+    assert len(spools) == 1 and spools[0]._file.closed
+    assert list(tmp_path.iterdir()) == []
