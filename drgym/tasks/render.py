@@ -28,8 +28,8 @@ from drgym.tasks.world import (
 )
 from drgym.web.corpus import Page, PageImage
 
-__all__ = ["DOMAINS", "HISTORY_FRAMES", "KIND_PLURAL", "RELATION_FRAMES", "RELATION_LABELS", "VALUE_FRAMES", "Chart", "ChartSink",
-           "RenderKnobs", "Statement", "authority_tsv", "frame_counts", "render_world"]
+__all__ = ["DOMAINS", "HISTORY_FRAMES", "KIND_PLURAL", "RELATION_FRAMES", "RELATION_LABELS", "VALUE_FRAMES", "Chart",
+           "ChartSink", "RenderKnobs", "Statement", "authority_tsv", "frame_counts", "render_world"]
 
 # domain -> (tier, what it publishes)
 DOMAINS: dict[str, tuple[int, str]] = {
