@@ -142,6 +142,66 @@ class StatementWriter:
             self._pending = []
 
 
+_SORT_RUN = 1 << 18
+"""Records sorted in memory at a time (~9 MiB of work): `_write_sorted_by_fact` merges sorted runs of this many."""
+
+
+def _write_sorted_by_fact(records: np.ndarray, out: BinaryIO, temporary_dir: str | Path | None,
+                          run: int = _SORT_RUN) -> None:
+    """Writes each column of `records` (`_RECORD`) to `out`, one after the other, sorted by fact and in record order
+    within a fact (a stable sort), holding ~36 bytes for each of `run` records rather than for every record.
+
+    Runs of `run` records are sorted in memory and written to temporary files (their facts apart, contiguous, for
+    `searchsorted`); then the facts are taken a range at a time, a range that no run gives more than `run // runs`
+    records of, and the range's records, gathered run by run (record order within a fact), are sorted and written at
+    their place in each column.
+    """
+    n = len(records)
+    if n <= run:  # one run: sorted at once
+        order = np.argsort(records["fact"], kind="stable")
+        for name in _RECORD.names:
+            out.write(records[name][order])
+        return
+    starts = list(range(0, n, run))
+    with (tempfile.TemporaryFile(dir=temporary_dir) as runs_file,
+          tempfile.TemporaryFile(dir=temporary_dir) as facts_file):
+        for start in starts:
+            part = records[start:start + run]
+            order = np.argsort(part["fact"], kind="stable")
+            part = part[order]
+            runs_file.write(part)
+            facts_file.write(np.ascontiguousarray(part["fact"]))
+            del part, order
+        runs_file.flush()
+        facts_file.flush()
+        sorted_runs = np.frombuffer(_mapped(runs_file), dtype=_RECORD)
+        sorted_facts = np.frombuffer(_mapped(facts_file), dtype=np.int64)
+    bounds = [(start, min(start + run, n)) for start in starts]
+    cursors = [start for start, _ in bounds]
+    take = max(1, run // len(bounds))
+    column_offsets = np.cumsum([0] + [n * _RECORD[name].itemsize for name in _RECORD.names[:-1]])
+    base, written = out.tell(), 0
+    out.truncate(base + n * _RECORD.itemsize)
+    while written < n:
+        # the range's end: the least fact `take` records ahead in a run; no run has `take` records below it
+        ahead = [int(sorted_facts[cursor + take]) for cursor, (_, stop) in zip(cursors, bounds) if cursor + take < stop]
+        low = min(int(sorted_facts[cursor]) for cursor, (_, stop) in zip(cursors, bounds) if cursor < stop)
+        end = max(min(ahead), low + 1) if ahead else None  # a fact stated `take` times in a run is taken whole
+        pieces = []
+        for number, (cursor, (_, stop)) in enumerate(zip(cursors, bounds)):
+            last = stop if end is None else cursor + int(np.searchsorted(sorted_facts[cursor:stop], end))
+            pieces.append(sorted_runs[cursor:last])
+            cursors[number] = last
+        block = np.concatenate(pieces)
+        block = block[np.argsort(block["fact"], kind="stable")]
+        for name, offset in zip(_RECORD.names, column_offsets):
+            out.seek(base + int(offset) + written * _RECORD[name].itemsize)
+            out.write(np.ascontiguousarray(block[name]))
+        written += len(block)
+        del pieces, block
+    out.seek(base + n * _RECORD.itemsize)
+
+
 def _mapped(file: BinaryIO) -> mmap.mmap:
     """The whole of a non-empty file, memory-mapped read-only; the map outlives the file's closing."""
     return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
@@ -174,14 +234,11 @@ class FactIndex:
         self._entity_numbers, self._key_numbers = writer.entity_numbers, writer.key_numbers
         self._status_numbers = writer.status_numbers
         records = writer.records()
-        order = np.argsort(records["fact"], kind="stable")
-        # sorted a column at a time into a file of columns: memory holds the order and one column, never the records
         with tempfile.TemporaryFile(dir=writer.temporary_dir) as columns_file:
-            for name in _RECORD.names:
-                columns_file.write(records[name][order])
+            _write_sorted_by_fact(records, columns_file, writer.temporary_dir)
             columns_file.flush()
             columns = _mapped(columns_file) if len(records) else b""
-        del records, order
+        del records
         writer.close()
         n_statements, offset, sorted_columns = len(writer), 0, []
         for name in _RECORD.names:

@@ -4,13 +4,17 @@ the statements grouped by fact in a dict (the index before it) answer."""
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from collections import defaultdict
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drgym.tasks.procedural import PAGES_PER_ENTITY
 from drgym.tasks.render import RenderKnobs, Statement, render_world
-from drgym.tasks.synth import _RECORDS_PER_WRITE, FactIndex, StatementWriter
+from drgym.tasks.synth import _RECORD, _RECORDS_PER_WRITE, FactIndex, StatementWriter, _write_sorted_by_fact
 from drgym.tasks.world import World
 
 SEED, PAGES = 14, 600
@@ -87,3 +91,26 @@ def test_statement_records_span_several_writes_and_point_at_their_lines(statemen
     index = FactIndex.of_file(writer, tmp_path / "statements.jsonl")
     for (entity_id, key), group in _by_fact(many).items():
         assert index.urls(entity_id, key) == sorted({s.url for s in group if s.tier == 1 and s.status in TEXT})
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 400), n_facts=st.integers(1, 40), run=st.integers(1, 64), seed=st.integers(0, 2**32 - 1))
+def test_sort_by_fact_in_runs_is_the_stable_sort_of_all_records(n, n_facts, run, seed):
+    """The columns `_write_sorted_by_fact` writes in bounded memory are those of one stable sort of every record: runs
+    of any size, facts repeated far more than a run holds (ties), none at all."""
+    rng = np.random.default_rng(seed)
+    records = np.zeros(n, dtype=_RECORD)
+    # few facts, some repeated more than a run: the ranges must keep record order within a fact
+    records["fact"] = rng.integers(0, n_facts, n) * (1 << 32) + rng.integers(0, 3, n)
+    records["start"] = np.arange(n) * 7
+    records["tier"] = rng.integers(1, 4, n)
+    records["status"] = rng.integers(0, 6, n)
+    records["year"] = rng.integers(1990, 2030, n)
+    order = np.argsort(records["fact"], kind="stable")
+    expected = b"".join(records[name][order].tobytes() for name in _RECORD.names)
+    with tempfile.TemporaryFile() as out:
+        out.write(b"head")  # written after what the file already holds
+        _write_sorted_by_fact(records, out, None, run=run)
+        assert out.tell() == 4 + len(expected)
+        out.seek(0)
+        assert out.read() == b"head" + expected
