@@ -176,19 +176,18 @@ def _write_sorted_by_fact(records: np.ndarray, out: BinaryIO, temporary_dir: str
         facts_file.flush()
         sorted_runs = np.frombuffer(_mapped(runs_file), dtype=_RECORD)
         sorted_facts = np.frombuffer(_mapped(facts_file), dtype=np.int64)
-    bounds = [(start, min(start + run, n)) for start in starts]
-    cursors = [start for start, _ in bounds]
-    take = max(1, run // len(bounds))
+    stops, cursors = [min(start + run, n) for start in starts], list(starts)
+    take = max(1, run // len(starts))
     column_offsets = np.cumsum([0] + [n * _RECORD[name].itemsize for name in _RECORD.names[:-1]])
     base, written = out.tell(), 0
     out.truncate(base + n * _RECORD.itemsize)
     while written < n:
         # the range's end: the least fact `take` records ahead in a run; no run has `take` records below it
-        ahead = [int(sorted_facts[cursor + take]) for cursor, (_, stop) in zip(cursors, bounds) if cursor + take < stop]
-        low = min(int(sorted_facts[cursor]) for cursor, (_, stop) in zip(cursors, bounds) if cursor < stop)
+        ahead = [int(sorted_facts[cursor + take]) for cursor, stop in zip(cursors, stops) if cursor + take < stop]
+        low = min(int(sorted_facts[cursor]) for cursor, stop in zip(cursors, stops) if cursor < stop)
         end = max(min(ahead), low + 1) if ahead else None  # a fact stated `take` times in a run is taken whole
         pieces = []
-        for number, (cursor, (_, stop)) in enumerate(zip(cursors, bounds)):
+        for number, (cursor, stop) in enumerate(zip(cursors, stops)):
             last = stop if end is None else cursor + int(np.searchsorted(sorted_facts[cursor:stop], end))
             pieces.append(sorted_runs[cursor:last])
             cursors[number] = last

@@ -22,22 +22,22 @@ def return_freed_memory() -> None:
     next Arrow allocation reused it; the index took its memory beside it.
     """
     pa.default_memory_pool().release_unused()
-    malloc_trim = _malloc_trim()
+    malloc_trim = _libc_function("malloc_trim")
     if malloc_trim is not None:
         malloc_trim(0)
 
 
 @functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's `malloc_trim`, looked up once (a `ctypes.CDLL` makes a class of its own each time), or None off
-    Linux and on musl, which has none."""
+def _libc_function(name: str) -> Callable[..., int] | None:
+    """A function of glibc (`malloc_trim`, `mallopt`), looked up once (a `ctypes.CDLL` makes a class of its own each
+    time), or None off Linux and on a C library without it (musl has neither)."""
     if not sys.platform.startswith("linux"):
         return None
-    return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    return getattr(ctypes.CDLL(None), name, None)
 
 
-M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
 """`mallopt` parameters (glibc's malloc.h)."""
 
 _INITIAL_THRESHOLD = 128 * 1024
@@ -62,15 +62,8 @@ def fix_malloc_thresholds() -> bool:
         return False
     if "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""):
         return False
-    mallopt = _mallopt()
+    mallopt = _libc_function("mallopt")
     if mallopt is None:
         return False
-    return bool(mallopt(M_MMAP_THRESHOLD, _INITIAL_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, _INITIAL_THRESHOLD))
+    return bool(mallopt(_M_MMAP_THRESHOLD, _INITIAL_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, _INITIAL_THRESHOLD))
 
-
-@functools.cache
-def _mallopt() -> Callable[[int, int], int] | None:
-    """glibc's `mallopt`, or None off Linux and where the C library has none."""
-    if not sys.platform.startswith("linux"):
-        return None
-    return getattr(ctypes.CDLL(None), "mallopt", None)
