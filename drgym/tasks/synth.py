@@ -172,10 +172,12 @@ def _write_sorted_by_fact(records: np.ndarray, out: BinaryIO, temporary_dir: str
             runs_file.write(part)
             facts_file.write(np.ascontiguousarray(part["fact"]))
             del part, order
+            _drop_pages(records)
         runs_file.flush()
         facts_file.flush()
-        sorted_runs = np.frombuffer(_mapped(runs_file), dtype=_RECORD)
-        sorted_facts = np.frombuffer(_mapped(facts_file), dtype=np.int64)
+        runs_map, facts_map = _mapped(runs_file), _mapped(facts_file)
+        sorted_runs = np.frombuffer(runs_map, dtype=_RECORD)
+        sorted_facts = np.frombuffer(facts_map, dtype=np.int64)
     stops, cursors = [min(start + run, n) for start in starts], list(starts)
     take = max(1, run // len(starts))
     column_offsets = np.cumsum([0] + [n * _RECORD[name].itemsize for name in _RECORD.names[:-1]])
@@ -198,7 +200,21 @@ def _write_sorted_by_fact(records: np.ndarray, out: BinaryIO, temporary_dir: str
             out.write(np.ascontiguousarray(block[name]))
         written += len(block)
         del pieces, block
+        _drop_pages(runs_map)
+        _drop_pages(facts_map)
     out.seek(base + n * _RECORD.itemsize)
+
+
+def _drop_pages(mapped: np.ndarray | mmap.mmap) -> None:
+    """Drops the pages of the file map under `mapped` (a map, or an array over one) from this process's resident
+    memory: a page of a map that was read counts in it until the map is closed. They stay in the page cache, and are
+    read back from it if used again. Nothing for an array in memory."""
+    while isinstance(mapped, np.ndarray):
+        mapped = mapped.base
+    if isinstance(mapped, memoryview):
+        mapped = mapped.obj
+    if isinstance(mapped, mmap.mmap):
+        mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def _mapped(file: BinaryIO) -> mmap.mmap:

@@ -25,8 +25,12 @@ the same way, so ``lru_cache`` finds ``functools.lru_cache`` and ``LruCache``, a
 
 On disk (``<corpus>/index`` by default): ``tantivy/`` (memory-mapped by tantivy, shared between processes),
 ``para_row.npy`` and ``para_idx.npy`` (paragraph id → page row and paragraph number), ``dense.npy`` when
-built with vectors, and ``index.json`` (format, counts, and ``doc_is_pid``: the index is one segment whose
-document ids were checked to be the paragraph ids, so a search needs no fast-field read to name its hits).
+built with vectors, and ``index.json`` (format, counts, and ``segment_starts``: the first paragraph id of each
+segment, whose document ids were checked to be the paragraph ids less that, so a search needs no fast-field read to
+name its hits; ``doc_is_pid`` when that is one segment starting at 0). An index of over `_PART_PARAGRAPHS`
+paragraphs has a segment per part of at most that many, in paragraph order, so that its build's memory does not grow
+with it; which paragraphs of a BM25 tie at the candidate cut are read then depends on tantivy's merge of the
+segments' tops (the same on every build of a corpus; see `SearchIndex._bm25`).
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ _JOINERS = re.compile(r"[._]+")
 _MAY_HOLD_IDENTIFIER = r"_|[a-z][A-Z]|[A-Z][A-Z][a-z]|[\pL\pN_]\.[\pL\p{Nl}\p{No}_]"
 """RE2 (Arrow) pattern matching every text in which `_identifier_terms` finds something, and little else."""
 _PAGE_COLUMNS = ("url", "title", "domain", "published")
-_ENGINE_ATTRIBUTES = frozenset({"_index", "_searcher", "_doc_is_pid"})
+_ENGINE_ATTRIBUTES = frozenset({"_index", "_searcher", "_segment_starts"})
 """What `SearchIndex.open_engine` sets."""
 _EMBED_CHUNK_PAGES = 1024
 """Pages whose paragraphs are embedded together (sorted by length among themselves)."""
@@ -130,13 +134,13 @@ class SearchIndex:
 
     def __init__(self, corpus: Corpus, tantivy_index: tantivy.Index | None, para_row: np.ndarray,
                  para_idx: np.ndarray, *, dense_vectors: np.ndarray | None = None, path: Path | None = None,
-                 ranking: RankingConfig | None = None, doc_is_pid: bool = False) -> None:
+                 ranking: RankingConfig | None = None, segment_starts: list[int] | None = None) -> None:
         if tantivy_index is None and path is None:
             raise ValueError("SearchIndex needs a tantivy index, or the path of a saved one to open when first used")
         self.corpus = corpus
         self.path = path
         self.ranking = ranking or RankingConfig()
-        self._built_with_doc_is_pid = doc_is_pid
+        self._built_with_segment_starts = segment_starts
         if tantivy_index is not None:
             self._use_engine(tantivy_index)
         self._para_row = np.asarray(para_row)
@@ -156,8 +160,10 @@ class SearchIndex:
     def _use_engine(self, tantivy_index: tantivy.Index) -> None:
         self._index = tantivy_index
         self._searcher = tantivy_index.searcher()
-        # one segment whose document ids were checked to be the paragraph ids at build: no fast-field read per search
-        self._doc_is_pid = self._built_with_doc_is_pid and self._searcher.num_segments == 1
+        # segments whose document ids were checked at build to be their paragraph ids less the segment's first: no
+        # fast-field read per search
+        starts = self._built_with_segment_starts
+        self._segment_starts = starts if starts is not None and len(starts) == self._searcher.num_segments else None
 
     def open_engine(self) -> None:
         """Opens the tantivy reader of an index loaded with ``open_engine=False``; nothing if it is open.
@@ -176,7 +182,7 @@ class SearchIndex:
 
     def __getattr__(self, name: str) -> Any:
         # called only for attributes not set yet: the engine's, on the first search of an index loaded without it
-        if name in _ENGINE_ATTRIBUTES and "_built_with_doc_is_pid" in self.__dict__:
+        if name in _ENGINE_ATTRIBUTES and "_built_with_segment_starts" in self.__dict__:
             self.open_engine()
             return self.__dict__[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -208,8 +214,9 @@ class SearchIndex:
             dense_threads: the encoder's CPU threads; default every core of this process.
             num_threads: tantivy writer threads. One (the default) writes the paragraphs in corpus order, in
                 segments of at most 80,000 that tantivy merges into one in paragraph order (memory holds one
-                segment's postings, not the index's), so paragraphs of equal score are cut at the candidate limit
-                the same way on every build; with more, the threads race for documents, the segments differ between
+                segment's postings, not the index's), a segment per part of at most `_PART_PARAGRAPHS` in a saved
+                index, so paragraphs of equal score are cut at the candidate limit the same way on every build; with
+                more, the threads race for documents, the segments differ between
                 builds, and so do some searches (measured: 29 of 1,000 scripted episodes in a 3,000-page world saw
                 other results after a rebuild with 2 threads). One thread indexed that world's 15,681
                 paragraphs as fast as two (0.15 s); 580k paragraphs in 3.4 s against 2.8 s with two.
@@ -227,49 +234,32 @@ class SearchIndex:
             if path.exists():
                 shutil.rmtree(path)
             (path / "tantivy").mkdir(parents=True)
-        schema = _schema()
-        # sorted by paragraph id: a merge of segments keeps paragraph order (it stacks them by their first id)
-        index = tantivy.Index(schema, path=str(path / "tantivy") if path is not None else None, sort_by_field="pid")
-        writer = index.writer(heap_size=heap_size_mb * 1024 * 1024, num_threads=num_threads)
+        page_lengths: list[np.ndarray] = []
+        progress = tqdm(total=len(corpus), desc="index pages", unit="page", disable=not show_progress)
+        documents = _documents(corpus, page_lengths, progress)
         n_paragraphs = corpus.n_paragraphs
-        n_segments = _segment_count(n_paragraphs)
-        if n_segments > 1:
+        # a saved index is written in parts of at most _PART_PARAGRAPHS, a segment each, joined into one index; in
+        # memory, one part
+        part_ends = _part_ends(n_paragraphs) if path is not None else [n_paragraphs]
+        if any(_segment_count(end - start) > 1 for start, end in zip([0, *part_ends], part_ends)):
             # each commit frees large blocks, which would raise glibc's dynamic mmap threshold and leave the next
             # segments' blocks in heaps kept by tantivy's threads: 200k pages peaked ~10 MiB higher
             fix_malloc_thresholds()
-        # the first n_segments - 1 segments are committed when their last paragraph is added, the last one after
-        segment_ends = iter([n_paragraphs * i // n_segments for i in range(1, n_segments)] + [-1])
-        segment_end = next(segment_ends)
-        page_lengths = []
-        pid = 0
-        progress = tqdm(total=len(corpus), desc="index pages", unit="page", disable=not show_progress)
-        for batch in _read_batches(corpus, ["title", "domain", "tier", "published", "paragraphs"]):
-            titles, domains, tiers, dates, paragraph_lists = (batch.column(i).to_pylist() for i in range(5))
-            lengths = pc.fill_null(pc.list_value_length(batch.column(4)), 0).to_numpy(zero_copy_only=False)
-            page_lengths.append(lengths)
-            expand = _pids_to_expand(batch.column(0), batch.column(4), lengths, pid)
-            for title, domain, tier, published, paragraphs in zip(titles, domains, tiers, dates, paragraph_lists):
-                date = _date_number(published)
-                for number, text in enumerate(paragraphs):
-                    # the title is searchable through the page's first paragraph (navigational queries), and
-                    # only there: one title field on every paragraph made each query score twice the postings
-                    indexed = f"{title}\n{text}" if number == 0 else text
-                    if pid in expand:
-                        indexed = _with_identifier_terms(indexed)
-                    writer.add_document(tantivy.Document(pid=pid, text=indexed, domain=domain, tier=tier, date=date))
-                    pid += 1
-                    if pid == segment_end:
-                        writer.commit()
-                        return_freed_memory()
-                        segment_end = next(segment_ends)
-            progress.update(batch.num_rows)
+        if len(part_ends) == 1:
+            index = _write_part(documents, n_paragraphs, path / "tantivy" if path is not None else None,
+                                heap_size_mb, num_threads)
+            index.reload()
+        else:
+            parts = path / "parts"
+            start = 0
+            for number, end in enumerate(part_ends):
+                _write_part(documents, end - start, parts / str(number), heap_size_mb, num_threads)
+                start = end
+            _join_parts([parts / str(number) for number in range(len(part_ends))], path / "tantivy")
+            shutil.rmtree(parts)
+            index = tantivy.Index.open(str(path / "tantivy"))
         progress.close()
-        writer.commit()
-        return_freed_memory()
-        writer.wait_merging_threads()
-        return_freed_memory()
-        index.reload()
-        doc_is_pid = _doc_ids_are_pids(index.searcher(), n_paragraphs)
+        segment_starts = _segment_starts(index.searcher(), [0, *part_ends[:-1]], n_paragraphs)
         para_row, para_idx = _paragraph_places(np.concatenate(page_lengths) if page_lengths else np.zeros(0, np.int64))
         encoder = DenseEncoder(backend=dense_backend, num_threads=dense_threads) if dense else None
         vectors = _embed_paragraphs(corpus, n_paragraphs, path, encoder, show_progress) if encoder else None
@@ -277,10 +267,11 @@ class SearchIndex:
             np.save(path / "para_row.npy", para_row)
             np.save(path / "para_idx.npy", para_idx)
             meta = {"format_version": FORMAT_VERSION, "n_pages": len(corpus), "n_paragraphs": n_paragraphs,
-                    "dense": vectors is not None, "doc_is_pid": doc_is_pid}
+                    "dense": vectors is not None, "doc_is_pid": segment_starts == [0],
+                    "segment_starts": segment_starts}
             (path / "index.json").write_text(json.dumps(meta, indent=2) + "\n")
         return cls(corpus, index, para_row, para_idx, dense_vectors=vectors, path=path, ranking=ranking,
-                   doc_is_pid=doc_is_pid)
+                   segment_starts=segment_starts)
 
     @classmethod
     def load(cls, path: str | Path, corpus: Corpus | None = None, *,
@@ -311,7 +302,7 @@ class SearchIndex:
         vectors = np.load(path / "dense.npy", mmap_mode="r") if meta.get("dense") else None
         index = cls(corpus, None, np.load(path / "para_row.npy", mmap_mode="r"),
                     np.load(path / "para_idx.npy", mmap_mode="r"), dense_vectors=vectors, path=path,
-                    ranking=ranking, doc_is_pid=bool(meta.get("doc_is_pid")))
+                    ranking=ranking, segment_starts=_saved_segment_starts(meta))
         if open_engine:
             index.open_engine()
         return index
@@ -417,12 +408,22 @@ class SearchIndex:
         return text_query if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
 
     def _bm25(self, query: tantivy.Query, limit: int) -> tuple[list[int], list[float]]:
-        """Paragraph ids and BM25 scores of the top `limit` matches, best first (ties in index order)."""
-        hits = self._searcher.search(query, limit, count=False).hits
-        scores = [score for score, _ in hits]
-        if self._doc_is_pid:
-            return [address.doc for _, address in hits], scores
-        return (self._searcher.fast_field_values("pid", [address for _, address in hits]) if hits else []), scores
+        """Paragraph ids and BM25 scores of the top `limit` matches, best first, a tie in paragraph order.
+
+        Which paragraphs of a tie at the cut make it is tantivy's choice: the first ones in an index of one segment; in
+        one of several (`_PART_PARAGRAPHS`) those its merge of the segments' tops keeps, the same on every build of the
+        corpus."""
+        hits = self._searcher.search(query, limit, count=False).hits if limit > 0 else []
+        return self._pids(hits), [score for score, _ in hits]
+
+    def _pids(self, hits: list[tuple[float, tantivy.DocAddress]]) -> list[int]:
+        """The paragraph ids of tantivy's hits."""
+        starts = self._segment_starts
+        if starts is None:
+            return self._searcher.fast_field_values("pid", [address for _, address in hits]) if hits else []
+        if len(starts) == 1:
+            return [address.doc for _, address in hits]
+        return [starts[address.segment_ord] + address.doc for _, address in hits]
 
     def _query_vector(self, query: str) -> np.ndarray:
         if self._encoder is None:  # the model itself is loaded once per process, whatever the number of indexes
@@ -574,10 +575,23 @@ with the segment: ~9 MiB at 80k paragraphs, ~33 MiB at 144k, which a 150,000 lim
 segments, against 64 of 18k now: the index phase's peak 11 MiB lower, its time ~20 % more, 5-7 % of the build's).
 At least 80,000: with up to 64 segments a segment then has more than the 10,000 documents under which the merge policy
 ranks all segments as one size."""
+_PART_PARAGRAPHS = 1 << 18
+"""Most paragraphs in one segment of a saved index. A larger index is written in parts of at most this many, each
+merged into one segment in a folder of its own, and the parts' segments are then listed in one index in paragraph
+order (`_join_parts`). tantivy's merge into one segment holds ~19 bytes a paragraph (each document's new address and
+each segment's old-to-new ids) and maps every segment it reads: one segment of 1.16 million paragraphs (200k pages)
+raised the index phase's peak by 32 MiB anonymous and 29 MiB of mapped files, against 18 and 2 for 10k pages."""
 _MERGE_FACTOR = 8
 """How many segments of one size tantivy's default merge policy (`LogMergePolicy`) merges into one."""
 _READ_ROWS = 1024
 """Pages read into Python at a time."""
+
+
+def _part_ends(n_paragraphs: int) -> list[int]:
+    """Where each part of a saved index ends (`_PART_PARAGRAPHS`): parts of equal size, the fewest that keep each within
+    the limit."""
+    n_parts = max(1, -(-n_paragraphs // _PART_PARAGRAPHS))
+    return [n_paragraphs * number // n_parts for number in range(1, n_parts + 1)]
 
 
 def _segment_count(n_paragraphs: int) -> int:
@@ -617,17 +631,89 @@ def _paragraph_places(page_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return rows, numbers
 
 
-def _doc_ids_are_pids(searcher: tantivy.Searcher, n_paragraphs: int) -> bool:
-    """Whether the index is one segment whose document ids are the paragraph ids (one writer thread, in order)."""
-    if searcher.num_segments != 1 or searcher.num_docs != n_paragraphs:
-        return False
+def _segment_starts(searcher: tantivy.Searcher, part_starts: list[int], n_paragraphs: int) -> list[int] | None:
+    """`part_starts` when the index has a segment per part, in order, whose document ids are its paragraph ids less its
+    first (one writer thread, in order); else None, and a search reads each hit's paragraph id from the fast field."""
+    if searcher.num_segments != len(part_starts) or searcher.num_docs != n_paragraphs:
+        return None
     chunk = 1 << 16
-    for start in range(0, n_paragraphs, chunk):
-        stop = min(start + chunk, n_paragraphs)
-        addresses = [tantivy.DocAddress(0, doc) for doc in range(start, stop)]
-        if searcher.fast_field_values("pid", addresses) != list(range(start, stop)):
-            return False
-    return True
+    for segment, (first, end) in enumerate(zip(part_starts, [*part_starts[1:], n_paragraphs])):
+        for start in range(first, end, chunk):
+            stop = min(start + chunk, end)
+            addresses = [tantivy.DocAddress(segment, doc - first) for doc in range(start, stop)]
+            if searcher.fast_field_values("pid", addresses) != list(range(start, stop)):
+                return None
+    return part_starts
+
+
+def _saved_segment_starts(meta: dict) -> list[int] | None:
+    """The segment starts an ``index.json`` records (``doc_is_pid`` alone before there were parts)."""
+    starts = meta.get("segment_starts")
+    if isinstance(starts, list) and starts and all(isinstance(start, int) for start in starts):
+        return starts
+    return [0] if meta.get("doc_is_pid") else None
+
+
+def _documents(corpus: Corpus, page_lengths: list[np.ndarray], progress: tqdm) -> Iterator[tantivy.Document]:
+    """A document per paragraph, in paragraph id order; each batch's paragraph counts go to `page_lengths`."""
+    pid = 0
+    for batch in _read_batches(corpus, ["title", "domain", "tier", "published", "paragraphs"]):
+        titles, domains, tiers, dates, paragraph_lists = (batch.column(i).to_pylist() for i in range(5))
+        lengths = pc.fill_null(pc.list_value_length(batch.column(4)), 0).to_numpy(zero_copy_only=False)
+        page_lengths.append(lengths)
+        expand = _pids_to_expand(batch.column(0), batch.column(4), lengths, pid)
+        for title, domain, tier, published, paragraphs in zip(titles, domains, tiers, dates, paragraph_lists):
+            date = _date_number(published)
+            for number, text in enumerate(paragraphs):
+                # the title is searchable through the page's first paragraph (navigational queries), and only there:
+                # one title field on every paragraph made each query score twice the postings
+                indexed = f"{title}\n{text}" if number == 0 else text
+                if pid in expand:
+                    indexed = _with_identifier_terms(indexed)
+                yield tantivy.Document(pid=pid, text=indexed, domain=domain, tier=tier, date=date)
+                pid += 1
+        progress.update(batch.num_rows)
+
+
+def _write_part(documents: Iterator[tantivy.Document], n_documents: int, folder: Path | None, heap_size_mb: int,
+                num_threads: int) -> tantivy.Index:
+    """The next `n_documents` of `documents` as an index in `folder` (memory when None), sorted by paragraph id: in
+    `_segment_count` segments, committed as their last document is added, that tantivy merges into one."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    # sorted by paragraph id: a merge of segments keeps paragraph order
+    index = tantivy.Index(_schema(), path=str(folder) if folder is not None else None, sort_by_field="pid")
+    writer = index.writer(heap_size=heap_size_mb * 1024 * 1024, num_threads=num_threads)
+    n_segments = _segment_count(n_documents)
+    ends = {n_documents * number // n_segments for number in range(1, n_segments)}
+    for added, document in enumerate(itertools.islice(documents, n_documents), 1):
+        writer.add_document(document)
+        if added in ends:
+            writer.commit()
+            return_freed_memory()
+    writer.commit()
+    return_freed_memory()
+    writer.wait_merging_threads()
+    return_freed_memory()
+    return index
+
+
+def _join_parts(parts: list[Path], folder: Path) -> None:
+    """The segments of the part indexes `parts` (folders written by `_write_part`) moved into `folder` and listed in
+    one index, in the parts' order: tantivy numbers a searcher's segments in the order ``meta.json`` lists them."""
+    metas = [json.loads((part / "meta.json").read_text()) for part in parts]
+    files = []
+    for part, meta in zip(parts, metas):
+        ids = {segment["segment_id"].replace("-", "") for segment in meta["segments"]}
+        for file in sorted(part.iterdir()):
+            if file.name.split(".")[0] in ids:
+                file.rename(folder / file.name)
+                files.append(file.name)
+    joined = {**metas[0], "segments": [segment for meta in metas for segment in meta["segments"]],
+              "opstamp": max(meta["opstamp"] for meta in metas)}
+    (folder / "meta.json").write_text(json.dumps(joined))
+    # the files tantivy's garbage collector may delete when they are no longer listed
+    (folder / ".managed.json").write_text(json.dumps([*files, "meta.json"]))
 
 
 def _query_words(query: str) -> list[str]:

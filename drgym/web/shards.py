@@ -223,24 +223,30 @@ class Shard:
         epsilon = 1e-6 * (len(here) + 4)  # float32 rounding of both sums (≈ 1e-7 per operation), with a margin
         ratio = max(1.0, float(mean) / float(self._mean)) * (1.0 + epsilon)
         best: list[tuple[float, int, int, int]] = []  # a heap of the best `limit`: (score, -global id, tier, local)
-        read, offset = 2 * limit, 0
+        scored: set[int] = set()  # local ids
+        read = 2 * limit
         while True:
-            hits = self.index._searcher.search(query, read, count=False, offset=offset).hits
-            local_scores = [score for score, _ in hits]
-            local_pids = self._local_pids(hits)
-            for start in range(0, len(hits), _SCORE_BATCH):
-                # exact: every paragraph not yet scored has a shard score of at most this one's, so a global score
-                # of at most `ratio` times it, below the `limit`-th best
-                if len(best) == limit and ratio * local_scores[start] < best[0][0]:
+            # each read from the top: in an index of several segments, the paragraphs of a tie at one read's cut
+            # need not be the first of that score in the next read, so that a paragraph skipped by its position
+            # could be missed
+            local_pids, local_scores = self.index._bm25(query, read)
+            unscored = [at for at, pid in enumerate(local_pids) if pid not in scored]
+            for start in range(0, len(unscored), _SCORE_BATCH):
+                batch = unscored[start:start + _SCORE_BATCH]
+                # exact: every paragraph not yet scored has a shard score of at most this one's (a read holds every
+                # paragraph scored above its last), so a global score of at most `ratio` times it, below the
+                # `limit`-th best
+                if len(best) == limit and ratio * local_scores[batch[0]] < best[0][0]:
                     return _best_first(best)
-                for candidate in self._candidates(local_pids[start:start + _SCORE_BATCH], terms, weights32, mean):
+                pids = [local_pids[at] for at in batch]
+                scored.update(pids)
+                for candidate in self._candidates(pids, terms, weights32, mean):
                     if len(best) < limit:
                         heapq.heappush(best, candidate)
                     elif candidate > best[0]:
                         heapq.heapreplace(best, candidate)
-            if len(hits) < read:
+            if len(local_pids) < read:
                 return _best_first(best)
-            offset += read
             read *= 4
 
     def dense_candidates(self, vector: np.ndarray, filters: _Filters,
@@ -268,11 +274,6 @@ class Shard:
 
         ray = sys.modules.get("ray")
         return ray.get_runtime_context().get_node_id() if ray is not None and ray.is_initialized() else None
-
-    def _local_pids(self, hits) -> list[int]:
-        if self.index._doc_is_pid:
-            return [address.doc for _, address in hits]
-        return self.index._searcher.fast_field_values("pid", [address for _, address in hits]) if hits else []
 
     def _tier(self, pid: int) -> int:
         return self.index._tier_of_row[self.index._row_of_pid[pid]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +115,44 @@ def test_sort_by_fact_in_runs_is_the_stable_sort_of_all_records(n, n_facts, run,
         assert out.tell() == 4 + len(expected)
         out.seek(0)
         assert out.read() == b"head" + expected
+
+
+def _mapped_rss_kib(address: int) -> int:
+    """The resident KiB of this process's memory map that starts at `address` (/proc/self/smaps)."""
+    lines = iter(open("/proc/self/smaps").read().splitlines())
+    for line in lines:
+        if line.split("-", 1)[0] == f"{address:x}" and "-" in line.split()[0]:
+            for field in lines:
+                if field.startswith("Rss:"):
+                    return int(field.split()[1])
+    raise AssertionError(f"no map at {address:#x}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").is_file(), reason="needs Linux's /proc")
+def test_sorting_records_from_a_file_map_leaves_none_of_it_resident(tmp_path):
+    """Each page of a file map that is read counts in the process's resident memory until the map is closed: the
+    sort drops the records' pages once it has sorted them (`_drop_pages`), and its runs' pages after each range.
+    The records read the same afterwards (from the page cache)."""
+    import mmap
+
+    from drgym.tasks.synth import _drop_pages
+
+    rng = np.random.default_rng(3)
+    records = np.zeros(1 << 19, dtype=_RECORD)  # 10 MiB
+    records["fact"] = rng.integers(0, 1 << 40, len(records))
+    records["start"] = np.arange(len(records))
+    with (tmp_path / "records").open("w+b") as file:
+        file.write(records.tobytes())
+        file.flush()
+        mapped = np.frombuffer(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ), dtype=_RECORD)
+    address = mapped.ctypes.data
+    assert int(mapped["start"].sum()) == int(records["start"].sum())  # every page read
+    assert _mapped_rss_kib(address) > 9 * 1024
+    with tempfile.TemporaryFile() as out:
+        _write_sorted_by_fact(mapped, out, tmp_path, run=1 << 17)
+        assert _mapped_rss_kib(address) < 1024
+        out.seek(0)
+        order = np.argsort(records["fact"], kind="stable")
+        assert out.read(8 * len(records)) == records["fact"][order].tobytes()
+    assert np.array_equal(mapped, records)
+    _drop_pages(records)  # an array in memory: nothing to drop

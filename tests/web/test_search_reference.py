@@ -67,7 +67,7 @@ def _reopened(index: SearchIndex, ranking: RankingConfig, *, doc_is_pid: bool) -
     return SearchIndex(index.corpus, tantivy.Index.open(str(index.path / "tantivy")),
                        np.load(index.path / "para_row.npy", mmap_mode="r"),
                        np.load(index.path / "para_idx.npy", mmap_mode="r"), path=index.path, ranking=ranking,
-                       doc_is_pid=doc_is_pid)
+                       segment_starts=[0] if doc_is_pid else None)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def tie_index(tmp_path_factory):
 @pytest.mark.parametrize("doc_is_pid", [True, False], ids=["doc-ids", "pid-field"])
 def test_search_equals_the_reference_on_a_procedural_world(tiny_world, ranking, doc_is_pid):
     index = _reopened(tiny_world.index, ranking, doc_is_pid=doc_is_pid)
-    assert index._doc_is_pid == doc_is_pid
+    assert index._segment_starts == ([0] if doc_is_pid else None)
     limits: list[int] = []
     engine = index._bm25
 
@@ -128,7 +128,7 @@ def test_search_equals_the_reference_when_scores_tie(tie_index, ranking):
 
 def test_one_writer_thread_gives_doc_ids_equal_to_paragraph_ids(tie_index):
     reloaded = SearchIndex.load(tie_index.path)
-    assert reloaded._doc_is_pid
+    assert reloaded._segment_starts == [0]
 
 
 def test_hits_are_search_hits_like_any_other(tie_index):
@@ -152,8 +152,8 @@ def test_an_index_written_in_segments_is_merged_into_one_in_paragraph_order(tie_
     assert index_module._segment_count(tie_index.corpus.n_paragraphs) == 8
     written_whole = SearchIndex.load(tie_index.path)
     segmented = SearchIndex.build(tie_index.corpus, tmp_path / "index", show_progress=False)
-    assert segmented._searcher.num_segments == 1 and segmented._doc_is_pid
-    assert SearchIndex.load(tmp_path / "index", tie_index.corpus)._doc_is_pid
+    assert segmented._searcher.num_segments == 1 and segmented._segment_starts == [0]
+    assert SearchIndex.load(tmp_path / "index", tie_index.corpus)._segment_starts == [0]
     rng = random.Random(5)
     words = ("register", "molar", "mass", "compound", "annual", "lists", "revenue", "differ")
     for n in range(100):
@@ -165,3 +165,58 @@ def test_an_index_written_in_segments_is_merged_into_one_in_paragraph_order(tie_
 def test_segments_are_a_power_of_eight_each_within_the_segment_size():
     limit = index_module._SEGMENT_PARAGRAPHS
     assert [index_module._segment_count(n) for n in (0, limit, limit + 1, 8 * limit, 8 * limit + 1)] == [1, 1, 8, 8, 64]
+
+
+def _segment_files(path) -> list[dict[str, bytes]]:
+    """Each segment's files (by extension), in the order ``meta.json`` lists the segments."""
+    import json
+
+    folder = path / "tantivy"
+    ids = [segment["segment_id"].replace("-", "") for segment in json.loads((folder / "meta.json").read_text())["segments"]]
+    return [{file.suffix: file.read_bytes() for file in folder.glob(f"{segment}.*")} for segment in ids]
+
+
+def test_an_index_written_in_parts_has_a_segment_per_part_in_paragraph_order(tie_index, tmp_path, monkeypatch):
+    """Over `_PART_PARAGRAPHS` paragraphs a saved index is written in parts, each merged into one segment, listed in
+    paragraph order: hits are named from each segment's first paragraph id, the same as the fast field; the top scores
+    are the one-segment index's, and every paragraph above the cut is the same; two builds are the same bytes."""
+    monkeypatch.setattr(index_module, "_PART_PARAGRAPHS", 160)
+    monkeypatch.setattr(index_module, "_SEGMENT_PARAGRAPHS", 50)  # each part is itself written in 8 segments
+    n_paragraphs = tie_index.corpus.n_paragraphs
+    ends = index_module._part_ends(n_paragraphs)
+    assert len(ends) >= 4 and ends[-1] == n_paragraphs and max(b - a for a, b in zip([0, *ends], ends)) <= 160
+    parted = SearchIndex.build(tie_index.corpus, tmp_path / "a", show_progress=False)
+    starts = [0, *ends[:-1]]
+    assert parted._searcher.num_segments == len(ends) and parted._segment_starts == starts
+    assert not (tmp_path / "a" / "parts").exists()
+    reloaded = SearchIndex.load(tmp_path / "a", tie_index.corpus)
+    assert reloaded._segment_starts == starts
+    whole = SearchIndex.load(tie_index.path)
+    assert whole._segment_starts == [0]
+    rng = random.Random(11)
+    words = ("register", "molar", "mass", "compound", "annual", "lists", "revenue", "differ")
+    ties_at_cut = 0
+    for n in range(150):
+        query, k = " ".join(rng.sample(words, rng.randint(1, 3))), (1, 2, 5, 10, 30)[n % 5]
+        filters = FILTERS[n % len(FILTERS)] if n % 2 else {}
+        text_query = reloaded._text_query(_query_words(query), filters.get("domains"), filters.get("tiers"),
+                                          filters.get("published_after"), filters.get("published_before"))
+        hits = reloaded._searcher.search(text_query, 40, count=False).hits
+        pids, scores = reloaded._bm25(text_query, 40)
+        assert pids == (reloaded._searcher.fast_field_values("pid", [a for _, a in hits]) if hits else [])
+        whole_pids, whole_scores = whole._bm25(text_query, 40)
+        assert scores == whole_scores, query
+        above = [pid for pid, score in zip(whole_pids, whole_scores) if score > whole_scores[-1]]
+        assert [pid for pid, score in zip(pids, scores) if score > scores[-1]] == above, query
+        ties_at_cut += len(above) < len(whole_pids)
+        assert reloaded.search(query, k, **filters) == reference_search(reloaded, query, k, **filters), (query, k)
+    assert ties_at_cut > 50
+    SearchIndex.build(tie_index.corpus, tmp_path / "b", show_progress=False)
+    assert _segment_files(tmp_path / "a") == _segment_files(tmp_path / "b")
+
+
+def test_part_ends_split_evenly_within_the_limit():
+    limit = index_module._PART_PARAGRAPHS
+    assert index_module._part_ends(0) == [0] and index_module._part_ends(limit) == [limit]
+    assert index_module._part_ends(limit + 1) == [(limit + 1) // 2, limit + 1]
+    assert index_module._part_ends(3 * limit) == [limit, 2 * limit, 3 * limit]

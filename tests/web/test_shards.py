@@ -200,6 +200,27 @@ DRIVER = textwrap.dedent("""
 """)
 
 
+def test_shards_of_several_segments_cut_ties_in_corpus_order(tmp_path, monkeypatch):
+    """A shard index over `_PART_PARAGRAPHS` has a segment per part, where tantivy's choice among a tie at a read's
+    cut need not be the first paragraphs: the shard still reads every paragraph that can reach the top."""
+    from drgym.web import index as index_module
+
+    pages = [Page(f"https://archive.example/r{i}", "archive.example", f"Record {i}", "2024-01-01", 1 + i % 3,
+                  (f"Archive record number {i}.", "The register lists the molar mass of a compound.",
+                   "The compound has a molar mass listed in the register.")) for i in range(400)]
+    Corpus.from_pages(pages).save(tmp_path / "corpus")
+    ranking = RankingConfig(candidates=20)
+    single = SearchIndex.build(Corpus.load(tmp_path / "corpus"), show_progress=False, ranking=ranking)
+    assert single._searcher.num_segments == 1
+    monkeypatch.setattr(index_module, "_PART_PARAGRAPHS", 60)
+    sharded = ShardedIndex.open(build_shards(tmp_path / "corpus", tmp_path / "shards", n_shards=2, workers=1,
+                                             show_progress=False), ranking=ranking)
+    assert all(shard.index._searcher.num_segments > 5 for shard in sharded._transport.shards)
+    for query in ("register molar mass compound", "archive record", "record number 7", "compound listed", "molar"):
+        for k in (3, 20, 45):
+            assert _ranked(sharded.search(query, k)) == _ranked(single.search(query, k)), (query, k)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # two Ray nodes on a loaded 2-core machine take minutes to start and stop
 def test_shards_served_by_actors_on_two_nodes_rank_as_one_index(world, shards, tmp_path):
