@@ -214,18 +214,18 @@ class SearchIndex:
             dense_threads: the encoder's CPU threads; default every core of this process.
             num_threads: tantivy writer threads. One (the default) writes the paragraphs in corpus order, in
                 segments of at most 80,000 that tantivy merges into one in paragraph order (memory holds one
-                segment's postings, not the index's), a segment per part of at most `_PART_PARAGRAPHS` in a saved
-                index, so paragraphs of equal score are cut at the candidate limit the same way on every build; with
-                more, the threads race for documents, the segments differ between
-                builds, and so do some searches (measured: 29 of 1,000 scripted episodes in a 3,000-page world saw
-                other results after a rebuild with 2 threads). One thread indexed that world's 15,681
-                paragraphs as fast as two (0.15 s); 580k paragraphs in 3.4 s against 2.8 s with two.
+                segment's postings, not the index's; in a saved index, one segment per part of at most
+                `_PART_PARAGRAPHS`), so paragraphs of equal score are cut at the candidate limit the same way on
+                every build; with more, the threads race for documents, the segments differ between builds, and so
+                do some searches (measured: 29 of 1,000 scripted episodes in a 3,000-page world saw other results
+                after a rebuild with 2 threads). One thread indexed that world's 15,681 paragraphs as fast as two
+                (0.15 s); 580k paragraphs in 3.4 s against 2.8 s with two.
             heap_size_mb: the most memory the writer may take before it writes a segment of its own accord (one of
                 80,000 paragraphs takes ~10 MiB).
             show_progress: a progress bar over pages.
 
-        Over 80,000 paragraphs (several segments) this fixes glibc's mmap and trim thresholds for the rest of the
-        process, unless it was started with its own (`drgym.web.memory.fix_malloc_thresholds`).
+        When a part has over 80,000 paragraphs (several segments) this fixes glibc's mmap and trim thresholds for the
+        rest of the process, unless it was started with its own (`drgym.web.memory.fix_malloc_thresholds`).
         """
         if path is None and corpus.path is not None:
             path = corpus.path / "index"
