@@ -220,3 +220,23 @@ def test_part_ends_split_evenly_within_the_limit():
     assert index_module._part_ends(0) == [0] and index_module._part_ends(limit) == [limit]
     assert index_module._part_ends(limit + 1) == [(limit + 1) // 2, limit + 1]
     assert index_module._part_ends(3 * limit) == [limit, 2 * limit, 3 * limit]
+
+
+def test_an_index_saved_before_parts_is_read_as_one_segment(tie_index, tmp_path):
+    """An ``index.json`` written before there were parts has ``doc_is_pid`` and no ``segment_starts``: one segment
+    starting at 0 when it says so, the fast field otherwise (both search alike)."""
+    import json
+    import shutil
+
+    shutil.copytree(tie_index.path, tmp_path / "index")
+    meta_path = tmp_path / "index" / "index.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta.pop("segment_starts") == [0]
+    meta_path.write_text(json.dumps(meta))
+    legacy = SearchIndex.load(tmp_path / "index", tie_index.corpus)
+    assert legacy._segment_starts == [0]
+    meta_path.write_text(json.dumps({**meta, "doc_is_pid": False}))
+    unchecked = SearchIndex.load(tmp_path / "index", tie_index.corpus)
+    assert unchecked._segment_starts is None
+    for query in ("molar mass", "annual register", "compound"):
+        assert legacy.search(query, 10) == unchecked.search(query, 10) == tie_index.search(query, 10)
