@@ -228,7 +228,7 @@ class ProceduralWorld:
             with (staging / "statements.jsonl").open("wb") as out:
                 # pages go to disk as they are rendered: memory holds one batch of them, not the corpus; statements
                 # too, and a 20-byte record of each for task synthesis, in a temporary file (`StatementWriter`)
-                statements = StatementWriter(out, temporary_dir=staging, entity_id=world.entities.canonical)
+                statements = StatementWriter(out, temporary_dir=staging, entity_numbers=world.entities.numbers)
                 corpus = Corpus.write(staging, _pages_and_statements(progress, statements), name=corpus_name)
             progress.total = progress.n  # the total was an estimate
             progress.close()

@@ -14,7 +14,7 @@ import mmap
 import random
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -91,13 +91,14 @@ class StatementWriter:
     """
 
     def __init__(self, out: BinaryIO, temporary_dir: str | Path | None = None,
-                 entity_id: Callable[[str], str] | None = None) -> None:
+                 entity_numbers: Mapping[str, int] | None = None) -> None:
         self._out = out
         self._position = 0
-        # the table's keys outlive the statements: with `entity_id` (e.g. `PackedEntities.canonical`) they are strings
-        # made together beforehand, not ones made amid the pages, which would keep those pages' memory pools
-        self._entity_id = entity_id
-        self.entity_numbers: dict[str, int] = {}
+        # with `entity_numbers` (a world's, `PackedEntities.numbers`), the entities are numbered as there and no table
+        # is made: one made amid the pages (~100 bytes an entity, 12 MiB at 500k pages) would also keep their memory
+        # pools; without, an entity is numbered when first stated
+        self._given_numbers = entity_numbers is not None
+        self.entity_numbers: Mapping[str, int] = entity_numbers if entity_numbers is not None else {}
         self.key_numbers: dict[str, int] = {}
         self.status_numbers: dict[str, int] = {}
         # beside the world being built (`temporary_dir`) rather than in /tmp, which is often a RAM disk
@@ -113,8 +114,9 @@ class StatementWriter:
         line = statement.json_line().encode("utf-8")
         entity = self.entity_numbers.get(statement.entity_id)
         if entity is None:
-            entity_id = statement.entity_id if self._entity_id is None else self._entity_id(statement.entity_id)
-            entity = self.entity_numbers[entity_id] = len(self.entity_numbers)
+            if self._given_numbers:
+                raise ConfigError(f"a statement about {statement.entity_id!r}, which is no entity of the world")
+            entity = self.entity_numbers[statement.entity_id] = len(self.entity_numbers)  # type: ignore[index]
         key = self.key_numbers.setdefault(statement.key, len(self.key_numbers))
         status = self.status_numbers.setdefault(statement.status, len(self.status_numbers))
         self._pending.append((entity << 32 | key, self._position, statement.tier, status, statement.year))

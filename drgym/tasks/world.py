@@ -384,6 +384,11 @@ class PackedEntities(Mapping[str, Entity]):
         """Reads the ids from the file now; otherwise the first look-up does."""
         self._numbers_by_id()
 
+    @property
+    def numbers(self) -> Mapping[str, int]:
+        """Each entity's number (its place in the store) by id, in that order: the store's own table, not a copy."""
+        return self._numbers_by_id()
+
     def _find(self, entity_id: object) -> int:
         """The number of the entity `entity_id`, or -1."""
         if not isinstance(entity_id, str):

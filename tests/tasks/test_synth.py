@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from drgym.errors import ConfigError
 from drgym.tasks.procedural import PAGES_PER_ENTITY
 from drgym.tasks.render import RenderKnobs, Statement, render_world
 from drgym.tasks.synth import _RECORD, _RECORDS_PER_WRITE, FactIndex, StatementWriter, _write_sorted_by_fact
@@ -47,16 +48,23 @@ def _chart_only(by_fact):
     return found
 
 
-def test_fact_index_answers_as_the_statements_grouped_by_fact(statements, tmp_path):
-    with (tmp_path / "statements.jsonl").open("wb") as out:
-        writer = StatementWriter(out)
+def _fact_index_of_file(statements, path, entity_numbers=None) -> FactIndex:
+    with path.open("wb") as out:
+        writer = StatementWriter(out, entity_numbers=entity_numbers)
         for statement in statements:
             writer.write(statement)
     assert len(writer) == len(statements)
-    from_file = FactIndex.of_file(writer, tmp_path / "statements.jsonl")
+    return FactIndex.of_file(writer, path)
+
+
+def test_fact_index_answers_as_the_statements_grouped_by_fact(statements, tmp_path):
+    from_file = _fact_index_of_file(statements, tmp_path / "statements.jsonl")
+    # numbered as a world's entities are (`PackedEntities.numbers`), in another order than first stated, with more
+    ids = sorted({s.entity_id for s in statements} | {"zzz-00000"}, reverse=True)
+    numbered = _fact_index_of_file(statements, tmp_path / "numbered.jsonl", {i: n for n, i in enumerate(ids)})
     by_fact = _by_fact(statements)
     assert {s.status for s in statements} >= {"conflict", "outdated", "chart", "history"}
-    for index in (FactIndex(statements), from_file):
+    for index in (FactIndex(statements), from_file, numbered):
         for (entity_id, key), group in by_fact.items():
             for value in {s.value for s in group} | {None}:
                 assert index.urls(entity_id, key, value=value) == sorted(
@@ -67,6 +75,15 @@ def test_fact_index_answers_as_the_statements_grouped_by_fact(statements, tmp_pa
             assert index.conflict(entity_id, key) == next((s for s in group if s.status == "conflict"), None)
         assert list(index.chart_only().items()) == list(_chart_only(by_fact).items())
         assert index.urls("pla-99999", "attr:population") == [] and index.conflict("org-00000", "rel:x") is None
+
+
+def test_statements_about_no_entity_of_the_numbering_are_refused(statements, tmp_path):
+    with (tmp_path / "statements.jsonl").open("wb") as out:
+        writer = StatementWriter(out, entity_numbers={statements[0].entity_id: 0})
+        writer.write(statements[0])
+        stranger = next(s for s in statements if s.entity_id != statements[0].entity_id)
+        with pytest.raises(ConfigError, match=stranger.entity_id):
+            writer.write(stranger)
 
 
 def test_an_empty_fact_index_knows_nothing():
