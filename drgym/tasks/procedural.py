@@ -213,12 +213,13 @@ class ProceduralWorld:
                                 low_trust_rate=spec.low_trust_rate, paraphrase_rate=spec.paraphrase_rate,
                                 directories=spec.directories, chart_only_history=spec.chart_only_history)
             logger.debug(BUILD_PHASE, "generate the graph")
-            world = World.generate(spec.seed, n_entities=max(7, round(spec.pages / PAGES_PER_ENTITY)),
-                                   distractor_rate=spec.distractor_rate, relation_change_rate=spec.relation_change_rate)
-            # the graph goes to a file, read from it an entity at a time: memory keeps ~6 MiB at 200k pages while the
-            # pages are rendered and the tasks synthesised, not 20 (`PackedEntities`); freed at once, before anything
-            # else is made, the entities leave Python's memory pools empty and they go back
-            world = world.packed(staging / "graph.bin")
+            # the graph goes to a file as it is drawn, read from it an entity at a time: memory keeps ~6 MiB at 200k
+            # pages while the pages are rendered and the tasks synthesised, not 20 (`PackedEntities`), and never holds
+            # the graph as objects (`World.generate_packed`)
+            world = World.generate_packed(spec.seed, staging / "graph.bin",
+                                          n_entities=max(7, round(spec.pages / PAGES_PER_ENTITY)),
+                                          distractor_rate=spec.distractor_rate,
+                                          relation_change_rate=spec.relation_change_rate)
             gc.collect()
             return_freed_memory()
             world.entities.read_ids()  # now, together, before the render makes anything

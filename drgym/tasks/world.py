@@ -6,6 +6,8 @@ attributes. Fictional names make every task contamination-free: no model can ans
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import marshal
 import math
 import os
@@ -144,6 +146,25 @@ def _shared(keys: tuple[str, ...], known: tuple[str, ...]) -> tuple[str, ...]:
     return known if keys == known else keys
 
 
+def _with_relation(kind: str, keys: tuple[str, ...], objects: tuple[str, ...], key: str,
+                   object_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """An entity's relation keys and objects once `object_id` is the object of relation `key` (`Entity.set_relation`)."""
+    key_list, object_list = list(keys), list(objects)
+    if key in key_list:
+        object_list[key_list.index(key)] = object_id
+    else:
+        key_list.append(key)
+        object_list.append(object_id)
+    return _shared(tuple(key_list), _RELATION_KEYS.get(kind, ())), tuple(object_list)
+
+
+def _with_history(history: tuple, key: str, holders: Iterable[tuple[int, str]]) -> tuple:
+    """An entity's relation history once `holders` are those of relation `key` (`Entity.set_relation_history`)."""
+    by_key = dict(history)
+    by_key[key] = tuple((int(start), object_id) for start, object_id in holders)
+    return tuple(by_key.items())
+
+
 def _point_codec(n_points: int) -> struct.Struct:
     return _POINT_CODECS[n_points] if n_points < len(_POINT_CODECS) else struct.Struct(f"<{n_points}h{n_points}d")
 
@@ -232,20 +253,12 @@ class Entity:
 
     def set_relation(self, key: str, object_id: str) -> None:
         """Makes `object_id` the object of relation `key` (added after the others if the entity has none yet)."""
-        keys, objects = list(self._relation_keys), list(self._objects)
-        if key in keys:
-            objects[keys.index(key)] = object_id
-        else:
-            keys.append(key)
-            objects.append(object_id)
-        self._relation_keys = _shared(tuple(keys), _RELATION_KEYS.get(self.kind, ()))
-        self._objects = tuple(objects)
+        self._relation_keys, self._objects = _with_relation(self.kind, self._relation_keys, self._objects, key,
+                                                            object_id)
 
     def set_relation_history(self, key: str, holders: Iterable[tuple[int, str]]) -> None:
         """Records the holders of relation `key` over time (see `relation_history`)."""
-        history = dict(self._history)
-        history[key] = tuple((int(start), object_id) for start, object_id in holders)
-        self._history = tuple(history.items())
+        self._history = _with_history(self._history, key, holders)
 
     def current(self, key: str) -> tuple[int, float]:
         return self.attributes[key][-1]
@@ -384,6 +397,15 @@ class PackedEntities(Mapping[str, Entity]):
         """Reads the ids from the file now; otherwise the first look-up does."""
         self._numbers_by_id()
 
+    def plain(self, number: int) -> Entity:
+        """The entity numbered `number`, read from its record as a plain `Entity` (its own, changeable)."""
+        entity = Entity.__new__(Entity)
+        (entity.id, entity.name, category, entity.twin_of, entity._aliases, attribute_keys, entity._points,
+         relation_keys, entity._objects, entity._history) = self._record(number)
+        entity.kind, entity.category = KINDS[self._kinds[number]], sys.intern(category)
+        entity._attribute_keys, entity._relation_keys = self._keys[attribute_keys], self._keys[relation_keys]
+        return entity
+
     @property
     def numbers(self) -> Mapping[str, int]:
         """Each entity's number (its place in the store) by id, in that order: the store's own table, not a copy."""
@@ -507,54 +529,160 @@ class World:
         """
         rng = random.Random(f"drgym-world-{WORLD_VERSION}-{seed}")
         n_entities = max(n_entities, len(KINDS))
-        counts = {kind: max(1, round(n_entities * share)) for kind, share in _KIND_SHARES.items()}
         names: set[str] = set()
-        entities: dict[str, Entity] = {}
-        for kind in KINDS:
-            for number in range(counts[kind]):
-                entity = _new_entity(rng, kind, f"{kind[:3]}-{number:05d}", names)
-                entities[entity.id] = entity
+        entities = {entity.id: entity for entity in _drawn_entities(rng, n_entities, names)}
         by_kind = {kind: [e.id for e in entities.values() if e.kind == kind] for kind in KINDS}
-        free_people = list(by_kind["person"])
-        rng.shuffle(free_people)
-        for entity in entities.values():
-            for relation in RELATIONS_BY_SOURCE[entity.kind]:
-                if relation.key in ("ceo", "mayor") and free_people:  # one office per person while people last
-                    entity.set_relation(relation.key, free_people.pop())
-                    continue
-                candidates = by_kind[relation.target]
-                target = rng.choice(candidates)
-                if target == entity.id and len(candidates) > 1:
-                    target = candidates[(candidates.index(target) + 1) % len(candidates)]
-                entity.set_relation(relation.key, target)
-        led: set[str] = set()
-        for entity in entities.values():  # a chief executive works for the company they lead
-            if entity.kind == "organisation" and entity.relations["ceo"] not in led:
-                led.add(entity.relations["ceo"])
-                entities[entity.relations["ceo"]].set_relation("employer", entity.id)
-        for entity in list(entities.values()):
+        originals = list(entities.values())
+        for entity, pairs in zip(originals, _drawn_relations(rng, [(e.id, e.kind) for e in originals], by_kind)):
+            for key, target in pairs:
+                entity.set_relation(key, target)
+        for person_id, organisation_id in _employers((e.id, e.relation("ceo")) for e in originals
+                                                     if e.kind == "organisation"):
+            entities[person_id].set_relation("employer", organisation_id)
+        for entity in originals:
             if rng.random() < distractor_rate:
                 twin = _twin(rng, entity, names)
                 entities[twin.id] = twin
-        _add_relation_changes(random.Random(f"drgym-relation-changes-{seed}"), entities, relation_change_rate)
+        if relation_change_rate > 0:
+            changes = _relation_changes(
+                random.Random(f"drgym-relation-changes-{seed}"), relation_change_rate,
+                people=sorted(e.id for e in originals if e.kind == "person"),
+                places=sorted(e.id for e in originals if e.kind == "place"),
+                in_office={e.relations[k] for e in entities.values() for k in ("ceo", "mayor") if k in e.relations},
+                organisations=((e.id, int(e.attributes["founded"][0][1]), e.relations) for e in originals
+                               if e.kind == "organisation"))
+            for entity_id, key, holders in changes:
+                entities[entity_id].set_relation_history(key, holders)
         return cls(seed=seed, entities=entities,
                    knobs={"n_entities": n_entities, "distractor_rate": distractor_rate,
                           "relation_change_rate": relation_change_rate})
 
+    @classmethod
+    def generate_packed(cls, seed: int, path: str | os.PathLike[str], *, n_entities: int = 400,
+                        distractor_rate: float = 0.1, relation_change_rate: float = 0.0) -> World:
+        """`generate(...).packed(path)`, the same entities in the same order, without the graph in memory: each entity
+        is written as it is drawn (to ``<path>.draft``, its twins to ``<path>.twins``, both deleted), and memory holds
+        the relations as tuples of ids until the entities are written again with them. At 500k pages the dict of
+        `Entity` took ~0.13 KiB a page. Close it with ``world.entities.close()``."""
+        rng = random.Random(f"drgym-world-{WORLD_VERSION}-{seed}")
+        n_entities = max(n_entities, len(KINDS))
+        names: set[str] = set()
+        drafts = [f"{os.fspath(path)}.draft", f"{os.fspath(path)}.twins"]
+        stores: list[PackedEntities] = []
+        try:
+            draft = PackedEntities(drafts[0], _drawn_entities(rng, n_entities, names))
+            stores.append(draft)
+            ids, kinds = list(draft), [KINDS[code] for code in draft._kinds]
+            numbers = draft.numbers
+            by_kind = {kind: [i for i, k in zip(ids, kinds) if k == kind] for kind in KINDS}
+            relation_keys: list[tuple[str, ...]] = []
+            objects: list[tuple[str, ...]] = []
+            for kind, pairs in zip(kinds, _drawn_relations(rng, zip(ids, kinds), by_kind)):
+                keys, targets = _shared((), _RELATION_KEYS.get(kind, ())), ()
+                for key, target in pairs:
+                    keys, targets = _with_relation(kind, keys, targets, key, target)
+                relation_keys.append(keys)
+                objects.append(targets)
+            del by_kind
+            for person_id, organisation_id in _employers(
+                    (i, targets[keys.index("ceo")]) for i, k, keys, targets in zip(ids, kinds, relation_keys, objects)
+                    if k == "organisation"):
+                number = numbers[person_id]
+                relation_keys[number], objects[number] = _with_relation(
+                    "person", relation_keys[number], objects[number], "employer", organisation_id)
 
-def _add_relation_changes(rng: random.Random, entities: dict[str, Entity], rate: float) -> None:
-    """Former chief executives and headquarters: each holder kept at least three full years, so a year strictly
-    inside a tenure has one holder."""
-    if rate <= 0:
-        return
-    people = sorted(e.id for e in entities.values() if e.kind == "person" and not e.twin_of)
-    places = sorted(e.id for e in entities.values() if e.kind == "place" and not e.twin_of)
-    in_office = {e.relations[k] for e in entities.values() for k in ("ceo", "mayor") if k in e.relations}
+            def drawn_twins() -> Iterator[Entity]:
+                for number in range(len(ids)):
+                    if rng.random() < distractor_rate:
+                        entity = draft.plain(number)
+                        entity._relation_keys, entity._objects = relation_keys[number], objects[number]
+                        yield _twin(rng, entity, names)
+
+            twins = PackedEntities(drafts[1], drawn_twins())
+            stores.append(twins)
+            names.clear()
+            histories: dict[int, tuple] = {}
+            if relation_change_rate > 0:
+                twin_relations = ((t._relation_keys, t._objects) for t in twins.values())
+                changes = _relation_changes(
+                    random.Random(f"drgym-relation-changes-{seed}"), relation_change_rate,
+                    people=sorted(i for i, k in zip(ids, kinds) if k == "person"),
+                    places=sorted(i for i, k in zip(ids, kinds) if k == "place"),
+                    in_office={targets[keys.index(k)]
+                               for keys, targets in itertools.chain(zip(relation_keys, objects), twin_relations)
+                               for k in ("ceo", "mayor") if k in keys},
+                    organisations=((i, int(draft.plain(n).attributes["founded"][0][1]),
+                                    dict(zip(relation_keys[n], objects[n])))
+                                   for n, (i, k) in enumerate(zip(ids, kinds)) if k == "organisation"))
+                for entity_id, key, holders in changes:
+                    number = numbers[entity_id]
+                    histories[number] = _with_history(histories.get(number, ()), key, holders)
+
+            def entities() -> Iterator[Entity]:
+                for number in range(len(ids)):
+                    entity = draft.plain(number)
+                    entity._relation_keys, entity._objects = relation_keys[number], objects[number]
+                    entity._history = histories.get(number, ())
+                    yield entity
+                for number in range(len(twins)):
+                    yield twins.plain(number)
+
+            packed = PackedEntities(path, entities())
+        finally:
+            for store in stores:
+                store.close()
+            for draft_path in drafts:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(draft_path)
+        return cls(seed=seed, entities=packed,
+                   knobs={"n_entities": n_entities, "distractor_rate": distractor_rate,
+                          "relation_change_rate": relation_change_rate})
+
+
+def _drawn_entities(rng: random.Random, n_entities: int, names: set[str]) -> Iterator[Entity]:
+    """The entities of a world of `n_entities`, without relations, in order: each kind's share, kind by kind."""
+    for kind in KINDS:
+        for number in range(max(1, round(n_entities * _KIND_SHARES[kind]))):
+            yield _new_entity(rng, kind, f"{kind[:3]}-{number:05d}", names)
+
+
+def _drawn_relations(rng: random.Random, entities: Iterable[tuple[str, str]],
+                     by_kind: Mapping[str, list[str]]) -> Iterator[list[tuple[str, str]]]:
+    """The (key, object id) of each relation of each entity (id, kind), in order: an office (chief executive, mayor)
+    goes to a person who holds none while people last; an entity is not its own object when another can be."""
+    free_people = list(by_kind["person"])
+    rng.shuffle(free_people)
+    for entity_id, kind in entities:
+        pairs = []
+        for relation in RELATIONS_BY_SOURCE[kind]:
+            if relation.key in ("ceo", "mayor") and free_people:  # one office per person while people last
+                pairs.append((relation.key, free_people.pop()))
+                continue
+            candidates = by_kind[relation.target]
+            target = rng.choice(candidates)
+            if target == entity_id and len(candidates) > 1:
+                target = candidates[(candidates.index(target) + 1) % len(candidates)]
+            pairs.append((relation.key, target))
+        yield pairs
+
+
+def _employers(organisations: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """(person, organisation): a chief executive works for the company they lead, the first one if several."""
+    led: set[str] = set()
+    for organisation_id, ceo in organisations:
+        if ceo not in led:
+            led.add(ceo)
+            yield ceo, organisation_id
+
+
+def _relation_changes(rng: random.Random, rate: float, *, people: list[str], places: list[str], in_office: set[str],
+                      organisations: Iterable[tuple[str, int, Mapping[str, str]]]
+                      ) -> Iterator[tuple[str, str, list[tuple[int, str]]]]:
+    """Former chief executives and headquarters of the `organisations` (id, founding year, relations; no twins), as
+    (organisation, key, holders over time): each holder kept at least three full years, so a year strictly inside a
+    tenure has one holder. `people` and `places` are sorted and hold no twins."""
     former_pool = [p for p in people if p not in in_office]
-    for entity in entities.values():
-        if entity.kind != "organisation" or entity.twin_of:
-            continue
-        founded = int(entity.attributes["founded"][0][1])
+    for organisation_id, founded, relations in organisations:
         for key, chance, pool in (("ceo", rate, former_pool), ("headquarters", rate / 2, places)):
             if rng.random() >= chance or len(pool) < 3:
                 continue
@@ -568,11 +696,9 @@ def _add_relation_changes(rng: random.Random, entities: dict[str, Entity], rate:
             holders: list[str] = []
             while len(holders) < n_changes:
                 holder = rng.choice(pool)
-                if holder != entity.relations[key] and holder not in holders:
+                if holder != relations[key] and holder not in holders:
                     holders.append(holder)
-            starts = [0, *years]
-            objects = [*holders, entity.relations[key]]
-            entity.set_relation_history(key, zip(starts, objects))
+            yield organisation_id, key, list(zip([0, *years], [*holders, relations[key]]))
 
 
 def _word(rng: random.Random, syllables: int) -> str:

@@ -167,6 +167,39 @@ def test_a_packed_graph_reads_back_the_entities_it_was_written_from(tmp_path_fac
         packed.entities.close()
 
 
+@settings(max_examples=12, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=7, max_value=200),
+       st.sampled_from([0.0, 0.3, 1.0]), st.sampled_from([0.0, 0.4, 1.0]))
+def test_a_graph_drawn_into_its_file_is_the_generated_graph_packed(tmp_path_factory, seed, n_entities, distractor_rate,
+                                                                   relation_change_rate):
+    """`World.generate_packed` writes each entity as it is drawn: the same entities, in the same order, as `generate`
+    then `packed`, with the same knobs; its drafts are gone."""
+    folder = tmp_path_factory.mktemp("drawn")
+    knobs = {"n_entities": n_entities, "distractor_rate": distractor_rate, "relation_change_rate": relation_change_rate}
+    world = World.generate(seed, **knobs)
+    drawn = World.generate_packed(seed, folder / "graph.bin", **knobs)
+    try:
+        assert isinstance(drawn.entities, PackedEntities) and list(drawn.entities) == list(world.entities)
+        for entity, read in zip(world.entities.values(), drawn.entities.values()):
+            assert read == entity and (read.kind, read.twin_of) == (entity.kind, entity.twin_of)
+        assert world_to_dict(drawn) == world_to_dict(world) and drawn.knobs == world.knobs
+        assert [path.name for path in folder.iterdir()] == ["graph.bin"]
+    finally:
+        drawn.entities.close()
+
+
+def test_a_failed_draw_leaves_no_draft(tmp_path, monkeypatch):
+    import drgym.tasks.world as world_module
+
+    def broken(*args):
+        raise RuntimeError("a twin could not be drawn")
+
+    monkeypatch.setattr(world_module, "_twin", broken)
+    with pytest.raises(RuntimeError, match="could not be drawn"):
+        World.generate_packed(3, tmp_path / "graph.bin", n_entities=40, distractor_rate=0.5)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_packed_graph_is_read_only_pickles_as_plain_entities_and_refuses_a_repeated_id(tmp_path):
     import pickle
 
