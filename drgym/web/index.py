@@ -234,10 +234,10 @@ class SearchIndex:
             if path.exists():
                 shutil.rmtree(path)
             (path / "tantivy").mkdir(parents=True)
-        page_lengths: list[np.ndarray] = []
-        progress = tqdm(total=len(corpus), desc="index pages", unit="page", disable=not show_progress)
-        documents = _documents(corpus, page_lengths, progress)
         n_paragraphs = corpus.n_paragraphs
+        progress = tqdm(total=len(corpus), desc="index pages", unit="page", disable=not show_progress)
+        places = _ParagraphPlaces(path, n_paragraphs)
+        documents = _documents(corpus, places, progress)
         # a saved index is written in parts of at most _PART_PARAGRAPHS, a segment each, joined into one index; in
         # memory, one part
         part_ends = _part_ends(n_paragraphs) if path is not None else [n_paragraphs]
@@ -258,14 +258,14 @@ class SearchIndex:
             _join_parts([parts / str(number) for number in range(len(part_ends))], path / "tantivy")
             shutil.rmtree(parts)
             index = tantivy.Index.open(str(path / "tantivy"))
+        if next(documents, None) is not None:  # and the pages after the last paragraph are read (the progress bar)
+            raise SearchIndexError(f"the corpus counts {n_paragraphs} paragraphs but its pages hold more: rebuild it")
         progress.close()
         segment_starts = _segment_starts(index.searcher(), [0, *part_ends[:-1]], n_paragraphs)
-        para_row, para_idx = _paragraph_places(np.concatenate(page_lengths) if page_lengths else np.zeros(0, np.int64))
+        para_row, para_idx = places.finish()
         encoder = DenseEncoder(backend=dense_backend, num_threads=dense_threads) if dense else None
         vectors = _embed_paragraphs(corpus, n_paragraphs, path, encoder, show_progress) if encoder else None
         if path is not None:
-            np.save(path / "para_row.npy", para_row)
-            np.save(path / "para_idx.npy", para_idx)
             meta = {"format_version": FORMAT_VERSION, "n_pages": len(corpus), "n_paragraphs": n_paragraphs,
                     "dense": vectors is not None, "doc_is_pid": segment_starts == [0],
                     "segment_starts": segment_starts}
@@ -623,9 +623,52 @@ def _read_batches(corpus: Corpus, columns: list[str]) -> Iterator[pa.RecordBatch
             return_freed_memory()  # Arrow's pool would keep the batch's memory beside the next one's
 
 
-def _paragraph_places(page_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The page row and the paragraph number of each paragraph id, from the paragraph count of each page."""
-    rows = np.repeat(np.arange(len(page_lengths), dtype=np.int32), page_lengths)
+class _ParagraphPlaces:
+    """The page row and the paragraph number of each paragraph id (``para_row.npy``, ``para_idx.npy``), from each batch
+    of pages' paragraph counts as the pages are read: written to the index folder batch by batch (4 bytes a paragraph
+    each, 23 MiB together at 2.9M paragraphs, that memory would hold to the end of the index phase), or kept in memory
+    for an index without a folder."""
+
+    def __init__(self, folder: Path | None, n_paragraphs: int) -> None:
+        self._folder, self._n_paragraphs = folder, n_paragraphs
+        self._lengths: list[np.ndarray] = []
+        self._files = []
+        self._rows = self._written = 0
+        if folder is not None:
+            header = {**np.lib.format.header_data_from_array_1_0(np.zeros(0, np.int32)), "shape": (n_paragraphs,)}
+            for name in ("para_row.npy", "para_idx.npy"):
+                file = (folder / name).open("wb")
+                self._files.append(file)
+                np.lib.format.write_array_header_1_0(file, header)
+
+    def add(self, page_lengths: np.ndarray) -> None:
+        """The next pages' paragraph counts."""
+        if not self._files:
+            self._lengths.append(page_lengths)
+            return
+        rows, numbers = _paragraph_places(page_lengths, self._rows)
+        self._files[0].write(rows.tobytes())
+        self._files[1].write(numbers.tobytes())
+        self._rows += len(page_lengths)
+        self._written += len(rows)
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """Both columns: memory-mapped from their files, or made now in memory."""
+        if not self._files:
+            return _paragraph_places(np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64))
+        for file in self._files:
+            file.close()
+        if self._written != self._n_paragraphs:
+            raise SearchIndexError(f"the corpus has {self._n_paragraphs} paragraphs but its pages hold "
+                                   f"{self._written}: rebuild the corpus")
+        folder = self._folder
+        return (np.load(folder / "para_row.npy", mmap_mode="r"), np.load(folder / "para_idx.npy", mmap_mode="r"))
+
+
+def _paragraph_places(page_lengths: np.ndarray, first_row: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The page row and the paragraph number of each paragraph of pages `first_row`, `first_row + 1`, …, from the
+    paragraph count of each page."""
+    rows = np.repeat(np.arange(first_row, first_row + len(page_lengths), dtype=np.int32), page_lengths)
     numbers = np.arange(len(rows), dtype=np.int32)
     numbers -= np.repeat((np.cumsum(page_lengths) - page_lengths).astype(np.int32), page_lengths)
     return rows, numbers
@@ -654,13 +697,13 @@ def _saved_segment_starts(meta: dict) -> list[int] | None:
     return [0] if meta.get("doc_is_pid") else None
 
 
-def _documents(corpus: Corpus, page_lengths: list[np.ndarray], progress: tqdm) -> Iterator[tantivy.Document]:
-    """A document per paragraph, in paragraph id order; each batch's paragraph counts go to `page_lengths`."""
+def _documents(corpus: Corpus, places: _ParagraphPlaces, progress: tqdm) -> Iterator[tantivy.Document]:
+    """A document per paragraph, in paragraph id order; each batch's paragraph counts go to `places`."""
     pid = 0
     for batch in _read_batches(corpus, ["title", "domain", "tier", "published", "paragraphs"]):
         titles, domains, tiers, dates, paragraph_lists = (batch.column(i).to_pylist() for i in range(5))
         lengths = pc.fill_null(pc.list_value_length(batch.column(4)), 0).to_numpy(zero_copy_only=False)
-        page_lengths.append(lengths)
+        places.add(lengths)
         expand = _pids_to_expand(batch.column(0), batch.column(4), lengths, pid)
         for title, domain, tier, published, paragraphs in zip(titles, domains, tiers, dates, paragraph_lists):
             date = _date_number(published)

@@ -240,3 +240,23 @@ def test_an_index_saved_before_parts_is_read_as_one_segment(tie_index, tmp_path)
     assert unchecked._segment_starts is None
     for query in ("molar mass", "annual register", "compound"):
         assert legacy.search(query, 10) == unchecked.search(query, 10) == tie_index.search(query, 10)
+
+
+def test_paragraph_places_are_written_as_the_pages_are_read(tmp_path, monkeypatch):
+    """``para_row.npy`` and ``para_idx.npy`` are written a batch of pages at a time, the same arrays as computed whole,
+    also when the last pages hold no paragraph (read after the last document) and the index is written in parts."""
+    monkeypatch.setattr(index_module, "_READ_ROWS", 7)
+    monkeypatch.setattr(index_module, "_PART_PARAGRAPHS", 40)
+    rng = random.Random(2)
+    counts = [rng.choice((0, 1, 2, 5)) for _ in range(60)] + [0, 0, 0]
+    pages = [Page(f"https://p.example/{i}", "p.example", f"Page {i}", "2024-01-01", 1,
+                  tuple(f"Paragraph {n} of page {i}." for n in range(count))) for i, count in enumerate(counts)]
+    Corpus.from_pages(pages).save(tmp_path / "corpus")
+    index = SearchIndex.build(Corpus.load(tmp_path / "corpus"), show_progress=False)
+    rows, numbers = index_module._paragraph_places(np.array(counts))
+    for name, expected in (("para_row.npy", rows), ("para_idx.npy", numbers)):
+        saved = np.load(tmp_path / "corpus" / "index" / name)
+        assert saved.dtype == expected.dtype and np.array_equal(saved, expected)
+    assert np.array_equal(np.asarray(index._para_row), rows) and index._searcher.num_segments > 1
+    hit = index.search("paragraph 4 of page", 1)[0]
+    assert hit.text == f"Paragraph {hit.paragraph_index} of page {hit.url.rsplit('/', 1)[1]}."
