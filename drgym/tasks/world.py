@@ -1,7 +1,8 @@
 """Procedural research worlds: a seeded knowledge graph of fictional entities with typed relations and dated
 attributes. Fictional names make every task contamination-free: no model can answer from memory.
 
-`World.generate(seed, …)` is deterministic for a seed, its knobs and `WORLD_VERSION`.
+`World.generate(seed, …)` is deterministic for a seed, its knobs and `WORLD_VERSION`; `World.generate_packed(seed,
+path, …)` draws the same graph into a file, an entity at a time (`PackedEntities`).
 """
 
 from __future__ import annotations
