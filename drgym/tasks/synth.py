@@ -97,8 +97,9 @@ class StatementWriter:
         # with `entity_numbers` (a world's, `PackedEntities.numbers`), the entities are numbered as there and no table
         # is made: one made amid the pages (~100 bytes an entity, 12 MiB at 500k pages) would also keep their memory
         # pools; without, an entity is numbered when first stated
-        self._given_numbers = entity_numbers is not None
-        self.entity_numbers: Mapping[str, int] = entity_numbers if entity_numbers is not None else {}
+        own: dict[str, int] = {}
+        self._own_numbers = own if entity_numbers is None else None
+        self.entity_numbers: Mapping[str, int] = own if entity_numbers is None else entity_numbers
         self.key_numbers: dict[str, int] = {}
         self.status_numbers: dict[str, int] = {}
         # beside the world being built (`temporary_dir`) rather than in /tmp, which is often a RAM disk
@@ -114,9 +115,9 @@ class StatementWriter:
         line = statement.json_line().encode("utf-8")
         entity = self.entity_numbers.get(statement.entity_id)
         if entity is None:
-            if self._given_numbers:
+            if self._own_numbers is None:
                 raise ConfigError(f"a statement about {statement.entity_id!r}, which is no entity of the world")
-            entity = self.entity_numbers[statement.entity_id] = len(self.entity_numbers)  # type: ignore[index]
+            entity = self._own_numbers[statement.entity_id] = len(self._own_numbers)
         key = self.key_numbers.setdefault(statement.key, len(self.key_numbers))
         status = self.status_numbers.setdefault(statement.status, len(self.status_numbers))
         self._pending.append((entity << 32 | key, self._position, statement.tier, status, statement.year))

@@ -579,7 +579,8 @@ class World:
             relation_keys: list[tuple[str, ...]] = []
             objects: list[tuple[str, ...]] = []
             for kind, pairs in zip(kinds, _drawn_relations(rng, zip(ids, kinds), by_kind)):
-                keys, targets = _shared((), _RELATION_KEYS.get(kind, ())), ()
+                keys = _shared((), _RELATION_KEYS.get(kind, ()))
+                targets: tuple[str, ...] = ()
                 for key, target in pairs:
                     keys, targets = _with_relation(kind, keys, targets, key, target)
                 relation_keys.append(keys)

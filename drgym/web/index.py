@@ -249,7 +249,8 @@ class SearchIndex:
             index = _write_part(documents, n_paragraphs, path / "tantivy" if path is not None else None,
                                 heap_size_mb, num_threads)
             index.reload()
-        else:
+        else:  # several parts: a saved index
+            assert path is not None
             parts = path / "parts"
             start = 0
             for number, end in enumerate(part_ends):
