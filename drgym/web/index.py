@@ -691,11 +691,17 @@ def _segment_starts(searcher: tantivy.Searcher, part_starts: list[int], n_paragr
 
 
 def _saved_segment_starts(meta: dict) -> list[int] | None:
-    """The segment starts an ``index.json`` records (``doc_is_pid`` alone before there were parts)."""
+    """The segment starts an ``index.json`` records (``doc_is_pid`` alone before there were parts); None, and the fast
+    field names the hits, when they are not ids from 0 rising within the paragraph count."""
     starts = meta.get("segment_starts")
-    if isinstance(starts, list) and starts and all(isinstance(start, int) for start in starts):
+    if "segment_starts" not in meta:
+        return [0] if meta.get("doc_is_pid") else None
+    n_paragraphs = meta.get("n_paragraphs")
+    if (isinstance(starts, list) and starts and starts[0] == 0 and isinstance(n_paragraphs, int)
+            and all(type(start) is int for start in starts)
+            and all(a < b for a, b in zip(starts, [*starts[1:], max(n_paragraphs, 1)]))):
         return starts
-    return [0] if meta.get("doc_is_pid") else None
+    return None
 
 
 def _documents(corpus: Corpus, places: _ParagraphPlaces, progress: tqdm) -> Iterator[tantivy.Document]:

@@ -240,6 +240,12 @@ def test_an_index_saved_before_parts_is_read_as_one_segment(tie_index, tmp_path)
     assert unchecked._segment_starts is None
     for query in ("molar mass", "annual register", "compound"):
         assert legacy.search(query, 10) == unchecked.search(query, 10) == tie_index.search(query, 10)
+    # starts that are no paragraph ids from 0 up are not trusted: the fast field names the hits
+    for starts in ([5], [0, 0], [0, meta["n_paragraphs"]], [0.0], "0", None, []):
+        meta_path.write_text(json.dumps({**meta, "segment_starts": starts}))
+        assert SearchIndex.load(tmp_path / "index", tie_index.corpus)._segment_starts is None, starts
+        assert SearchIndex.load(tmp_path / "index", tie_index.corpus).search("molar mass", 10) == \
+            tie_index.search("molar mass", 10)
 
 
 def test_paragraph_places_are_written_as_the_pages_are_read(tmp_path, monkeypatch):
