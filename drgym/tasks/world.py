@@ -15,6 +15,7 @@ import os
 import random
 import struct
 import sys
+import tempfile
 import weakref
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -527,41 +528,24 @@ class World:
             relation_change_rate: share of companies whose chief executive changed, and (half as many) whose
                 headquarters moved, once or twice since 2008 (`Entity.relation_history`). Drawn from a stream of
                 its own: the rest of the world is the same at any rate.
+
+        The graph is drawn as `generate_packed` draws it, into a temporary file, and read back as a dict of `Entity`.
         """
-        rng = random.Random(f"drgym-world-{WORLD_VERSION}-{seed}")
-        n_entities = max(n_entities, len(KINDS))
-        names: set[str] = set()
-        entities = {entity.id: entity for entity in _drawn_entities(rng, n_entities, names)}
-        by_kind = {kind: [e.id for e in entities.values() if e.kind == kind] for kind in KINDS}
-        originals = list(entities.values())
-        for entity, pairs in zip(originals, _drawn_relations(rng, [(e.id, e.kind) for e in originals], by_kind)):
-            for key, target in pairs:
-                entity.set_relation(key, target)
-        for person_id, organisation_id in _employers((e.id, e.relation("ceo")) for e in originals
-                                                     if e.kind == "organisation"):
-            entities[person_id].set_relation("employer", organisation_id)
-        for entity in originals:
-            if rng.random() < distractor_rate:
-                twin = _twin(rng, entity, names)
-                entities[twin.id] = twin
-        if relation_change_rate > 0:
-            changes = _relation_changes(
-                random.Random(f"drgym-relation-changes-{seed}"), relation_change_rate,
-                people=sorted(e.id for e in originals if e.kind == "person"),
-                places=sorted(e.id for e in originals if e.kind == "place"),
-                in_office={e.relations[k] for e in entities.values() for k in ("ceo", "mayor") if k in e.relations},
-                organisations=((e.id, int(e.attributes["founded"][0][1]), e.relations) for e in originals
-                               if e.kind == "organisation"))
-            for entity_id, key, holders in changes:
-                entities[entity_id].set_relation_history(key, holders)
-        return cls(seed=seed, entities=entities,
-                   knobs={"n_entities": n_entities, "distractor_rate": distractor_rate,
-                          "relation_change_rate": relation_change_rate})
+        with tempfile.TemporaryDirectory(prefix="drgym-graph-") as folder:
+            packed = cls.generate_packed(seed, os.path.join(folder, "graph.bin"), n_entities=n_entities,
+                                         distractor_rate=distractor_rate, relation_change_rate=relation_change_rate)
+            store = packed.entities
+            assert isinstance(store, PackedEntities)
+            try:
+                entities = {entity.id: entity for entity in map(store.plain, range(len(store)))}
+            finally:
+                store.close()
+        return cls(seed=seed, entities=entities, knobs=packed.knobs)
 
     @classmethod
     def generate_packed(cls, seed: int, path: str | os.PathLike[str], *, n_entities: int = 400,
                         distractor_rate: float = 0.1, relation_change_rate: float = 0.0) -> World:
-        """`generate(...).packed(path)`, the same entities in the same order, without the graph in memory: each entity
+        """The world `generate` describes, in the file `path` (`PackedEntities`), without the graph in memory: each entity
         is written as it is drawn (to ``<path>.draft``, its twins to ``<path>.twins``, both deleted), and memory holds
         the relations as tuples of ids until the entities are written again with them. At 500k pages the dict of
         `Entity` took ~0.13 KiB a page. Close it with ``world.entities.close()``."""

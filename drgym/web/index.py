@@ -44,7 +44,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -633,7 +633,7 @@ class _ParagraphPlaces:
     def __init__(self, folder: Path | None, n_paragraphs: int) -> None:
         self._folder, self._n_paragraphs = folder, n_paragraphs
         self._lengths: list[np.ndarray] = []
-        self._files = []
+        self._files: list[BinaryIO] = []
         self._rows = self._written = 0
         if folder is not None:
             header = {**np.lib.format.header_data_from_array_1_0(np.zeros(0, np.int32)), "shape": (n_paragraphs,)}
@@ -693,10 +693,9 @@ def _segment_starts(searcher: tantivy.Searcher, part_starts: list[int], n_paragr
 def _saved_segment_starts(meta: dict) -> list[int] | None:
     """The segment starts an ``index.json`` records (``doc_is_pid`` alone before there were parts); None, and the fast
     field names the hits, when they are not ids from 0 rising within the paragraph count."""
-    starts = meta.get("segment_starts")
     if "segment_starts" not in meta:
         return [0] if meta.get("doc_is_pid") else None
-    n_paragraphs = meta.get("n_paragraphs")
+    starts, n_paragraphs = meta["segment_starts"], meta.get("n_paragraphs")
     if (isinstance(starts, list) and starts and starts[0] == 0 and isinstance(n_paragraphs, int)
             and all(type(start) is int for start in starts)
             and all(a < b for a, b in zip(starts, [*starts[1:], max(n_paragraphs, 1)]))):

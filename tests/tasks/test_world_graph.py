@@ -172,8 +172,9 @@ def test_a_packed_graph_reads_back_the_entities_it_was_written_from(tmp_path_fac
        st.sampled_from([0.0, 0.3, 1.0]), st.sampled_from([0.0, 0.4, 1.0]))
 def test_a_graph_drawn_into_its_file_is_the_generated_graph_packed(tmp_path_factory, seed, n_entities, distractor_rate,
                                                                    relation_change_rate):
-    """`World.generate_packed` writes each entity as it is drawn: the same entities, in the same order, as `generate`
-    then `packed`, with the same knobs; its drafts are gone."""
+    """`World.generate_packed` writes each entity as it is drawn; `generate` reads that file back into a dict, which
+    `packed` writes again: the same entities in the same order, with the same knobs, and the drafts are gone (that the
+    draws are the graph's of before: `GRAPH_DIGESTS`)."""
     folder = tmp_path_factory.mktemp("drawn")
     knobs = {"n_entities": n_entities, "distractor_rate": distractor_rate, "relation_change_rate": relation_change_rate}
     world = World.generate(seed, **knobs)
